@@ -1,0 +1,366 @@
+//! The command line: `run`, `replay` and `validate`. Parses arguments (clap), calls the library,
+//! prints tables, writes output files, and picks the exit code. No simulation logic lives here.
+//!
+//! Exit codes: 0 success; 1 a replay whose trace hash differs, or an unexpected failure (such
+//! as an unwritable output directory); 2 bad input (an invalid scenario, a missing file, a bad
+//! flag); 3 a run stopped by one of its limits.
+
+mod table;
+
+use crate::engine::{format_duration, parse_duration, SimDuration};
+use crate::runner::{self, JsonlTrace};
+use crate::scenario::{self, Loaded, Overrides, ScenarioError};
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, Subcommand};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub const EXIT_MISMATCH: i32 = 1;
+pub const EXIT_BAD_INPUT: i32 = 2;
+pub const EXIT_LIMIT: i32 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "faultline",
+    version,
+    about = "Deterministic simulation of distributed systems under failure",
+    long_about = "faultline runs a scenario (a RON file describing clients, services, calls and \
+links) in a deterministic discrete-event simulation and reports what every service saw. The \
+same scenario and seed give the same run, bit for bit: every run prints a trace hash, and \
+`faultline replay` checks it.\n\nScenario reference: docs/scenario.md",
+    after_help = "Examples:\n  faultline run scenarios/quickstart.ron\n  faultline replay reports/quickstart\n  faultline validate scenarios/*.ron"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a scenario, print a per-service table, write summary.json and manifest.json.
+    #[command(
+        after_help = "Examples:\n  faultline run scenarios/quickstart.ron\n  faultline run scenarios/mm1.ron --seed 7 --duration 1h --out reports/mm1-seed7\n  faultline run scenarios/quickstart.ron --trace reports/quickstart/trace.jsonl"
+    )]
+    Run(RunArgs),
+    /// Run a recorded run again and check that its trace hash matches (exit 0 only if it does).
+    #[command(
+        after_help = "Example:\n  faultline run scenarios/quickstart.ron --out reports/q\n  faultline replay reports/q"
+    )]
+    Replay(ReplayArgs),
+    /// Check scenario files and report every problem with file, line:column and field path.
+    #[command(after_help = "Example:\n  faultline validate scenarios/*.ron")]
+    Validate(ValidateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The scenario file (RON).
+    pub file: PathBuf,
+    /// Master seed for every random stream [default: the scenario's `seed`, else 1].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output directory [default: reports/<scenario file name without .ron>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Simulated time to run, e.g. 30s, 10m, 1h30m [default: the scenario's `duration`, else 60s].
+    #[arg(long, value_parser = parse_duration_arg)]
+    pub duration: Option<SimDuration>,
+    /// Stop after this many events [default: the scenario's `limits.max_events`, else 200000000].
+    #[arg(long)]
+    pub max_events: Option<u64>,
+    /// Also write every processed event to this file, one JSON object per line.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub trace: Option<PathBuf>,
+    /// Print only the trace hash line and errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// A directory written by `faultline run` (it holds manifest.json and scenario.ron).
+    pub dir: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ValidateArgs {
+    /// One or more scenario files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+fn parse_duration_arg(s: &str) -> Result<SimDuration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// What `run` records so that `replay` can do it again.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub faultline_version: String,
+    pub scenario_name: String,
+    /// The file given to `run`; a copy is kept as `scenario.ron` beside the manifest.
+    pub scenario_file: String,
+    /// FNV-1a 64 of the scenario's bytes.
+    pub scenario_hash: String,
+    pub seed: u64,
+    /// Overrides given on the command line (null when not given).
+    pub duration_override_ns: Option<u64>,
+    pub max_events_override: Option<u64>,
+    pub trace_hash: String,
+    pub events: u64,
+    pub stopped_by: Option<String>,
+    pub wall_seconds: f64,
+}
+
+/// An error that already knows its exit code.
+#[derive(Debug)]
+struct Exit(i32, String);
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.1)
+    }
+}
+impl std::error::Error for Exit {}
+
+/// Parses `args`, runs the command, prints errors; returns the process exit code.
+pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_BAD_INPUT } else { 0 };
+        }
+    };
+    let result = match cli.command {
+        Command::Run(a) => cmd_run(a),
+        Command::Replay(a) => cmd_replay(a),
+        Command::Validate(a) => cmd_validate(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(Exit(code, msg)) = e.downcast_ref::<Exit>() {
+                eprintln!("{msg}");
+                return *code;
+            }
+            if let Some(se) = e.downcast_ref::<ScenarioError>() {
+                eprintln!("error: {se}");
+                return EXIT_BAD_INPUT;
+            }
+            eprintln!("error: {e:#}");
+            EXIT_MISMATCH
+        }
+    }
+}
+
+fn load(file: &Path, overrides: &Overrides) -> Result<Loaded> {
+    Ok(scenario::load_file(file, overrides)?)
+}
+
+fn default_out(file: &Path) -> PathBuf {
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".to_string());
+    Path::new("reports").join(stem)
+}
+
+fn cmd_run(a: RunArgs) -> Result<i32> {
+    let overrides = Overrides {
+        seed: a.seed,
+        duration: a.duration,
+        max_events: a.max_events,
+    };
+    let loaded = load(&a.file, &overrides)?;
+    let sc = &loaded.scenario;
+    let out = a.out.clone().unwrap_or_else(|| default_out(&a.file));
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create output directory {}", out.display()))?;
+
+    let wall = Instant::now();
+    let result = match &a.trace {
+        Some(path) => {
+            let f = std::fs::File::create(path)
+                .with_context(|| format!("cannot create trace file {}", path.display()))?;
+            let mut sink = JsonlTrace::new(std::io::BufWriter::new(f), &sc.system);
+            let (r, _) = runner::run_traced(sc, Some(&mut sink));
+            sink.finish()
+                .with_context(|| format!("cannot write trace file {}", path.display()))?;
+            r
+        }
+        None => runner::run(sc),
+    };
+    let wall_seconds = wall.elapsed().as_secs_f64();
+
+    let manifest = Manifest {
+        faultline_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario_name: sc.name.clone(),
+        scenario_file: a.file.display().to_string(),
+        scenario_hash: loaded.file_hash.clone(),
+        seed: sc.seed,
+        duration_override_ns: a.duration.map(|d| d.0),
+        max_events_override: a.max_events,
+        trace_hash: result.summary.trace_hash.clone(),
+        events: result.events,
+        stopped_by: result.stopped.as_ref().map(|h| h.limit.to_string()),
+        wall_seconds,
+    };
+    write_file(&out.join("scenario.ron"), loaded.text.as_bytes())?;
+    write_file(&out.join("summary.json"), &to_json(&result.summary)?)?;
+    write_file(&out.join("manifest.json"), &to_json(&manifest)?)?;
+
+    if !a.quiet {
+        println!(
+            "faultline run: {} ({}), seed {}, {} simulated{}\n",
+            sc.name,
+            a.file.display(),
+            sc.seed,
+            format_duration(sc.duration.0),
+            if sc.warmup.0 > 0 {
+                format!(
+                    ", measured after a {} warm-up",
+                    format_duration(sc.warmup.0)
+                )
+            } else {
+                String::new()
+            }
+        );
+        print!("{}", table::services(&result.summary));
+        println!();
+        print!("{}", table::clients(&result.summary));
+        println!();
+    }
+    println!(
+        "seed {} · trace hash {} · {} events in {:.2}s wall",
+        sc.seed,
+        result.summary.trace_hash,
+        table::thousands(result.events),
+        wall_seconds
+    );
+    if !a.quiet {
+        println!(
+            "wrote {}/{{summary.json, manifest.json, scenario.ron}}",
+            out.display()
+        );
+        if let Some(t) = &a.trace {
+            println!("wrote trace {}", t.display());
+        }
+        println!("replay with: faultline replay {}", out.display());
+    }
+    if let Some(hit) = &result.stopped {
+        eprintln!("stopped early: {hit}");
+        return Ok(EXIT_LIMIT);
+    }
+    Ok(0)
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    let mut s = serde_json::to_vec_pretty(v)?;
+    s.push(b'\n');
+    Ok(s)
+}
+
+/// Writes through a temporary file and a rename, so a crash never leaves half a file.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn cmd_replay(a: ReplayArgs) -> Result<i32> {
+    let manifest_path = a.dir.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
+        Exit(
+            EXIT_BAD_INPUT,
+            format!(
+                "error: cannot read {}: {e}\n(replay takes a directory written by `faultline run`)",
+                manifest_path.display()
+            ),
+        )
+    })?;
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| {
+        Exit(
+            EXIT_BAD_INPUT,
+            format!(
+                "error: {} is not a faultline manifest: {e}",
+                manifest_path.display()
+            ),
+        )
+    })?;
+    let overrides = Overrides {
+        seed: Some(m.seed),
+        duration: m.duration_override_ns.map(SimDuration),
+        max_events: m.max_events_override,
+    };
+    let scenario_path = a.dir.join("scenario.ron");
+    let loaded = load(&scenario_path, &overrides)?;
+    if loaded.file_hash != m.scenario_hash {
+        bail!(Exit(
+            EXIT_MISMATCH,
+            format!(
+                "replay: {} changed since the run (file hash {} now, {} recorded); restore it or run again",
+                scenario_path.display(),
+                loaded.file_hash,
+                m.scenario_hash
+            )
+        ));
+    }
+    if m.faultline_version != env!("CARGO_PKG_VERSION") {
+        eprintln!(
+            "note: recorded with faultline {}, replaying with {}",
+            m.faultline_version,
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+    let result = runner::run(&loaded.scenario);
+    let got = format!("{:016x}", result.trace_hash);
+    if got == m.trace_hash && result.events == m.events {
+        println!(
+            "replay ok: trace hash {} matches ({} events, seed {})",
+            got,
+            table::thousands(result.events),
+            m.seed
+        );
+        Ok(0)
+    } else {
+        Err(anyhow!(Exit(
+            EXIT_MISMATCH,
+            format!(
+                "replay MISMATCH: recorded trace hash {} ({} events), replayed {} ({} events)",
+                m.trace_hash, m.events, got, result.events
+            )
+        )))
+    }
+}
+
+fn cmd_validate(a: ValidateArgs) -> Result<i32> {
+    let mut bad = 0;
+    for f in &a.files {
+        match scenario::load_file(f, &Overrides::default()) {
+            Ok(l) => {
+                let s = &l.scenario;
+                println!(
+                    "{}: ok ({} client{}, {} service{}, {} simulated, seed {})",
+                    f.display(),
+                    s.system.clients.len(),
+                    if s.system.clients.len() == 1 { "" } else { "s" },
+                    s.system.services.len(),
+                    if s.system.services.len() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    },
+                    format_duration(s.duration.0),
+                    s.seed
+                );
+            }
+            Err(e) => {
+                bad += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    Ok(if bad > 0 { EXIT_BAD_INPUT } else { 0 })
+}

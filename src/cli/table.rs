@@ -1,0 +1,170 @@
+//! Plain-text tables for the terminal: right-aligned numbers, latencies in the unit that keeps
+//! three significant figures.
+
+use crate::metrics::Summary;
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Milliseconds with three significant figures in a fitting unit: `850us`, `12.1ms`, `1.20s`.
+pub fn latency(ms: f64) -> String {
+    if ms <= 0.0 {
+        "-".to_string()
+    } else if ms < 1.0 {
+        format!("{}us", sig3(ms * 1000.0))
+    } else if ms < 1000.0 {
+        format!("{}ms", sig3(ms))
+    } else {
+        format!("{}s", sig3(ms / 1000.0))
+    }
+}
+
+fn sig3(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn render(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: Vec<&str>, out: &mut String| {
+        for (i, c) in cells.iter().enumerate() {
+            let pad = widths[i] - c.chars().count();
+            if i == 0 {
+                out.push_str(c);
+                out.push_str(&" ".repeat(pad));
+            } else if i == cells.len() - 1 && header[i] == "failures" {
+                out.push_str("  ");
+                out.push_str(c);
+            } else {
+                out.push_str("  ");
+                out.push_str(&" ".repeat(pad));
+                out.push_str(c);
+            }
+        }
+        out.push('\n');
+    };
+    line(header.to_vec(), &mut out);
+    for r in rows {
+        line(r.iter().map(String::as_str).collect(), &mut out);
+    }
+    out
+}
+
+fn failures(f: Vec<(&str, u64)>) -> String {
+    if f.is_empty() {
+        "-".to_string()
+    } else {
+        f.iter()
+            .map(|(n, c)| format!("{n} {}", thousands(*c)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The per-service table.
+pub fn services(s: &Summary) -> String {
+    let header = [
+        "service",
+        "offered",
+        "completed",
+        "ok %",
+        "thru/s",
+        "p50",
+        "p99",
+        "p99.9",
+        "util",
+        "max queue",
+        "failures",
+    ];
+    let rows: Vec<Vec<String>> = s
+        .services
+        .iter()
+        .map(|v| {
+            vec![
+                v.name.clone(),
+                thousands(v.offered),
+                thousands(v.completed),
+                format!("{:.2}", v.ok_ratio * 100.0),
+                format!("{:.1}", v.throughput_per_s),
+                latency(v.latency.p50_ms),
+                latency(v.latency.p99_ms),
+                latency(v.latency.p999_ms),
+                format!("{:.1}%", v.utilisation * 100.0),
+                thousands(v.max_queue as u64),
+                failures(v.outcomes.failures()),
+            ]
+        })
+        .collect();
+    render(&header, &rows)
+}
+
+/// The per-client (end-to-end) table.
+pub fn clients(s: &Summary) -> String {
+    let header = [
+        "client",
+        "offered",
+        "completed",
+        "ok %",
+        "goodput/s",
+        "p50",
+        "p99",
+        "p99.9",
+        "in flight",
+        "failures",
+    ];
+    let rows: Vec<Vec<String>> = s
+        .clients
+        .iter()
+        .map(|v| {
+            vec![
+                v.name.clone(),
+                thousands(v.offered),
+                thousands(v.completed),
+                format!("{:.2}", v.ok_ratio * 100.0),
+                format!("{:.1}", v.goodput_per_s),
+                latency(v.latency.p50_ms),
+                latency(v.latency.p99_ms),
+                latency(v.latency.p999_ms),
+                format!("{:.1}", v.mean_in_flight),
+                failures(v.outcomes.failures()),
+            ]
+        })
+        .collect();
+    render(&header, &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_numbers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(latency(0.85), "850us");
+        assert_eq!(latency(12.14), "12.1ms");
+        assert_eq!(latency(1200.0), "1.20s");
+        assert_eq!(latency(0.0), "-");
+    }
+}

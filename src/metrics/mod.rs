@@ -1,0 +1,284 @@
+//! Measurements: what the model reports, kept as counters, time integrals and HDR histograms,
+//! then summarised per client, per service and per call edge.
+//!
+//! Memory is bounded by the number of entities, never by the number of requests: latencies go
+//! into fixed-size histograms (3 significant figures, 1 ns to 1 h) and queue lengths into
+//! time-weighted integrals. Only requests that started at or after the warm-up are counted, and
+//! integrals run from the warm-up to the end of the run.
+
+mod summary;
+
+pub use summary::{
+    CallSummary, ClientSummary, LatencySummary, OutcomeCounts, ServiceSummary, StoppedBy, Summary,
+    SummaryContext,
+};
+
+use crate::engine::SimTime;
+use crate::model::{ClientId, Observer, Outcome, ServiceId, SystemSpec};
+use hdrhistogram::Histogram;
+
+/// The largest latency the histograms resolve; longer ones are recorded as this.
+pub const LATENCY_NS_MAX: u64 = 3_600_000_000_000;
+
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, LATENCY_NS_MAX, 3).expect("static histogram bounds are valid")
+}
+
+/// A latency record: exact sum (for means) plus a histogram (for percentiles).
+#[derive(Clone)]
+pub struct Latency {
+    pub hist: Histogram<u64>,
+    pub sum_ns: u128,
+    pub count: u64,
+}
+
+impl Latency {
+    fn new() -> Self {
+        Latency {
+            hist: new_histogram(),
+            sum_ns: 0,
+            count: 0,
+        }
+    }
+    #[inline]
+    fn record(&mut self, ns: u64) {
+        self.hist.saturating_record(ns.clamp(1, LATENCY_NS_MAX));
+        self.sum_ns += ns as u128;
+        self.count += 1;
+    }
+    pub fn mean_ns(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.sum_ns as f64 / self.count as f64
+        }
+    }
+}
+
+/// A level (queue length, busy workers, requests in flight) integrated over time.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Area {
+    level: u64,
+    last: u64,
+    /// Sum of level x nanoseconds over the measured interval.
+    pub integral: u128,
+}
+
+impl Area {
+    #[inline]
+    fn set(&mut self, level: u64, now: u64, from: u64) {
+        self.advance(now, from);
+        self.level = level;
+    }
+    #[inline]
+    fn advance(&mut self, now: u64, from: u64) {
+        let start = self.last.max(from);
+        if now > start {
+            self.integral += self.level as u128 * (now - start) as u128;
+        }
+        self.last = self.last.max(now);
+    }
+}
+
+/// Per-client measurements.
+#[derive(Clone)]
+pub struct ClientRecord {
+    pub offered: u64,
+    pub outcomes: [u64; 8],
+    /// End-to-end latency of `ok` requests.
+    pub latency: Latency,
+    pub in_flight: Area,
+}
+
+/// Per-call-edge measurements, as the caller saw them.
+#[derive(Clone)]
+pub struct CallRecord {
+    pub outcomes: [u64; 8],
+    pub latency: Latency,
+}
+
+/// Per-service measurements (all replicas together).
+#[derive(Clone)]
+pub struct ServiceRecord {
+    pub offered: u64,
+    pub outcomes: [u64; 8],
+    /// Arrival to response of `ok` requests.
+    pub latency: Latency,
+    /// Requests that got a worker, and of those, how many waited in the queue first.
+    pub served: u64,
+    pub waited: u64,
+    pub wait_sum_ns: u128,
+    pub busy: Area,
+    pub queued: Area,
+    pub max_queue: u32,
+    pub calls: Vec<CallRecord>,
+    levels: Vec<(u32, u32)>,
+}
+
+/// Collects everything the model reports. Implements [`Observer`].
+pub struct Recorder {
+    pub warmup: SimTime,
+    pub clients: Vec<ClientRecord>,
+    pub services: Vec<ServiceRecord>,
+}
+
+impl Recorder {
+    pub fn new(spec: &SystemSpec, warmup: SimTime) -> Self {
+        Recorder {
+            warmup,
+            clients: spec
+                .clients
+                .iter()
+                .map(|_| ClientRecord {
+                    offered: 0,
+                    outcomes: [0; 8],
+                    latency: Latency::new(),
+                    in_flight: Area::default(),
+                })
+                .collect(),
+            services: spec
+                .services
+                .iter()
+                .map(|s| ServiceRecord {
+                    offered: 0,
+                    outcomes: [0; 8],
+                    latency: Latency::new(),
+                    served: 0,
+                    waited: 0,
+                    wait_sum_ns: 0,
+                    busy: Area::default(),
+                    queued: Area::default(),
+                    max_queue: 0,
+                    calls: s
+                        .calls
+                        .iter()
+                        .map(|_| CallRecord {
+                            outcomes: [0; 8],
+                            latency: Latency::new(),
+                        })
+                        .collect(),
+                    levels: vec![(0, 0); s.replicas as usize],
+                })
+                .collect(),
+        }
+    }
+
+    /// Closes the time integrals at the end of the measured interval.
+    pub fn finish(&mut self, end: SimTime) {
+        let from = self.warmup.0;
+        for c in &mut self.clients {
+            c.in_flight.advance(end.0, from);
+        }
+        for s in &mut self.services {
+            s.busy.advance(end.0, from);
+            s.queued.advance(end.0, from);
+        }
+    }
+
+    #[inline]
+    fn measured(&self, t: SimTime) -> bool {
+        t >= self.warmup
+    }
+}
+
+impl Observer for Recorder {
+    #[inline]
+    fn client_sent(&mut self, client: ClientId, now: SimTime) {
+        if self.measured(now) {
+            self.clients[client].offered += 1;
+        }
+    }
+
+    #[inline]
+    fn client_done(&mut self, client: ClientId, outcome: Outcome, sent_at: SimTime, now: SimTime) {
+        if self.measured(sent_at) {
+            let c = &mut self.clients[client];
+            c.outcomes[outcome.index()] += 1;
+            if outcome == Outcome::Ok {
+                c.latency.record(now.0 - sent_at.0);
+            }
+        }
+    }
+
+    #[inline]
+    fn client_in_flight(&mut self, client: ClientId, in_flight: u32, now: SimTime) {
+        let from = self.warmup.0;
+        self.clients[client]
+            .in_flight
+            .set(in_flight as u64, now.0, from);
+    }
+
+    #[inline]
+    fn service_arrival(&mut self, service: ServiceId, now: SimTime) {
+        if self.measured(now) {
+            self.services[service].offered += 1;
+        }
+    }
+
+    #[inline]
+    fn service_done(
+        &mut self,
+        service: ServiceId,
+        outcome: Outcome,
+        arrived_at: SimTime,
+        started_at: SimTime,
+        now: SimTime,
+    ) {
+        if !self.measured(arrived_at) {
+            return;
+        }
+        let s = &mut self.services[service];
+        s.outcomes[outcome.index()] += 1;
+        if outcome != Outcome::Overloaded {
+            s.served += 1;
+            let wait = started_at.0 - arrived_at.0;
+            if wait > 0 {
+                s.waited += 1;
+                s.wait_sum_ns += wait as u128;
+            }
+        }
+        if outcome == Outcome::Ok {
+            s.latency.record(now.0 - arrived_at.0);
+        }
+    }
+
+    #[inline]
+    fn replica_level(
+        &mut self,
+        service: ServiceId,
+        replica: u32,
+        busy: u32,
+        queued: u32,
+        now: SimTime,
+    ) {
+        let from = self.warmup.0;
+        let s = &mut self.services[service];
+        let old = std::mem::replace(&mut s.levels[replica as usize], (busy, queued));
+        // The service-wide levels are sums over replicas: move them by this replica's change.
+        let total_busy = s.busy.level + busy as u64 - old.0 as u64;
+        let total_queued = s.queued.level + queued as u64 - old.1 as u64;
+        s.busy.set(total_busy, now.0, from);
+        s.queued.set(total_queued, now.0, from);
+        if now.0 >= from && queued > s.max_queue {
+            s.max_queue = queued;
+        }
+    }
+
+    #[inline]
+    fn call_done(
+        &mut self,
+        service: ServiceId,
+        call: usize,
+        outcome: Outcome,
+        sent_at: SimTime,
+        now: SimTime,
+    ) {
+        if self.measured(sent_at) {
+            let c = &mut self.services[service].calls[call];
+            c.outcomes[outcome.index()] += 1;
+            if outcome == Outcome::Ok {
+                c.latency.record(now.0 - sent_at.0);
+            }
+        }
+    }
+}

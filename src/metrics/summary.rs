@@ -1,0 +1,298 @@
+//! The end-of-run summary: plain data, serialised to `summary.json` and printed as tables.
+//!
+//! Everything here is a deterministic function of the run (no wall-clock time, no hash-map
+//! order), so the same scenario and seed give byte-identical JSON.
+
+use super::{Latency, Recorder};
+use crate::engine::{LimitHit, SimTime};
+use crate::model::{Outcome, SystemSpec, OUTCOMES};
+use serde::{Deserialize, Serialize};
+
+/// How many requests ended each way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeCounts {
+    pub ok: u64,
+    pub degraded: u64,
+    pub timeout: u64,
+    pub rejected: u64,
+    pub refused: u64,
+    pub overloaded: u64,
+    pub dropped: u64,
+    pub error: u64,
+}
+
+impl OutcomeCounts {
+    pub fn from_array(a: &[u64; 8]) -> Self {
+        OutcomeCounts {
+            ok: a[Outcome::Ok.index()],
+            degraded: a[Outcome::Degraded.index()],
+            timeout: a[Outcome::Timeout.index()],
+            rejected: a[Outcome::Rejected.index()],
+            refused: a[Outcome::Refused.index()],
+            overloaded: a[Outcome::Overloaded.index()],
+            dropped: a[Outcome::Dropped.index()],
+            error: a[Outcome::Error.index()],
+        }
+    }
+    pub fn total(&self) -> u64 {
+        self.ok
+            + self.degraded
+            + self.timeout
+            + self.rejected
+            + self.refused
+            + self.overloaded
+            + self.dropped
+            + self.error
+    }
+    pub fn get(&self, o: Outcome) -> u64 {
+        match o {
+            Outcome::Ok => self.ok,
+            Outcome::Degraded => self.degraded,
+            Outcome::Timeout => self.timeout,
+            Outcome::Rejected => self.rejected,
+            Outcome::Refused => self.refused,
+            Outcome::Overloaded => self.overloaded,
+            Outcome::Dropped => self.dropped,
+            Outcome::Error => self.error,
+        }
+    }
+    /// The non-ok outcomes that occurred, as `name count` pairs.
+    pub fn failures(&self) -> Vec<(&'static str, u64)> {
+        OUTCOMES
+            .iter()
+            .filter(|&&o| o != Outcome::Ok && self.get(o) > 0)
+            .map(|&o| (o.name(), self.get(o)))
+            .collect()
+    }
+}
+
+/// Latency of successful requests, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+impl LatencySummary {
+    fn from(l: &Latency) -> Self {
+        if l.count == 0 {
+            return LatencySummary::default();
+        }
+        let q = |x: f64| l.hist.value_at_quantile(x) as f64 / 1e6;
+        LatencySummary {
+            count: l.count,
+            mean_ms: l.mean_ns() / 1e6,
+            p50_ms: q(0.5),
+            p90_ms: q(0.9),
+            p99_ms: q(0.99),
+            p999_ms: q(0.999),
+            max_ms: l.hist.max() as f64 / 1e6,
+        }
+    }
+}
+
+/// One client, end to end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClientSummary {
+    pub name: String,
+    /// Requests produced in the measured interval (including ones rejected at the client).
+    pub offered: u64,
+    /// Requests whose outcome was known by the end of the run.
+    pub completed: u64,
+    pub outcomes: OutcomeCounts,
+    /// ok / completed.
+    pub ok_ratio: f64,
+    /// ok requests per second of measured time (goodput).
+    pub goodput_per_s: f64,
+    pub latency: LatencySummary,
+    /// Time-average of outstanding requests.
+    pub mean_in_flight: f64,
+}
+
+/// One call edge, as its caller saw it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallSummary {
+    pub to: String,
+    pub outcomes: OutcomeCounts,
+    pub latency: LatencySummary,
+}
+
+/// One service, all replicas together, as the service saw its requests.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSummary {
+    pub name: String,
+    pub replicas: u32,
+    pub workers_per_replica: u32,
+    /// Requests that reached a replica in the measured interval.
+    pub offered: u64,
+    /// Of those, the ones answered by the end of the run.
+    pub completed: u64,
+    pub outcomes: OutcomeCounts,
+    pub ok_ratio: f64,
+    /// ok responses per second of measured time.
+    pub throughput_per_s: f64,
+    /// Arrival at a replica to response, ok requests only.
+    pub latency: LatencySummary,
+    /// Mean time from arrival to getting a worker, over requests that got one.
+    pub mean_wait_ms: f64,
+    /// Share of requests that got a worker only after waiting in the queue.
+    pub waited_ratio: f64,
+    /// Busy worker time over available worker time.
+    pub utilisation: f64,
+    /// Time-average of requests at the service (queued plus being served).
+    pub mean_in_system: f64,
+    pub mean_queue: f64,
+    /// The longest queue seen at any one replica.
+    pub max_queue: u32,
+    pub calls: Vec<CallSummary>,
+}
+
+/// Everything a run measured; written to `summary.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    /// The measured interval: from the warm-up to the end of the run, in seconds.
+    pub measured_from_s: f64,
+    pub measured_to_s: f64,
+    pub events: u64,
+    /// The trace hash as 16 hex digits.
+    pub trace_hash: String,
+    /// Set when a limit stopped the run early.
+    pub stopped_by: Option<StoppedBy>,
+    /// Requests still alive when the run ended.
+    pub in_flight_at_end: u64,
+    pub clients: Vec<ClientSummary>,
+    pub services: Vec<ServiceSummary>,
+}
+
+/// A limit that ended the run early (see [`LimitHit`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoppedBy {
+    pub limit: String,
+    pub value: u64,
+    pub at_s: f64,
+    pub message: String,
+}
+
+impl From<&LimitHit> for StoppedBy {
+    fn from(h: &LimitHit) -> Self {
+        StoppedBy {
+            limit: h.limit.to_string(),
+            value: h.value,
+            at_s: h.at_ns as f64 / 1e9,
+            message: h.to_string(),
+        }
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Inputs that are not in the recorder.
+pub struct SummaryContext<'a> {
+    pub scenario: &'a str,
+    pub seed: u64,
+    pub end: SimTime,
+    pub events: u64,
+    pub trace_hash: u64,
+    pub stopped: Option<&'a LimitHit>,
+    pub in_flight_at_end: u64,
+}
+
+impl Summary {
+    /// Summarises a finished recorder (after [`Recorder::finish`]).
+    pub fn build(rec: &Recorder, spec: &SystemSpec, ctx: SummaryContext<'_>) -> Summary {
+        let from = rec.warmup.0.min(ctx.end.0);
+        let span_ns = (ctx.end.0 - from) as f64;
+        let span_s = span_ns / 1e9;
+        let per_s = |n: u64| if span_s > 0.0 { n as f64 / span_s } else { 0.0 };
+        let time_avg = |area: u128| {
+            if span_ns > 0.0 {
+                area as f64 / span_ns
+            } else {
+                0.0
+            }
+        };
+        let clients = spec
+            .clients
+            .iter()
+            .zip(&rec.clients)
+            .map(|(c, r)| {
+                let outcomes = OutcomeCounts::from_array(&r.outcomes);
+                ClientSummary {
+                    name: c.name.clone(),
+                    offered: r.offered,
+                    completed: outcomes.total(),
+                    ok_ratio: ratio(outcomes.ok, outcomes.total()),
+                    goodput_per_s: per_s(outcomes.ok),
+                    latency: LatencySummary::from(&r.latency),
+                    mean_in_flight: time_avg(r.in_flight.integral),
+                    outcomes,
+                }
+            })
+            .collect();
+        let services = spec
+            .services
+            .iter()
+            .zip(&rec.services)
+            .map(|(s, r)| {
+                let outcomes = OutcomeCounts::from_array(&r.outcomes);
+                let workers = (s.replicas as u64 * s.workers as u64) as f64;
+                ServiceSummary {
+                    name: s.name.clone(),
+                    replicas: s.replicas,
+                    workers_per_replica: s.workers,
+                    offered: r.offered,
+                    completed: outcomes.total(),
+                    ok_ratio: ratio(outcomes.ok, outcomes.total()),
+                    throughput_per_s: per_s(outcomes.ok),
+                    latency: LatencySummary::from(&r.latency),
+                    mean_wait_ms: if r.served == 0 {
+                        0.0
+                    } else {
+                        r.wait_sum_ns as f64 / r.served as f64 / 1e6
+                    },
+                    waited_ratio: ratio(r.waited, r.served),
+                    utilisation: time_avg(r.busy.integral) / workers,
+                    mean_in_system: time_avg(r.busy.integral + r.queued.integral),
+                    mean_queue: time_avg(r.queued.integral),
+                    max_queue: r.max_queue,
+                    calls: s
+                        .calls
+                        .iter()
+                        .zip(&r.calls)
+                        .map(|(c, cr)| CallSummary {
+                            to: spec.services[c.to].name.clone(),
+                            outcomes: OutcomeCounts::from_array(&cr.outcomes),
+                            latency: LatencySummary::from(&cr.latency),
+                        })
+                        .collect(),
+                    outcomes,
+                }
+            })
+            .collect();
+        Summary {
+            scenario: ctx.scenario.to_string(),
+            seed: ctx.seed,
+            measured_from_s: from as f64 / 1e9,
+            measured_to_s: ctx.end.0 as f64 / 1e9,
+            events: ctx.events,
+            trace_hash: format!("{:016x}", ctx.trace_hash),
+            stopped_by: ctx.stopped.map(StoppedBy::from),
+            in_flight_at_end: ctx.in_flight_at_end,
+            clients,
+            services,
+        }
+    }
+}

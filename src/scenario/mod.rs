@@ -1,0 +1,232 @@
+//! Scenario files: RON text in, a validated [`Scenario`] out, or every problem at once with
+//! file, line:column, field path and what is allowed.
+//!
+//! This layer owns the file format (names, human durations, defaults) and error reporting. It
+//! hands the model a [`SystemSpec`] in which every reference is an index and every value is
+//! checked, so the model never has to report a user's mistake.
+
+mod raw;
+mod spans;
+mod validate;
+
+pub use raw::RawScenario;
+pub use spans::SpanIndex;
+pub use validate::{events_per_request, DEFAULT_MAX_EVENTS};
+
+use crate::engine::{stable_hash_bytes, SimDuration};
+use crate::model::SystemSpec;
+use std::fmt;
+use std::path::Path;
+
+/// A validated scenario: the system plus how to run it.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub duration: SimDuration,
+    /// Measurements start here.
+    pub warmup: SimDuration,
+    pub limits: ScenarioLimits,
+    pub system: SystemSpec,
+}
+
+/// Bounds on a run (the scenario's `limits` section).
+#[derive(Clone, Copy, Debug)]
+pub struct ScenarioLimits {
+    pub max_events: u64,
+    pub max_pending_events: u64,
+    pub max_live_requests: u32,
+}
+
+/// Values given on the command line that replace the file's own.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    pub duration: Option<SimDuration>,
+    pub max_events: Option<u64>,
+}
+
+/// One thing wrong with a scenario.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Field path such as `services[1].calls[0].to`; empty for the whole file.
+    pub path: String,
+    pub line: Option<usize>,
+    pub col: Option<usize>,
+    pub message: String,
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario file {file}: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", render_problems(.file, .problems))]
+    Invalid {
+        file: String,
+        problems: Vec<Problem>,
+    },
+}
+
+impl ScenarioError {
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            ScenarioError::Read { .. } => &[],
+            ScenarioError::Invalid { problems, .. } => problems,
+        }
+    }
+}
+
+fn render_problems(file: &str, problems: &[Problem]) -> String {
+    let mut out = String::new();
+    for p in problems {
+        out.push_str(file);
+        if let (Some(l), Some(c)) = (p.line, p.col) {
+            out.push_str(&format!(":{l}:{c}"));
+        }
+        out.push_str(": ");
+        if !p.path.is_empty() {
+            out.push_str(&p.path);
+            out.push_str(": ");
+        }
+        out.push_str(&p.message);
+        out.push('\n');
+    }
+    let n = problems.len();
+    out.push_str(&format!(
+        "{n} problem{} in {file}; the scenario reference is docs/scenario.md",
+        if n == 1 { "" } else { "s" }
+    ));
+    out
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// A scenario read from a file, with the text it came from.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub text: String,
+    /// FNV-1a 64 of the file's bytes, as 16 hex digits.
+    pub file_hash: String,
+}
+
+/// Reads and validates a scenario file.
+pub fn load_file(path: &Path, overrides: &Overrides) -> Result<Loaded, ScenarioError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| ScenarioError::Invalid {
+        file: file.clone(),
+        problems: vec![Problem {
+            path: String::new(),
+            line: None,
+            col: None,
+            message: format!(
+                "the file is not UTF-8 text (invalid byte at offset {}); a scenario is a RON text file",
+                e.utf8_error().valid_up_to()
+            ),
+        }],
+    })?;
+    let scenario = from_str(&text, &file, overrides)?;
+    Ok(Loaded {
+        scenario,
+        file_hash: format!("{:016x}", stable_hash_bytes(text.as_bytes())),
+        text,
+    })
+}
+
+/// Parses and validates scenario text; `file` names it in messages.
+pub fn from_str(text: &str, file: &str, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
+    let invalid = |problems| ScenarioError::Invalid {
+        file: file.to_string(),
+        problems,
+    };
+    let mut raw = parse(text).map_err(|p| invalid(vec![p]))?;
+    if let Some(seed) = overrides.seed {
+        raw.seed = Some(seed);
+    }
+    if let Some(d) = overrides.duration {
+        raw.duration = Some(format!("{}ns", d.0));
+    }
+    if let Some(m) = overrides.max_events {
+        raw.limits.max_events = Some(m.min(i64::MAX as u64) as i64);
+    }
+    validate::validate(&raw).map_err(|mut problems| {
+        let spans = SpanIndex::build(text);
+        for p in &mut problems {
+            if let Some((l, c)) = spans.lookup(&p.path) {
+                p.line = Some(l);
+                p.col = Some(c);
+            }
+        }
+        invalid(problems)
+    })
+}
+
+/// RON text to the raw schema. Syntax and type errors stop the parser, so this reports one.
+fn parse(text: &str) -> Result<RawScenario, Problem> {
+    use ron::extensions::Extensions;
+    let options = ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME);
+    let mut de = match ron::Deserializer::from_str_with_options(text, &options) {
+        Ok(de) => de,
+        Err(e) => return Err(spanned_problem(String::new(), &e)),
+    };
+    let result: Result<RawScenario, _> = serde_path_to_error::deserialize(&mut de);
+    match result {
+        Ok(raw) => {
+            if let Err(e) = de.end() {
+                return Err(spanned_problem(String::new(), &de.span_error(e)));
+            }
+            Ok(raw)
+        }
+        Err(e) => {
+            let path = format_path(e.path());
+            let spanned = de.span_error(e.into_inner());
+            Err(spanned_problem(path, &spanned))
+        }
+    }
+}
+
+fn format_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            // Enum variant names (`Open`, `Exponential`) are not part of field paths.
+            Segment::Enum { .. } | Segment::Unknown => {}
+        }
+    }
+    out
+}
+
+fn spanned_problem(path: String, e: &ron::error::SpannedError) -> Problem {
+    let mut message = e.code.to_string();
+    if e.span.start.line == 1 && e.span.start.col <= 1 {
+        message.push_str(" (a scenario is a RON file that starts with `(` or `Scenario(`; see scenarios/quickstart.ron)");
+    }
+    Problem {
+        path,
+        line: Some(e.span.start.line),
+        col: Some(e.span.start.col),
+        message,
+    }
+}

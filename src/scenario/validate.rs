@@ -1,0 +1,708 @@
+//! From the raw file schema to the typed model spec, collecting every problem instead of
+//! stopping at the first: a user fixing a scenario sees the whole list at once.
+//!
+//! Each problem carries the field path it concerns, in the form `services[1].calls[0].to`;
+//! the caller turns paths into line:column with the span index.
+
+use super::raw::*;
+use super::{Problem, Scenario, ScenarioLimits};
+use crate::engine::{parse_duration, SimDuration, SimTime};
+use crate::model::{
+    Arrivals, Balancer, CallSpec, ClientSpec, Dist, Endpoint, FanOut, LinkSpec, Load, RateStep,
+    ServiceSpec, SystemSpec,
+};
+use petgraph::graphmap::DiGraphMap;
+use std::collections::BTreeMap;
+
+pub const DEFAULT_SEED: u64 = 1;
+pub const DEFAULT_DURATION: &str = "60s";
+pub const DEFAULT_MAX_EVENTS: u64 = 200_000_000;
+pub const DEFAULT_MAX_PENDING_EVENTS: u64 = 20_000_000;
+pub const DEFAULT_MAX_LIVE_REQUESTS: u64 = 2_000_000;
+pub const DEFAULT_MAX_IN_FLIGHT: u64 = 10_000;
+pub const DEFAULT_QUEUE_CAPACITY: i64 = 1_000;
+/// A service may list at most this many calls (a parallel fan-out tracks them in a 64-bit mask).
+pub const MAX_CALLS: usize = 64;
+const MAX_MIXTURE_DEPTH: usize = 8;
+
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn err(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            path: path.into(),
+            line: None,
+            col: None,
+            message: message.into(),
+        });
+    }
+
+    fn duration(&mut self, path: &str, text: &str) -> Option<SimDuration> {
+        match parse_duration(text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.err(path, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn positive_duration(&mut self, path: &str, text: &str) -> Option<SimDuration> {
+        let d = self.duration(path, text)?;
+        if d.0 == 0 {
+            self.err(path, format!("must be longer than zero, got \"{text}\""));
+            return None;
+        }
+        Some(d)
+    }
+
+    /// An integer in [min, max]; `what` says what it counts.
+    fn count(
+        &mut self,
+        path: &str,
+        v: Option<i64>,
+        default: i64,
+        min: i64,
+        max: i64,
+        what: &str,
+    ) -> u64 {
+        let x = v.unwrap_or(default);
+        if x < min || x > max {
+            self.err(
+                path,
+                format!("{what} must be between {min} and {max}, got {x}"),
+            );
+            return min.max(0) as u64;
+        }
+        x as u64
+    }
+
+    fn probability(&mut self, path: &str, p: f64) -> f64 {
+        if !(0.0..=1.0).contains(&p) {
+            self.err(
+                path,
+                format!("a probability must be between 0 and 1, got {p}"),
+            );
+            return 0.0;
+        }
+        p
+    }
+
+    fn rate(&mut self, path: &str, r: f64) -> f64 {
+        if !r.is_finite() || r < 0.0 {
+            self.err(
+                path,
+                format!(
+                    "a rate must be a finite number of requests per second, zero or more, got {r}"
+                ),
+            );
+            return 0.0;
+        }
+        if r > 1e9 {
+            self.err(
+                path,
+                format!("{r} requests per second is above the supported 1e9 per client"),
+            );
+            return 0.0;
+        }
+        r
+    }
+
+    fn dist(&mut self, path: &str, d: &RawDist, depth: usize) -> Option<Dist> {
+        let ns = |d: SimDuration| d.0 as f64;
+        match d {
+            RawDist::Constant(v) => Some(Dist::constant_ns(self.duration(path, v)?.0)),
+            RawDist::Exponential { mean } => {
+                let m = self.positive_duration(&format!("{path}.mean"), mean)?;
+                Some(Dist::exponential_mean_ns(ns(m)))
+            }
+            RawDist::Uniform { min, max } => {
+                let lo = self.duration(&format!("{path}.min"), min);
+                let hi = self.duration(&format!("{path}.max"), max);
+                let (lo, hi) = (lo?, hi?);
+                if lo > hi {
+                    self.err(
+                        format!("{path}.max"),
+                        format!("max ({max}) must not be below min ({min})"),
+                    );
+                    return None;
+                }
+                Some(Dist::Uniform {
+                    min_ns: ns(lo),
+                    max_ns: ns(hi),
+                })
+            }
+            RawDist::Normal { mean, std_dev } => {
+                let m = self.duration(&format!("{path}.mean"), mean);
+                let s = self.duration(&format!("{path}.std_dev"), std_dev);
+                Some(Dist::Normal {
+                    mean_ns: ns(m?),
+                    std_dev_ns: ns(s?),
+                })
+            }
+            RawDist::LogNormal { median, p99 } => {
+                let m = self.positive_duration(&format!("{path}.median"), median);
+                let p = self.positive_duration(&format!("{path}.p99"), p99);
+                let (m, p) = (m?, p?);
+                if p <= m {
+                    self.err(
+                        format!("{path}.p99"),
+                        format!("p99 ({p99}) must be above the median ({median})"),
+                    );
+                    return None;
+                }
+                Some(Dist::lognormal_from_median_p99(ns(m), ns(p)))
+            }
+            RawDist::Mixture(parts) => {
+                if depth >= MAX_MIXTURE_DEPTH {
+                    self.err(
+                        path,
+                        format!("mixtures may nest at most {MAX_MIXTURE_DEPTH} deep"),
+                    );
+                    return None;
+                }
+                if parts.is_empty() {
+                    self.err(path, "a mixture needs at least one part, e.g. Mixture([(weight: 1.0, dist: Constant(\"1ms\"))])");
+                    return None;
+                }
+                let mut out = Vec::new();
+                let mut ok = true;
+                for (i, part) in parts.iter().enumerate() {
+                    let p = format!("{path}[{i}]");
+                    if !part.weight.is_finite() || part.weight < 0.0 {
+                        self.err(
+                            format!("{p}.weight"),
+                            format!("a weight must be zero or more, got {}", part.weight),
+                        );
+                        ok = false;
+                    }
+                    match self.dist(&format!("{p}.dist"), &part.dist, depth + 1) {
+                        Some(d) => out.push((part.weight, d)),
+                        None => ok = false,
+                    }
+                }
+                if ok && out.iter().map(|(w, _)| w).sum::<f64>() <= 0.0 {
+                    self.err(
+                        path,
+                        "the weights of a mixture must add up to more than zero",
+                    );
+                    return None;
+                }
+                ok.then(|| Dist::mixture(out))
+            }
+        }
+    }
+}
+
+/// Edit distance, for "did you mean" hints.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn unknown_name(kind: &str, name: &str, known: &[&str]) -> String {
+    let best = known.iter().min_by_key(|k| distance(name, k));
+    let list = if known.is_empty() {
+        "none is defined".to_string()
+    } else {
+        format!(
+            "known: {}",
+            known
+                .iter()
+                .map(|k| format!("\"{k}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    match best {
+        Some(b) if distance(name, b) <= 2.max(name.len() / 3) => {
+            format!("no {kind} is named \"{name}\"; did you mean \"{b}\"? ({list})")
+        }
+        _ => format!("no {kind} is named \"{name}\" ({list})"),
+    }
+}
+
+/// Validates `raw` into a [`Scenario`], or returns every problem found.
+pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
+    let mut c = Checker {
+        problems: Vec::new(),
+    };
+
+    let name = raw.name.clone().unwrap_or_else(|| "unnamed".to_string());
+    if name.trim().is_empty() {
+        c.err("name", "the scenario name must not be empty");
+    }
+    let seed = raw.seed.unwrap_or(DEFAULT_SEED);
+    let duration = c.positive_duration(
+        "duration",
+        raw.duration.as_deref().unwrap_or(DEFAULT_DURATION),
+    );
+    let warmup = match &raw.warmup {
+        Some(w) => c.duration("warmup", w),
+        None => Some(SimDuration::ZERO),
+    };
+    if let (Some(d), Some(w)) = (duration, warmup) {
+        if w >= d {
+            c.err(
+                "warmup",
+                format!("the warm-up ({w}) must be shorter than the duration ({d})"),
+            );
+        }
+    }
+    let limits = ScenarioLimits {
+        max_events: c.count(
+            "limits.max_events",
+            raw.limits.max_events,
+            DEFAULT_MAX_EVENTS as i64,
+            1,
+            i64::MAX,
+            "max_events",
+        ),
+        max_pending_events: c.count(
+            "limits.max_pending_events",
+            raw.limits.max_pending_events,
+            DEFAULT_MAX_PENDING_EVENTS as i64,
+            1,
+            1_000_000_000,
+            "max_pending_events",
+        ),
+        max_live_requests: c.count(
+            "limits.max_live_requests",
+            raw.limits.max_live_requests,
+            DEFAULT_MAX_LIVE_REQUESTS as i64,
+            1,
+            u32::MAX as i64,
+            "max_live_requests",
+        ) as u32,
+    };
+    let default_link_latency = match &raw.default_link_latency {
+        Some(d) => c.dist("default_link_latency", d, 0),
+        None => Some(Dist::constant_ns(0)),
+    };
+
+    // Names: services and clients share one namespace, because a link's `from` may be either.
+    let service_names: Vec<&str> = raw.services.iter().map(|s| s.name.as_str()).collect();
+    let client_names: Vec<&str> = raw.clients.iter().map(|s| s.name.as_str()).collect();
+    let mut seen: BTreeMap<&str, String> = BTreeMap::new();
+    for (i, n) in service_names.iter().enumerate() {
+        check_name(&mut c, &mut seen, n, format!("services[{i}].name"));
+    }
+    for (i, n) in client_names.iter().enumerate() {
+        check_name(&mut c, &mut seen, n, format!("clients[{i}].name"));
+    }
+    let service_index = |n: &str| service_names.iter().position(|s| *s == n);
+
+    if raw.services.is_empty() {
+        c.err("services", "a scenario needs at least one service");
+    }
+    if raw.clients.is_empty() {
+        c.err(
+            "clients",
+            "a scenario needs at least one client to send load",
+        );
+    }
+
+    let mut services = Vec::new();
+    for (i, s) in raw.services.iter().enumerate() {
+        let p = format!("services[{i}]");
+        let replicas = c.count(
+            &format!("{p}.replicas"),
+            s.replicas,
+            1,
+            1,
+            10_000,
+            "replicas",
+        ) as u32;
+        let workers = c.count(
+            &format!("{p}.workers"),
+            s.workers,
+            1,
+            1,
+            1_000_000,
+            "workers",
+        ) as u32;
+        let queue_capacity = c.count(
+            &format!("{p}.queue_capacity"),
+            s.queue_capacity,
+            DEFAULT_QUEUE_CAPACITY,
+            0,
+            100_000_000,
+            "queue_capacity",
+        ) as u32;
+        let service_time = c.dist(&format!("{p}.service_time"), &s.service_time, 0);
+        let error_rate = c.probability(&format!("{p}.error_rate"), s.error_rate.unwrap_or(0.0));
+        if s.calls.len() > MAX_CALLS {
+            c.err(
+                format!("{p}.calls"),
+                format!(
+                    "a service may make at most {MAX_CALLS} calls, this one lists {}",
+                    s.calls.len()
+                ),
+            );
+        }
+        let mut calls = Vec::new();
+        for (j, call) in s.calls.iter().enumerate() {
+            let cp = format!("{p}.calls[{j}]");
+            let to = service_index(&call.to);
+            if to.is_none() {
+                c.err(
+                    format!("{cp}.to"),
+                    unknown_name("service", &call.to, &service_names),
+                );
+            }
+            let probability = c.probability(
+                &format!("{cp}.probability"),
+                call.probability.unwrap_or(1.0),
+            );
+            let timeout = call
+                .timeout
+                .as_ref()
+                .and_then(|t| c.positive_duration(&format!("{cp}.timeout"), t));
+            if let Some(to) = to {
+                calls.push(CallSpec {
+                    to,
+                    probability,
+                    timeout,
+                });
+            }
+        }
+        services.push(ServiceSpec {
+            name: s.name.clone(),
+            replicas,
+            workers,
+            queue_capacity,
+            service_time: service_time.unwrap_or(Dist::constant_ns(0)),
+            error_rate,
+            balancer: match s.balancer {
+                RawBalancer::RoundRobin => Balancer::RoundRobin,
+                RawBalancer::Random => Balancer::Random,
+                RawBalancer::LeastOutstanding => Balancer::LeastOutstanding,
+                RawBalancer::PowerOfTwoChoices => Balancer::PowerOfTwoChoices,
+            },
+            fan_out: match s.fan_out {
+                RawFanOut::Sequential => FanOut::Sequential,
+                RawFanOut::Parallel => FanOut::Parallel,
+            },
+            calls,
+        });
+    }
+    check_cycles(&mut c, &services);
+
+    let mut clients = Vec::new();
+    for (i, cl) in raw.clients.iter().enumerate() {
+        let p = format!("clients[{i}]");
+        let target = service_index(&cl.target);
+        if target.is_none() {
+            c.err(
+                format!("{p}.target"),
+                unknown_name("service", &cl.target, &service_names),
+            );
+        }
+        let timeout = cl
+            .timeout
+            .as_ref()
+            .and_then(|t| c.positive_duration(&format!("{p}.timeout"), t));
+        let load = match &cl.load {
+            RawLoad::Open {
+                rate_per_s,
+                arrivals,
+                steps,
+            } => {
+                let rate = c.rate(&format!("{p}.load.rate_per_s"), *rate_per_s);
+                let mut typed_steps = Vec::new();
+                let mut last: Option<SimDuration> = None;
+                for (j, st) in steps.iter().enumerate() {
+                    let sp = format!("{p}.load.steps[{j}]");
+                    let r = c.rate(&format!("{sp}.rate_per_s"), st.rate_per_s);
+                    if let Some(at) = c.duration(&format!("{sp}.at"), &st.at) {
+                        if last.is_some_and(|l| at <= l) {
+                            c.err(
+                                format!("{sp}.at"),
+                                "steps must be listed in increasing order of `at`",
+                            );
+                        }
+                        last = Some(at);
+                        typed_steps.push(RateStep {
+                            at: SimTime(at.0),
+                            rate_per_s: r,
+                        });
+                    }
+                }
+                if rate == 0.0
+                    && typed_steps.iter().all(|s| s.rate_per_s == 0.0)
+                    && rate_per_s.is_finite()
+                {
+                    c.err(format!("{p}.load.rate_per_s"), "an open-loop client with a rate of zero (and no step above zero) sends nothing; give a rate above zero");
+                }
+                Load::Open {
+                    arrivals: match arrivals {
+                        RawArrivals::Poisson => Arrivals::Poisson,
+                        RawArrivals::Constant => Arrivals::Constant,
+                    },
+                    rate_per_s: rate,
+                    steps: typed_steps,
+                }
+            }
+            RawLoad::Closed { users, think_time } => {
+                let users = c.count(
+                    &format!("{p}.load.users"),
+                    Some(*users),
+                    1,
+                    1,
+                    10_000_000,
+                    "users",
+                ) as u32;
+                let think = c.dist(&format!("{p}.load.think_time"), think_time, 0);
+                Load::Closed {
+                    users,
+                    think_time: think.unwrap_or(Dist::constant_ns(0)),
+                }
+            }
+        };
+        let default_in_flight = match &load {
+            Load::Closed { users, .. } => (*users as u64).max(1),
+            Load::Open { .. } => DEFAULT_MAX_IN_FLIGHT,
+        };
+        let max_in_flight = c.count(
+            &format!("{p}.max_in_flight"),
+            cl.max_in_flight,
+            default_in_flight as i64,
+            1,
+            u32::MAX as i64,
+            "max_in_flight",
+        ) as u32;
+        if let Load::Closed { users, .. } = &load {
+            if *users > max_in_flight {
+                c.err(
+                    format!("{p}.max_in_flight"),
+                    format!(
+                        "a closed-loop client needs max_in_flight of at least its {users} users"
+                    ),
+                );
+            }
+        }
+        if let Some(target) = target {
+            clients.push(ClientSpec {
+                name: cl.name.clone(),
+                target,
+                load,
+                timeout,
+                max_in_flight,
+            });
+        }
+    }
+
+    let mut links = Vec::new();
+    let mut link_seen = BTreeMap::new();
+    for (i, l) in raw.links.iter().enumerate() {
+        let p = format!("links[{i}]");
+        let from = if let Some(s) = service_index(&l.from) {
+            Some(Endpoint::Service(s))
+        } else if let Some(ci) = client_names.iter().position(|n| *n == l.from) {
+            Some(Endpoint::Client(ci))
+        } else {
+            let all: Vec<&str> = service_names
+                .iter()
+                .chain(client_names.iter())
+                .copied()
+                .collect();
+            c.err(
+                format!("{p}.from"),
+                unknown_name("client or service", &l.from, &all),
+            );
+            None
+        };
+        let to = service_index(&l.to);
+        if to.is_none() {
+            c.err(
+                format!("{p}.to"),
+                unknown_name("service", &l.to, &service_names),
+            );
+        }
+        let latency = c.dist(&format!("{p}.latency"), &l.latency, 0);
+        if let (Some(from), Some(to), Some(latency)) = (from, to, latency) {
+            if let Some(first) = link_seen.insert((from, to), i) {
+                c.err(
+                    p.clone(),
+                    format!(
+                        "links[{first}] already describes the link from \"{}\" to \"{}\"",
+                        l.from, l.to
+                    ),
+                );
+            }
+            links.push(LinkSpec { from, to, latency });
+        }
+    }
+
+    if !c.problems.is_empty() {
+        return Err(c.problems);
+    }
+    let system = SystemSpec {
+        clients,
+        services,
+        links,
+        default_link_latency: default_link_latency.expect("checked above"),
+    };
+    let scenario = Scenario {
+        name,
+        description: raw.description.clone(),
+        seed,
+        duration: duration.expect("checked above"),
+        warmup: warmup.expect("checked above"),
+        limits,
+        system,
+    };
+    check_event_budget(&scenario).map_err(|p| vec![p])?;
+    Ok(scenario)
+}
+
+fn check_name<'a>(
+    c: &mut Checker,
+    seen: &mut BTreeMap<&'a str, String>,
+    name: &'a str,
+    path: String,
+) {
+    if name.trim().is_empty() {
+        c.err(path, "names must not be empty");
+    } else if name.contains(['/', '>', ':']) {
+        c.err(path, format!("\"{name}\": names may not contain '/', ':' or '>' (they separate names in traces and paths)"));
+    } else if let Some(first) = seen.get(name) {
+        c.err(path, format!("the name \"{name}\" is already used at {first}; clients and services need distinct names"));
+    } else {
+        seen.insert(name, path);
+    }
+}
+
+/// A cycle in the call graph would make a request call itself forever.
+fn check_cycles(c: &mut Checker, services: &[ServiceSpec]) {
+    let mut g: DiGraphMap<usize, ()> = DiGraphMap::new();
+    for (i, s) in services.iter().enumerate() {
+        g.add_node(i);
+        for call in &s.calls {
+            g.add_edge(i, call.to, ());
+        }
+    }
+    for scc in petgraph::algo::tarjan_scc(&g) {
+        let self_loop = scc.len() == 1 && g.contains_edge(scc[0], scc[0]);
+        if scc.len() > 1 || self_loop {
+            let mut members = scc.clone();
+            members.sort_unstable();
+            let first = members[0];
+            let names: Vec<&str> = members.iter().map(|&i| services[i].name.as_str()).collect();
+            let cycle = describe_cycle(services, &members);
+            c.err(
+                format!("services[{first}].calls"),
+                format!(
+                    "the call graph has a cycle ({cycle}); requests would call each other forever. Services involved: {}",
+                    names.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+/// One concrete cycle through the strongly connected `members`, as `a -> b -> a`.
+fn describe_cycle(services: &[ServiceSpec], members: &[usize]) -> String {
+    let start = members[0];
+    let mut path = vec![start];
+    let mut cur = start;
+    for _ in 0..members.len() {
+        let next = services[cur]
+            .calls
+            .iter()
+            .map(|c| c.to)
+            .filter(|t| members.contains(t))
+            .find(|t| *t == start || !path.contains(t));
+        match next {
+            Some(n) if n == start => {
+                path.push(n);
+                break;
+            }
+            Some(n) => {
+                path.push(n);
+                cur = n;
+            }
+            None => break,
+        }
+    }
+    path.iter()
+        .map(|&i| services[i].name.as_str())
+        .collect::<Vec<_>>()
+        .join(" -> ")
+}
+
+/// Expected events per request arriving at each service (the call graph is acyclic).
+pub fn events_per_request(system: &SystemSpec) -> Vec<f64> {
+    fn visit(system: &SystemSpec, s: usize, memo: &mut Vec<Option<f64>>) -> f64 {
+        if let Some(v) = memo[s] {
+            return v;
+        }
+        let svc = &system.services[s];
+        // deliver + service done + response, plus a timeout event per call that has one.
+        let mut e = 3.0;
+        for call in &svc.calls {
+            let t = if call.timeout.is_some() { 1.0 } else { 0.0 };
+            e += call.probability * (visit(system, call.to, memo) + t);
+        }
+        memo[s] = Some(e);
+        e
+    }
+    let mut memo = vec![None; system.services.len()];
+    (0..system.services.len())
+        .map(|s| visit(system, s, &mut memo))
+        .collect()
+}
+
+/// Estimates the open-loop event count before running, so that a run that cannot fit its
+/// event limit is refused up front rather than stopped part-way.
+fn check_event_budget(s: &Scenario) -> Result<(), Problem> {
+    let per_service = events_per_request(&s.system);
+    let dur_s = s.duration.as_secs_f64();
+    let mut total = 0.0;
+    for c in &s.system.clients {
+        if let Load::Open {
+            rate_per_s, steps, ..
+        } = &c.load
+        {
+            // Mean rate over the run, honouring steps.
+            let mut arrivals = 0.0;
+            let mut t = 0.0;
+            let mut rate = *rate_per_s;
+            for st in steps {
+                let at = st.at.as_secs_f64().min(dur_s);
+                arrivals += rate * (at - t);
+                t = at;
+                rate = st.rate_per_s;
+            }
+            arrivals += rate * (dur_s - t).max(0.0);
+            let per = 1.0 + per_service[c.target] + if c.timeout.is_some() { 1.0 } else { 0.0 };
+            total += arrivals * per;
+        }
+    }
+    if total > s.limits.max_events as f64 {
+        return Err(Problem {
+            path: "limits.max_events".into(),
+            line: None,
+            col: None,
+            message: format!(
+                "this run would process about {:.3e} events (open-loop arrivals over {} times the events each request causes), more than limits.max_events = {}; raise limits.max_events (or pass --max-events), or shorten the duration",
+                total, s.duration, s.limits.max_events
+            ),
+        });
+    }
+    Ok(())
+}
