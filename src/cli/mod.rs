@@ -358,7 +358,7 @@ fn cmd_validate(a: ValidateArgs) -> Result<i32> {
             }
             Err(e) => {
                 bad += 1;
-                eprintln!("{e}");
+                eprintln!("error: {e}");
             }
         }
     }

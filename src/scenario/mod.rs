@@ -60,7 +60,9 @@ pub struct Problem {
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    #[error("cannot read scenario file {file}: {source}")]
+    #[error(
+        "cannot read scenario file {file}: {source} (check the path; scenarios ship in scenarios/)"
+    )]
     Read {
         file: String,
         #[source]
@@ -171,6 +173,8 @@ pub fn from_str(text: &str, file: &str, overrides: &Overrides) -> Result<Scenari
                 p.col = Some(c);
             }
         }
+        // In file order, so the list reads top to bottom like the file (stable for ties).
+        problems.sort_by_key(|p| (p.line.unwrap_or(0), p.col.unwrap_or(0)));
         invalid(problems)
     })
 }

@@ -442,10 +442,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                         });
                     }
                 }
-                if rate == 0.0
-                    && typed_steps.iter().all(|s| s.rate_per_s == 0.0)
-                    && rate_per_s.is_finite()
-                {
+                if *rate_per_s == 0.0 && typed_steps.iter().all(|s| s.rate_per_s == 0.0) {
                     c.err(format!("{p}.load.rate_per_s"), "an open-loop client with a rate of zero (and no step above zero) sends nothing; give a rate above zero");
                 }
                 Load::Open {
@@ -699,7 +696,7 @@ fn check_event_budget(s: &Scenario) -> Result<(), Problem> {
             line: None,
             col: None,
             message: format!(
-                "this run would process about {:.3e} events (open-loop arrivals over {} times the events each request causes), more than limits.max_events = {}; raise limits.max_events (or pass --max-events), or shorten the duration",
+                "this run would process up to about {:.3e} events (open-loop arrivals over {} times the events each request causes), more than limits.max_events = {}; raise limits.max_events (or pass --max-events), or shorten the duration",
                 total, s.duration, s.limits.max_events
             ),
         });

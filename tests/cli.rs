@@ -1,0 +1,271 @@
+//! Bad input: every kind the contract lists exits 2 with file, line:column, field path and a
+//! useful message, never a panic. One helper, one line per case.
+
+use std::process::Command;
+
+fn validate_text(name: &str, text: &str) -> (i32, String) {
+    let dir = std::env::temp_dir().join(format!("faultline-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), err)
+}
+
+/// Validates `text` and expects exit 2 with every fragment of `expect` in the message.
+fn check(text: &str, expect: &[&str]) {
+    let (code, err) = validate_text("case.ron", text);
+    assert_eq!(code, 2, "exit code for:\n{text}\nstderr:\n{err}");
+    assert!(!err.contains("panicked"), "panic:\n{err}");
+    for e in expect {
+        assert!(err.contains(e), "expected {e:?} in:\n{err}");
+    }
+}
+
+fn scenario(services: &str, clients: &str) -> String {
+    format!("(\n    name: \"t\",\n    clients: [{clients}],\n    services: [{services}],\n)\n")
+}
+
+const OK_CLIENT: &str = r#"(name: "c", target: "s", load: Open(rate_per_s: 10.0))"#;
+const OK_SERVICE: &str = r#"(name: "s", service_time: Constant("1ms"))"#;
+
+#[test]
+fn a_valid_scenario_passes() {
+    let (code, err) = validate_text("ok.ron", &scenario(OK_SERVICE, OK_CLIENT));
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn bad_input_is_reported_with_position_path_and_fix() {
+    // Not RON at all.
+    check(r#"{"name": "json"}"#, &["case.ron:1:1", "RON"]);
+    // Broken syntax.
+    check(
+        "(\n    name: \"t\",\n    clients: [",
+        &["case.ron:3:", "Expected"],
+    );
+    // Wrong type.
+    check(
+        &scenario(
+            OK_SERVICE,
+            r#"(name: "c", target: "s", load: Open(rate_per_s: "fast"))"#,
+        ),
+        &[
+            "case.ron:3:",
+            "clients[0].load.rate_per_s",
+            "Expected float",
+        ],
+    );
+    // Unknown field.
+    check(
+        &scenario(
+            r#"(name: "s", replica: 2, service_time: Constant("1ms"))"#,
+            OK_CLIENT,
+        ),
+        &["case.ron:4:", "services[0].replica", "`replicas`"],
+    );
+    // A call to a service that does not exist, with a suggestion.
+    check(
+        &scenario(
+            r#"(name: "s", service_time: Constant("1ms"), calls: [(to: "dbb")]), (name: "db", service_time: Constant("1ms"))"#,
+            OK_CLIENT,
+        ),
+        &[
+            "case.ron:4:",
+            "services[0].calls[0].to",
+            "did you mean \"db\"",
+        ],
+    );
+    // A client aimed at a missing service.
+    check(
+        &scenario(
+            OK_SERVICE,
+            r#"(name: "c", target: "nope", load: Open(rate_per_s: 1.0))"#,
+        ),
+        &["clients[0].target", "no service is named \"nope\""],
+    );
+    // A link naming a missing endpoint.
+    check(&format!("(name: \"t\", clients: [{OK_CLIENT}], services: [{OK_SERVICE}], links: [(from: \"x\", to: \"s\", latency: Constant(\"1ms\"))])"), &["links[0].from", "no client or service is named \"x\""]);
+    // A cycle in the call graph.
+    check(
+        &scenario(
+            r#"(name: "s", service_time: Constant("1ms"), calls: [(to: "b")]), (name: "b", service_time: Constant("1ms"), calls: [(to: "s")])"#,
+            OK_CLIENT,
+        ),
+        &["cycle", "s -> b -> s"],
+    );
+    // Counts and rates that are zero or negative.
+    check(
+        &scenario(
+            r#"(name: "s", replicas: 0, workers: -1, service_time: Constant("1ms"))"#,
+            OK_CLIENT,
+        ),
+        &[
+            "services[0].replicas",
+            "got 0",
+            "services[0].workers",
+            "got -1",
+        ],
+    );
+    check(
+        &scenario(
+            OK_SERVICE,
+            r#"(name: "c", target: "s", load: Open(rate_per_s: 0.0))"#,
+        ),
+        &["clients[0].load.rate_per_s", "rate of zero"],
+    );
+    check(
+        &scenario(
+            OK_SERVICE,
+            r#"(name: "c", target: "s", load: Closed(users: 0, think_time: Constant("1s")))"#,
+        ),
+        &["clients[0].load.users", "got 0"],
+    );
+    // Probabilities outside [0, 1].
+    check(
+        &scenario(
+            r#"(name: "s", service_time: Constant("1ms"), error_rate: 1.5)"#,
+            OK_CLIENT,
+        ),
+        &["services[0].error_rate", "between 0 and 1"],
+    );
+    // Durations: overflow, missing unit, bad unit, negative.
+    check(&format!("(name: \"t\", duration: \"999999999d\", clients: [{OK_CLIENT}], services: [{OK_SERVICE}])"), &["case.ron:1:", "duration", "overflows"]);
+    check(
+        &scenario(r#"(name: "s", service_time: Constant("5"))"#, OK_CLIENT),
+        &["services[0].service_time", "no unit"],
+    );
+    check(
+        &scenario(
+            r#"(name: "s", service_time: Exponential(mean: "5 parsecs"))"#,
+            OK_CLIENT,
+        ),
+        &["services[0].service_time.mean", "unknown unit"],
+    );
+    // A run that would exceed its event limit.
+    check(&format!("(name: \"t\", duration: \"1h\", limits: (max_events: 1000), clients: [{OK_CLIENT}], services: [{OK_SERVICE}])"), &["limits.max_events", "raise limits.max_events", "--max-events"]);
+    // Duplicate names.
+    check(
+        &scenario(&format!("{OK_SERVICE}, {OK_SERVICE}"), OK_CLIENT),
+        &["services[1].name", "already used"],
+    );
+}
+
+#[test]
+fn all_problems_are_reported_at_once() {
+    let text = scenario(
+        r#"(name: "s", replicas: 0, service_time: Exponential(mean: "0s"), calls: [(to: "x", probability: 2.0)])"#,
+        r#"(name: "c", target: "y", load: Open(rate_per_s: -1.0))"#,
+    );
+    let (code, err) = validate_text("many.ron", &text);
+    assert_eq!(code, 2);
+    for e in [
+        "replicas",
+        "mean",
+        "calls[0].to",
+        "calls[0].probability",
+        "clients[0].target",
+        "rate_per_s",
+        "6 problems",
+    ] {
+        assert!(err.contains(e), "expected {e:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn missing_file_and_missing_replay_dir_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["validate", "/nonexistent/x.ron"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("cannot read scenario file /nonexistent/x.ron"));
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["replay", "/nonexistent/dir"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["run", "x.ron", "--duration", "ten"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_runaway_run_stops_at_its_limit_and_says_how_to_raise_it() {
+    let dir = std::env::temp_dir().join(format!("faultline-limit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Closed-loop load escapes the up-front estimate; the run itself must stop at the limit.
+    let path = dir.join("runaway.ron");
+    std::fs::write(
+        &path,
+        r#"(name: "runaway", duration: "1h", limits: (max_events: 10000),
+            clients: [(name: "c", target: "s", load: Closed(users: 10, think_time: Constant("1ms")))],
+            services: [(name: "s", workers: 10, service_time: Constant("1ms"))])"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("run")
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("limits.max_events = 10000") && err.contains("--max-events"),
+        "{err}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("out/summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["stopped_by"]["limit"], "max_events");
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for cmd in [
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["replay", "--help"],
+        vec!["validate", "--help"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .args(&cmd)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Example"), "{cmd:?}: {text}");
+    }
+}
+
+#[test]
+fn shipped_scenarios_are_valid() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3);
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("validate")
+        .args(&files)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,220 @@
+//! The contract's first clause: same scenario and seed, same run, bit for bit; named streams
+//! keep one entity's randomness independent of the rest of the scenario.
+
+use faultline::engine::{SimTime, TraceRecord, TraceSink};
+use faultline::runner;
+use faultline::scenario::{self, Overrides};
+use std::path::Path;
+use std::process::Command;
+
+const QUICKSTART: &str = include_str!("../scenarios/quickstart.ron");
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+}
+
+fn run_cli(out: &Path, seed: u64) -> (Vec<u8>, serde_json::Value) {
+    let st = bin()
+        .args([
+            "run",
+            "scenarios/quickstart.ron",
+            "--quiet",
+            "--duration",
+            "30s",
+            "--seed",
+        ])
+        .arg(seed.to_string())
+        .arg("--out")
+        .arg(out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("run faultline");
+    assert!(st.success());
+    let summary = std::fs::read(out.join("summary.json")).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    (summary, manifest)
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("faultline-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn two_processes_give_the_same_hash_and_summary_bytes() {
+    let (a, ma) = run_cli(&tmp("a"), 42);
+    let (b, mb) = run_cli(&tmp("b"), 42);
+    assert_eq!(
+        a, b,
+        "summary.json differs between two runs with the same seed"
+    );
+    assert_eq!(ma["trace_hash"], mb["trace_hash"]);
+    assert_eq!(ma["events"], mb["events"]);
+}
+
+#[test]
+fn a_different_seed_gives_a_different_hash() {
+    let (_, ma) = run_cli(&tmp("s1"), 1);
+    let (_, mb) = run_cli(&tmp("s2"), 2);
+    assert_ne!(ma["trace_hash"], mb["trace_hash"]);
+}
+
+#[test]
+fn replay_accepts_its_own_run_and_rejects_a_tampered_manifest() {
+    let dir = tmp("replay");
+    run_cli(&dir, 5);
+    let ok = bin().arg("replay").arg(&dir).output().unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("matches"));
+
+    let path = dir.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let real = m["trace_hash"].as_str().unwrap().to_string();
+    m["trace_hash"] = "0000000000000000".into();
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    let bad = bin().arg("replay").arg(&dir).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("0000000000000000") && err.contains(&real),
+        "must name both hashes: {err}"
+    );
+}
+
+#[test]
+fn threads_do_not_change_a_run() {
+    // No global state: the same run on two threads at once equals the run alone.
+    let sc = scenario::from_str(QUICKSTART, "q.ron", &Overrides::default()).unwrap();
+    let alone = runner::run(&sc).trace_hash;
+    let hashes: Vec<u64> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| runner::run(&sc).trace_hash))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(hashes, vec![alone, alone]);
+}
+
+/// Records the times of one client's arrivals.
+struct Arrivals {
+    client_entity: u32,
+    times: Vec<SimTime>,
+}
+impl TraceSink for Arrivals {
+    fn event(&mut self, time: SimTime, _seq: u64, r: &TraceRecord) {
+        if r.kind == 1 && r.entity == self.client_entity {
+            self.times.push(time);
+        }
+    }
+}
+
+fn arrivals_of_first_client(text: &str) -> Vec<SimTime> {
+    let sc = scenario::from_str(
+        text,
+        "q.ron",
+        &Overrides {
+            duration: Some(faultline::engine::SimDuration::from_secs(20)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut sink = Arrivals {
+        client_entity: 0,
+        times: Vec::new(),
+    };
+    runner::run_traced(&sc, Some(&mut sink));
+    sink.times
+}
+
+#[test]
+fn adding_a_client_leaves_another_clients_arrivals_unchanged() {
+    let base = arrivals_of_first_client(QUICKSTART);
+    // A second client that hammers the database directly: it changes the load everywhere, but
+    // must not move a single arrival of the first client.
+    let extra = QUICKSTART.replacen(
+        "clients: [",
+        r#"clients: [
+        (name: "batch", target: "db", load: Open(rate_per_s: 50.0)),"#,
+        1,
+    );
+    // The new client is listed first, so the shoppers are entity 1 in this variant.
+    let sc = scenario::from_str(
+        &extra,
+        "q2.ron",
+        &Overrides {
+            duration: Some(faultline::engine::SimDuration::from_secs(20)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(sc.system.clients[1].name, "shoppers");
+    let mut sink = Arrivals {
+        client_entity: 1,
+        times: Vec::new(),
+    };
+    let with_batch = runner::run_traced(&sc, Some(&mut sink)).0;
+    assert!(base.len() > 5000);
+    assert_eq!(
+        base, sink.times,
+        "the shoppers' arrival times moved when a client was added"
+    );
+    // ...while the run as a whole did change.
+    let plain = runner::run(
+        &scenario::from_str(
+            QUICKSTART,
+            "q.ron",
+            &Overrides {
+                duration: Some(faultline::engine::SimDuration::from_secs(20)),
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    );
+    assert_ne!(plain.trace_hash, with_batch.trace_hash);
+}
+
+#[test]
+fn jsonl_trace_lists_every_event() {
+    let dir = tmp("trace");
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join("t.jsonl");
+    let st = bin()
+        .args([
+            "run",
+            "scenarios/closed_loop.ron",
+            "--quiet",
+            "--duration",
+            "5s",
+            "--out",
+        ])
+        .arg(&dir)
+        .arg("--trace")
+        .arg(&trace)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len() as u64, m["events"].as_u64().unwrap());
+    // Times never go backwards; same-time events keep insertion order.
+    for w in lines.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        assert!(a["t_ns"].as_u64() <= b["t_ns"].as_u64());
+    }
+    assert!(lines
+        .iter()
+        .any(|l| l["kind"] == "deliver" && l["entity"] == "api/0"));
+}

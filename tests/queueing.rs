@@ -1,0 +1,246 @@
+//! The engine against queueing theory: closed forms computed here, independently of the
+//! simulator, and compared with 95% confidence intervals across 20 seeds (Student t, 19 degrees
+//! of freedom). Seeds are fixed, so each check is deterministic; a failure means the simulated
+//! mean is off by more than its own sampling error, which is how a bug shows up.
+
+use faultline::metrics::Summary;
+use faultline::runner;
+use faultline::scenario;
+
+const SEEDS: u64 = 20;
+/// t(0.975, 19).
+const T_975_19: f64 = 2.093;
+
+fn run(text: &str, seed: u64) -> Summary {
+    let ov = scenario::Overrides {
+        seed: Some(seed),
+        ..Default::default()
+    };
+    let sc = scenario::from_str(text, "test.ron", &ov).unwrap_or_else(|e| panic!("{e}"));
+    let r = runner::run(&sc);
+    assert!(r.stopped.is_none(), "stopped: {:?}", r.stopped);
+    r.summary
+}
+
+/// Mean and 95% half-width of `metric` over the seeds.
+fn across_seeds(text: &str, metric: impl Fn(&Summary) -> f64) -> (f64, f64) {
+    let xs: Vec<f64> = (1..=SEEDS).map(|s| metric(&run(text, s))).collect();
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, T_975_19 * (var / n).sqrt())
+}
+
+/// Asserts that `expected` lies in the 95% interval of `metric`, and that the interval is
+/// narrow enough (relative half-width below `max_rel`) for the check to mean something.
+fn check(what: &str, text: &str, expected: f64, max_rel: f64, metric: impl Fn(&Summary) -> f64) {
+    let (mean, hw) = across_seeds(text, metric);
+    println!("{what}: simulated {mean:.4} +/- {hw:.4}, theory {expected:.4}");
+    assert!(
+        (mean - expected).abs() <= hw,
+        "{what}: theory {expected:.5} is outside the 95% interval {mean:.5} +/- {hw:.5}"
+    );
+    assert!(
+        hw / expected <= max_rel,
+        "{what}: interval too wide to test anything ({hw:.5} around {mean:.5})"
+    );
+}
+
+/// One service fed by a Poisson client, with zero-latency links.
+fn single_server(
+    rate_per_s: f64,
+    workers: u32,
+    queue_capacity: u32,
+    service_time: &str,
+    duration: &str,
+) -> String {
+    format!(
+        r#"(
+            name: "q", duration: "{duration}", warmup: "2000s",
+            clients: [(name: "arrivals", target: "server", load: Open(rate_per_s: {rate_per_s}), max_in_flight: 1000000)],
+            services: [(name: "server", workers: {workers}, queue_capacity: {queue_capacity}, service_time: {service_time})],
+        )"#
+    )
+}
+
+fn server(s: &Summary) -> &faultline::metrics::ServiceSummary {
+    &s.services[0]
+}
+
+#[test]
+fn mm1_mean_response_time_and_probability_of_waiting() {
+    // lambda 0.7, mu 1: W = 1/(mu - lambda), P(wait) = rho, Wq = rho/(mu - lambda).
+    let (lambda, mu) = (0.7, 1.0);
+    let text = single_server(
+        lambda,
+        1,
+        1_000_000,
+        r#"Exponential(mean: "1s")"#,
+        "100000s",
+    );
+    check("M/M/1 W (s)", &text, 1.0 / (mu - lambda), 0.05, |s| {
+        server(s).latency.mean_ms / 1e3
+    });
+    check("M/M/1 P(wait)", &text, lambda / mu, 0.02, |s| {
+        server(s).waited_ratio
+    });
+    check(
+        "M/M/1 Wq (s)",
+        &text,
+        (lambda / mu) / (mu - lambda),
+        0.06,
+        |s| server(s).mean_wait_ms / 1e3,
+    );
+    check("M/M/1 utilisation", &text, lambda / mu, 0.01, |s| {
+        server(s).utilisation
+    });
+}
+
+/// Erlang C: the probability that an arrival waits in an M/M/c queue with offered load a = lambda/mu.
+fn erlang_c(c: u32, a: f64) -> f64 {
+    let rho = a / c as f64;
+    let mut term = 1.0; // a^k / k!
+    let mut sum = 0.0;
+    for k in 0..c {
+        if k > 0 {
+            term *= a / k as f64;
+        }
+        sum += term;
+    }
+    let last = term * a / c as f64; // a^c / c!
+    let top = last / (1.0 - rho);
+    top / (sum + top)
+}
+
+#[test]
+fn erlang_c_helper_matches_a_published_value() {
+    // c = 2, a = 1: C = 1/3 (textbook value: P(wait) = a^2 / (a^2 + 2(2 - a)) ... = 1/3).
+    assert!((erlang_c(2, 1.0) - 1.0 / 3.0).abs() < 1e-12);
+    // c = 1 reduces to rho.
+    assert!((erlang_c(1, 0.7) - 0.7).abs() < 1e-12);
+}
+
+#[test]
+fn mmc_mean_wait_is_erlang_c() {
+    // c = 3, lambda = 2.4, mu = 1 (rho = 0.8): Wq = C(c, a) / (c mu - lambda).
+    let (c, lambda, mu) = (3u32, 2.4, 1.0);
+    let text = single_server(lambda, c, 1_000_000, r#"Exponential(mean: "1s")"#, "40000s");
+    let pw = erlang_c(c, lambda / mu);
+    check("M/M/3 P(wait)", &text, pw, 0.03, |s| server(s).waited_ratio);
+    check(
+        "M/M/3 Wq (s)",
+        &text,
+        pw / (c as f64 * mu - lambda),
+        0.06,
+        |s| server(s).mean_wait_ms / 1e3,
+    );
+}
+
+#[test]
+fn md1_mean_wait_is_pollaczek_khinchine() {
+    // M/D/1, lambda 0.8, D = 1 s: Wq = rho D / (2 (1 - rho)) = 2 s.
+    let (lambda, d) = (0.8, 1.0);
+    let rho = lambda * d;
+    let text = single_server(lambda, 1, 1_000_000, r#"Constant("1s")"#, "100000s");
+    check(
+        "M/D/1 Wq (s)",
+        &text,
+        rho * d / (2.0 * (1.0 - rho)),
+        0.05,
+        |s| server(s).mean_wait_ms / 1e3,
+    );
+    check(
+        "M/D/1 W (s)",
+        &text,
+        d + rho * d / (2.0 * (1.0 - rho)),
+        0.04,
+        |s| server(s).latency.mean_ms / 1e3,
+    );
+}
+
+#[test]
+fn mm1k_blocking_probability() {
+    // M/M/1/K with K = 5 places (one in service, four waiting), lambda 1, mu 1.25:
+    // P(block) = (1 - rho) rho^K / (1 - rho^(K+1)).
+    let (lambda, mu, k) = (1.0, 1.25, 5i32);
+    let rho: f64 = lambda / mu;
+    let expected = (1.0 - rho) * rho.powi(k) / (1.0 - rho.powi(k + 1));
+    let text = single_server(
+        lambda,
+        1,
+        (k - 1) as u32,
+        r#"Exponential(mean: "800ms")"#,
+        "50000s",
+    );
+    check("M/M/1/5 P(block)", &text, expected, 0.04, |s| {
+        let v = server(s);
+        v.outcomes.overloaded as f64 / v.offered as f64
+    });
+}
+
+/// A three-tier system with links, fan-out, replicas and no failures.
+const TIERS: &str = r#"(
+    name: "tiers", duration: "400s", warmup: "20s",
+    default_link_latency: Exponential(mean: "2ms"),
+    clients: [(name: "web", target: "front", load: Open(rate_per_s: 200.0), max_in_flight: 100000)],
+    services: [
+        (name: "front", replicas: 2, workers: 50, service_time: Exponential(mean: "4ms"),
+         fan_out: Parallel, calls: [(to: "mid"), (to: "db", probability: 0.5)], balancer: LeastOutstanding),
+        (name: "mid", replicas: 3, workers: 2, service_time: LogNormal(median: "5ms", p99: "30ms"),
+         calls: [(to: "db")], balancer: PowerOfTwoChoices),
+        (name: "db", replicas: 1, workers: 2, service_time: Exponential(mean: "3ms")),
+    ],
+)"#;
+
+#[test]
+fn littles_law_holds_at_every_service_and_end_to_end() {
+    // L = lambda W is a sample-path identity: per seed, the time-average number present must
+    // equal throughput times mean time spent, up to requests cut off at the run's edges.
+    for seed in 1..=5 {
+        let s = run(TIERS, seed);
+        let span = s.measured_to_s - s.measured_from_s;
+        for v in &s.services {
+            assert_eq!(
+                v.completed, v.outcomes.ok,
+                "{}: no failures expected",
+                v.name
+            );
+            let lambda = v.completed as f64 / span;
+            let w = v.latency.mean_ms / 1e3;
+            let rel = (v.mean_in_system - lambda * w).abs() / v.mean_in_system;
+            assert!(
+                rel < 0.01,
+                "seed {seed} {}: L = {} but lambda W = {}",
+                v.name,
+                v.mean_in_system,
+                lambda * w
+            );
+        }
+        let c = &s.clients[0];
+        let lw = c.goodput_per_s * c.latency.mean_ms / 1e3;
+        assert!(
+            (c.mean_in_flight - lw).abs() / lw < 0.01,
+            "seed {seed} end to end: L {} vs lambda W {lw}",
+            c.mean_in_flight
+        );
+    }
+}
+
+#[test]
+fn closed_loop_obeys_the_interactive_response_time_law() {
+    // N users, mean think time Z: throughput X and response time R satisfy N = X (R + Z).
+    let text = include_str!("../scenarios/closed_loop.ron");
+    for seed in 1..=3 {
+        let s = run(text, seed);
+        let c = &s.clients[0];
+        let n = 50.0;
+        let z = 1.0;
+        let r = c.latency.mean_ms / 1e3;
+        let x = c.goodput_per_s;
+        let implied = x * (r + z);
+        assert!(
+            (implied - n).abs() / n < 0.02,
+            "seed {seed}: X (R + Z) = {implied}, users = {n}"
+        );
+    }
+}
