@@ -191,7 +191,7 @@ fn jsonl_trace_lists_every_event() {
             "scenarios/closed_loop.ron",
             "--quiet",
             "--duration",
-            "5s",
+            "40s",
             "--out",
         ])
         .arg(&dir)

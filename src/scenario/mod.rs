@@ -173,6 +173,11 @@ pub fn from_str(text: &str, file: &str, overrides: &Overrides) -> Result<Scenari
                 p.col = Some(c);
             }
         }
+        if overrides.duration.is_some() {
+            for p in problems.iter_mut().filter(|p| p.path == "duration" || p.path == "warmup") {
+                p.message.push_str(" (the duration was given with --duration)");
+            }
+        }
         // In file order, so the list reads top to bottom like the file (stable for ties).
         problems.sort_by_key(|p| (p.line.unwrap_or(0), p.col.unwrap_or(0)));
         invalid(problems)
