@@ -135,8 +135,10 @@ impl Dist {
 
 #[inline]
 fn to_ns(x: f64) -> u64 {
-    // `as` saturates: negative and NaN become 0, huge values u64::MAX.
-    x.round() as u64
+    // Adding one half then truncating rounds non-negative values to nearest without a libm
+    // call on the hot path; `as` saturates, so negative and NaN become 0 and huge values
+    // u64::MAX.
+    (x + 0.5) as u64
 }
 
 /// One standard normal draw by the Box-Muller transform (the cosine branch).

@@ -451,7 +451,7 @@ impl<O: Observer> World<O> {
                 Arrivals::Poisson => -(1e9 / rate) * rng.uniform_open0().ln(),
                 Arrivals::Constant => 1e9 / rate,
             };
-            let cand = t + SimDuration(gap_ns.round().max(1.0) as u64);
+            let cand = t + SimDuration((gap_ns + 0.5).max(1.0) as u64);
             match next_step {
                 Some(b) if cand > b => t = b,
                 _ => return Some(cand),

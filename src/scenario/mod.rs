@@ -174,8 +174,12 @@ pub fn from_str(text: &str, file: &str, overrides: &Overrides) -> Result<Scenari
             }
         }
         if overrides.duration.is_some() {
-            for p in problems.iter_mut().filter(|p| p.path == "duration" || p.path == "warmup") {
-                p.message.push_str(" (the duration was given with --duration)");
+            for p in problems
+                .iter_mut()
+                .filter(|p| p.path == "duration" || p.path == "warmup")
+            {
+                p.message
+                    .push_str(" (the duration was given with --duration)");
             }
         }
         // In file order, so the list reads top to bottom like the file (stable for ties).
