@@ -22,5 +22,6 @@ pub mod cli;
 pub mod engine;
 pub mod metrics;
 pub mod model;
+pub mod policy;
 pub mod runner;
 pub mod scenario;
