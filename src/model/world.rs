@@ -568,7 +568,7 @@ impl<O: Observer> World<O> {
         let link = self.link_of[from as usize * self.spec.services.len() + svc] as usize;
         let l = &mut self.links[link];
         if l.zero {
-            self.deliver(slot, now, q);
+            self.deliver(slot, now, q)?;
         } else {
             let d = l.latency.sample(&mut l.rng);
             q.push(now + SimDuration(d), Event::Deliver { slot });
@@ -587,7 +587,12 @@ impl<O: Observer> World<O> {
         );
     }
 
-    fn deliver(&mut self, slot: u32, now: SimTime, q: &mut EventQueue<Event>) {
+    fn deliver(
+        &mut self,
+        slot: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
         let req = &mut self.slots[slot as usize];
         req.arrived_at = now;
         let (svc, replica) = (req.service as usize, req.replica);
@@ -605,8 +610,9 @@ impl<O: Observer> World<O> {
         } else {
             // Turned away at admission: no worker was held, the answer goes straight back.
             self.slots[slot as usize].started_at = now;
-            self.respond(slot, Outcome::Overloaded, false, now, q);
+            return self.respond(slot, Outcome::Overloaded, false, now, q);
         }
+        Ok(())
     }
 
     fn start_service(&mut self, slot: u32, now: SimTime, q: &mut EventQueue<Event>) {
@@ -630,8 +636,7 @@ impl<O: Observer> World<O> {
         let spec = &self.spec.services[svc];
         let st = &mut self.services[svc];
         if spec.error_rate > 0.0 && st.error_rng.chance(spec.error_rate) {
-            self.respond(slot, Outcome::Error, true, now, q);
-            return Ok(());
+            return self.respond(slot, Outcome::Error, true, now, q);
         }
         match spec.fan_out {
             FanOut::Sequential => {
@@ -650,8 +655,7 @@ impl<O: Observer> World<O> {
                 }
                 let count = taken.count_ones() as u16;
                 if count == 0 {
-                    self.respond(slot, Outcome::Ok, true, now, q);
-                    return Ok(());
+                    return self.respond(slot, Outcome::Ok, true, now, q);
                 }
                 let gen = self.slots[slot as usize].gen;
                 self.slots[slot as usize].pending = count;
@@ -689,8 +693,7 @@ impl<O: Observer> World<O> {
             let i = self.slots[slot as usize].next_call as usize;
             let calls = &self.spec.services[svc].calls;
             if i >= calls.len() {
-                self.respond(slot, Outcome::Ok, true, now, q);
-                return Ok(());
+                return self.respond(slot, Outcome::Ok, true, now, q);
             }
             self.slots[slot as usize].next_call += 1;
             let c = &calls[i];
@@ -716,7 +719,7 @@ impl<O: Observer> World<O> {
         held_worker: bool,
         now: SimTime,
         q: &mut EventQueue<Event>,
-    ) {
+    ) -> Result<(), LimitHit> {
         let req = &mut self.slots[slot as usize];
         req.server_done = true;
         req.status = status;
@@ -739,11 +742,13 @@ impl<O: Observer> World<O> {
         let link = self.link_of[from as usize * self.spec.services.len() + svc] as usize;
         let l = &mut self.links[link];
         if l.zero {
-            // A zero-latency link answers within this event; nothing can fail in between.
-            let _ = self.response(slot, now, q);
+            // A zero-latency link answers within this event; the caller may send its next
+            // call from here, which can hit a limit.
+            self.response(slot, now, q)
         } else {
             let d = l.latency.sample(&mut l.rng);
             q.push(now + SimDuration(d), Event::Response { slot });
+            Ok(())
         }
     }
 
@@ -828,15 +833,14 @@ impl<O: Observer> World<O> {
             return Ok(()); // the parent already answered (it failed fast on another call)
         }
         if outcome != Outcome::Ok {
-            self.respond(parent, Outcome::Error, true, now, q);
-            return Ok(());
+            return self.respond(parent, Outcome::Error, true, now, q);
         }
         match self.spec.services[p.service as usize].fan_out {
             FanOut::Sequential => self.next_sequential(parent, now, q),
             FanOut::Parallel => {
                 p.pending -= 1;
                 if p.pending == 0 {
-                    self.respond(parent, Outcome::Ok, true, now, q);
+                    return self.respond(parent, Outcome::Ok, true, now, q);
                 }
                 Ok(())
             }
@@ -908,7 +912,7 @@ impl<O: Observer> Model for World<O> {
                     entity: self.replica_entity(r.replica),
                     request: r.id,
                 };
-                self.deliver(slot, now, q);
+                self.deliver(slot, now, q)?;
                 rec
             }
             Event::ServiceDone { slot } => {
