@@ -1,0 +1,135 @@
+//! Properties of the policies that must hold for every input, not just the documented cases:
+//! backoff stays within [0, cap], identical inputs give identical decisions, and budgets never
+//! grant a retry they cannot pay for.
+
+use faultline::policy::backoff::{AwsJitter, Backoff, BackoffState, PollyBackoffType};
+use faultline::policy::budget::{AwsTokenBucket, GrpcThrottle};
+use proptest::prelude::*;
+
+fn any_backoff() -> impl Strategy<Value = (Backoff, u64)> {
+    // (backoff, its cap in ns)
+    prop_oneof![
+        (
+            1u64..10_000,
+            1.0f64..4.0,
+            1u64..100_000,
+            prop::option::of(0.0f64..=1.0)
+        )
+            .prop_map(|(i, m, max, f)| {
+                let max = max.max(1);
+                (
+                    Backoff::Resilience4j {
+                        initial_ms: i,
+                        multiplier: m,
+                        max_ms: Some(max),
+                        randomization_factor: f,
+                    },
+                    max * 1_000_000,
+                )
+            }),
+        (
+            0usize..3,
+            0u64..10_000_000_000,
+            any::<bool>(),
+            1u64..100_000_000_000
+        )
+            .prop_map(|(k, d, j, cap)| {
+                let kind = [
+                    PollyBackoffType::Constant,
+                    PollyBackoffType::Linear,
+                    PollyBackoffType::Exponential,
+                ][k];
+                (
+                    Backoff::Polly {
+                        kind,
+                        delay_ns: d,
+                        use_jitter: j,
+                        max_delay_ns: Some(cap),
+                    },
+                    cap,
+                )
+            }),
+        (0usize..4, 1u64..1_000_000_000, 0u64..100_000_000_000).prop_map(|(j, base, extra)| {
+            let jitter = [
+                AwsJitter::None,
+                AwsJitter::Full,
+                AwsJitter::Equal,
+                AwsJitter::Decorrelated,
+            ][j];
+            let cap = base + extra;
+            (
+                Backoff::Aws {
+                    jitter,
+                    base_ns: base,
+                    cap_ns: cap,
+                },
+                cap,
+            )
+        }),
+        (1u64..10_000_000_000, 0.1f64..5.0, 1u64..100_000_000_000).prop_map(|(i, m, max)| {
+            // gRPC multiplies the capped value by up to 1.2.
+            (
+                Backoff::Grpc {
+                    initial_ns: i,
+                    multiplier: m,
+                    max_ns: max,
+                },
+                (max as f64 * 1.2) as u64 + 1,
+            )
+        }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn backoff_stays_within_zero_and_cap((b, cap) in any_backoff(), draws in prop::collection::vec(0.0f64..1.0, 1..20)) {
+        prop_assert!(b.validate().is_ok());
+        let mut st = BackoffState::default();
+        for (i, u) in draws.iter().enumerate() {
+            let d = b.delay_ns(i as u32 + 1, &mut st, *u);
+            prop_assert!(d <= cap, "retry {}: {} > cap {} for {:?}", i + 1, d, cap, b);
+        }
+    }
+
+    #[test]
+    fn identical_inputs_give_identical_delays((b, _) in any_backoff(), draws in prop::collection::vec(0.0f64..1.0, 1..20)) {
+        let run = || {
+            let mut st = BackoffState::default();
+            draws.iter().enumerate().map(|(i, u)| b.delay_ns(i as u32 + 1, &mut st, *u)).collect::<Vec<_>>()
+        };
+        prop_assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn aws_bucket_never_overdraws(ops in prop::collection::vec(0u8..4, 0..2000)) {
+        let mut b = AwsTokenBucket::default();
+        let mut last = None;
+        for op in ops {
+            let before = b.balance();
+            match op {
+                0 | 1 => {
+                    let t = b.try_retry(op == 1);
+                    let cost = if op == 1 { 10 } else { 5 };
+                    match t {
+                        Some(t) => { prop_assert!(before >= cost); prop_assert_eq!(b.balance(), before - cost); last = Some(t); }
+                        None => { prop_assert!(before < cost); prop_assert_eq!(b.balance(), before); }
+                    }
+                }
+                2 => b.on_success(last.take()),
+                _ => b.on_success(None),
+            }
+            prop_assert!(b.balance() <= 500);
+        }
+    }
+
+    #[test]
+    fn grpc_throttle_stays_in_range_and_gates_at_half(max in 1u32..=1000, ratio in 0.001f64..10.0, ops in prop::collection::vec(any::<bool>(), 0..3000)) {
+        let mut t = GrpcThrottle::new(max, ratio).unwrap();
+        for ok in ops {
+            if ok { t.on_success() } else { t.on_failure() }
+            prop_assert!(t.tokens() >= 0.0 && t.tokens() <= max as f64);
+            let above_half = t.tokens() > max as f64 / 2.0;
+            prop_assert_eq!(t.allows_retry(), above_half);
+        }
+    }
+}
