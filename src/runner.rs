@@ -7,7 +7,7 @@
 
 use crate::engine::{self, EventQueue, LimitHit, SimTime, TraceRecord, TraceSink};
 use crate::metrics::{Recorder, Summary, SummaryContext};
-use crate::model::{world_kind_name, SystemSpec, World, WorldLimits};
+use crate::model::{entity_names, world_kind_name, SystemSpec, World, WorldLimits};
 use crate::scenario::Scenario;
 use std::io::Write;
 
@@ -19,8 +19,8 @@ pub struct RunResult {
     pub trace_hash: u64,
     /// Set when a limit stopped the run before its end.
     pub stopped: Option<LimitHit>,
-    /// The raw measurements, for callers that need more than the summary.
-    pub recorder_end: SimTime,
+    /// The end of the measured interval (the run's end, or when a limit stopped it).
+    pub measured_end: SimTime,
 }
 
 /// Runs `scenario` to its end (or a limit).
@@ -76,7 +76,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
             events: outcome.events,
             trace_hash: outcome.trace_hash,
             stopped: outcome.stopped,
-            recorder_end: measured_end,
+            measured_end,
         },
         recorder,
     )
@@ -92,15 +92,9 @@ pub struct JsonlTrace<W: Write> {
 
 impl<W: Write> JsonlTrace<W> {
     pub fn new(out: W, system: &SystemSpec) -> Self {
-        let mut entities: Vec<String> = system.clients.iter().map(|c| c.name.clone()).collect();
-        for s in &system.services {
-            for r in 0..s.replicas {
-                entities.push(format!("{}/{}", s.name, r));
-            }
-        }
         JsonlTrace {
             out,
-            entities,
+            entities: entity_names(system),
             error: None,
         }
     }

@@ -402,17 +402,6 @@ impl<O: Observer> World<O> {
     pub fn live_requests(&self) -> usize {
         self.slots.len() - self.free.len()
     }
-    /// Trace entity names: clients first, then every replica as `service/index`.
-    pub fn entity_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.spec.clients.iter().map(|c| c.name.clone()).collect();
-        for r in &self.replicas {
-            v.push(format!(
-                "{}/{}",
-                self.spec.services[r.service as usize].name, r.index
-            ));
-        }
-        v
-    }
 
     fn client_entity(&self, c: u32) -> u32 {
         c
@@ -948,4 +937,15 @@ impl<O: Observer> Model for World<O> {
         };
         Ok(rec)
     }
+}
+
+/// Trace entity names in entity-id order: clients first, then every replica as `service/index`.
+pub fn entity_names(spec: &SystemSpec) -> Vec<String> {
+    let mut v: Vec<String> = spec.clients.iter().map(|c| c.name.clone()).collect();
+    for s in &spec.services {
+        for r in 0..s.replicas {
+            v.push(format!("{}/{}", s.name, r));
+        }
+    }
+    v
 }
