@@ -133,3 +133,70 @@ proptest! {
         }
     }
 }
+
+use faultline::policy::breaker::{
+    Breaker, BreakerState, PollyBreaker, PollyConfig, Resilience4jBreaker, Resilience4jConfig,
+    SlidingWindow,
+};
+use faultline::policy::Outcome;
+
+/// Random interleavings of acquires and results (with results only for permitted calls) at
+/// non-decreasing times: (time step in ms, acquire (true) or finish the oldest outstanding
+/// call (false), does it fail).
+fn script() -> impl Strategy<Value = Vec<(u64, bool, bool)>> {
+    prop::collection::vec((0u64..400, any::<bool>(), any::<bool>()), 1..400)
+}
+
+/// Drives `b` and returns the largest number of calls permitted during one half-open period.
+fn max_probes_per_half_open(mut b: Breaker, steps: &[(u64, bool, bool)]) -> u32 {
+    let mut now = 0u64;
+    let mut outstanding: std::collections::VecDeque<u64> = Default::default();
+    let (mut probes, mut max) = (0u32, 0u32);
+    for &(dt, acquire, fails) in steps {
+        now += dt * 1_000_000;
+        let before = b.state();
+        if acquire {
+            let ok = b.try_acquire(now).is_ok();
+            if b.state() == BreakerState::HalfOpen && before != BreakerState::HalfOpen {
+                probes = 0;
+            }
+            if ok {
+                outstanding.push_back(now);
+                if b.state() == BreakerState::HalfOpen {
+                    probes += 1;
+                    max = max.max(probes);
+                }
+            }
+        } else if let Some(t0) = outstanding.pop_front() {
+            let o = if fails { Outcome::Error } else { Outcome::Ok };
+            b.on_result(now, o, now - t0);
+        }
+    }
+    max
+}
+
+proptest! {
+    #[test]
+    fn resilience4j_never_permits_more_than_the_configured_probes(permitted in 1u32..5, steps in script()) {
+        let b = Breaker::Resilience4j(Resilience4jBreaker::new(Resilience4jConfig {
+            sliding_window: SlidingWindow::CountBased { size: 4 },
+            minimum_number_of_calls: 4,
+            permitted_calls_in_half_open: permitted,
+            wait_in_open: Backoff::Constant { delay_ns: 1_000_000_000 },
+            ..Default::default()
+        }).unwrap());
+        prop_assert!(max_probes_per_half_open(b, &steps) <= permitted);
+    }
+
+    #[test]
+    fn polly_v8_permits_exactly_one_probe(steps in script()) {
+        let b = Breaker::Polly(PollyBreaker::new(PollyConfig {
+            failure_ratio: 0.5,
+            minimum_throughput: 2,
+            sampling_duration_ns: 10_000_000_000,
+            break_duration_ns: 1_000_000_000,
+            ..Default::default()
+        }).unwrap());
+        prop_assert!(max_probes_per_half_open(b, &steps) <= 1);
+    }
+}

@@ -9,60 +9,8 @@
 use super::dist::Dist;
 use super::spec::*;
 use crate::engine::{EventQueue, LimitHit, Model, RngStream, SimDuration, SimTime, TraceRecord};
-use serde::Serialize;
+pub use crate::policy::{Outcome, OUTCOMES};
 use std::collections::VecDeque;
-
-/// How one request ended, as seen by whoever waited for it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Served successfully.
-    Ok,
-    /// Served with a degraded answer (a fallback).
-    Degraded,
-    /// The caller gave up waiting.
-    Timeout,
-    /// Refused by the caller's own side before it was sent (a client's in-flight cap, a policy).
-    Rejected,
-    /// Refused by the destination because it is down or unreachable.
-    Refused,
-    /// Turned away by the destination because its queue was full.
-    Overloaded,
-    /// Lost in the network.
-    Dropped,
-    /// Failed while being served, or a downstream call it needed failed.
-    Error,
-}
-
-/// Every outcome, in the order tables and summaries list them.
-pub const OUTCOMES: [Outcome; 8] = [
-    Outcome::Ok,
-    Outcome::Degraded,
-    Outcome::Timeout,
-    Outcome::Rejected,
-    Outcome::Refused,
-    Outcome::Overloaded,
-    Outcome::Dropped,
-    Outcome::Error,
-];
-
-impl Outcome {
-    pub fn name(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Degraded => "degraded",
-            Outcome::Timeout => "timeout",
-            Outcome::Rejected => "rejected",
-            Outcome::Refused => "refused",
-            Outcome::Overloaded => "overloaded",
-            Outcome::Dropped => "dropped",
-            Outcome::Error => "error",
-        }
-    }
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
 
 /// Where the model reports what happened. The `metrics` layer implements it; every method has
 /// the time of the observation, and the observer decides what to keep (warm-up, windows).

@@ -12,7 +12,11 @@
 //! limiters, hedging, shedding and health checks follow (issue "Resilience policies").
 
 pub mod backoff;
+pub mod breaker;
 pub mod budget;
+mod outcome;
+
+pub use outcome::{Outcome, OutcomeSet, OUTCOMES};
 
 /// A policy configuration that cannot work, rejected when the policy is built.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
