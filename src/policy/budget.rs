@@ -9,7 +9,11 @@
 //!   failed attempt takes 1, each success adds `token_ratio`; retries (and hedges) are allowed
 //!   only while tokens > max_tokens / 2.
 //!
-//! Neither depends on time, so they take no `now`.
+//! - [`TpsBudget`]: tower's `TpsBudget` (Finagle's `RetryBudget`): each original request deposits,
+//!   each retry withdraws; `retry_percent` of requests may be retried, plus `min_per_sec` retries
+//!   a second from a reserve. Deposits count for `ttl`, kept in 10 slots that rotate on use.
+//!
+//! The first two do not depend on time and take no `now`.
 
 use super::{config_error, ConfigError};
 
@@ -147,6 +151,113 @@ impl GrpcThrottle {
     }
 }
 
+/// tower's `TpsBudget`, sans-IO: `now_ns` is passed to every call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TpsBudget {
+    deposit_amount: i64,
+    withdraw_amount: i64,
+    reserve: i64,
+    slots: [i64; 10],
+    window_ns: u64,
+    writer: i64,
+    index: usize,
+    generation_at_ns: u64,
+    /// Retries refused for lack of balance.
+    pub exhausted: u64,
+}
+
+impl Default for TpsBudget {
+    /// tower's default: ttl 10 s, 10 retries a second, 20% of requests.
+    fn default() -> Self {
+        TpsBudget::new(10_000_000_000, 10, 0.2, 0).expect("defaults are valid")
+    }
+}
+
+impl TpsBudget {
+    /// `ttl_ns` in [1 s, 60 s]; `retry_percent` in [0, 1000] (a fraction: 0.2 = 20%);
+    /// `created_at_ns` starts the first slot.
+    pub fn new(
+        ttl_ns: u64,
+        min_per_sec: u32,
+        retry_percent: f32,
+        created_at_ns: u64,
+    ) -> Result<Self, ConfigError> {
+        if !(1_000_000_000..=60_000_000_000).contains(&ttl_ns) {
+            return Err(config_error("ttl", "must be between 1s and 60s"));
+        }
+        if !(0.0..=1000.0).contains(&retry_percent) {
+            return Err(config_error(
+                "retry_percent",
+                format!("must be between 0 and 1000, got {retry_percent}"),
+            ));
+        }
+        if min_per_sec >= i32::MAX as u32 {
+            return Err(config_error("min_per_sec", "is too large"));
+        }
+        let (deposit_amount, withdraw_amount) = if retry_percent == 0.0 {
+            (0, 1)
+        } else if retry_percent <= 1.0 {
+            (1, (1.0 / retry_percent) as i64)
+        } else {
+            (1000, (1000.0 / retry_percent) as i64)
+        };
+        // ttl counts in whole seconds here, as in tower.
+        let reserve = (min_per_sec as i64) * (ttl_ns / 1_000_000_000) as i64 * withdraw_amount;
+        Ok(TpsBudget {
+            deposit_amount,
+            withdraw_amount,
+            reserve,
+            slots: [0; 10],
+            window_ns: ttl_ns / 10,
+            writer: 0,
+            index: 0,
+            generation_at_ns: created_at_ns,
+            exhausted: 0,
+        })
+    }
+
+    /// Rotates slots as tower does: at the first use a window or more after the last rotation,
+    /// the current writer is committed to its slot and every further whole window elapsed
+    /// clears one more slot. The next generation starts at `now`, not on a fixed grid.
+    fn expire(&mut self, now: u64) {
+        let mut diff = now.saturating_sub(self.generation_at_ns);
+        if diff < self.window_ns {
+            return;
+        }
+        self.slots[self.index] = std::mem::take(&mut self.writer);
+        let mut idx = (self.index + 1) % self.slots.len();
+        while diff > self.window_ns {
+            self.slots[idx] = 0;
+            diff -= self.window_ns;
+            idx = (idx + 1) % self.slots.len();
+        }
+        self.index = idx;
+        self.generation_at_ns = now;
+    }
+
+    fn sum(&self) -> i64 {
+        self.writer + self.slots.iter().sum::<i64>() + self.reserve
+    }
+
+    /// An original request (not a retry) was made.
+    pub fn deposit(&mut self, now_ns: u64) {
+        self.expire(now_ns);
+        self.writer += self.deposit_amount;
+    }
+
+    /// May a retry go out now? Withdraws if so.
+    pub fn withdraw(&mut self, now_ns: u64) -> bool {
+        self.expire(now_ns);
+        if self.sum() >= self.withdraw_amount {
+            self.writer -= self.withdraw_amount;
+            true
+        } else {
+            self.exhausted += 1;
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,5 +325,62 @@ mod tests {
         assert!(GrpcThrottle::new(10, 0.0).is_err());
         assert!(GrpcThrottle::new(10, 0.0004).is_err());
         assert!(AwsTokenBucket::new(0, 5, 10, 1).is_err());
+    }
+
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000_000_000;
+
+    // The cases of tower's own TpsBudget tests, driven with explicit time.
+    #[test]
+    fn tps_empty_budget_allows_nothing() {
+        let mut b = TpsBudget::new(S, 0, 1.0, 0).unwrap();
+        assert!(!b.withdraw(0));
+    }
+
+    #[test]
+    fn tps_deposits_leak_away_after_the_ttl() {
+        let mut b = TpsBudget::new(S, 0, 1.0, 0).unwrap();
+        b.deposit(0);
+        assert!(!b.withdraw(3 * S));
+    }
+
+    #[test]
+    fn tps_slots_keep_deposits_for_the_ttl() {
+        // 50%: two deposits pay for one retry.
+        let mut b = TpsBudget::new(S, 0, 0.5, 0).unwrap();
+        b.deposit(0);
+        b.deposit(0);
+        let mut t = 901 * MS;
+        assert!(b.withdraw(t));
+        t += 2001 * MS;
+        b.deposit(t);
+        t += 301 * MS;
+        b.deposit(t);
+        t += 801 * MS;
+        b.deposit(t);
+        // The first of these three has expired; the second and third pay for one retry.
+        assert!(b.withdraw(t));
+    }
+
+    #[test]
+    fn tps_reserve_allows_min_per_sec_times_ttl() {
+        let mut b = TpsBudget::new(S, 5, 1.0, 0).unwrap();
+        for _ in 0..5 {
+            assert!(b.withdraw(0));
+        }
+        assert!(!b.withdraw(0));
+        assert_eq!(b.exhausted, 1);
+    }
+
+    #[test]
+    fn tps_percent_above_one_and_validation() {
+        // retry_percent 2.0: each deposit allows two retries (deposit 1000, withdraw 500).
+        let mut b = TpsBudget::new(S, 0, 2.0, 0).unwrap();
+        b.deposit(0);
+        assert!(b.withdraw(0));
+        assert!(b.withdraw(0));
+        assert!(!b.withdraw(0));
+        assert!(TpsBudget::new(500 * MS, 1, 0.2, 0).is_err());
+        assert!(TpsBudget::new(S, 1, 1001.0, 0).is_err());
     }
 }
