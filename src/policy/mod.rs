@@ -14,6 +14,7 @@
 pub mod backoff;
 pub mod breaker;
 pub mod budget;
+pub mod limit;
 mod outcome;
 
 pub use outcome::{Outcome, OutcomeSet, OUTCOMES};
