@@ -38,6 +38,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
         scenario.seed,
         WorldLimits {
             max_live_requests: scenario.limits.max_live_requests,
+            count_from: warmup,
         },
         recorder,
     );
@@ -55,6 +56,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
         None => end,
     };
     let in_flight = world.live_requests() as u64;
+    let policies = world.policy_reports();
     let mut recorder = world.into_observer();
     recorder.finish(measured_end);
     let summary = Summary::build(
@@ -68,6 +70,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
             trace_hash: outcome.trace_hash,
             stopped: outcome.stopped.as_ref(),
             in_flight_at_end: in_flight,
+            policies,
         },
     );
     (

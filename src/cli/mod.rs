@@ -230,6 +230,11 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
         println!();
         print!("{}", table::clients(&result.summary));
         println!();
+        let policies = table::policies(&result.summary);
+        if !policies.is_empty() {
+            print!("{policies}");
+            println!();
+        }
     }
     println!(
         "seed {} · trace hash {} · {} events in {:.2}s wall",

@@ -124,6 +124,7 @@ pub fn clients(s: &Summary) -> String {
     let header = [
         "client",
         "offered",
+        "attempts/req",
         "completed",
         "ok %",
         "goodput/s",
@@ -140,6 +141,7 @@ pub fn clients(s: &Summary) -> String {
             vec![
                 v.name.clone(),
                 thousands(v.offered),
+                format!("{:.2}", v.amplification),
                 thousands(v.completed),
                 format!("{:.2}", v.ok_ratio * 100.0),
                 format!("{:.1}", v.goodput_per_s),
@@ -148,6 +150,76 @@ pub fn clients(s: &Summary) -> String {
                 latency(v.latency.p999_ms),
                 format!("{:.1}", v.mean_in_flight),
                 failures(v.outcomes.failures()),
+            ]
+        })
+        .collect();
+    render(&header, &rows)
+}
+
+/// One row per policy layer (instances of a per-replica policy added up). Empty when the
+/// scenario has no policies.
+pub fn policies(s: &Summary) -> String {
+    use crate::metrics::PolicySummary;
+    use crate::policy::breaker::BreakerState;
+    let mut groups: Vec<(String, usize, String, Vec<&PolicySummary>)> = Vec::new();
+    for p in &s.policies {
+        match groups.last_mut() {
+            Some(g) if g.0 == p.edge && g.1 == p.layer => g.3.push(p),
+            _ => groups.push((p.edge.clone(), p.layer, p.kind.clone(), vec![p])),
+        }
+    }
+    if groups.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "edge",
+        "policy",
+        "calls",
+        "retries",
+        "budget refused",
+        "gave up",
+        "timeouts",
+        "rejected",
+        "degraded",
+        "breaker",
+    ];
+    let rows: Vec<Vec<String>> = groups
+        .iter()
+        .map(|(edge, layer, kind, ps)| {
+            let sum = |f: fn(&PolicySummary) -> u64| ps.iter().map(|p| f(p)).sum::<u64>();
+            let n = |x: u64| {
+                if x == 0 {
+                    "-".to_string()
+                } else {
+                    thousands(x)
+                }
+            };
+            let breaker = if kind == "circuit_breaker" {
+                let opened: u64 = sum(|p| p.counters_opened());
+                let open_now = ps
+                    .iter()
+                    .filter(|p| p.breaker_state == Some(BreakerState::Open))
+                    .count();
+                format!(
+                    "opened {}x; {} of {} open at end",
+                    opened,
+                    open_now,
+                    ps.len()
+                )
+            } else {
+                "-".to_string()
+            };
+            vec![
+                edge.clone(),
+                format!("{layer}: {kind}"),
+                thousands(sum(|p| p.counters.calls)),
+                n(sum(|p| p.counters.retries)),
+                n(sum(|p| p.counters.budget_exhausted)),
+                n(sum(|p| p.counters.attempts_exhausted)),
+                n(sum(|p| p.counters.timeouts)),
+                n(sum(|p| p.counters.rejected)),
+                n(sum(|p| p.counters.degraded)),
+                breaker,
             ]
         })
         .collect();

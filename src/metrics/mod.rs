@@ -9,8 +9,8 @@
 mod summary;
 
 pub use summary::{
-    CallSummary, ClientSummary, LatencySummary, OutcomeCounts, ServiceSummary, StoppedBy, Summary,
-    SummaryContext,
+    CallSummary, ClientSummary, LatencySummary, OutcomeCounts, PolicySummary, ServiceSummary,
+    StoppedBy, Summary, SummaryContext, TransitionSummary,
 };
 
 use crate::engine::SimTime;
@@ -84,6 +84,8 @@ impl Area {
 #[derive(Clone)]
 pub struct ClientRecord {
     pub offered: u64,
+    /// Attempts sent over the network (retries and hedges included).
+    pub attempts: u64,
     pub outcomes: [u64; 8],
     /// End-to-end latency of `ok` requests.
     pub latency: Latency,
@@ -93,6 +95,8 @@ pub struct ClientRecord {
 /// Per-call-edge measurements, as the caller saw them.
 #[derive(Clone)]
 pub struct CallRecord {
+    /// Attempts sent over the network (retries and hedges included).
+    pub attempts: u64,
     pub outcomes: [u64; 8],
     pub latency: Latency,
 }
@@ -131,6 +135,7 @@ impl Recorder {
                 .iter()
                 .map(|_| ClientRecord {
                     offered: 0,
+                    attempts: 0,
                     outcomes: [0; 8],
                     latency: Latency::new(),
                     in_flight: Area::default(),
@@ -153,6 +158,7 @@ impl Recorder {
                         .calls
                         .iter()
                         .map(|_| CallRecord {
+                            attempts: 0,
                             outcomes: [0; 8],
                             latency: Latency::new(),
                         })
@@ -261,6 +267,20 @@ impl Observer for Recorder {
         s.queued.set(total_queued, now.0, from);
         if now.0 >= from && queued > s.max_queue {
             s.max_queue = queued;
+        }
+    }
+
+    #[inline]
+    fn client_attempt(&mut self, client: ClientId, now: SimTime) {
+        if self.measured(now) {
+            self.clients[client].attempts += 1;
+        }
+    }
+
+    #[inline]
+    fn call_attempt(&mut self, service: ServiceId, call: usize, now: SimTime) {
+        if self.measured(now) {
+            self.services[service].calls[call].attempts += 1;
         }
     }
 

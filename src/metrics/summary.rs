@@ -5,7 +5,8 @@
 
 use super::{Latency, Recorder};
 use crate::engine::{LimitHit, SimTime};
-use crate::model::{Outcome, SystemSpec, OUTCOMES};
+use crate::model::{LayerCounters, Outcome, PolicyReport, SystemSpec, OUTCOMES};
+use crate::policy::breaker::BreakerState;
 use serde::{Deserialize, Serialize};
 
 /// How many requests ended each way.
@@ -102,6 +103,10 @@ pub struct ClientSummary {
     pub name: String,
     /// Requests produced in the measured interval (including ones rejected at the client).
     pub offered: u64,
+    /// Attempts sent over the network, retries included.
+    pub attempts: u64,
+    /// Attempts per offered request.
+    pub amplification: f64,
     /// Requests whose outcome was known by the end of the run.
     pub completed: u64,
     pub outcomes: OutcomeCounts,
@@ -118,6 +123,12 @@ pub struct ClientSummary {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallSummary {
     pub to: String,
+    /// Calls made (each ends in one outcome).
+    pub calls: u64,
+    /// Attempts sent over the network, retries included.
+    pub attempts: u64,
+    /// Attempts per call.
+    pub amplification: f64,
     pub outcomes: OutcomeCounts,
     pub latency: LatencySummary,
 }
@@ -169,6 +180,45 @@ pub struct Summary {
     pub in_flight_at_end: u64,
     pub clients: Vec<ClientSummary>,
     pub services: Vec<ServiceSummary>,
+    /// Every policy layer instance, by edge.
+    pub policies: Vec<PolicySummary>,
+}
+
+/// One policy layer instance.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicySummary {
+    /// `client:NAME` or `SERVICE -> CALLEE`.
+    pub edge: String,
+    /// Position in the stack, outermost 0.
+    pub layer: usize,
+    pub kind: String,
+    /// `shared` or the caller replica index.
+    pub instance: String,
+    pub counters: LayerCounters,
+    /// A breaker's state at the end of the run.
+    pub breaker_state: Option<BreakerState>,
+    /// A breaker's state changes (the first 1000).
+    pub transitions: Vec<TransitionSummary>,
+    pub transitions_dropped: u64,
+}
+
+impl PolicySummary {
+    /// Times a breaker went open (counted from its transitions, including dropped ones).
+    pub fn counters_opened(&self) -> u64 {
+        self.transitions
+            .iter()
+            .filter(|t| t.to == BreakerState::Open)
+            .count() as u64
+            + self.transitions_dropped
+    }
+}
+
+/// A breaker state change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TransitionSummary {
+    pub at_s: f64,
+    pub from: BreakerState,
+    pub to: BreakerState,
 }
 
 /// A limit that ended the run early (see [`LimitHit`]).
@@ -208,6 +258,7 @@ pub struct SummaryContext<'a> {
     pub trace_hash: u64,
     pub stopped: Option<&'a LimitHit>,
     pub in_flight_at_end: u64,
+    pub policies: Vec<PolicyReport>,
 }
 
 impl Summary {
@@ -233,6 +284,8 @@ impl Summary {
                 ClientSummary {
                     name: c.name.clone(),
                     offered: r.offered,
+                    attempts: r.attempts,
+                    amplification: ratio(r.attempts, r.offered),
                     completed: outcomes.total(),
                     ok_ratio: ratio(outcomes.ok, outcomes.total()),
                     goodput_per_s: per_s(outcomes.ok),
@@ -274,6 +327,9 @@ impl Summary {
                         .zip(&r.calls)
                         .map(|(c, cr)| CallSummary {
                             to: spec.services[c.to].name.clone(),
+                            calls: cr.outcomes.iter().sum(),
+                            attempts: cr.attempts,
+                            amplification: ratio(cr.attempts, cr.outcomes.iter().sum()),
                             outcomes: OutcomeCounts::from_array(&cr.outcomes),
                             latency: LatencySummary::from(&cr.latency),
                         })
@@ -293,6 +349,28 @@ impl Summary {
             in_flight_at_end: ctx.in_flight_at_end,
             clients,
             services,
+            policies: ctx
+                .policies
+                .into_iter()
+                .map(|p| PolicySummary {
+                    edge: p.edge,
+                    layer: p.layer,
+                    kind: p.kind.to_string(),
+                    instance: p.instance,
+                    counters: p.counters,
+                    breaker_state: p.breaker_state,
+                    transitions: p
+                        .transitions
+                        .iter()
+                        .map(|t| TransitionSummary {
+                            at_s: t.at_ns as f64 / 1e9,
+                            from: t.from,
+                            to: t.to,
+                        })
+                        .collect(),
+                    transitions_dropped: p.transitions_dropped,
+                })
+                .collect(),
         }
     }
 }

@@ -7,11 +7,15 @@
 
 pub mod dist;
 pub mod spec;
+mod stack;
 mod world;
 
 pub use dist::Dist;
 pub use spec::*;
-pub use world::{entity_names, Event, Observer, Outcome, World, WorldLimits, OUTCOMES};
+pub use stack::{LayerCounters, Transition};
+pub use world::{
+    entity_names, Event, Observer, Outcome, PolicyReport, World, WorldLimits, OUTCOMES,
+};
 
 /// The name of a trace event kind code (`deliver`, `response`, ...).
 pub fn world_kind_name(kind: u8) -> &'static str {

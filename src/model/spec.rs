@@ -6,6 +6,9 @@
 
 use super::dist::Dist;
 use crate::engine::{SimDuration, SimTime};
+use crate::policy::backoff::Backoff;
+use crate::policy::breaker::{PollyConfig, PyBreakerConfig, Resilience4jConfig};
+use crate::policy::OutcomeSet;
 
 /// Index of a service in [`SystemSpec::services`].
 pub type ServiceId = usize;
@@ -28,8 +31,9 @@ pub struct ClientSpec {
     pub name: String,
     pub target: ServiceId,
     pub load: Load,
-    /// The client gives up on a request after this long (outcome `timeout`).
-    pub timeout: Option<SimDuration>,
+    /// Resilience policies around each request, outermost first (a `timeout` field in the
+    /// scenario becomes a [`PolicySpec::Timeout`] at the end of this list).
+    pub policies: Vec<PolicySpec>,
     /// Open loop: arrivals beyond this many outstanding requests are `rejected` at the client.
     pub max_in_flight: u32,
 }
@@ -108,8 +112,133 @@ pub struct CallSpec {
     pub to: ServiceId,
     /// Probability that a request makes this call.
     pub probability: f64,
-    /// The caller gives up after this long and the call counts as `timeout`.
-    pub timeout: Option<SimDuration>,
+    /// Resilience policies around the call, outermost first.
+    pub policies: Vec<PolicySpec>,
+}
+
+/// Whether a stateful policy (breaker, budget, bulkhead, limiter) is one instance per caller
+/// replica (each process has its own, the usual case) or one shared by all of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Scope {
+    #[default]
+    PerReplica,
+    Shared,
+}
+
+/// One layer of a policy stack.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PolicySpec {
+    /// Give up on what is inside after this long (outcome `timeout`); the work inside goes on,
+    /// but a retry loop inside makes no further attempts.
+    Timeout {
+        timeout: SimDuration,
+    },
+    Retry(RetrySpec),
+    CircuitBreaker {
+        breaker: BreakerSpec,
+        scope: Scope,
+    },
+    Bulkhead {
+        bulkhead: BulkheadSpec,
+        scope: Scope,
+    },
+    RateLimiter {
+        limiter: LimiterSpec,
+        scope: Scope,
+    },
+    /// Turn the listed failures into a `degraded` answer.
+    Fallback {
+        on: OutcomeSet,
+    },
+}
+
+impl PolicySpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PolicySpec::Timeout { .. } => "timeout",
+            PolicySpec::Retry(_) => "retry",
+            PolicySpec::CircuitBreaker { .. } => "circuit_breaker",
+            PolicySpec::Bulkhead { .. } => "bulkhead",
+            PolicySpec::RateLimiter { .. } => "rate_limiter",
+            PolicySpec::Fallback { .. } => "fallback",
+        }
+    }
+    pub fn scope(&self) -> Scope {
+        match self {
+            PolicySpec::Retry(r) => r.budget_scope,
+            PolicySpec::CircuitBreaker { scope, .. }
+            | PolicySpec::Bulkhead { scope, .. }
+            | PolicySpec::RateLimiter { scope, .. } => *scope,
+            _ => Scope::Shared,
+        }
+    }
+}
+
+/// A retry layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetrySpec {
+    /// Attempts in all, the first included (`max_retries + 1` in Polly's terms).
+    pub max_attempts: u32,
+    pub retry_on: OutcomeSet,
+    pub backoff: Backoff,
+    pub budget: Option<BudgetSpec>,
+    pub budget_scope: Scope,
+}
+
+/// A retry budget.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BudgetSpec {
+    /// AWS SDK standard retry quota.
+    AwsTokenBucket {
+        capacity: u32,
+        retry_cost: u32,
+        timeout_retry_cost: u32,
+        no_retry_increment: u32,
+    },
+    /// tower / Finagle ratio budget.
+    Tps {
+        ttl: SimDuration,
+        min_per_sec: u32,
+        retry_percent: f32,
+    },
+    /// gRPC retry throttling.
+    GrpcThrottle { max_tokens: u32, token_ratio: f64 },
+}
+
+/// Which breaker.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BreakerSpec {
+    Resilience4j(Resilience4jConfig),
+    PyBreaker(PyBreakerConfig),
+    Polly(PollyConfig),
+}
+
+/// Which bulkhead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BulkheadSpec {
+    Semaphore {
+        max_concurrent: u32,
+        max_wait: SimDuration,
+    },
+    ThreadPool {
+        core: u32,
+        max: u32,
+        queue_capacity: u32,
+    },
+}
+
+/// Which rate limiter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LimiterSpec {
+    TokenBucket {
+        rate_per_s: f64,
+        burst: u32,
+    },
+    Resilience4j {
+        limit_for_period: u32,
+        refresh_period: SimDuration,
+        timeout: SimDuration,
+    },
 }
 
 /// One end of a link.

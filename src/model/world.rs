@@ -8,7 +8,11 @@
 
 use super::dist::Dist;
 use super::spec::*;
+use super::stack::{BudgetState, EdgeOwner, EdgeState, Instance, Inv, LayerCounters, Transition};
 use crate::engine::{EventQueue, LimitHit, Model, RngStream, SimDuration, SimTime, TraceRecord};
+use crate::policy::backoff::BackoffState;
+use crate::policy::limit::Admission;
+use crate::policy::OutcomeSet;
 pub use crate::policy::{Outcome, OUTCOMES};
 use std::collections::VecDeque;
 
@@ -42,6 +46,10 @@ pub trait Observer {
         queued: u32,
         now: SimTime,
     );
+    /// A client sent one attempt of a request over the network (retries included).
+    fn client_attempt(&mut self, client: ClientId, now: SimTime);
+    /// A replica of `service` sent one attempt of its call `call` (retries included).
+    fn call_attempt(&mut self, service: ServiceId, call: usize, now: SimTime);
     /// The caller of call `call` of `service` learned its outcome.
     fn call_done(
         &mut self,
@@ -58,6 +66,8 @@ pub trait Observer {
 pub struct WorldLimits {
     /// Requests alive at once (in flight anywhere, including abandoned ones still being served).
     pub max_live_requests: u32,
+    /// Policy counters count events from this instant on (the end of the warm-up).
+    pub count_from: SimTime,
 }
 
 /// The closed set of events the model schedules.
@@ -73,8 +83,9 @@ pub enum Event {
     ServiceDone { slot: u32 },
     /// A response reaches its caller.
     Response { slot: u32 },
-    /// A caller's deadline for a request.
-    Timeout { slot: u32, gen: u32 },
+    /// A policy's timer: a timeout, the end of a retry backoff, a bulkhead wait's deadline,
+    /// or a rate limiter's delay.
+    PolicyTimer { inv: u32, gen: u32, what: u8 },
 }
 
 /// Trace kind codes: stable, part of the trace hash.
@@ -84,7 +95,7 @@ pub mod kind {
     pub const DELIVER: u8 = 3;
     pub const SERVICE_DONE: u8 = 4;
     pub const RESPONSE: u8 = 5;
-    pub const TIMEOUT: u8 = 6;
+    pub const POLICY_TIMER: u8 = 6;
     pub const NAMES: [&str; 7] = [
         "",
         "client_arrival",
@@ -92,15 +103,17 @@ pub mod kind {
         "deliver",
         "service_done",
         "response",
-        "timeout",
+        "policy_timer",
     ];
 }
 
 const NO_USER: u32 = u32::MAX;
 const NO_LINK: u32 = u32::MAX;
 
+/// Who waits for a request or an invocation: a client, a parent request's call, or the
+/// policy layer above.
 #[derive(Clone, Copy, Debug)]
-enum Caller {
+pub enum CallerRef {
     Client {
         client: u32,
         user: u32,
@@ -109,6 +122,10 @@ enum Caller {
         parent: u32,
         parent_gen: u32,
         call: u16,
+    },
+    Inv {
+        inv: u32,
+        gen: u32,
     },
 }
 
@@ -123,7 +140,7 @@ struct Req {
     from: u32,
     /// Trace entity of the caller (a client, or the replica serving the parent request).
     caller_entity: u32,
-    caller: Caller,
+    caller: CallerRef,
     sent_at: SimTime,
     arrived_at: SimTime,
     started_at: SimTime,
@@ -131,7 +148,8 @@ struct Req {
     pending: u16,
     status: Outcome,
     server_done: bool,
-    caller_done: bool,
+    /// A call returned `degraded`: the answer will be degraded too.
+    degraded: bool,
 }
 
 impl Default for Req {
@@ -143,7 +161,7 @@ impl Default for Req {
             replica: 0,
             from: 0,
             caller_entity: 0,
-            caller: Caller::Client {
+            caller: CallerRef::Client {
                 client: 0,
                 user: NO_USER,
             },
@@ -154,7 +172,7 @@ impl Default for Req {
             pending: 0,
             status: Outcome::Ok,
             server_done: false,
-            caller_done: false,
+            degraded: false,
         }
     }
 }
@@ -204,6 +222,38 @@ pub struct World<O: Observer> {
     free: Vec<u32>,
     limits: WorldLimits,
     next_request_id: u64,
+    /// Policy stacks: one edge per client, then one per call of each service.
+    edges: Vec<EdgeState>,
+    client_edge: Vec<u32>,
+    call_edge: Vec<Vec<u32>>,
+    invs: Vec<Inv>,
+    inv_free: Vec<u32>,
+    /// Policy counters count from here (the warm-up's end), like the observer's figures.
+    count_from: SimTime,
+}
+
+/// What a policy timer is for.
+mod timer {
+    pub const TIMEOUT: u8 = 1;
+    pub const RETRY: u8 = 2;
+    pub const BULKHEAD_WAIT: u8 = 3;
+    pub const DELAY: u8 = 4;
+}
+
+/// One policy layer instance's figures, for the summary.
+#[derive(Clone, Debug)]
+pub struct PolicyReport {
+    /// `client:NAME` or `SERVICE -> CALLEE` (with `#i` when a service calls the same callee twice).
+    pub edge: String,
+    /// Position in the stack, outermost 0.
+    pub layer: usize,
+    pub kind: &'static str,
+    /// `shared`, or the caller replica index.
+    pub instance: String,
+    pub counters: LayerCounters,
+    pub breaker_state: Option<crate::policy::breaker::BreakerState>,
+    pub transitions: Vec<Transition>,
+    pub transitions_dropped: u64,
 }
 
 fn endpoint_name(spec: &SystemSpec, e: Endpoint) -> String {
@@ -296,6 +346,46 @@ impl<O: Observer> World<O> {
                 rng: RngStream::derive(seed, &name, "latency"),
             });
         }
+        let mut edges = Vec::new();
+        let mut client_edge = Vec::new();
+        for (ci, c) in spec.clients.iter().enumerate() {
+            client_edge.push(edges.len() as u32);
+            let name = format!(
+                "policy:client:{}->service:{}",
+                c.name, spec.services[c.target].name
+            );
+            edges.push(EdgeState::new(
+                EdgeOwner::Client(ci),
+                ci as u32,
+                c.target,
+                &c.policies,
+                1,
+                RngStream::derive(seed, &name, "retry"),
+            ));
+        }
+        let mut call_edge = Vec::new();
+        for (si, s) in spec.services.iter().enumerate() {
+            let mut v = Vec::new();
+            for (i, call) in s.calls.iter().enumerate() {
+                v.push(edges.len() as u32);
+                let name = format!(
+                    "policy:service:{}->service:{}/call:{i}",
+                    s.name, spec.services[call.to].name
+                );
+                edges.push(EdgeState::new(
+                    EdgeOwner::Call {
+                        service: si,
+                        call: i,
+                    },
+                    (n_clients + si) as u32,
+                    call.to,
+                    &call.policies,
+                    s.replicas,
+                    RngStream::derive(seed, &name, "retry"),
+                ));
+            }
+            call_edge.push(v);
+        }
         World {
             spec,
             obs,
@@ -308,6 +398,12 @@ impl<O: Observer> World<O> {
             free: Vec::with_capacity(1024),
             limits,
             next_request_id: 1,
+            edges,
+            client_edge,
+            call_edge,
+            invs: Vec::new(),
+            inv_free: Vec::new(),
+            count_from: limits.count_from,
         }
     }
 
@@ -470,16 +566,30 @@ impl<O: Observer> World<O> {
     #[allow(clippy::too_many_arguments)]
     fn send(
         &mut self,
-        caller: Caller,
+        caller: CallerRef,
         from: u32,
         svc: usize,
-        timeout: Option<SimDuration>,
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<u32, LimitHit> {
         let caller_entity = match caller {
-            Caller::Client { client, .. } => self.client_entity(client),
-            Caller::Call { parent, .. } => self.replica_entity(self.slots[parent as usize].replica),
+            CallerRef::Client { client, .. } => {
+                self.obs.client_attempt(client as usize, now);
+                self.client_entity(client)
+            }
+            CallerRef::Call { parent, call, .. } => {
+                self.obs
+                    .call_attempt(from as usize - self.spec.clients.len(), call as usize, now);
+                self.replica_entity(self.slots[parent as usize].replica)
+            }
+            CallerRef::Inv { inv, .. } => {
+                let v = self.invs[inv as usize];
+                match self.edges[v.edge as usize].owner {
+                    EdgeOwner::Client(c) => self.obs.client_attempt(c, now),
+                    EdgeOwner::Call { service, call } => self.obs.call_attempt(service, call, now),
+                }
+                v.caller_entity
+            }
         };
         let replica = self.pick_replica(svc);
         self.replicas[replica as usize].outstanding += 1;
@@ -499,9 +609,6 @@ impl<O: Observer> World<O> {
             sent_at: now,
             ..Req::default()
         };
-        if let Some(t) = timeout {
-            q.push(now + t, Event::Timeout { slot, gen });
-        }
         let link = self.link_of[from as usize * self.spec.services.len() + svc] as usize;
         let l = &mut self.links[link];
         if l.zero {
@@ -604,15 +711,12 @@ impl<O: Observer> World<O> {
                     if p.gen != gen || p.server_done {
                         break; // failed fast on an earlier call
                     }
-                    let c = &self.spec.services[svc].calls[i];
-                    let (to, timeout) = (c.to, c.timeout);
-                    let caller = Caller::Call {
+                    let caller = CallerRef::Call {
                         parent: slot,
                         parent_gen: gen,
                         call: i as u16,
                     };
-                    let from = (self.spec.clients.len() + svc) as u32;
-                    self.send(caller, from, to, timeout, now, q)?;
+                    self.start_call(self.call_edge[svc][i], caller, now, q)?;
                 }
                 Ok(())
             }
@@ -633,17 +737,14 @@ impl<O: Observer> World<O> {
                 return self.respond(slot, Outcome::Ok, true, now, q);
             }
             self.slots[slot as usize].next_call += 1;
-            let c = &calls[i];
-            let (to, timeout, p) = (c.to, c.timeout, c.probability);
+            let p = calls[i].probability;
             if self.services[svc].call_rng.chance(p) {
-                let caller = Caller::Call {
+                let caller = CallerRef::Call {
                     parent: slot,
                     parent_gen: self.slots[slot as usize].gen,
                     call: i as u16,
                 };
-                let from = (self.spec.clients.len() + svc) as u32;
-                self.send(caller, from, to, timeout, now, q)?;
-                return Ok(());
+                return self.start_call(self.call_edge[svc][i], caller, now, q);
             }
         }
     }
@@ -659,6 +760,11 @@ impl<O: Observer> World<O> {
     ) -> Result<(), LimitHit> {
         let req = &mut self.slots[slot as usize];
         req.server_done = true;
+        let status = if status == Outcome::Ok && req.degraded {
+            Outcome::Degraded
+        } else {
+            status
+        };
         req.status = status;
         let (svc, replica, from) = (req.service as usize, req.replica, req.from);
         let (arrived_at, started_at) = (req.arrived_at, req.started_at);
@@ -699,40 +805,26 @@ impl<O: Observer> World<O> {
         let req = self.slots[slot as usize];
         self.replicas[req.replica as usize].outstanding -= 1;
         self.release(slot);
-        if req.caller_done {
-            return Ok(()); // the caller timed out earlier; this answer is wasted work
-        }
-        self.caller_learns(req, req.status, now, q)
-    }
-
-    fn timeout(
-        &mut self,
-        slot: u32,
-        gen: u32,
-        now: SimTime,
-        q: &mut EventQueue<Event>,
-    ) -> Result<(), LimitHit> {
-        let req = &mut self.slots[slot as usize];
-        if req.gen != gen || req.caller_done {
-            return Ok(()); // answered in time, or the slot was reused
-        }
-        req.caller_done = true;
-        let req = *req;
-        // The slot stays until the server's late response arrives and frees it.
-        self.caller_learns(req, Outcome::Timeout, now, q)
-    }
-
-    fn caller_learns(
-        &mut self,
-        req: Req,
-        outcome: Outcome,
-        now: SimTime,
-        q: &mut EventQueue<Event>,
-    ) -> Result<(), LimitHit> {
         match req.caller {
-            Caller::Client { client, user } => {
+            CallerRef::Inv { inv, gen } => self.inv_child_result(inv, gen, req.status, now, q),
+            root => self.root_learns(root, req.from, req.status, req.sent_at, now, q),
+        }
+    }
+
+    /// The waiting end of a call (a client, or a parent request) learns its outcome.
+    fn root_learns(
+        &mut self,
+        root: CallerRef,
+        from: u32,
+        outcome: Outcome,
+        started_at: SimTime,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        match root {
+            CallerRef::Client { client, user } => {
                 let c = client as usize;
-                self.obs.client_done(c, outcome, req.sent_at, now);
+                self.obs.client_done(c, outcome, started_at, now);
                 let st = &mut self.clients[c];
                 st.in_flight -= 1;
                 self.obs.client_in_flight(c, st.in_flight, now);
@@ -744,16 +836,17 @@ impl<O: Observer> World<O> {
                 }
                 Ok(())
             }
-            Caller::Call {
+            CallerRef::Call {
                 parent,
                 parent_gen,
                 call,
             } => {
-                let parent_svc = req.from as usize - self.spec.clients.len();
+                let parent_svc = from as usize - self.spec.clients.len();
                 self.obs
-                    .call_done(parent_svc, call as usize, outcome, req.sent_at, now);
+                    .call_done(parent_svc, call as usize, outcome, started_at, now);
                 self.child_done(parent, parent_gen, outcome, now, q)
             }
+            CallerRef::Inv { inv, gen } => self.inv_child_result(inv, gen, outcome, now, q),
         }
     }
 
@@ -769,8 +862,11 @@ impl<O: Observer> World<O> {
         if p.gen != gen || p.server_done {
             return Ok(()); // the parent already answered (it failed fast on another call)
         }
-        if outcome != Outcome::Ok {
-            return self.respond(parent, Outcome::Error, true, now, q);
+        match outcome {
+            Outcome::Ok => {}
+            // A degraded answer lets the request go on, and makes its own answer degraded.
+            Outcome::Degraded => p.degraded = true,
+            _ => return self.respond(parent, Outcome::Error, true, now, q),
         }
         match self.spec.services[p.service as usize].fan_out {
             FanOut::Sequential => self.next_sequential(parent, now, q),
@@ -798,16 +894,15 @@ impl<O: Observer> World<O> {
             self.obs.client_done(ci, Outcome::Rejected, now, now);
             return Ok(0);
         }
-        let (target, timeout) = (spec.target, spec.timeout);
         self.clients[ci].in_flight += 1;
         self.obs
             .client_in_flight(ci, self.clients[ci].in_flight, now);
-        let caller = Caller::Client {
+        let caller = CallerRef::Client {
             client: ci as u32,
             user,
         };
         let id = self.next_request_id;
-        self.send(caller, ci as u32, target, timeout, now, q)?;
+        self.start_call(self.client_edge[ci], caller, now, q)?;
         Ok(id)
     }
 }
@@ -872,14 +967,14 @@ impl<O: Observer> Model for World<O> {
                 self.response(slot, now, q)?;
                 rec
             }
-            Event::Timeout { slot, gen } => {
-                let r = &self.slots[slot as usize];
+            Event::PolicyTimer { inv, gen, what } => {
+                let v = &self.invs[inv as usize];
                 let rec = TraceRecord {
-                    kind: kind::TIMEOUT,
-                    entity: r.caller_entity,
-                    request: if r.gen == gen { r.id } else { 0 },
+                    kind: kind::POLICY_TIMER,
+                    entity: v.caller_entity,
+                    request: inv as u64,
                 };
-                self.timeout(slot, gen, now, q)?;
+                self.policy_timer(inv, gen, what, now, q)?;
                 rec
             }
         };
@@ -896,4 +991,477 @@ pub fn entity_names(spec: &SystemSpec) -> Vec<String> {
         }
     }
     v
+}
+
+// ------------------------------------------------------------------ policy stacks
+
+impl<O: Observer> World<O> {
+    /// Starts a call on `edge` for `root`: straight to the network when the edge has no
+    /// policies, otherwise into the outermost layer.
+    fn start_call(
+        &mut self,
+        edge: u32,
+        root: CallerRef,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let e = &self.edges[edge as usize];
+        if e.layers.is_empty() {
+            let (from, to) = (e.from, e.to);
+            self.send(root, from, to, now, q)?;
+            return Ok(());
+        }
+        let (caller_entity, caller_replica) = match root {
+            CallerRef::Client { client, .. } => (self.client_entity(client), 0),
+            CallerRef::Call { parent, .. } => {
+                let r = self.slots[parent as usize].replica;
+                let first = self.services[self.replicas[r as usize].service as usize].first_replica;
+                (self.replica_entity(r), r - first)
+            }
+            CallerRef::Inv { .. } => unreachable!("a root is a client or a call"),
+        };
+        self.invoke(edge, 0, root, caller_entity, caller_replica, now, q)
+    }
+
+    fn alloc_inv(&mut self, now: SimTime) -> Result<u32, LimitHit> {
+        if let Some(i) = self.inv_free.pop() {
+            return Ok(i);
+        }
+        if self.invs.len() as u64 >= self.limits.max_live_requests as u64 {
+            return Err(LimitHit {
+                limit: "max_live_requests",
+                value: self.limits.max_live_requests as u64,
+                at_ns: now.0,
+                how_to_raise: "raise limits.max_live_requests in the scenario, or bound the load: clients' max_in_flight, timeouts, retry budgets",
+            });
+        }
+        self.invs.push(Inv {
+            gen: 0,
+            edge: 0,
+            layer: 0,
+            instance: 0,
+            done: true,
+            parent: CallerRef::Inv { inv: 0, gen: 0 },
+            caller_entity: 0,
+            caller_replica: 0,
+            started_at_ns: 0,
+            child_started_at_ns: 0,
+            attempt: 0,
+            backoff: BackoffState::default(),
+            ticket: None,
+            bulkhead_ticket: 0,
+        });
+        Ok((self.invs.len() - 1) as u32)
+    }
+
+    /// Enters layer `layer` of `edge` on behalf of `parent`.
+    #[allow(clippy::too_many_arguments)]
+    fn invoke(
+        &mut self,
+        edge: u32,
+        layer: u8,
+        parent: CallerRef,
+        caller_entity: u32,
+        caller_replica: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let id = self.alloc_inv(now)?;
+        let l = &mut self.edges[edge as usize].layers[layer as usize];
+        let instance = l.instance_index(caller_replica);
+        if now >= self.count_from {
+            l.counters[instance].calls += 1;
+        }
+        let v = &mut self.invs[id as usize];
+        let gen = v.gen;
+        *v = Inv {
+            gen,
+            edge,
+            layer,
+            instance: instance as u32,
+            done: false,
+            parent,
+            caller_entity,
+            caller_replica,
+            started_at_ns: now.0,
+            child_started_at_ns: now.0,
+            attempt: 1,
+            backoff: BackoffState::default(),
+            ticket: None,
+            bulkhead_ticket: 0,
+        };
+        let t = now.0;
+        let l = &mut self.edges[edge as usize].layers[layer as usize];
+        match (&l.spec, &mut l.instances[instance]) {
+            (PolicySpec::Timeout { timeout }, _) => {
+                let at = now + *timeout;
+                q.push(
+                    at,
+                    Event::PolicyTimer {
+                        inv: id,
+                        gen,
+                        what: timer::TIMEOUT,
+                    },
+                );
+                self.start_inner(id, now, q)
+            }
+            (PolicySpec::Retry(_), inst) => {
+                if let Instance::Budget(BudgetState::Tps(b)) = inst {
+                    b.deposit(t); // an original request pays into the ratio budget
+                }
+                self.start_inner(id, now, q)
+            }
+            (PolicySpec::CircuitBreaker { .. }, Instance::Breaker(b)) => {
+                let before = b.state();
+                let permitted = b.try_acquire(t).is_ok();
+                let after = b.state();
+                if before != after {
+                    l.record_transition(instance, t, before, after);
+                }
+                if permitted {
+                    self.start_inner(id, now, q)
+                } else {
+                    if now >= self.count_from {
+                        l.counters[instance].rejected += 1;
+                    }
+                    self.inv_complete(id, Outcome::Rejected, now, q)
+                }
+            }
+            (PolicySpec::Bulkhead { .. }, Instance::Bulkhead(b)) => match b.try_acquire(t) {
+                Admission::Granted => self.start_inner(id, now, q),
+                Admission::Queued {
+                    ticket,
+                    deadline_ns,
+                } => {
+                    if now >= self.count_from {
+                        l.counters[instance].waited += 1;
+                    }
+                    l.waiting[instance].insert(ticket, (id, gen));
+                    self.invs[id as usize].bulkhead_ticket = ticket;
+                    if let Some(d) = deadline_ns {
+                        q.push(
+                            SimTime(d),
+                            Event::PolicyTimer {
+                                inv: id,
+                                gen,
+                                what: timer::BULKHEAD_WAIT,
+                            },
+                        );
+                    }
+                    Ok(())
+                }
+                _ => {
+                    if now >= self.count_from {
+                        l.counters[instance].rejected += 1;
+                    }
+                    self.inv_complete(id, Outcome::Rejected, now, q)
+                }
+            },
+            (PolicySpec::RateLimiter { .. }, Instance::Limiter(r)) => match r.try_acquire(t) {
+                Admission::Granted => self.start_inner(id, now, q),
+                Admission::DelayedUntil { at_ns } => {
+                    if now >= self.count_from {
+                        l.counters[instance].waited += 1;
+                    }
+                    q.push(
+                        SimTime(at_ns),
+                        Event::PolicyTimer {
+                            inv: id,
+                            gen,
+                            what: timer::DELAY,
+                        },
+                    );
+                    Ok(())
+                }
+                _ => {
+                    if now >= self.count_from {
+                        l.counters[instance].rejected += 1;
+                    }
+                    self.inv_complete(id, Outcome::Rejected, now, q)
+                }
+            },
+            (PolicySpec::Fallback { .. }, _) => self.start_inner(id, now, q),
+            _ => unreachable!("each policy kind has its instance kind"),
+        }
+    }
+
+    /// Starts what is inside invocation `id`: the next layer, or the request itself.
+    fn start_inner(
+        &mut self,
+        id: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let v = &mut self.invs[id as usize];
+        v.child_started_at_ns = now.0;
+        let v = *v;
+        let e = &self.edges[v.edge as usize];
+        let me = CallerRef::Inv {
+            inv: id,
+            gen: v.gen,
+        };
+        if (v.layer as usize) + 1 < e.layers.len() {
+            self.invoke(
+                v.edge,
+                v.layer + 1,
+                me,
+                v.caller_entity,
+                v.caller_replica,
+                now,
+                q,
+            )
+        } else {
+            let (from, to) = (e.from, e.to);
+            self.send(me, from, to, now, q)?;
+            Ok(())
+        }
+    }
+
+    /// Is whoever waits on `c` still waiting? (Cooperative cancellation for retry loops.)
+    fn still_wanted(&self, c: CallerRef) -> bool {
+        match c {
+            CallerRef::Client { .. } => true,
+            CallerRef::Call {
+                parent, parent_gen, ..
+            } => {
+                let p = &self.slots[parent as usize];
+                p.gen == parent_gen && !p.server_done
+            }
+            CallerRef::Inv { inv, gen } => {
+                let v = &self.invs[inv as usize];
+                v.gen == gen && !v.done
+            }
+        }
+    }
+
+    /// What is inside invocation `id` finished with `outcome`.
+    fn inv_child_result(
+        &mut self,
+        id: u32,
+        gen: u32,
+        outcome: Outcome,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let v = self.invs[id as usize];
+        if v.gen != gen || v.done {
+            return Ok(()); // this layer already answered (a timeout fired): the result is wasted
+        }
+        let t = now.0;
+        let instance = v.instance as usize;
+        let e = &mut self.edges[v.edge as usize];
+        let rng = &mut e.rng;
+        let l = &mut e.layers[v.layer as usize];
+        match (&l.spec, &mut l.instances[instance]) {
+            (PolicySpec::Timeout { .. }, _) | (PolicySpec::RateLimiter { .. }, _) => {
+                self.inv_complete(id, outcome, now, q)
+            }
+            (PolicySpec::CircuitBreaker { .. }, Instance::Breaker(b)) => {
+                let before = b.state();
+                b.on_result(t, outcome, t - v.child_started_at_ns);
+                let after = b.state();
+                if before != after {
+                    l.record_transition(instance, t, before, after);
+                }
+                self.inv_complete(id, outcome, now, q)
+            }
+            (PolicySpec::Bulkhead { .. }, Instance::Bulkhead(b)) => {
+                let next = b.release();
+                let waiter = next.and_then(|ticket| l.waiting[instance].remove(&ticket));
+                if let Some((w, wgen)) = waiter {
+                    if self.invs[w as usize].gen == wgen && !self.invs[w as usize].done {
+                        self.start_inner(w, now, q)?;
+                    }
+                }
+                self.inv_complete(id, outcome, now, q)
+            }
+            (PolicySpec::Fallback { on }, _) => {
+                if on.contains(outcome) {
+                    if now >= self.count_from {
+                        l.counters[instance].degraded += 1;
+                    }
+                    self.inv_complete(id, Outcome::Degraded, now, q)
+                } else {
+                    self.inv_complete(id, outcome, now, q)
+                }
+            }
+            (PolicySpec::Retry(r), inst) => {
+                let ok = !OutcomeSet::failures().contains(outcome);
+                if let Instance::Budget(b) = inst {
+                    match b {
+                        BudgetState::Aws(a) if ok => a.on_success(v.ticket),
+                        BudgetState::Grpc(g) => {
+                            if ok {
+                                g.on_success()
+                            } else {
+                                g.on_failure()
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if !r.retry_on.contains(outcome) {
+                    return self.inv_complete(id, outcome, now, q);
+                }
+                if v.attempt >= r.max_attempts {
+                    if now >= self.count_from {
+                        l.counters[instance].attempts_exhausted += 1;
+                    }
+                    return self.inv_complete(id, outcome, now, q);
+                }
+                // Ask the budget for one more attempt.
+                let mut ticket = v.ticket;
+                let allowed = match inst {
+                    Instance::Budget(BudgetState::Aws(a)) => {
+                        match a.try_retry(outcome == Outcome::Timeout) {
+                            Some(tk) => {
+                                ticket = Some(tk);
+                                true
+                            }
+                            None => false,
+                        }
+                    }
+                    Instance::Budget(BudgetState::Tps(b)) => b.withdraw(t),
+                    Instance::Budget(BudgetState::Grpc(g)) => g.allows_retry(),
+                    _ => true,
+                };
+                if !allowed {
+                    if now >= self.count_from {
+                        l.counters[instance].budget_exhausted += 1;
+                    }
+                    return self.inv_complete(id, outcome, now, q);
+                }
+                if now >= self.count_from {
+                    l.counters[instance].retries += 1;
+                }
+                let u = rng.uniform();
+                let inv = &mut self.invs[id as usize];
+                let delay = r.backoff.delay_ns(inv.attempt, &mut inv.backoff, u);
+                inv.attempt += 1;
+                inv.ticket = ticket;
+                if delay == 0 {
+                    self.start_inner(id, now, q)
+                } else {
+                    q.push(
+                        now + SimDuration(delay),
+                        Event::PolicyTimer {
+                            inv: id,
+                            gen,
+                            what: timer::RETRY,
+                        },
+                    );
+                    Ok(())
+                }
+            }
+            _ => unreachable!("each policy kind has its instance kind"),
+        }
+    }
+
+    /// Invocation `id` answers its parent with `outcome` and is freed.
+    fn inv_complete(
+        &mut self,
+        id: u32,
+        outcome: Outcome,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let v = &mut self.invs[id as usize];
+        debug_assert!(!v.done);
+        v.done = true;
+        let v = *v;
+        // The generation moves on when freed, so timers and late results for it are ignored.
+        self.invs[id as usize].gen = v.gen.wrapping_add(1);
+        self.inv_free.push(id);
+        let from = self.edges[v.edge as usize].from;
+        self.root_learns(v.parent, from, outcome, SimTime(v.started_at_ns), now, q)
+    }
+
+    fn policy_timer(
+        &mut self,
+        id: u32,
+        gen: u32,
+        what: u8,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let v = self.invs[id as usize];
+        if v.gen != gen || v.done {
+            return Ok(()); // the invocation already answered
+        }
+        let instance = v.instance as usize;
+        match what {
+            timer::TIMEOUT => {
+                if now >= self.count_from {
+                    self.edges[v.edge as usize].layers[v.layer as usize].counters[instance]
+                        .timeouts += 1;
+                }
+                self.inv_complete(id, Outcome::Timeout, now, q)
+            }
+            timer::RETRY => {
+                if self.still_wanted(v.parent) {
+                    self.start_inner(id, now, q)
+                } else {
+                    // Nobody waits any more (an outer timeout fired): stop retrying.
+                    self.inv_complete(id, Outcome::Timeout, now, q)
+                }
+            }
+            timer::BULKHEAD_WAIT => {
+                let l = &mut self.edges[v.edge as usize].layers[v.layer as usize];
+                if let Instance::Bulkhead(b) = &mut l.instances[instance] {
+                    if b.cancel(v.bulkhead_ticket) {
+                        l.waiting[instance].remove(&v.bulkhead_ticket);
+                        if now >= self.count_from {
+                            l.counters[instance].rejected += 1;
+                        }
+                        return self.inv_complete(id, Outcome::Rejected, now, q);
+                    }
+                }
+                Ok(())
+            }
+            timer::DELAY => self.start_inner(id, now, q),
+            _ => unreachable!("unknown policy timer"),
+        }
+    }
+
+    /// Every policy layer instance's figures, in edge, layer and instance order.
+    pub fn policy_reports(&self) -> Vec<PolicyReport> {
+        let mut out = Vec::new();
+        for e in &self.edges {
+            let edge = match e.owner {
+                EdgeOwner::Client(c) => format!("client:{}", self.spec.clients[c].name),
+                EdgeOwner::Call { service, call } => {
+                    let s = &self.spec.services[service];
+                    let to = &self.spec.services[s.calls[call].to].name;
+                    let dup = s.calls.iter().filter(|c| c.to == s.calls[call].to).count() > 1;
+                    if dup {
+                        format!("{} -> {}#{}", s.name, to, call)
+                    } else {
+                        format!("{} -> {}", s.name, to)
+                    }
+                }
+            };
+            for (li, l) in e.layers.iter().enumerate() {
+                for (i, inst) in l.instances.iter().enumerate() {
+                    out.push(PolicyReport {
+                        edge: edge.clone(),
+                        layer: li,
+                        kind: l.spec.kind(),
+                        instance: if l.instances.len() == 1 {
+                            "shared".to_string()
+                        } else {
+                            i.to_string()
+                        },
+                        counters: l.counters[i],
+                        breaker_state: match inst {
+                            Instance::Breaker(b) => Some(b.state()),
+                            _ => None,
+                        },
+                        transitions: l.transitions[i].clone(),
+                        transitions_dropped: l.transitions_dropped[i],
+                    });
+                }
+            }
+        }
+        out
+    }
 }

@@ -41,6 +41,8 @@ pub struct RawClient {
     pub load: RawLoad,
     pub timeout: Option<String>,
     pub max_in_flight: Option<i64>,
+    #[serde(default)]
+    pub policies: Vec<RawPolicy>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +114,8 @@ pub struct RawCall {
     pub to: String,
     pub probability: Option<f64>,
     pub timeout: Option<String>,
+    #[serde(default)]
+    pub policies: Vec<RawPolicy>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -138,4 +142,194 @@ pub enum RawDist {
 pub struct RawMixPart {
     pub weight: f64,
     pub dist: RawDist,
+}
+
+// ------------------------------------------------------------------ policies
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum RawOutcome {
+    Ok,
+    Degraded,
+    Timeout,
+    Rejected,
+    Refused,
+    Overloaded,
+    Dropped,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub enum RawScope {
+    PerReplica,
+    Shared,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawPolicy {
+    Timeout(String),
+    Retry {
+        max_attempts: Option<i64>,
+        max_retries: Option<i64>,
+        retry_on: Option<Vec<RawOutcome>>,
+        backoff: Option<RawBackoff>,
+        budget: Option<RawBudget>,
+        scope: Option<RawScope>,
+    },
+    CircuitBreaker(RawBreaker),
+    Bulkhead(RawBulkhead),
+    RateLimiter(RawLimiter),
+    Fallback {
+        on: Option<Vec<RawOutcome>>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub enum RawPollyKind {
+    Constant,
+    Linear,
+    Exponential,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub enum RawAwsJitter {
+    None,
+    Full,
+    Equal,
+    Decorrelated,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawBackoff {
+    Constant(String),
+    Resilience4j {
+        initial: String,
+        multiplier: Option<f64>,
+        max: Option<String>,
+        randomization_factor: Option<f64>,
+    },
+    Polly {
+        kind: Option<RawPollyKind>,
+        delay: String,
+        jitter: Option<bool>,
+        max_delay: Option<String>,
+    },
+    Aws {
+        jitter: RawAwsJitter,
+        base: String,
+        cap: String,
+    },
+    Grpc {
+        initial: String,
+        multiplier: f64,
+        max: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawBudget {
+    AwsTokenBucket {
+        capacity: Option<i64>,
+        retry_cost: Option<i64>,
+        timeout_retry_cost: Option<i64>,
+        no_retry_increment: Option<i64>,
+    },
+    Tps {
+        ttl: Option<String>,
+        min_per_sec: Option<i64>,
+        retry_percent: Option<f64>,
+    },
+    GrpcThrottle {
+        max_tokens: i64,
+        token_ratio: f64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub enum RawWindow {
+    CountBased(i64),
+    TimeBased(i64),
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub enum RawBreakerState {
+    Closed,
+    Open,
+    Disabled,
+    ForcedOpen,
+    MetricsOnly,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawBreaker {
+    Resilience4j {
+        failure_rate_threshold: Option<f64>,
+        slow_call_rate_threshold: Option<f64>,
+        slow_call_duration_threshold: Option<String>,
+        wait_in_open: Option<String>,
+        wait_multiplier: Option<f64>,
+        max_wait_in_open: Option<String>,
+        permitted_calls_in_half_open: Option<i64>,
+        sliding_window: Option<RawWindow>,
+        minimum_number_of_calls: Option<i64>,
+        max_wait_in_half_open: Option<String>,
+        after_max_wait_in_half_open: Option<RawBreakerState>,
+        automatic_transition: Option<bool>,
+        initial_state: Option<RawBreakerState>,
+        record: Option<Vec<RawOutcome>>,
+        ignore: Option<Vec<RawOutcome>>,
+        scope: Option<RawScope>,
+    },
+    PyBreaker {
+        fail_max: Option<i64>,
+        reset_timeout: Option<String>,
+        success_threshold: Option<i64>,
+        failures: Option<Vec<RawOutcome>>,
+        exclude: Option<Vec<RawOutcome>>,
+        scope: Option<RawScope>,
+    },
+    Polly {
+        failure_ratio: Option<f64>,
+        minimum_throughput: Option<i64>,
+        sampling_duration: Option<String>,
+        break_duration: Option<String>,
+        handled: Option<Vec<RawOutcome>>,
+        reprobe_in_half_open: Option<bool>,
+        scope: Option<RawScope>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawBulkhead {
+    Semaphore {
+        max_concurrent: Option<i64>,
+        max_wait: Option<String>,
+        scope: Option<RawScope>,
+    },
+    ThreadPool {
+        core: i64,
+        max: i64,
+        queue_capacity: Option<i64>,
+        scope: Option<RawScope>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawLimiter {
+    TokenBucket {
+        rate_per_s: f64,
+        burst: Option<i64>,
+        scope: Option<RawScope>,
+    },
+    Resilience4j {
+        limit_for_period: Option<i64>,
+        refresh_period: Option<String>,
+        timeout: Option<String>,
+        scope: Option<RawScope>,
+    },
 }

@@ -25,12 +25,12 @@ pub const DEFAULT_QUEUE_CAPACITY: i64 = 1_000;
 pub const MAX_CALLS: usize = 64;
 const MAX_MIXTURE_DEPTH: usize = 8;
 
-struct Checker {
-    problems: Vec<Problem>,
+pub(super) struct Checker {
+    pub(super) problems: Vec<Problem>,
 }
 
 impl Checker {
-    fn err(&mut self, path: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn err(&mut self, path: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
             path: path.into(),
             line: None,
@@ -39,7 +39,7 @@ impl Checker {
         });
     }
 
-    fn duration(&mut self, path: &str, text: &str) -> Option<SimDuration> {
+    pub(super) fn duration(&mut self, path: &str, text: &str) -> Option<SimDuration> {
         match parse_duration(text) {
             Ok(d) => Some(d),
             Err(e) => {
@@ -49,7 +49,7 @@ impl Checker {
         }
     }
 
-    fn positive_duration(&mut self, path: &str, text: &str) -> Option<SimDuration> {
+    pub(super) fn positive_duration(&mut self, path: &str, text: &str) -> Option<SimDuration> {
         let d = self.duration(path, text)?;
         if d.0 == 0 {
             self.err(path, format!("must be longer than zero, got \"{text}\""));
@@ -59,7 +59,7 @@ impl Checker {
     }
 
     /// An integer in [min, max]; `what` says what it counts.
-    fn count(
+    pub(super) fn count(
         &mut self,
         path: &str,
         v: Option<i64>,
@@ -79,7 +79,7 @@ impl Checker {
         x as u64
     }
 
-    fn probability(&mut self, path: &str, p: f64) -> f64 {
+    pub(super) fn probability(&mut self, path: &str, p: f64) -> f64 {
         if !(0.0..=1.0).contains(&p) {
             self.err(
                 path,
@@ -90,7 +90,7 @@ impl Checker {
         p
     }
 
-    fn rate(&mut self, path: &str, r: f64) -> f64 {
+    pub(super) fn rate(&mut self, path: &str, r: f64) -> f64 {
         if !r.is_finite() || r < 0.0 {
             self.err(
                 path,
@@ -110,7 +110,7 @@ impl Checker {
         r
     }
 
-    fn dist(&mut self, path: &str, d: &RawDist, depth: usize) -> Option<Dist> {
+    pub(super) fn dist(&mut self, path: &str, d: &RawDist, depth: usize) -> Option<Dist> {
         let ns = |d: SimDuration| d.0 as f64;
         match d {
             RawDist::Constant(v) => Some(Dist::constant_ns(self.duration(path, v)?.0)),
@@ -368,15 +368,13 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 &format!("{cp}.probability"),
                 call.probability.unwrap_or(1.0),
             );
-            let timeout = call
-                .timeout
-                .as_ref()
-                .and_then(|t| c.positive_duration(&format!("{cp}.timeout"), t));
+            let policies =
+                super::policies::stack(&mut c, &cp, &call.policies, call.timeout.as_deref());
             if let Some(to) = to {
                 calls.push(CallSpec {
                     to,
                     probability,
-                    timeout,
+                    policies,
                 });
             }
         }
@@ -412,10 +410,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 unknown_name("service", &cl.target, &service_names),
             );
         }
-        let timeout = cl
-            .timeout
-            .as_ref()
-            .and_then(|t| c.positive_duration(&format!("{p}.timeout"), t));
+        let policies = super::policies::stack(&mut c, &p, &cl.policies, cl.timeout.as_deref());
         let load = match &cl.load {
             RawLoad::Open {
                 rate_per_s,
@@ -497,7 +492,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 name: cl.name.clone(),
                 target,
                 load,
-                timeout,
+                policies,
                 max_in_flight,
             });
         }
@@ -652,7 +647,7 @@ pub fn events_per_request(system: &SystemSpec) -> Vec<f64> {
         // deliver + service done + response, plus a timeout event per call that has one.
         let mut e = 3.0;
         for call in &svc.calls {
-            let t = if call.timeout.is_some() { 1.0 } else { 0.0 };
+            let t = timer_events(&call.policies);
             e += call.probability * (visit(system, call.to, memo) + t);
         }
         memo[s] = Some(e);
@@ -662,6 +657,14 @@ pub fn events_per_request(system: &SystemSpec) -> Vec<f64> {
     (0..system.services.len())
         .map(|s| visit(system, s, &mut memo))
         .collect()
+}
+
+/// Timer events a call makes when nothing is retried: one per timeout layer.
+fn timer_events(policies: &[crate::model::PolicySpec]) -> f64 {
+    policies
+        .iter()
+        .filter(|p| matches!(p, crate::model::PolicySpec::Timeout { .. }))
+        .count() as f64
 }
 
 /// Estimates the open-loop event count before running, so that a run that cannot fit its
@@ -686,7 +689,7 @@ fn check_event_budget(s: &Scenario) -> Result<(), Problem> {
                 rate = st.rate_per_s;
             }
             arrivals += rate * (dur_s - t).max(0.0);
-            let per = 1.0 + per_service[c.target] + if c.timeout.is_some() { 1.0 } else { 0.0 };
+            let per = 1.0 + per_service[c.target] + timer_events(&c.policies);
             total += arrivals * per;
         }
     }

@@ -1,0 +1,243 @@
+//! Policy stacks in the running model: for every client and every call edge, the ordered layers
+//! of its policies, each with its instances (one per caller replica, or one shared) and counters.
+//!
+//! The mechanism (invocations, timers, attempts) lives in `world.rs`; the decisions are the
+//! `policy` module's. This file only holds state and builds it from the spec.
+
+use super::spec::*;
+use crate::engine::RngStream;
+use crate::policy::backoff::BackoffState;
+use crate::policy::breaker::{Breaker, BreakerState, PollyBreaker, PyBreaker, Resilience4jBreaker};
+use crate::policy::budget::{AwsTokenBucket, GrpcThrottle, RetryTicket, TpsBudget};
+use crate::policy::limit::{Bulkhead, RateLimiter};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Who owns a policy stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EdgeOwner {
+    Client(ClientId),
+    /// Call `call` of service `service`.
+    Call {
+        service: ServiceId,
+        call: usize,
+    },
+}
+
+/// A retry budget instance.
+#[derive(Clone, Debug)]
+pub enum BudgetState {
+    Aws(AwsTokenBucket),
+    Tps(TpsBudget),
+    Grpc(GrpcThrottle),
+}
+
+/// The stateful part of one layer instance.
+#[derive(Clone, Debug)]
+pub enum Instance {
+    Stateless,
+    Budget(BudgetState),
+    Breaker(Breaker),
+    Bulkhead(Bulkhead),
+    Limiter(RateLimiter),
+}
+
+/// What one layer instance did, for the summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerCounters {
+    /// Times the layer was entered.
+    pub calls: u64,
+    /// Retry: attempts after the first.
+    pub retries: u64,
+    /// Retry: failures returned because the budget refused a retry.
+    pub budget_exhausted: u64,
+    /// Retry: failures returned because attempts ran out.
+    pub attempts_exhausted: u64,
+    /// Timeout: deadlines that fired.
+    pub timeouts: u64,
+    /// Breaker, bulkhead, limiter: calls refused.
+    pub rejected: u64,
+    /// Bulkhead: calls that waited; limiter: calls delayed.
+    pub waited: u64,
+    /// Fallback: failures turned into degraded answers.
+    pub degraded: u64,
+}
+
+/// A breaker state change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    pub at_ns: u64,
+    pub from: BreakerState,
+    pub to: BreakerState,
+}
+
+/// At most this many transitions are kept per breaker; later ones are only counted.
+pub const MAX_TRANSITIONS: usize = 1000;
+
+pub struct LayerState {
+    pub spec: PolicySpec,
+    pub instances: Vec<Instance>,
+    pub counters: Vec<LayerCounters>,
+    pub transitions: Vec<Vec<Transition>>,
+    pub transitions_dropped: Vec<u64>,
+    /// Bulkhead tickets waiting, per instance: ticket -> (invocation, generation).
+    pub waiting: Vec<BTreeMap<u64, (u32, u32)>>,
+}
+
+pub struct EdgeState {
+    pub owner: EdgeOwner,
+    /// Endpoint index of the caller (clients first, then services).
+    pub from: u32,
+    pub to: ServiceId,
+    pub layers: Vec<LayerState>,
+    /// Draws for backoff jitter.
+    pub rng: RngStream,
+}
+
+fn instance(spec: &PolicySpec) -> Instance {
+    // Configurations were validated when the scenario was loaded; a failure here is a bug.
+    match spec {
+        PolicySpec::Retry(r) => match r.budget {
+            None => Instance::Stateless,
+            Some(BudgetSpec::AwsTokenBucket {
+                capacity,
+                retry_cost,
+                timeout_retry_cost,
+                no_retry_increment,
+            }) => Instance::Budget(BudgetState::Aws(
+                AwsTokenBucket::new(capacity, retry_cost, timeout_retry_cost, no_retry_increment)
+                    .expect("validated"),
+            )),
+            Some(BudgetSpec::Tps {
+                ttl,
+                min_per_sec,
+                retry_percent,
+            }) => Instance::Budget(BudgetState::Tps(
+                TpsBudget::new(ttl.0, min_per_sec, retry_percent, 0).expect("validated"),
+            )),
+            Some(BudgetSpec::GrpcThrottle {
+                max_tokens,
+                token_ratio,
+            }) => Instance::Budget(BudgetState::Grpc(
+                GrpcThrottle::new(max_tokens, token_ratio).expect("validated"),
+            )),
+        },
+        PolicySpec::CircuitBreaker { breaker, .. } => Instance::Breaker(match breaker {
+            BreakerSpec::Resilience4j(c) => {
+                Breaker::Resilience4j(Resilience4jBreaker::new(c.clone()).expect("validated"))
+            }
+            BreakerSpec::PyBreaker(c) => {
+                Breaker::PyBreaker(PyBreaker::new(c.clone()).expect("validated"))
+            }
+            BreakerSpec::Polly(c) => {
+                Breaker::Polly(PollyBreaker::new(c.clone()).expect("validated"))
+            }
+        }),
+        PolicySpec::Bulkhead { bulkhead, .. } => Instance::Bulkhead(match *bulkhead {
+            BulkheadSpec::Semaphore {
+                max_concurrent,
+                max_wait,
+            } => Bulkhead::semaphore(max_concurrent, max_wait.0),
+            BulkheadSpec::ThreadPool {
+                core,
+                max,
+                queue_capacity,
+            } => Bulkhead::thread_pool(core, max, queue_capacity).expect("validated"),
+        }),
+        PolicySpec::RateLimiter { limiter, .. } => Instance::Limiter(match *limiter {
+            LimiterSpec::TokenBucket { rate_per_s, burst } => {
+                RateLimiter::token_bucket(rate_per_s, burst, 0).expect("validated")
+            }
+            LimiterSpec::Resilience4j {
+                limit_for_period,
+                refresh_period,
+                timeout,
+            } => RateLimiter::resilience4j(limit_for_period, refresh_period.0, timeout.0, 0)
+                .expect("validated"),
+        }),
+        PolicySpec::Timeout { .. } | PolicySpec::Fallback { .. } => Instance::Stateless,
+    }
+}
+
+impl EdgeState {
+    /// `caller_replicas` is 1 for a client edge.
+    pub fn new(
+        owner: EdgeOwner,
+        from: u32,
+        to: ServiceId,
+        policies: &[PolicySpec],
+        caller_replicas: u32,
+        rng: RngStream,
+    ) -> Self {
+        let layers = policies
+            .iter()
+            .map(|p| {
+                let n = match p.scope() {
+                    Scope::Shared => 1,
+                    Scope::PerReplica => caller_replicas.max(1) as usize,
+                };
+                LayerState {
+                    spec: p.clone(),
+                    instances: (0..n).map(|_| instance(p)).collect(),
+                    counters: vec![LayerCounters::default(); n],
+                    transitions: vec![Vec::new(); n],
+                    transitions_dropped: vec![0; n],
+                    waiting: vec![BTreeMap::new(); n],
+                }
+            })
+            .collect();
+        EdgeState {
+            owner,
+            from,
+            to,
+            layers,
+            rng,
+        }
+    }
+}
+
+impl LayerState {
+    /// The instance a caller replica uses.
+    pub fn instance_index(&self, caller_replica: u32) -> usize {
+        if self.instances.len() == 1 {
+            0
+        } else {
+            caller_replica as usize
+        }
+    }
+
+    pub fn record_transition(
+        &mut self,
+        i: usize,
+        at_ns: u64,
+        from: BreakerState,
+        to: BreakerState,
+    ) {
+        if self.transitions[i].len() < MAX_TRANSITIONS {
+            self.transitions[i].push(Transition { at_ns, from, to });
+        } else {
+            self.transitions_dropped[i] += 1;
+        }
+    }
+}
+
+/// One live invocation of one layer of a stack.
+#[derive(Clone, Copy, Debug)]
+pub struct Inv {
+    pub gen: u32,
+    pub edge: u32,
+    pub layer: u8,
+    pub instance: u32,
+    pub done: bool,
+    pub parent: super::world::CallerRef,
+    pub caller_entity: u32,
+    pub caller_replica: u32,
+    /// When the layer was entered (for the root: the call's start, for latency).
+    pub started_at_ns: u64,
+    /// When the current attempt of the inner layers started (breaker durations).
+    pub child_started_at_ns: u64,
+    pub attempt: u32,
+    pub backoff: BackoffState,
+    pub ticket: Option<RetryTicket>,
+    pub bulkhead_ticket: u64,
+}
