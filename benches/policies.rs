@@ -2,12 +2,13 @@
 //! (acquire + record for breakers, one delay for backoffs, one withdraw/deposit for budgets,
 //! acquire + release for bulkheads, one acquire for limiters). Results in BENCHMARKS.md.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use faultline::policy::backoff::{AwsJitter, Backoff, BackoffState, PollyBackoffType};
 use faultline::policy::breaker::*;
 use faultline::policy::budget::{AwsTokenBucket, GrpcThrottle, TpsBudget};
 use faultline::policy::limit::{Bulkhead, RateLimiter};
 use faultline::policy::Outcome;
+use std::hint::black_box;
 
 const MS: u64 = 1_000_000;
 
