@@ -151,9 +151,124 @@ fn a_bulkhead_keeps_a_slow_dependency_from_starving_the_rest() {
 
 #[test]
 fn policy_scenarios_are_deterministic() {
-    for name in ["retry_amplification", "retry_budget", "breaker", "bulkhead"] {
+    for name in [
+        "retry_amplification",
+        "retry_budget",
+        "breaker",
+        "bulkhead",
+        "hedging",
+    ] {
         let a = run_text(&shipped(name));
         let b = run_text(&shipped(name));
         assert_eq!(a, b, "{name}");
+    }
+}
+
+#[test]
+fn hedging_cuts_the_tail_caused_by_rare_slow_requests() {
+    let text = shipped("hedging");
+    let with = run_text(&text);
+    let api = &with.services[0];
+    // P(first attempt > 20 ms) = 0.02 + 0.98 e^-4 = 0.0379: the hedge rate.
+    let expected = 0.02 + 0.98 * (-4f64).exp();
+    let rate = api.calls[0].amplification - 1.0;
+    assert!(
+        (rate - expected).abs() < 0.006,
+        "hedges per call {rate}, expected {expected}"
+    );
+    assert!(
+        api.latency.p99_ms < 60.0,
+        "p99 with hedging {}",
+        api.latency.p99_ms
+    );
+    // The hedge wins when the first attempt is on the slow path (share 0.02 / 0.0379 of hedges)
+    // and the hedge is fast (0.98); or when the first is a fast one past 20 ms, whose rest is
+    // again Exp(5 ms), and the hedge, one 0.2 ms hop behind, beats it: 0.98 x 0.5 e^(-0.2/5).
+    let slow_share = 0.02 / expected;
+    let p_win = slow_share * 0.98 + (1.0 - slow_share) * 0.98 * 0.5 * (-0.2f64 / 5.0).exp();
+    let hedge = with.policies.iter().find(|p| p.kind == "hedge").unwrap();
+    let won = hedge.counters.hedges_won as f64 / hedge.counters.hedges as f64;
+    assert!(
+        (won - p_win).abs() < 0.04,
+        "hedges won {won:.3}, expected {p_win:.3}"
+    );
+    let no = run_text(&without(&text, "Hedge("));
+    assert!(
+        no.services[0].latency.p99_ms > 350.0,
+        "p99 without hedging {}",
+        no.services[0].latency.p99_ms
+    );
+}
+
+/// A client calling one service through `policy`; the service fails with `error_rate`.
+fn one_edge(policy: &str, error_rate: f64) -> Summary {
+    run_text(&format!(
+        r#"(name: "h", duration: "20s",
+            default_link_latency: Constant("1ms"),
+            clients: [(name: "c", target: "s", load: Open(rate_per_s: 100.0, arrivals: Constant), policies: [{policy}])],
+            services: [(name: "s", workers: 100, service_time: Constant("5ms"), error_rate: {error_rate})])"#
+    ))
+}
+
+#[test]
+fn hedging_modes_follow_polly() {
+    // (policy, error rate, attempts per request, ok share)
+    let cases = [
+        // Delay 0: every attempt at once.
+        (
+            "Hedge(max_hedged_attempts: 2, delay: Parallel)",
+            0.0,
+            3.0,
+            1.0,
+        ),
+        // Fallback mode against a dead service: one attempt after another, all fail.
+        (
+            "Hedge(max_hedged_attempts: 2, delay: Fallback)",
+            1.0,
+            3.0,
+            0.0,
+        ),
+        // Fallback mode against a healthy service: the first attempt answers, no hedge.
+        (
+            "Hedge(max_hedged_attempts: 2, delay: Fallback)",
+            0.0,
+            1.0,
+            1.0,
+        ),
+        // Latency mode, delay longer than the 7 ms round trip: no hedge.
+        (
+            "Hedge(max_hedged_attempts: 1, delay: Fixed(\"50ms\"))",
+            0.0,
+            1.0,
+            1.0,
+        ),
+        // Latency mode, delay shorter than the round trip: always one hedge; the first wins.
+        (
+            "Hedge(max_hedged_attempts: 1, delay: Fixed(\"2ms\"))",
+            0.0,
+            2.0,
+            1.0,
+        ),
+        // Latency mode against a dead service: a failure launches the next attempt at once.
+        (
+            "Hedge(max_hedged_attempts: 3, delay: Fixed(\"1s\"))",
+            1.0,
+            4.0,
+            0.0,
+        ),
+    ];
+    for (policy, err, attempts, ok) in cases {
+        let s = one_edge(policy, err);
+        let c = &s.clients[0];
+        assert!(
+            (c.amplification - attempts).abs() < 0.01,
+            "{policy} (error rate {err}): {} attempts per request",
+            c.amplification
+        );
+        assert!(
+            (c.ok_ratio - ok).abs() < 1e-9,
+            "{policy}: ok share {}",
+            c.ok_ratio
+        );
     }
 }

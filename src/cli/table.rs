@@ -181,7 +181,7 @@ pub fn policies(s: &Summary) -> String {
         "timeouts",
         "rejected",
         "degraded",
-        "breaker",
+        "details",
     ];
     let rows: Vec<Vec<String>> = groups
         .iter()
@@ -194,20 +194,29 @@ pub fn policies(s: &Summary) -> String {
                     thousands(x)
                 }
             };
-            let breaker = if kind == "circuit_breaker" {
-                let opened: u64 = sum(|p| p.counters_opened());
-                let open_now = ps
-                    .iter()
-                    .filter(|p| p.breaker_state == Some(BreakerState::Open))
-                    .count();
-                format!(
-                    "opened {}x; {} of {} open at end",
-                    opened,
-                    open_now,
-                    ps.len()
-                )
-            } else {
-                "-".to_string()
+            let details = match kind.as_str() {
+                "circuit_breaker" => {
+                    let opened: u64 = sum(|p| p.counters_opened());
+                    let open_now = ps
+                        .iter()
+                        .filter(|p| p.breaker_state == Some(BreakerState::Open))
+                        .count();
+                    format!(
+                        "opened {}x; {} of {} open at end",
+                        opened,
+                        open_now,
+                        ps.len()
+                    )
+                }
+                "hedge" => format!(
+                    "hedges {}, won {}",
+                    thousands(sum(|p| p.counters.hedges)),
+                    thousands(sum(|p| p.counters.hedges_won))
+                ),
+                "bulkhead" | "rate_limiter" if sum(|p| p.counters.waited) > 0 => {
+                    format!("waited {}", thousands(sum(|p| p.counters.waited)))
+                }
+                _ => "-".to_string(),
             };
             vec![
                 edge.clone(),
@@ -219,7 +228,7 @@ pub fn policies(s: &Summary) -> String {
                 n(sum(|p| p.counters.timeouts)),
                 n(sum(|p| p.counters.rejected)),
                 n(sum(|p| p.counters.degraded)),
-                breaker,
+                details,
             ]
         })
         .collect();

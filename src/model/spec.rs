@@ -150,6 +150,30 @@ pub enum PolicySpec {
     Fallback {
         on: OutcomeSet,
     },
+    /// Polly v8 hedging: up to `max_hedged_attempts` more attempts besides the first; the first
+    /// success wins and the others are ignored (their work is not cancelled).
+    Hedge {
+        max_hedged_attempts: u32,
+        delay: HedgeDelay,
+    },
+}
+
+/// When a hedging layer launches its next attempt.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum HedgeDelay {
+    /// Latency mode: `delay` after the last launch, or at once when an attempt fails.
+    Fixed(SimDuration),
+    /// Every attempt at once (Polly's delay 0).
+    Parallel,
+    /// The next attempt only after the previous one failed (Polly's delay -1 ms).
+    Fallback,
+    /// Latency mode with the delay set to the `quantile` of the last `window` successful call
+    /// latencies (`initial` until ten are known), recomputed every 64 results.
+    Percentile {
+        quantile: f64,
+        window: u32,
+        initial: SimDuration,
+    },
 }
 
 impl PolicySpec {
@@ -161,6 +185,7 @@ impl PolicySpec {
             PolicySpec::Bulkhead { .. } => "bulkhead",
             PolicySpec::RateLimiter { .. } => "rate_limiter",
             PolicySpec::Fallback { .. } => "fallback",
+            PolicySpec::Hedge { .. } => "hedge",
         }
     }
     pub fn scope(&self) -> Scope {
@@ -169,6 +194,10 @@ impl PolicySpec {
             PolicySpec::CircuitBreaker { scope, .. }
             | PolicySpec::Bulkhead { scope, .. }
             | PolicySpec::RateLimiter { scope, .. } => *scope,
+            PolicySpec::Hedge {
+                delay: HedgeDelay::Percentile { .. },
+                ..
+            } => Scope::PerReplica,
             _ => Scope::Shared,
         }
     }

@@ -40,6 +40,54 @@ pub enum Instance {
     Breaker(Breaker),
     Bulkhead(Bulkhead),
     Limiter(RateLimiter),
+    Latencies(LatencyWindow),
+}
+
+/// Recent successful call latencies, for a hedging delay set from a percentile.
+#[derive(Clone, Debug)]
+pub struct LatencyWindow {
+    ring: Vec<u64>,
+    head: usize,
+    len: usize,
+    quantile: f64,
+    cached_ns: u64,
+    since_update: u32,
+    scratch: Vec<u64>,
+}
+
+impl LatencyWindow {
+    pub fn new(window: u32, quantile: f64, initial_ns: u64) -> Self {
+        let n = window.max(1) as usize;
+        LatencyWindow {
+            ring: vec![0; n],
+            head: 0,
+            len: 0,
+            quantile,
+            cached_ns: initial_ns,
+            since_update: 0,
+            scratch: Vec::with_capacity(n),
+        }
+    }
+
+    pub fn delay_ns(&self) -> u64 {
+        self.cached_ns
+    }
+
+    pub fn record(&mut self, ns: u64) {
+        self.ring[self.head] = ns;
+        self.head = (self.head + 1) % self.ring.len();
+        self.len = (self.len + 1).min(self.ring.len());
+        self.since_update += 1;
+        // Recompute now and then: selecting a quantile is O(window).
+        if self.len >= 10 && (self.since_update >= 64 || self.len < 64) {
+            self.since_update = 0;
+            self.scratch.clear();
+            self.scratch.extend_from_slice(&self.ring[..self.len]);
+            let k = ((self.len as f64 * self.quantile).ceil() as usize).clamp(1, self.len) - 1;
+            let (_, v, _) = self.scratch.select_nth_unstable(k);
+            self.cached_ns = *v;
+        }
+    }
 }
 
 /// What one layer instance did, for the summary.
@@ -61,6 +109,10 @@ pub struct LayerCounters {
     pub waited: u64,
     /// Fallback: failures turned into degraded answers.
     pub degraded: u64,
+    /// Hedge: attempts launched besides the first.
+    pub hedges: u64,
+    /// Hedge: calls whose winning answer came from a hedged attempt.
+    pub hedges_won: u64,
 }
 
 /// A breaker state change.
@@ -155,7 +207,18 @@ fn instance(spec: &PolicySpec) -> Instance {
             } => RateLimiter::resilience4j(limit_for_period, refresh_period.0, timeout.0, 0)
                 .expect("validated"),
         }),
-        PolicySpec::Timeout { .. } | PolicySpec::Fallback { .. } => Instance::Stateless,
+        PolicySpec::Hedge {
+            delay:
+                HedgeDelay::Percentile {
+                    quantile,
+                    window,
+                    initial,
+                },
+            ..
+        } => Instance::Latencies(LatencyWindow::new(*window, *quantile, initial.0)),
+        PolicySpec::Timeout { .. } | PolicySpec::Fallback { .. } | PolicySpec::Hedge { .. } => {
+            Instance::Stateless
+        }
     }
 }
 
@@ -240,4 +303,6 @@ pub struct Inv {
     pub backoff: BackoffState,
     pub ticket: Option<RetryTicket>,
     pub bulkhead_ticket: u64,
+    /// Hedge: attempts still out.
+    pub pending: u16,
 }

@@ -123,9 +123,11 @@ pub enum CallerRef {
         parent_gen: u32,
         call: u16,
     },
+    /// `tag` tells a hedging layer which of its attempts answered (0 elsewhere).
     Inv {
         inv: u32,
         gen: u32,
+        tag: u16,
     },
 }
 
@@ -238,6 +240,7 @@ mod timer {
     pub const RETRY: u8 = 2;
     pub const BULKHEAD_WAIT: u8 = 3;
     pub const DELAY: u8 = 4;
+    pub const HEDGE: u8 = 5;
 }
 
 /// One policy layer instance's figures, for the summary.
@@ -806,7 +809,9 @@ impl<O: Observer> World<O> {
         self.replicas[req.replica as usize].outstanding -= 1;
         self.release(slot);
         match req.caller {
-            CallerRef::Inv { inv, gen } => self.inv_child_result(inv, gen, req.status, now, q),
+            CallerRef::Inv { inv, gen, tag } => {
+                self.inv_child_result(inv, gen, tag, req.status, now, q)
+            }
             root => self.root_learns(root, req.from, req.status, req.sent_at, now, q),
         }
     }
@@ -846,7 +851,9 @@ impl<O: Observer> World<O> {
                     .call_done(parent_svc, call as usize, outcome, started_at, now);
                 self.child_done(parent, parent_gen, outcome, now, q)
             }
-            CallerRef::Inv { inv, gen } => self.inv_child_result(inv, gen, outcome, now, q),
+            CallerRef::Inv { inv, gen, tag } => {
+                self.inv_child_result(inv, gen, tag, outcome, now, q)
+            }
         }
     }
 
@@ -1041,7 +1048,11 @@ impl<O: Observer> World<O> {
             layer: 0,
             instance: 0,
             done: true,
-            parent: CallerRef::Inv { inv: 0, gen: 0 },
+            parent: CallerRef::Inv {
+                inv: 0,
+                gen: 0,
+                tag: 0,
+            },
             caller_entity: 0,
             caller_replica: 0,
             started_at_ns: 0,
@@ -1050,6 +1061,7 @@ impl<O: Observer> World<O> {
             backoff: BackoffState::default(),
             ticket: None,
             bulkhead_ticket: 0,
+            pending: 0,
         });
         Ok((self.invs.len() - 1) as u32)
     }
@@ -1089,6 +1101,7 @@ impl<O: Observer> World<O> {
             backoff: BackoffState::default(),
             ticket: None,
             bulkhead_ticket: 0,
+            pending: 0,
         };
         let t = now.0;
         let l = &mut self.edges[edge as usize].layers[layer as usize];
@@ -1181,14 +1194,87 @@ impl<O: Observer> World<O> {
                 }
             },
             (PolicySpec::Fallback { .. }, _) => self.start_inner(id, now, q),
+            (
+                PolicySpec::Hedge {
+                    max_hedged_attempts,
+                    delay,
+                },
+                inst,
+            ) => {
+                let (max, delay) = (*max_hedged_attempts, *delay);
+                let wait = match (delay, inst) {
+                    (HedgeDelay::Fixed(d), _) => Some(d.0),
+                    (HedgeDelay::Percentile { .. }, Instance::Latencies(w)) => Some(w.delay_ns()),
+                    _ => None,
+                };
+                if delay == HedgeDelay::Parallel {
+                    // Every attempt at once; set the counts first, as an attempt can answer
+                    // within this event.
+                    if now >= self.count_from {
+                        l.counters[instance].hedges += max as u64;
+                    }
+                    let v = &mut self.invs[id as usize];
+                    v.attempt = 1 + max;
+                    v.pending = (1 + max) as u16;
+                    for tag in 0..=max {
+                        let v = &self.invs[id as usize];
+                        if v.gen != gen || v.done {
+                            break;
+                        }
+                        self.start_inner_tagged(id, tag as u16, now, q)?;
+                    }
+                    return Ok(());
+                }
+                self.invs[id as usize].pending = 1;
+                if let Some(w) = wait.filter(|_| max > 0) {
+                    q.push(
+                        now + SimDuration(w),
+                        Event::PolicyTimer {
+                            inv: id,
+                            gen,
+                            what: timer::HEDGE,
+                        },
+                    );
+                }
+                self.start_inner_tagged(id, 0, now, q)
+            }
             _ => unreachable!("each policy kind has its instance kind"),
         }
+    }
+
+    /// Launches the next attempt of hedging invocation `id`.
+    fn hedge_launch(
+        &mut self,
+        id: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let v = &mut self.invs[id as usize];
+        let tag = v.attempt as u16;
+        v.attempt += 1;
+        v.pending += 1;
+        let (edge, layer, instance) = (v.edge, v.layer, v.instance);
+        if now >= self.count_from {
+            self.edges[edge as usize].layers[layer as usize].counters[instance as usize].hedges +=
+                1;
+        }
+        self.start_inner_tagged(id, tag, now, q)
     }
 
     /// Starts what is inside invocation `id`: the next layer, or the request itself.
     fn start_inner(
         &mut self,
         id: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        self.start_inner_tagged(id, 0, now, q)
+    }
+
+    fn start_inner_tagged(
+        &mut self,
+        id: u32,
+        tag: u16,
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
@@ -1199,6 +1285,7 @@ impl<O: Observer> World<O> {
         let me = CallerRef::Inv {
             inv: id,
             gen: v.gen,
+            tag,
         };
         if (v.layer as usize) + 1 < e.layers.len() {
             self.invoke(
@@ -1227,7 +1314,7 @@ impl<O: Observer> World<O> {
                 let p = &self.slots[parent as usize];
                 p.gen == parent_gen && !p.server_done
             }
-            CallerRef::Inv { inv, gen } => {
+            CallerRef::Inv { inv, gen, .. } => {
                 let v = &self.invs[inv as usize];
                 v.gen == gen && !v.done
             }
@@ -1239,6 +1326,7 @@ impl<O: Observer> World<O> {
         &mut self,
         id: u32,
         gen: u32,
+        tag: u16,
         outcome: Outcome,
         now: SimTime,
         q: &mut EventQueue<Event>,
@@ -1284,6 +1372,35 @@ impl<O: Observer> World<O> {
                 } else {
                     self.inv_complete(id, outcome, now, q)
                 }
+            }
+            (
+                PolicySpec::Hedge {
+                    max_hedged_attempts,
+                    delay,
+                },
+                inst,
+            ) => {
+                let (max, delay) = (*max_hedged_attempts, *delay);
+                let failed = OutcomeSet::failures().contains(outcome);
+                if !failed {
+                    if tag > 0 && now >= self.count_from {
+                        l.counters[instance].hedges_won += 1;
+                    }
+                    if let Instance::Latencies(w) = inst {
+                        w.record(t - v.started_at_ns);
+                    }
+                    return self.inv_complete(id, outcome, now, q);
+                }
+                let inv = &mut self.invs[id as usize];
+                inv.pending -= 1;
+                if inv.attempt < 1 + max && delay != HedgeDelay::Parallel {
+                    // An attempt failed: the next one goes out at once.
+                    return self.hedge_launch(id, now, q);
+                }
+                if inv.pending == 0 {
+                    return self.inv_complete(id, outcome, now, q);
+                }
+                Ok(())
             }
             (PolicySpec::Retry(r), inst) => {
                 let ok = !OutcomeSet::failures().contains(outcome);
@@ -1419,6 +1536,50 @@ impl<O: Observer> World<O> {
                 Ok(())
             }
             timer::DELAY => self.start_inner(id, now, q),
+            timer::HEDGE => {
+                let l = &self.edges[v.edge as usize].layers[v.layer as usize];
+                let PolicySpec::Hedge {
+                    max_hedged_attempts,
+                    delay,
+                } = l.spec
+                else {
+                    unreachable!("a hedge timer belongs to a hedge layer")
+                };
+                if v.attempt >= 1 + max_hedged_attempts {
+                    return Ok(());
+                }
+                let wait = match (delay, &l.instances[instance]) {
+                    (HedgeDelay::Percentile { .. }, Instance::Latencies(w)) => w.delay_ns(),
+                    (HedgeDelay::Fixed(d), _) => d.0,
+                    _ => return Ok(()),
+                };
+                // Polly waits the delay since the last launch; a failure may have launched since.
+                let due = v.child_started_at_ns + wait;
+                if now.0 < due {
+                    q.push(
+                        SimTime(due),
+                        Event::PolicyTimer {
+                            inv: id,
+                            gen,
+                            what: timer::HEDGE,
+                        },
+                    );
+                    return Ok(());
+                }
+                self.hedge_launch(id, now, q)?;
+                let v = self.invs[id as usize];
+                if v.gen == gen && !v.done && v.attempt < 1 + max_hedged_attempts {
+                    q.push(
+                        now + SimDuration(wait),
+                        Event::PolicyTimer {
+                            inv: id,
+                            gen,
+                            what: timer::HEDGE,
+                        },
+                    );
+                }
+                Ok(())
+            }
             _ => unreachable!("unknown policy timer"),
         }
     }

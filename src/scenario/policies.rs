@@ -6,7 +6,7 @@ use super::raw::*;
 use super::validate::Checker;
 use crate::engine::SimDuration;
 use crate::model::{
-    BreakerSpec, BudgetSpec, BulkheadSpec, LimiterSpec, PolicySpec, RetrySpec, Scope,
+    BreakerSpec, BudgetSpec, BulkheadSpec, HedgeDelay, LimiterSpec, PolicySpec, RetrySpec, Scope,
 };
 use crate::policy::backoff::{AwsJitter, Backoff, PollyBackoffType};
 use crate::policy::breaker::{
@@ -131,6 +131,57 @@ fn policy(c: &mut Checker, p: &str, raw: &RawPolicy) -> Option<PolicySpec> {
         RawPolicy::Fallback { on } => Some(PolicySpec::Fallback {
             on: set(on, OutcomeSet::failures()),
         }),
+        RawPolicy::Hedge {
+            max_hedged_attempts,
+            delay,
+        } => {
+            // Polly v8: MaxHedgedAttempts 1 (1 to 10), Delay 2 s.
+            let max = c.small(
+                &format!("{p}.max_hedged_attempts"),
+                *max_hedged_attempts,
+                1,
+                1,
+                10,
+                "max_hedged_attempts",
+            );
+            let delay = match delay {
+                None => HedgeDelay::Fixed(SimDuration::from_secs(2)),
+                Some(RawHedgeDelay::Fixed(d)) => {
+                    HedgeDelay::Fixed(c.positive_duration(&format!("{p}.delay"), d)?)
+                }
+                Some(RawHedgeDelay::Parallel) => HedgeDelay::Parallel,
+                Some(RawHedgeDelay::Fallback) => HedgeDelay::Fallback,
+                Some(RawHedgeDelay::Percentile {
+                    quantile,
+                    window,
+                    initial,
+                }) => {
+                    if !(*quantile > 0.0 && *quantile < 1.0) {
+                        c.err(
+                            format!("{p}.delay.quantile"),
+                            format!("must be between 0 and 1 (exclusive), got {quantile}"),
+                        );
+                        return None;
+                    }
+                    HedgeDelay::Percentile {
+                        quantile: *quantile,
+                        window: c.small(
+                            &format!("{p}.delay.window"),
+                            *window,
+                            1000,
+                            10,
+                            1_000_000,
+                            "window",
+                        ),
+                        initial: c.positive_duration(&format!("{p}.delay.initial"), initial)?,
+                    }
+                }
+            };
+            Some(PolicySpec::Hedge {
+                max_hedged_attempts: max,
+                delay,
+            })
+        }
         RawPolicy::Retry {
             max_attempts,
             max_retries,

@@ -182,6 +182,23 @@ pub enum RawPolicy {
     Fallback {
         on: Option<Vec<RawOutcome>>,
     },
+    Hedge {
+        max_hedged_attempts: Option<i64>,
+        delay: Option<RawHedgeDelay>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawHedgeDelay {
+    Fixed(String),
+    Parallel,
+    Fallback,
+    Percentile {
+        quantile: f64,
+        window: Option<i64>,
+        initial: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
