@@ -1545,7 +1545,7 @@ impl<O: Observer> World<O> {
                 else {
                     unreachable!("a hedge timer belongs to a hedge layer")
                 };
-                if v.attempt >= 1 + max_hedged_attempts {
+                if v.attempt > max_hedged_attempts {
                     return Ok(());
                 }
                 let wait = match (delay, &l.instances[instance]) {
