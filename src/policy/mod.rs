@@ -4,12 +4,34 @@
 //! drive a real service (with `std::time::Instant` and any RNG) or the simulator.
 //!
 //! Each mode is named after the library whose documented behaviour it follows
-//! (see `../shared/reference/policies.md`); where libraries disagree, each
+//! (see docs/policies.md); where libraries disagree, each
 //! behaviour is its own mode and the scenario chooses.
 //!
-//! Landed so far: retry backoff (Resilience4j, Polly, AWS architecture blog, gRPC A6) and retry
-//! budgets (AWS SDK standard token bucket, gRPC retry throttling). Breakers, bulkheads, rate
-//! limiters, hedging, shedding and health checks follow (issue "Resilience policies").
+//! The rules of every policy, with their sources, are in docs/policies.md.
+//!
+//! Used outside the simulator, with a real clock:
+//!
+//! ```
+//! use faultline::policy::breaker::{Breaker, PyBreaker, PyBreakerConfig};
+//! use faultline::policy::Outcome;
+//! use std::time::Instant;
+//!
+//! let start = Instant::now();
+//! let now_ns = || start.elapsed().as_nanos() as u64;
+//! let mut breaker = Breaker::PyBreaker(
+//!     PyBreaker::new(PyBreakerConfig { fail_max: 2, ..Default::default() }).unwrap(),
+//! );
+//! for _ in 0..2 {
+//!     if breaker.try_acquire(now_ns()).is_ok() {
+//!         let t0 = now_ns();
+//!         let result: Result<(), std::io::Error> = Err(std::io::ErrorKind::TimedOut.into()); // the real call
+//!         let outcome = if result.is_ok() { Outcome::Ok } else { Outcome::Error };
+//!         breaker.on_result(now_ns(), outcome, now_ns() - t0);
+//!     }
+//! }
+//! // Two consecutive failures: the breaker is open and refuses the next call at once.
+//! assert!(breaker.try_acquire(now_ns()).is_err());
+//! ```
 
 pub mod backoff;
 pub mod breaker;
