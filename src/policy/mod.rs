@@ -33,6 +33,7 @@
 //! assert!(breaker.try_acquire(now_ns()).is_err());
 //! ```
 
+pub mod adaptive;
 pub mod backoff;
 pub mod breaker;
 pub mod budget;
