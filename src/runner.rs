@@ -57,6 +57,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
     };
     let in_flight = world.live_requests() as u64;
     let policies = world.policy_reports();
+    let admission = world.admission_reports();
     let mut recorder = world.into_observer();
     recorder.finish(measured_end);
     let summary = Summary::build(
@@ -71,6 +72,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
             stopped: outcome.stopped.as_ref(),
             in_flight_at_end: in_flight,
             policies,
+            admission,
         },
     );
     (

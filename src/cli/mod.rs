@@ -230,10 +230,14 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
         println!();
         print!("{}", table::clients(&result.summary));
         println!();
-        let policies = table::policies(&result.summary);
-        if !policies.is_empty() {
-            print!("{policies}");
-            println!();
+        for extra in [
+            table::policies(&result.summary),
+            table::admission(&result.summary),
+        ] {
+            if !extra.is_empty() {
+                print!("{extra}");
+                println!();
+            }
         }
     }
     println!(

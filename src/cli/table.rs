@@ -235,6 +235,34 @@ pub fn policies(s: &Summary) -> String {
     render(&header, &rows)
 }
 
+/// One row per replica with admission control. Empty when no service has any.
+pub fn admission(s: &Summary) -> String {
+    if s.admission.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "replica",
+        "limit at end",
+        "shed by limit",
+        "shed by queue time",
+    ];
+    let rows: Vec<Vec<String>> = s
+        .admission
+        .iter()
+        .map(|a| {
+            vec![
+                format!("{}/{}", a.service, a.replica),
+                a.limit_at_end
+                    .map(|l| l.to_string())
+                    .unwrap_or_else(|| "-".to_string()),
+                thousands(a.shed_by_limit),
+                thousands(a.shed_by_queue_time),
+            ]
+        })
+        .collect();
+    render(&header, &rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

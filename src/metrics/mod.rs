@@ -9,8 +9,8 @@
 mod summary;
 
 pub use summary::{
-    CallSummary, ClientSummary, LatencySummary, OutcomeCounts, PolicySummary, ServiceSummary,
-    StoppedBy, Summary, SummaryContext, TransitionSummary,
+    AdmissionSummary, CallSummary, ClientSummary, LatencySummary, OutcomeCounts, PolicySummary,
+    ServiceSummary, StoppedBy, Summary, SummaryContext, TransitionSummary,
 };
 
 use crate::engine::SimTime;

@@ -5,7 +5,7 @@
 
 use super::{Latency, Recorder};
 use crate::engine::{LimitHit, SimTime};
-use crate::model::{LayerCounters, Outcome, PolicyReport, SystemSpec, OUTCOMES};
+use crate::model::{AdmissionReport, LayerCounters, Outcome, PolicyReport, SystemSpec, OUTCOMES};
 use crate::policy::breaker::BreakerState;
 use serde::{Deserialize, Serialize};
 
@@ -182,6 +182,21 @@ pub struct Summary {
     pub services: Vec<ServiceSummary>,
     /// Every policy layer instance, by edge.
     pub policies: Vec<PolicySummary>,
+    /// Server-side admission control, per replica that has any.
+    pub admission: Vec<AdmissionSummary>,
+}
+
+/// What one replica's admission control did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdmissionSummary {
+    pub service: String,
+    pub replica: u32,
+    /// The adaptive concurrency limit at the end of the run.
+    pub limit_at_end: Option<u32>,
+    /// Requests turned away (`overloaded`) because the concurrency limit was reached.
+    pub shed_by_limit: u64,
+    /// Requests turned away because they had waited longer than `max_queue_time`.
+    pub shed_by_queue_time: u64,
 }
 
 /// One policy layer instance.
@@ -259,6 +274,7 @@ pub struct SummaryContext<'a> {
     pub stopped: Option<&'a LimitHit>,
     pub in_flight_at_end: u64,
     pub policies: Vec<PolicyReport>,
+    pub admission: Vec<AdmissionReport>,
 }
 
 impl Summary {
@@ -369,6 +385,17 @@ impl Summary {
                         })
                         .collect(),
                     transitions_dropped: p.transitions_dropped,
+                })
+                .collect(),
+            admission: ctx
+                .admission
+                .into_iter()
+                .map(|a| AdmissionSummary {
+                    service: a.service,
+                    replica: a.replica,
+                    limit_at_end: a.limit_at_end,
+                    shed_by_limit: a.shed_by_limit,
+                    shed_by_queue_time: a.shed_by_queue_time,
                 })
                 .collect(),
         }

@@ -84,6 +84,39 @@ pub struct ServiceSpec {
     pub balancer: Balancer,
     pub fan_out: FanOut,
     pub calls: Vec<CallSpec>,
+    /// Admission control at each replica.
+    pub admission: AdmissionSpec,
+}
+
+/// Server-side admission control, per replica.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AdmissionSpec {
+    /// Shed (`overloaded`) a request that waited longer than this in the queue when a worker
+    /// would take it.
+    pub max_queue_time: Option<SimDuration>,
+    /// An adaptive limit on requests at the replica (queued or in service).
+    pub concurrency_limit: Option<ConcurrencyLimitSpec>,
+}
+
+/// Netflix concurrency-limits algorithms.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ConcurrencyLimitSpec {
+    Aimd {
+        initial: u32,
+        min: u32,
+        max: u32,
+        backoff_ratio: f64,
+        timeout: SimDuration,
+    },
+    Gradient2 {
+        initial: u32,
+        min: u32,
+        max: u32,
+        smoothing: f64,
+        long_window: u32,
+        rtt_tolerance: f64,
+        queue_size: u32,
+    },
 }
 
 /// How a service's load balancer picks a replica.
@@ -150,6 +183,13 @@ pub enum PolicySpec {
     Fallback {
         on: OutcomeSet,
     },
+    /// Google SRE client-side adaptive throttling: reject locally with probability
+    /// max(0, (requests - k accepts) / (requests + 1)) over `window`.
+    AdaptiveThrottle {
+        k: f64,
+        window: SimDuration,
+        scope: Scope,
+    },
     /// Polly v8 hedging: up to `max_hedged_attempts` more attempts besides the first; the first
     /// success wins and the others are ignored (their work is not cancelled).
     Hedge {
@@ -186,6 +226,7 @@ impl PolicySpec {
             PolicySpec::RateLimiter { .. } => "rate_limiter",
             PolicySpec::Fallback { .. } => "fallback",
             PolicySpec::Hedge { .. } => "hedge",
+            PolicySpec::AdaptiveThrottle { .. } => "adaptive_throttle",
         }
     }
     pub fn scope(&self) -> Scope {
@@ -193,7 +234,8 @@ impl PolicySpec {
             PolicySpec::Retry(r) => r.budget_scope,
             PolicySpec::CircuitBreaker { scope, .. }
             | PolicySpec::Bulkhead { scope, .. }
-            | PolicySpec::RateLimiter { scope, .. } => *scope,
+            | PolicySpec::RateLimiter { scope, .. }
+            | PolicySpec::AdaptiveThrottle { scope, .. } => *scope,
             PolicySpec::Hedge {
                 delay: HedgeDelay::Percentile { .. },
                 ..

@@ -6,6 +6,7 @@
 
 use super::spec::*;
 use crate::engine::RngStream;
+use crate::policy::adaptive::SreThrottle;
 use crate::policy::backoff::BackoffState;
 use crate::policy::breaker::{Breaker, BreakerState, PollyBreaker, PyBreaker, Resilience4jBreaker};
 use crate::policy::budget::{AwsTokenBucket, GrpcThrottle, RetryTicket, TpsBudget};
@@ -41,6 +42,7 @@ pub enum Instance {
     Bulkhead(Bulkhead),
     Limiter(RateLimiter),
     Latencies(LatencyWindow),
+    Throttle(SreThrottle),
 }
 
 /// Recent successful call latencies, for a hedging delay set from a percentile.
@@ -216,6 +218,9 @@ fn instance(spec: &PolicySpec) -> Instance {
                 },
             ..
         } => Instance::Latencies(LatencyWindow::new(*window, *quantile, initial.0)),
+        PolicySpec::AdaptiveThrottle { k, window, .. } => {
+            Instance::Throttle(SreThrottle::new(*k, window.0).expect("validated"))
+        }
         PolicySpec::Timeout { .. } | PolicySpec::Fallback { .. } | PolicySpec::Hedge { .. } => {
             Instance::Stateless
         }

@@ -10,6 +10,7 @@ use super::dist::Dist;
 use super::spec::*;
 use super::stack::{BudgetState, EdgeOwner, EdgeState, Instance, Inv, LayerCounters, Transition};
 use crate::engine::{EventQueue, LimitHit, Model, RngStream, SimDuration, SimTime, TraceRecord};
+use crate::policy::adaptive::{AimdLimit, Gradient2Limit};
 use crate::policy::backoff::BackoffState;
 use crate::policy::limit::Admission;
 use crate::policy::OutcomeSet;
@@ -152,6 +153,9 @@ struct Req {
     server_done: bool,
     /// A call returned `degraded`: the answer will be degraded too.
     degraded: bool,
+    /// Counted by the replica's concurrency limit, with the in-flight count it saw.
+    admitted: bool,
+    inflight_at_admit: u32,
 }
 
 impl Default for Req {
@@ -175,6 +179,8 @@ impl Default for Req {
             status: Outcome::Ok,
             server_done: false,
             degraded: false,
+            admitted: false,
+            inflight_at_admit: 0,
         }
     }
 }
@@ -201,6 +207,75 @@ struct ReplicaState {
     queue: VecDeque<u32>,
     outstanding: u32,
     service_time_rng: RngStream,
+    limiter: Option<ConcurrencyLimiter>,
+    shed_by_limit: u64,
+    shed_by_queue_time: u64,
+}
+
+/// A replica's adaptive concurrency limit.
+#[derive(Clone, Debug)]
+enum ConcurrencyLimiter {
+    Aimd(AimdLimit),
+    Gradient2(Gradient2Limit),
+}
+
+impl ConcurrencyLimiter {
+    fn new(spec: &ConcurrencyLimitSpec) -> Self {
+        // Validated when the scenario was loaded.
+        match *spec {
+            ConcurrencyLimitSpec::Aimd {
+                initial,
+                min,
+                max,
+                backoff_ratio,
+                timeout,
+            } => ConcurrencyLimiter::Aimd(
+                AimdLimit::new(initial, min, max, backoff_ratio, timeout.0).expect("validated"),
+            ),
+            ConcurrencyLimitSpec::Gradient2 {
+                initial,
+                min,
+                max,
+                smoothing,
+                long_window,
+                rtt_tolerance,
+                queue_size,
+            } => ConcurrencyLimiter::Gradient2(
+                Gradient2Limit::new(
+                    initial,
+                    min,
+                    max,
+                    smoothing,
+                    long_window,
+                    rtt_tolerance,
+                    queue_size,
+                )
+                .expect("validated"),
+            ),
+        }
+    }
+    fn limit(&self) -> u32 {
+        match self {
+            ConcurrencyLimiter::Aimd(l) => l.limit(),
+            ConcurrencyLimiter::Gradient2(l) => l.limit(),
+        }
+    }
+    fn on_sample(&mut self, rtt_ns: u64, inflight: u32, dropped: bool) {
+        match self {
+            ConcurrencyLimiter::Aimd(l) => l.on_sample(rtt_ns, inflight, dropped),
+            ConcurrencyLimiter::Gradient2(l) => l.on_sample(rtt_ns, inflight, dropped),
+        }
+    }
+}
+
+/// What a replica's admission control did, for the summary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdmissionReport {
+    pub service: String,
+    pub replica: u32,
+    pub limit_at_end: Option<u32>,
+    pub shed_by_limit: u64,
+    pub shed_by_queue_time: u64,
 }
 
 struct LinkState {
@@ -308,6 +383,13 @@ impl<O: Observer> World<O> {
                         &format!("{entity}/replica:{r}"),
                         "service_time",
                     ),
+                    limiter: s
+                        .admission
+                        .concurrency_limit
+                        .as_ref()
+                        .map(ConcurrencyLimiter::new),
+                    shed_by_limit: 0,
+                    shed_by_queue_time: 0,
                 });
             }
         }
@@ -646,6 +728,20 @@ impl<O: Observer> World<O> {
         self.obs.service_arrival(svc, now);
         let workers = self.spec.services[svc].workers;
         let cap = self.spec.services[svc].queue_capacity as usize;
+        let counting = now >= self.count_from;
+        let rep = &mut self.replicas[replica as usize];
+        if let Some(lim) = &rep.limiter {
+            let inflight = rep.busy + rep.queue.len() as u32;
+            if inflight >= lim.limit() {
+                // Over the adaptive limit: shed before queueing.
+                rep.shed_by_limit += counting as u64;
+                self.slots[slot as usize].started_at = now;
+                return self.respond(slot, Outcome::Overloaded, false, now, q);
+            }
+            let req = &mut self.slots[slot as usize];
+            req.admitted = true;
+            req.inflight_at_admit = inflight;
+        }
         let rep = &mut self.replicas[replica as usize];
         if rep.busy < workers {
             rep.busy += 1;
@@ -659,6 +755,43 @@ impl<O: Observer> World<O> {
             self.slots[slot as usize].started_at = now;
             return self.respond(slot, Outcome::Overloaded, false, now, q);
         }
+        Ok(())
+    }
+
+    /// A worker of `replica` is free: start the oldest queued request, shedding the ones that
+    /// waited longer than the service's `max_queue_time`.
+    fn take_next_from_queue(
+        &mut self,
+        replica: u32,
+        svc: usize,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let max_wait = self.spec.services[svc].admission.max_queue_time;
+        let workers = self.spec.services[svc].workers;
+        loop {
+            let rep = &mut self.replicas[replica as usize];
+            // A response sent below can bring a new request that takes the worker first.
+            if rep.busy >= workers {
+                break;
+            }
+            let Some(next) = rep.queue.pop_front() else {
+                break;
+            };
+            let waited = now.0 - self.slots[next as usize].arrived_at.0;
+            if max_wait.is_some_and(|m| waited > m.0) {
+                rep.shed_by_queue_time += (now >= self.count_from) as u64;
+                self.emit_level(replica, now);
+                self.slots[next as usize].started_at = now;
+                self.respond(next, Outcome::Overloaded, false, now, q)?;
+                continue;
+            }
+            rep.busy += 1;
+            self.emit_level(replica, now);
+            self.start_service(next, now, q);
+            return Ok(());
+        }
+        self.emit_level(replica, now);
         Ok(())
     }
 
@@ -773,17 +906,16 @@ impl<O: Observer> World<O> {
         let (arrived_at, started_at) = (req.arrived_at, req.started_at);
         self.obs
             .service_done(svc, status, arrived_at, started_at, now);
-        if held_worker {
-            let rep = &mut self.replicas[replica as usize];
-            rep.busy -= 1;
-            let next = rep.queue.pop_front();
-            if let Some(next) = next {
-                rep.busy += 1;
-                self.emit_level(replica, now);
-                self.start_service(next, now, q);
-            } else {
-                self.emit_level(replica, now);
+        let (admitted, inflight_at_admit) = (req.admitted, req.inflight_at_admit);
+        if admitted {
+            if let Some(lim) = &mut self.replicas[replica as usize].limiter {
+                let dropped = matches!(status, Outcome::Error | Outcome::Overloaded);
+                lim.on_sample(now.0 - arrived_at.0, inflight_at_admit, dropped);
             }
+        }
+        if held_worker {
+            self.replicas[replica as usize].busy -= 1;
+            self.take_next_from_queue(replica, svc, now, q)?;
         }
         let link = self.link_of[from as usize * self.spec.services.len() + svc] as usize;
         let l = &mut self.links[link];
@@ -1104,7 +1236,9 @@ impl<O: Observer> World<O> {
             pending: 0,
         };
         let t = now.0;
-        let l = &mut self.edges[edge as usize].layers[layer as usize];
+        let e = &mut self.edges[edge as usize];
+        let rng = &mut e.rng;
+        let l = &mut e.layers[layer as usize];
         match (&l.spec, &mut l.instances[instance]) {
             (PolicySpec::Timeout { timeout }, _) => {
                 let at = now + *timeout;
@@ -1194,6 +1328,16 @@ impl<O: Observer> World<O> {
                 }
             },
             (PolicySpec::Fallback { .. }, _) => self.start_inner(id, now, q),
+            (PolicySpec::AdaptiveThrottle { .. }, Instance::Throttle(th)) => {
+                if th.admit(t, rng.uniform()) {
+                    self.start_inner(id, now, q)
+                } else {
+                    if now >= self.count_from {
+                        l.counters[instance].rejected += 1;
+                    }
+                    self.inv_complete(id, Outcome::Rejected, now, q)
+                }
+            }
             (
                 PolicySpec::Hedge {
                     max_hedged_attempts,
@@ -1341,6 +1485,13 @@ impl<O: Observer> World<O> {
         let rng = &mut e.rng;
         let l = &mut e.layers[v.layer as usize];
         match (&l.spec, &mut l.instances[instance]) {
+            (PolicySpec::AdaptiveThrottle { .. }, Instance::Throttle(th)) => {
+                // The backend accepted unless it answered with an overload signal.
+                if !matches!(outcome, Outcome::Overloaded | Outcome::Rejected) {
+                    th.on_accept(t);
+                }
+                self.inv_complete(id, outcome, now, q)
+            }
             (PolicySpec::Timeout { .. }, _) | (PolicySpec::RateLimiter { .. }, _) => {
                 self.inv_complete(id, outcome, now, q)
             }
@@ -1582,6 +1733,24 @@ impl<O: Observer> World<O> {
             }
             _ => unreachable!("unknown policy timer"),
         }
+    }
+
+    /// Every replica's admission control figures (replicas without admission control omitted).
+    pub fn admission_reports(&self) -> Vec<AdmissionReport> {
+        self.replicas
+            .iter()
+            .filter(|r| {
+                let a = &self.spec.services[r.service as usize].admission;
+                a.max_queue_time.is_some() || a.concurrency_limit.is_some()
+            })
+            .map(|r| AdmissionReport {
+                service: self.spec.services[r.service as usize].name.clone(),
+                replica: r.index,
+                limit_at_end: r.limiter.as_ref().map(|l| l.limit()),
+                shed_by_limit: r.shed_by_limit,
+                shed_by_queue_time: r.shed_by_queue_time,
+            })
+            .collect()
     }
 
     /// Every policy layer instance's figures, in edge, layer and instance order.

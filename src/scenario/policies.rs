@@ -6,8 +6,10 @@ use super::raw::*;
 use super::validate::Checker;
 use crate::engine::SimDuration;
 use crate::model::{
-    BreakerSpec, BudgetSpec, BulkheadSpec, HedgeDelay, LimiterSpec, PolicySpec, RetrySpec, Scope,
+    AdmissionSpec, BreakerSpec, BudgetSpec, BulkheadSpec, ConcurrencyLimitSpec, HedgeDelay,
+    LimiterSpec, PolicySpec, RetrySpec, Scope,
 };
+use crate::policy::adaptive::{AimdLimit, Gradient2Limit, SreThrottle};
 use crate::policy::backoff::{AwsJitter, Backoff, PollyBackoffType};
 use crate::policy::breaker::{
     BreakerState, PollyBreaker, PollyConfig, PyBreaker, PyBreakerConfig, Resilience4jBreaker,
@@ -131,6 +133,21 @@ fn policy(c: &mut Checker, p: &str, raw: &RawPolicy) -> Option<PolicySpec> {
         RawPolicy::Fallback { on } => Some(PolicySpec::Fallback {
             on: set(on, OutcomeSet::failures()),
         }),
+        RawPolicy::AdaptiveThrottle {
+            k,
+            window,
+            scope: sc,
+        } => {
+            let k = k.unwrap_or(2.0);
+            let window =
+                c.opt_duration(&format!("{p}.window"), window, SimDuration::from_secs(120));
+            c.config(p, SreThrottle::new(k, window.0))?;
+            Some(PolicySpec::AdaptiveThrottle {
+                k,
+                window,
+                scope: scope(*sc),
+            })
+        }
         RawPolicy::Hedge {
             max_hedged_attempts,
             delay,
@@ -702,4 +719,116 @@ fn breaker(c: &mut Checker, p: &str, b: &RawBreaker) -> Option<PolicySpec> {
         breaker,
         scope: scope(sc),
     })
+}
+
+/// A service's admission control (`path` is e.g. `services[2]`).
+pub(super) fn admission(c: &mut Checker, path: &str, raw: &Option<RawAdmission>) -> AdmissionSpec {
+    let Some(a) = raw else {
+        return AdmissionSpec::default();
+    };
+    let p = format!("{path}.admission");
+    let max_queue_time = a
+        .max_queue_time
+        .as_ref()
+        .and_then(|t| c.duration(&format!("{p}.max_queue_time"), t));
+    let concurrency_limit = a.concurrency_limit.as_ref().and_then(|l| {
+        let lp = format!("{p}.concurrency_limit");
+        match l {
+            RawConcurrencyLimit::Aimd {
+                initial,
+                min,
+                max,
+                backoff_ratio,
+                timeout,
+            } => {
+                let initial = c.small(
+                    &format!("{lp}.initial"),
+                    *initial,
+                    20,
+                    1,
+                    1_000_000,
+                    "initial",
+                );
+                let min = c.small(&format!("{lp}.min"), *min, 20, 1, 1_000_000, "min");
+                let max = c.small(&format!("{lp}.max"), *max, 200, 1, 1_000_000, "max");
+                let backoff_ratio = backoff_ratio.unwrap_or(0.9);
+                let timeout =
+                    c.opt_duration(&format!("{lp}.timeout"), timeout, SimDuration::from_secs(5));
+                c.config(
+                    &lp,
+                    AimdLimit::new(initial, min, max, backoff_ratio, timeout.0),
+                )?;
+                Some(ConcurrencyLimitSpec::Aimd {
+                    initial,
+                    min,
+                    max,
+                    backoff_ratio,
+                    timeout,
+                })
+            }
+            RawConcurrencyLimit::Gradient2 {
+                initial,
+                min,
+                max,
+                smoothing,
+                long_window,
+                rtt_tolerance,
+                queue_size,
+            } => {
+                let initial = c.small(
+                    &format!("{lp}.initial"),
+                    *initial,
+                    20,
+                    1,
+                    1_000_000,
+                    "initial",
+                );
+                let min = c.small(&format!("{lp}.min"), *min, 20, 1, 1_000_000, "min");
+                let max = c.small(&format!("{lp}.max"), *max, 200, 1, 1_000_000, "max");
+                let smoothing = smoothing.unwrap_or(0.2);
+                let long_window = c.small(
+                    &format!("{lp}.long_window"),
+                    *long_window,
+                    600,
+                    1,
+                    1_000_000,
+                    "long_window",
+                );
+                let rtt_tolerance = rtt_tolerance.unwrap_or(1.5);
+                let queue_size = c.small(
+                    &format!("{lp}.queue_size"),
+                    *queue_size,
+                    4,
+                    0,
+                    1_000_000,
+                    "queue_size",
+                );
+                c.config(
+                    &lp,
+                    Gradient2Limit::new(
+                        initial,
+                        min,
+                        max,
+                        smoothing,
+                        long_window,
+                        rtt_tolerance,
+                        queue_size,
+                    ),
+                )?;
+                Some(ConcurrencyLimitSpec::Gradient2 {
+                    initial,
+                    min,
+                    max,
+                    smoothing,
+                    long_window,
+                    rtt_tolerance,
+                    queue_size,
+                })
+            }
+        }
+    });
+    AdmissionSpec {
+        max_queue_time,
+        concurrency_limit,
+    }
 }

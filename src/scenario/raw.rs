@@ -90,6 +90,35 @@ pub struct RawService {
     pub fan_out: RawFanOut,
     #[serde(default)]
     pub calls: Vec<RawCall>,
+    pub admission: Option<RawAdmission>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Admission")]
+pub struct RawAdmission {
+    pub max_queue_time: Option<String>,
+    pub concurrency_limit: Option<RawConcurrencyLimit>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawConcurrencyLimit {
+    Aimd {
+        initial: Option<i64>,
+        min: Option<i64>,
+        max: Option<i64>,
+        backoff_ratio: Option<f64>,
+        timeout: Option<String>,
+    },
+    Gradient2 {
+        initial: Option<i64>,
+        min: Option<i64>,
+        max: Option<i64>,
+        smoothing: Option<f64>,
+        long_window: Option<i64>,
+        rtt_tolerance: Option<f64>,
+        queue_size: Option<i64>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
@@ -185,6 +214,11 @@ pub enum RawPolicy {
     Hedge {
         max_hedged_attempts: Option<i64>,
         delay: Option<RawHedgeDelay>,
+    },
+    AdaptiveThrottle {
+        k: Option<f64>,
+        window: Option<String>,
+        scope: Option<RawScope>,
     },
 }
 

@@ -396,6 +396,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 RawFanOut::Parallel => FanOut::Parallel,
             },
             calls,
+            admission: super::policies::admission(&mut c, &p, &s.admission),
         });
     }
     check_cycles(&mut c, &services);
