@@ -327,3 +327,49 @@ fn sre_adaptive_throttling_sends_about_k_times_what_the_backend_accepts() {
         .unwrap();
     assert!(throttle.counters.rejected > 0);
 }
+
+#[test]
+fn a_feature_flag_drops_a_failing_feature_and_retries_it_later() {
+    // Recommendations fail 90% of the time. The page stops asking for them once 20 calls in the
+    // last 10 s failed more than half the time, and asks again after 30 s: per replica, about
+    // 20 calls every 30 s reach the failing service, and the page is served degraded meanwhile.
+    let text = |flag: &str| {
+        format!(
+            r#"(name: "f", duration: "300s", default_link_latency: Constant("1ms"),
+                clients: [(name: "c", target: "page", load: Open(rate_per_s: 100.0))],
+                services: [
+                    (name: "page", replicas: 2, workers: 50, service_time: Constant("1ms"),
+                     calls: [(to: "recs", policies: [{flag}])]),
+                    (name: "recs", workers: 50, service_time: Constant("2ms"), error_rate: 0.9),
+                ])"#
+        )
+    };
+    let with = run_text(&text(
+        "FeatureFlag(failure_rate_above: 0.5, min_calls: 20, window: \"10s\", off_for: \"30s\")",
+    ));
+    let calls = with.services[0].calls[0].calls as f64;
+    let reached = with.services[1].offered as f64;
+    // 2 replicas x ceil(300 / 30) cycles x about 20 calls = about 400 of 30,000.
+    assert!(
+        reached < 0.03 * calls,
+        "{reached} of {calls} calls reached the failing service"
+    );
+    assert!(served(&with) > 0.98, "served {:.3}", served(&with));
+    let flags: Vec<_> = with
+        .policies
+        .iter()
+        .filter(|p| p.kind == "feature_flag")
+        .collect();
+    assert_eq!(flags.len(), 2);
+    assert!(
+        flags.iter().all(|f| f.counters_opened() >= 9),
+        "each replica's flag went off every cycle"
+    );
+    // Without the flag: 90% of pages fail.
+    let no = run_text(&text("Timeout(\"1s\")"));
+    assert!(
+        (served(&no) - 0.1).abs() < 0.02,
+        "served without the flag {:.3}",
+        served(&no)
+    );
+}

@@ -183,6 +183,16 @@ pub enum PolicySpec {
     Fallback {
         on: OutcomeSet,
     },
+    /// Skip the call (answer `degraded`) while a health signal has turned the feature off: off
+    /// when the failure rate over `window` exceeds `failure_rate_above` (with at least
+    /// `min_calls`), back on after `off_for`.
+    FeatureFlag {
+        failure_rate_above: f64,
+        min_calls: u32,
+        window: SimDuration,
+        off_for: SimDuration,
+        scope: Scope,
+    },
     /// Google SRE client-side adaptive throttling: reject locally with probability
     /// max(0, (requests - k accepts) / (requests + 1)) over `window`.
     AdaptiveThrottle {
@@ -227,6 +237,7 @@ impl PolicySpec {
             PolicySpec::Fallback { .. } => "fallback",
             PolicySpec::Hedge { .. } => "hedge",
             PolicySpec::AdaptiveThrottle { .. } => "adaptive_throttle",
+            PolicySpec::FeatureFlag { .. } => "feature_flag",
         }
     }
     pub fn scope(&self) -> Scope {
@@ -235,7 +246,8 @@ impl PolicySpec {
             PolicySpec::CircuitBreaker { scope, .. }
             | PolicySpec::Bulkhead { scope, .. }
             | PolicySpec::RateLimiter { scope, .. }
-            | PolicySpec::AdaptiveThrottle { scope, .. } => *scope,
+            | PolicySpec::AdaptiveThrottle { scope, .. }
+            | PolicySpec::FeatureFlag { scope, .. } => *scope,
             PolicySpec::Hedge {
                 delay: HedgeDelay::Percentile { .. },
                 ..

@@ -6,7 +6,7 @@
 
 use super::spec::*;
 use crate::engine::RngStream;
-use crate::policy::adaptive::SreThrottle;
+use crate::policy::adaptive::{FeatureFlag, SreThrottle};
 use crate::policy::backoff::BackoffState;
 use crate::policy::breaker::{Breaker, BreakerState, PollyBreaker, PyBreaker, Resilience4jBreaker};
 use crate::policy::budget::{AwsTokenBucket, GrpcThrottle, RetryTicket, TpsBudget};
@@ -43,6 +43,7 @@ pub enum Instance {
     Limiter(RateLimiter),
     Latencies(LatencyWindow),
     Throttle(SreThrottle),
+    Flag(FeatureFlag),
 }
 
 /// Recent successful call latencies, for a hedging delay set from a percentile.
@@ -218,6 +219,16 @@ fn instance(spec: &PolicySpec) -> Instance {
                 },
             ..
         } => Instance::Latencies(LatencyWindow::new(*window, *quantile, initial.0)),
+        PolicySpec::FeatureFlag {
+            failure_rate_above,
+            min_calls,
+            window,
+            off_for,
+            ..
+        } => Instance::Flag(
+            FeatureFlag::new(*failure_rate_above, *min_calls, window.0, off_for.0)
+                .expect("validated"),
+        ),
         PolicySpec::AdaptiveThrottle { k, window, .. } => {
             Instance::Throttle(SreThrottle::new(*k, window.0).expect("validated"))
         }

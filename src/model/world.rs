@@ -12,6 +12,7 @@ use super::stack::{BudgetState, EdgeOwner, EdgeState, Instance, Inv, LayerCounte
 use crate::engine::{EventQueue, LimitHit, Model, RngStream, SimDuration, SimTime, TraceRecord};
 use crate::policy::adaptive::{AimdLimit, Gradient2Limit};
 use crate::policy::backoff::BackoffState;
+use crate::policy::breaker::BreakerState;
 use crate::policy::limit::Admission;
 use crate::policy::OutcomeSet;
 pub use crate::policy::{Outcome, OUTCOMES};
@@ -1328,6 +1329,24 @@ impl<O: Observer> World<O> {
                 }
             },
             (PolicySpec::Fallback { .. }, _) => self.start_inner(id, now, q),
+            (PolicySpec::FeatureFlag { .. }, Instance::Flag(f)) => {
+                let was = f.turned_off;
+                if f.enabled(t) {
+                    if was > 0
+                        && l.transitions[instance]
+                            .last()
+                            .is_some_and(|x| x.to == BreakerState::Open)
+                    {
+                        l.record_transition(instance, t, BreakerState::Open, BreakerState::Closed);
+                    }
+                    self.start_inner(id, now, q)
+                } else {
+                    if now >= self.count_from {
+                        l.counters[instance].degraded += 1;
+                    }
+                    self.inv_complete(id, Outcome::Degraded, now, q)
+                }
+            }
             (PolicySpec::AdaptiveThrottle { .. }, Instance::Throttle(th)) => {
                 if th.admit(t, rng.uniform()) {
                     self.start_inner(id, now, q)
@@ -1485,6 +1504,14 @@ impl<O: Observer> World<O> {
         let rng = &mut e.rng;
         let l = &mut e.layers[v.layer as usize];
         match (&l.spec, &mut l.instances[instance]) {
+            (PolicySpec::FeatureFlag { .. }, Instance::Flag(f)) => {
+                let before = f.turned_off;
+                f.record(t, OutcomeSet::failures().contains(outcome));
+                if f.turned_off > before {
+                    l.record_transition(instance, t, BreakerState::Closed, BreakerState::Open);
+                }
+                self.inv_complete(id, outcome, now, q)
+            }
             (PolicySpec::AdaptiveThrottle { .. }, Instance::Throttle(th)) => {
                 // The backend accepted unless it answered with an overload signal.
                 if !matches!(outcome, Outcome::Overloaded | Outcome::Rejected) {

@@ -11,6 +11,9 @@
 //!   new = L x gradient + queue_size, L = L(1 - smoothing) + new x smoothing, clamped.
 //! - [`SreThrottle`]: client-side adaptive throttling from Google's SRE book: reject locally
 //!   with probability max(0, (requests - K x accepts) / (requests + 1)) over a sliding window.
+//! - [`FeatureFlag`]: a feature (a call) that a health signal turns off and back on: off when
+//!   the call's failure rate over `window` exceeds the threshold (with at least `min_calls`
+//!   calls), back on after `off_for`, with fresh history.
 
 use super::{config_error, ConfigError};
 
@@ -238,6 +241,88 @@ impl SreThrottle {
     }
 }
 
+/// A feature flag driven by the failure rate of the call it guards.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FeatureFlag {
+    threshold: f64,
+    min_calls: u64,
+    off_for_ns: u64,
+    slice_ns: u64,
+    /// (slice index, calls, failures)
+    ring: Vec<(u64, u64, u64)>,
+    off_until_ns: Option<u64>,
+    /// Times the flag turned the feature off.
+    pub turned_off: u64,
+}
+
+impl FeatureFlag {
+    pub fn new(
+        failure_rate_above: f64,
+        min_calls: u32,
+        window_ns: u64,
+        off_for_ns: u64,
+    ) -> Result<Self, ConfigError> {
+        if !(0.0..1.0).contains(&failure_rate_above) {
+            return Err(config_error(
+                "failure_rate_above",
+                format!("must be in [0, 1), got {failure_rate_above}"),
+            ));
+        }
+        if window_ns < 20 {
+            return Err(config_error("window", "must be at least 20ns"));
+        }
+        if off_for_ns == 0 {
+            return Err(config_error("off_for", "must be above zero"));
+        }
+        Ok(FeatureFlag {
+            threshold: failure_rate_above,
+            min_calls: min_calls.max(1) as u64,
+            off_for_ns,
+            slice_ns: window_ns / 20,
+            ring: vec![(u64::MAX, 0, 0); 20],
+            off_until_ns: None,
+            turned_off: 0,
+        })
+    }
+
+    /// Is the feature on now? Turning back on forgets the old history.
+    pub fn enabled(&mut self, now_ns: u64) -> bool {
+        match self.off_until_ns {
+            Some(until) if now_ns < until => false,
+            Some(_) => {
+                self.off_until_ns = None;
+                self.ring.iter_mut().for_each(|b| *b = (u64::MAX, 0, 0));
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Records how a guarded call ended; may turn the feature off.
+    pub fn record(&mut self, now_ns: u64, failed: bool) {
+        let s = now_ns / self.slice_ns;
+        let n = self.ring.len() as u64;
+        let b = &mut self.ring[(s % n) as usize];
+        if b.0 != s {
+            *b = (s, 0, 0);
+        }
+        b.1 += 1;
+        b.2 += failed as u64;
+        if self.off_until_ns.is_some() {
+            return;
+        }
+        let (calls, failures) = self
+            .ring
+            .iter()
+            .filter(|b| b.0 != u64::MAX && b.0 <= s && s < b.0 + n)
+            .fold((0, 0), |(c, f), b| (c + b.1, f + b.2));
+        if calls >= self.min_calls && failures as f64 / calls as f64 > self.threshold {
+            self.off_until_ns = Some(now_ns.saturating_add(self.off_for_ns));
+            self.turned_off += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,5 +421,31 @@ mod tests {
         // History slides out after the window.
         assert_eq!(t.reject_probability(120_000 * MS), 0.0);
         assert!(SreThrottle::new(0.5, MS).is_err());
+    }
+
+    #[test]
+    fn feature_flag_turns_off_above_the_threshold_and_back_on_after_off_for() {
+        // Off above 50% failures over 10 s, with at least 4 calls; back on after 30 s.
+        let mut f = FeatureFlag::new(0.5, 4, 10_000 * MS, 30_000 * MS).unwrap();
+        for (t, failed) in [(0, true), (1, true), (2, false)] {
+            assert!(f.enabled(t * MS));
+            f.record(t * MS, failed);
+        }
+        // 3 calls: below min_calls, still on; the 4th makes 3/4 > 50%.
+        assert!(f.enabled(3 * MS));
+        f.record(3 * MS, true);
+        assert!(!f.enabled(4 * MS));
+        assert!(!f.enabled(30_002 * MS));
+        assert!(f.enabled(30_003 * MS));
+        assert_eq!(f.turned_off, 1);
+        // Fresh history after coming back: one failure alone does not turn it off.
+        f.record(30_004 * MS, true);
+        assert!(f.enabled(30_005 * MS));
+        // Exactly 50% is not above the threshold.
+        let mut g = FeatureFlag::new(0.5, 2, 10_000 * MS, MS).unwrap();
+        g.record(0, true);
+        g.record(0, false);
+        assert!(g.enabled(0));
+        assert!(FeatureFlag::new(1.0, 1, MS, MS).is_err());
     }
 }

@@ -9,7 +9,7 @@ use crate::model::{
     AdmissionSpec, BreakerSpec, BudgetSpec, BulkheadSpec, ConcurrencyLimitSpec, HedgeDelay,
     LimiterSpec, PolicySpec, RetrySpec, Scope,
 };
-use crate::policy::adaptive::{AimdLimit, Gradient2Limit, SreThrottle};
+use crate::policy::adaptive::{AimdLimit, FeatureFlag, Gradient2Limit, SreThrottle};
 use crate::policy::backoff::{AwsJitter, Backoff, PollyBackoffType};
 use crate::policy::breaker::{
     BreakerState, PollyBreaker, PollyConfig, PyBreaker, PyBreakerConfig, Resilience4jBreaker,
@@ -133,6 +133,36 @@ fn policy(c: &mut Checker, p: &str, raw: &RawPolicy) -> Option<PolicySpec> {
         RawPolicy::Fallback { on } => Some(PolicySpec::Fallback {
             on: set(on, OutcomeSet::failures()),
         }),
+        RawPolicy::FeatureFlag {
+            failure_rate_above,
+            min_calls,
+            window,
+            off_for,
+            scope: sc,
+        } => {
+            let min_calls = c.small(
+                &format!("{p}.min_calls"),
+                *min_calls,
+                20,
+                1,
+                1_000_000_000,
+                "min_calls",
+            );
+            let window = c.opt_duration(&format!("{p}.window"), window, SimDuration::from_secs(10));
+            let off_for =
+                c.opt_duration(&format!("{p}.off_for"), off_for, SimDuration::from_secs(30));
+            c.config(
+                p,
+                FeatureFlag::new(*failure_rate_above, min_calls, window.0, off_for.0),
+            )?;
+            Some(PolicySpec::FeatureFlag {
+                failure_rate_above: *failure_rate_above,
+                min_calls,
+                window,
+                off_for,
+                scope: scope(*sc),
+            })
+        }
         RawPolicy::AdaptiveThrottle {
             k,
             window,

@@ -215,6 +215,13 @@ pub enum RawPolicy {
         max_hedged_attempts: Option<i64>,
         delay: Option<RawHedgeDelay>,
     },
+    FeatureFlag {
+        failure_rate_above: f64,
+        min_calls: Option<i64>,
+        window: Option<String>,
+        off_for: Option<String>,
+        scope: Option<RawScope>,
+    },
     AdaptiveThrottle {
         k: Option<f64>,
         window: Option<String>,
