@@ -257,6 +257,7 @@ pub fn admission(s: &Summary) -> String {
                     .unwrap_or_else(|| "-".to_string()),
                 thousands(a.shed_by_limit),
                 thousands(a.shed_by_queue_time),
+                thousands(a.shed_expired),
             ]
         })
         .collect();

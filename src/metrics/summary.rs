@@ -197,6 +197,8 @@ pub struct AdmissionSummary {
     pub shed_by_limit: u64,
     /// Requests turned away because they had waited longer than `max_queue_time`.
     pub shed_by_queue_time: u64,
+    /// Requests dropped unserved (`timeout`) because their propagated deadline had passed.
+    pub shed_expired: u64,
 }
 
 /// One policy layer instance.
@@ -396,6 +398,7 @@ impl Summary {
                     limit_at_end: a.limit_at_end,
                     shed_by_limit: a.shed_by_limit,
                     shed_by_queue_time: a.shed_by_queue_time,
+                    shed_expired: a.shed_expired,
                 })
                 .collect(),
         }

@@ -34,6 +34,9 @@ pub struct ClientSpec {
     /// Resilience policies around each request, outermost first (a `timeout` field in the
     /// scenario becomes a [`PolicySpec::Timeout`] at the end of this list).
     pub policies: Vec<PolicySpec>,
+    /// Requests carry the deadline of their timeout to the service, which drops them unserved
+    /// once it has passed.
+    pub propagate_deadline: bool,
     /// Open loop: arrivals beyond this many outstanding requests are `rejected` at the client.
     pub max_in_flight: u32,
 }
@@ -147,6 +150,10 @@ pub struct CallSpec {
     pub probability: f64,
     /// Resilience policies around the call, outermost first.
     pub policies: Vec<PolicySpec>,
+    /// Requests on this call carry their deadline (the nearest enclosing timeout, and the
+    /// calling request's own deadline), and the call gives up when the calling request's
+    /// deadline passes (gRPC-style deadline propagation).
+    pub propagate_deadline: bool,
 }
 
 /// Whether a stateful policy (breaker, budget, bulkhead, limiter) is one instance per caller
@@ -179,6 +186,9 @@ pub enum PolicySpec {
         limiter: LimiterSpec,
         scope: Scope,
     },
+    /// The calling request's propagated deadline: give up (`timeout`) when it passes, or at
+    /// once if it already has. Added outermost on call edges with `propagate_deadline`.
+    Deadline,
     /// Turn the listed failures into a `degraded` answer.
     Fallback {
         on: OutcomeSet,
@@ -230,6 +240,7 @@ impl PolicySpec {
     pub fn kind(&self) -> &'static str {
         match self {
             PolicySpec::Timeout { .. } => "timeout",
+            PolicySpec::Deadline => "deadline",
             PolicySpec::Retry(_) => "retry",
             PolicySpec::CircuitBreaker { .. } => "circuit_breaker",
             PolicySpec::Bulkhead { .. } => "bulkhead",

@@ -145,6 +145,8 @@ pub struct EdgeState {
     pub from: u32,
     pub to: ServiceId,
     pub layers: Vec<LayerState>,
+    /// Requests sent on this edge carry their deadline.
+    pub propagate_deadline: bool,
     /// Draws for backoff jitter.
     pub rng: RngStream,
 }
@@ -232,9 +234,10 @@ fn instance(spec: &PolicySpec) -> Instance {
         PolicySpec::AdaptiveThrottle { k, window, .. } => {
             Instance::Throttle(SreThrottle::new(*k, window.0).expect("validated"))
         }
-        PolicySpec::Timeout { .. } | PolicySpec::Fallback { .. } | PolicySpec::Hedge { .. } => {
-            Instance::Stateless
-        }
+        PolicySpec::Timeout { .. }
+        | PolicySpec::Deadline
+        | PolicySpec::Fallback { .. }
+        | PolicySpec::Hedge { .. } => Instance::Stateless,
     }
 }
 
@@ -270,6 +273,7 @@ impl EdgeState {
             from,
             to,
             layers,
+            propagate_deadline: false,
             rng,
         }
     }
@@ -321,4 +325,6 @@ pub struct Inv {
     pub bulkhead_ticket: u64,
     /// Hedge: attempts still out.
     pub pending: u16,
+    /// The deadline inside this layer (u64::MAX: none).
+    pub deadline_ns: u64,
 }

@@ -157,6 +157,8 @@ struct Req {
     /// Counted by the replica's concurrency limit, with the in-flight count it saw.
     admitted: bool,
     inflight_at_admit: u32,
+    /// The caller's deadline carried with the request (u64::MAX: none).
+    deadline_ns: u64,
 }
 
 impl Default for Req {
@@ -182,6 +184,7 @@ impl Default for Req {
             degraded: false,
             admitted: false,
             inflight_at_admit: 0,
+            deadline_ns: u64::MAX,
         }
     }
 }
@@ -211,6 +214,7 @@ struct ReplicaState {
     limiter: Option<ConcurrencyLimiter>,
     shed_by_limit: u64,
     shed_by_queue_time: u64,
+    shed_expired: u64,
 }
 
 /// A replica's adaptive concurrency limit.
@@ -277,6 +281,8 @@ pub struct AdmissionReport {
     pub limit_at_end: Option<u32>,
     pub shed_by_limit: u64,
     pub shed_by_queue_time: u64,
+    /// Requests dropped unserved because their propagated deadline had passed.
+    pub shed_expired: u64,
 }
 
 struct LinkState {
@@ -391,6 +397,7 @@ impl<O: Observer> World<O> {
                         .map(ConcurrencyLimiter::new),
                     shed_by_limit: 0,
                     shed_by_queue_time: 0,
+                    shed_expired: 0,
                 });
             }
         }
@@ -434,12 +441,14 @@ impl<O: Observer> World<O> {
         }
         let mut edges = Vec::new();
         let mut client_edge = Vec::new();
+        let mut client_edge_propagate = Vec::new();
         for (ci, c) in spec.clients.iter().enumerate() {
             client_edge.push(edges.len() as u32);
             let name = format!(
                 "policy:client:{}->service:{}",
                 c.name, spec.services[c.target].name
             );
+            client_edge_propagate.push(c.propagate_deadline);
             edges.push(EdgeState::new(
                 EdgeOwner::Client(ci),
                 ci as u32,
@@ -471,6 +480,18 @@ impl<O: Observer> World<O> {
                 ));
             }
             call_edge.push(v);
+        }
+        // Which edges carry deadlines: clients first, then calls in order, as built above.
+        let propagate: Vec<bool> = client_edge_propagate
+            .into_iter()
+            .chain(
+                spec.services
+                    .iter()
+                    .flat_map(|s| s.calls.iter().map(|c| c.propagate_deadline)),
+            )
+            .collect();
+        for (e, p) in edges.iter_mut().zip(propagate) {
+            e.propagate_deadline = p;
         }
         World {
             spec,
@@ -677,6 +698,17 @@ impl<O: Observer> World<O> {
                 v.caller_entity
             }
         };
+        let deadline_ns = match caller {
+            CallerRef::Inv { inv, .. } => {
+                let v = &self.invs[inv as usize];
+                if self.edges[v.edge as usize].propagate_deadline {
+                    v.deadline_ns
+                } else {
+                    u64::MAX
+                }
+            }
+            _ => u64::MAX,
+        };
         let replica = self.pick_replica(svc);
         self.replicas[replica as usize].outstanding += 1;
         let slot = self.alloc(now)?;
@@ -693,6 +725,7 @@ impl<O: Observer> World<O> {
             caller_entity,
             caller,
             sent_at: now,
+            deadline_ns,
             ..Req::default()
         };
         let link = self.link_of[from as usize * self.spec.services.len() + svc] as usize;
@@ -780,6 +813,14 @@ impl<O: Observer> World<O> {
                 break;
             };
             let waited = now.0 - self.slots[next as usize].arrived_at.0;
+            if self.slots[next as usize].deadline_ns <= now.0 {
+                // Its caller's deadline has passed: nobody will read the answer.
+                rep.shed_expired += (now >= self.count_from) as u64;
+                self.emit_level(replica, now);
+                self.slots[next as usize].started_at = now;
+                self.respond(next, Outcome::Timeout, false, now, q)?;
+                continue;
+            }
             if max_wait.is_some_and(|m| waited > m.0) {
                 rep.shed_by_queue_time += (now >= self.count_from) as u64;
                 self.emit_level(replica, now);
@@ -1195,6 +1236,7 @@ impl<O: Observer> World<O> {
             ticket: None,
             bulkhead_ticket: 0,
             pending: 0,
+            deadline_ns: u64::MAX,
         });
         Ok((self.invs.len() - 1) as u32)
     }
@@ -1212,11 +1254,24 @@ impl<O: Observer> World<O> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
         let id = self.alloc_inv(now)?;
+        // The deadline inherited from outside: the enclosing layer's, or the calling request's
+        // when this edge propagates deadlines.
+        let inherited = match parent {
+            CallerRef::Inv { inv, .. } => self.invs[inv as usize].deadline_ns,
+            CallerRef::Call { parent: p, .. } if self.edges[edge as usize].propagate_deadline => {
+                self.slots[p as usize].deadline_ns
+            }
+            _ => u64::MAX,
+        };
         let l = &mut self.edges[edge as usize].layers[layer as usize];
         let instance = l.instance_index(caller_replica);
         if now >= self.count_from {
             l.counters[instance].calls += 1;
         }
+        let deadline_ns = match l.spec {
+            PolicySpec::Timeout { timeout } => inherited.min((now + timeout).0),
+            _ => inherited,
+        };
         let v = &mut self.invs[id as usize];
         let gen = v.gen;
         *v = Inv {
@@ -1235,6 +1290,7 @@ impl<O: Observer> World<O> {
             ticket: None,
             bulkhead_ticket: 0,
             pending: 0,
+            deadline_ns,
         };
         let t = now.0;
         let e = &mut self.edges[edge as usize];
@@ -1252,6 +1308,28 @@ impl<O: Observer> World<O> {
                     },
                 );
                 self.start_inner(id, now, q)
+            }
+            (PolicySpec::Deadline, _) => {
+                if deadline_ns == u64::MAX {
+                    self.start_inner(id, now, q)
+                } else if deadline_ns <= t {
+                    // Already past the caller's deadline: fail without sending (gRPC's
+                    // DEADLINE_EXCEEDED before the call).
+                    if now >= self.count_from {
+                        l.counters[instance].timeouts += 1;
+                    }
+                    self.inv_complete(id, Outcome::Timeout, now, q)
+                } else {
+                    q.push(
+                        SimTime(deadline_ns),
+                        Event::PolicyTimer {
+                            inv: id,
+                            gen,
+                            what: timer::TIMEOUT,
+                        },
+                    );
+                    self.start_inner(id, now, q)
+                }
             }
             (PolicySpec::Retry(_), inst) => {
                 if let Instance::Budget(BudgetState::Tps(b)) = inst {
@@ -1519,9 +1597,9 @@ impl<O: Observer> World<O> {
                 }
                 self.inv_complete(id, outcome, now, q)
             }
-            (PolicySpec::Timeout { .. }, _) | (PolicySpec::RateLimiter { .. }, _) => {
-                self.inv_complete(id, outcome, now, q)
-            }
+            (PolicySpec::Timeout { .. }, _)
+            | (PolicySpec::Deadline, _)
+            | (PolicySpec::RateLimiter { .. }, _) => self.inv_complete(id, outcome, now, q),
             (PolicySpec::CircuitBreaker { .. }, Instance::Breaker(b)) => {
                 let before = b.state();
                 b.on_result(t, outcome, t - v.child_started_at_ns);
@@ -1768,7 +1846,7 @@ impl<O: Observer> World<O> {
             .iter()
             .filter(|r| {
                 let a = &self.spec.services[r.service as usize].admission;
-                a.max_queue_time.is_some() || a.concurrency_limit.is_some()
+                a.max_queue_time.is_some() || a.concurrency_limit.is_some() || r.shed_expired > 0
             })
             .map(|r| AdmissionReport {
                 service: self.spec.services[r.service as usize].name.clone(),
@@ -1776,6 +1854,7 @@ impl<O: Observer> World<O> {
                 limit_at_end: r.limiter.as_ref().map(|l| l.limit()),
                 shed_by_limit: r.shed_by_limit,
                 shed_by_queue_time: r.shed_by_queue_time,
+                shed_expired: r.shed_expired,
             })
             .collect()
     }

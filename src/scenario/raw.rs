@@ -43,6 +43,7 @@ pub struct RawClient {
     pub max_in_flight: Option<i64>,
     #[serde(default)]
     pub policies: Vec<RawPolicy>,
+    pub propagate_deadline: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,6 +146,7 @@ pub struct RawCall {
     pub timeout: Option<String>,
     #[serde(default)]
     pub policies: Vec<RawPolicy>,
+    pub propagate_deadline: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -368,13 +368,19 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 &format!("{cp}.probability"),
                 call.probability.unwrap_or(1.0),
             );
-            let policies =
+            let mut policies =
                 super::policies::stack(&mut c, &cp, &call.policies, call.timeout.as_deref());
+            let propagate_deadline = call.propagate_deadline.unwrap_or(false);
+            if propagate_deadline {
+                // The calling request's deadline bounds the whole call, retries included.
+                policies.insert(0, crate::model::PolicySpec::Deadline);
+            }
             if let Some(to) = to {
                 calls.push(CallSpec {
                     to,
                     probability,
                     policies,
+                    propagate_deadline,
                 });
             }
         }
@@ -495,6 +501,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 load,
                 policies,
                 max_in_flight,
+                propagate_deadline: cl.propagate_deadline.unwrap_or(false),
             });
         }
     }
