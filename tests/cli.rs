@@ -4,7 +4,10 @@
 use std::process::Command;
 
 fn validate_text(name: &str, text: &str) -> (i32, String) {
-    let dir = std::env::temp_dir().join(format!("faultline-cli-{}", std::process::id()));
+    // One directory per call: tests run on parallel threads and must not share files.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("faultline-cli-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -153,6 +156,94 @@ fn bad_input_is_reported_with_position_path_and_fix() {
     check(
         &scenario(&format!("{OK_SERVICE}, {OK_SERVICE}"), OK_CLIENT),
         &["services[1].name", "already used"],
+    );
+}
+
+#[test]
+fn bad_policies_are_reported_with_their_field_path() {
+    let call = |policies: &str| {
+        scenario(
+            &format!(
+                r#"(name: "s", service_time: Constant("1ms"), calls: [(to: "b", policies: [{policies}])]), (name: "b", service_time: Constant("1ms"))"#
+            ),
+            OK_CLIENT,
+        )
+    };
+    let p = "services[0].calls[0].policies[0]";
+    check(
+        &call("Retry(max_attempts: 3, max_retries: 2)"),
+        &[&format!("{p}.max_retries"), "not both"],
+    );
+    check(
+        &call("Retry(max_attempts: 0)"),
+        &[&format!("{p}.max_attempts"), "between 1 and 100"],
+    );
+    check(
+        &call("Retry(backoff: Resilience4j(initial: \"500ms\", multiplier: 0.5))"),
+        &[&format!("{p}.backoff.multiplier"), "at least 1"],
+    );
+    check(
+        &call("Retry(backoff: Aws(jitter: Full, base: \"2s\", cap: \"1s\"))"),
+        &[&format!("{p}.backoff.cap"), "below the base"],
+    );
+    check(
+        &call("Retry(budget: Tps(ttl: \"100ms\"))"),
+        &[&format!("{p}.budget.ttl"), "between 1s and 60s"],
+    );
+    check(
+        &call("Retry(budget: GrpcThrottle(max_tokens: 5000, token_ratio: 0.1))"),
+        &[&format!("{p}.budget.max_tokens"), "between 1 and 1000"],
+    );
+    check(
+        &call("CircuitBreaker(Resilience4j(failure_rate_threshold: 150.0))"),
+        &[&format!("{p}.failure_rate_threshold"), "(0, 100]"],
+    );
+    check(
+        &call("CircuitBreaker(Polly(break_duration: \"100ms\"))"),
+        &[&format!("{p}.break_duration"), "500ms"],
+    );
+    check(
+        &call("CircuitBreaker(PyBreaker(fail_max: 0))"),
+        &[&format!("{p}.fail_max"), "between 1"],
+    );
+    check(
+        &call("Bulkhead(ThreadPool(core: 4, max: 2))"),
+        &[&format!("{p}.max_thread_pool_size"), "core (4) <= max (2)"],
+    );
+    check(
+        &call("RateLimiter(TokenBucket(rate_per_s: 0.0))"),
+        &[&format!("{p}.rate_per_s"), "above zero"],
+    );
+    check(
+        &call("Hedge(max_hedged_attempts: 11)"),
+        &[&format!("{p}.max_hedged_attempts"), "between 1 and 10"],
+    );
+    check(
+        &call("Hedge(delay: Percentile(quantile: 1.5, initial: \"10ms\"))"),
+        &[&format!("{p}.delay.quantile"), "between 0 and 1"],
+    );
+    check(
+        &call("AdaptiveThrottle(k: 0.5)"),
+        &[&format!("{p}.k"), "at least 1"],
+    );
+    check(
+        &call("FeatureFlag(failure_rate_above: 1.0)"),
+        &[&format!("{p}.failure_rate_above"), "[0, 1)"],
+    );
+    check(&call("Timeout(\"0s\")"), &[p, "longer than zero"]);
+    check(
+        &call("Retry(retry_on: [Timeoutt])"),
+        &["Timeoutt", "Timeout"],
+    );
+    check(
+        &scenario(
+            r#"(name: "s", service_time: Constant("1ms"), admission: (concurrency_limit: Aimd(initial: 5, min: 10)))"#,
+            OK_CLIENT,
+        ),
+        &[
+            "services[0].admission.concurrency_limit.initial_limit",
+            "min (10) <= initial (5)",
+        ],
     );
 }
 
