@@ -564,6 +564,7 @@ impl<O: Observer> World<O> {
     /// The next open-loop arrival after `now`, honouring rate steps. A Poisson gap that would
     /// cross a step is redrawn from the step at the new rate, which is exact for a piecewise-
     /// constant Poisson process because exponential gaps are memoryless.
+    #[inline]
     fn next_arrival(&mut self, ci: usize, now: SimTime) -> Option<SimTime> {
         let Load::Open {
             arrivals,
@@ -599,6 +600,7 @@ impl<O: Observer> World<O> {
         }
     }
 
+    #[inline]
     fn alloc(&mut self, now: SimTime) -> Result<u32, LimitHit> {
         if let Some(s) = self.free.pop() {
             return Ok(s);
@@ -615,12 +617,14 @@ impl<O: Observer> World<O> {
         Ok((self.slots.len() - 1) as u32)
     }
 
+    #[inline]
     fn release(&mut self, slot: u32) {
         let r = &mut self.slots[slot as usize];
         r.gen = r.gen.wrapping_add(1);
         self.free.push(slot);
     }
 
+    #[inline]
     fn pick_replica(&mut self, svc: usize) -> u32 {
         let s = &mut self.services[svc];
         let n = s.replicas;
@@ -671,6 +675,7 @@ impl<O: Observer> World<O> {
 
     /// Sends a request from endpoint `from` to service `svc`.
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn send(
         &mut self,
         caller: CallerRef,
@@ -739,6 +744,7 @@ impl<O: Observer> World<O> {
         Ok(slot)
     }
 
+    #[inline]
     fn emit_level(&mut self, replica: u32, now: SimTime) {
         let r = &self.replicas[replica as usize];
         self.obs.replica_level(
@@ -750,6 +756,7 @@ impl<O: Observer> World<O> {
         );
     }
 
+    #[inline]
     fn deliver(
         &mut self,
         slot: u32,
@@ -794,6 +801,7 @@ impl<O: Observer> World<O> {
 
     /// A worker of `replica` is free: start the oldest queued request, shedding the ones that
     /// waited longer than the service's `max_queue_time`.
+    #[inline]
     fn take_next_from_queue(
         &mut self,
         replica: u32,
@@ -837,6 +845,7 @@ impl<O: Observer> World<O> {
         Ok(())
     }
 
+    #[inline]
     fn start_service(&mut self, slot: u32, now: SimTime, q: &mut EventQueue<Event>) {
         let req = &mut self.slots[slot as usize];
         req.started_at = now;
@@ -901,6 +910,7 @@ impl<O: Observer> World<O> {
         }
     }
 
+    #[inline]
     fn next_sequential(
         &mut self,
         slot: u32,
@@ -928,6 +938,7 @@ impl<O: Observer> World<O> {
     }
 
     /// The replica finishes a request with `status` and sends the response back.
+    #[inline]
     fn respond(
         &mut self,
         slot: u32,
@@ -973,6 +984,7 @@ impl<O: Observer> World<O> {
     }
 
     /// The response to `slot` reaches its caller.
+    #[inline]
     fn response(
         &mut self,
         slot: u32,
@@ -991,6 +1003,7 @@ impl<O: Observer> World<O> {
     }
 
     /// The waiting end of a call (a client, or a parent request) learns its outcome.
+    #[inline]
     fn root_learns(
         &mut self,
         root: CallerRef,
@@ -1031,6 +1044,7 @@ impl<O: Observer> World<O> {
         }
     }
 
+    #[inline]
     fn child_done(
         &mut self,
         parent: u32,
@@ -1061,6 +1075,7 @@ impl<O: Observer> World<O> {
         }
     }
 
+    #[inline]
     fn client_send(
         &mut self,
         ci: usize,
@@ -1179,6 +1194,7 @@ pub fn entity_names(spec: &SystemSpec) -> Vec<String> {
 impl<O: Observer> World<O> {
     /// Starts a call on `edge` for `root`: straight to the network when the edge has no
     /// policies, otherwise into the outermost layer.
+    #[inline]
     fn start_call(
         &mut self,
         edge: u32,
