@@ -280,6 +280,14 @@ impl EdgeState {
 }
 
 impl LayerState {
+    /// Bumps instance `i`'s counters when `counting` (after the warm-up).
+    #[inline]
+    pub fn count(&mut self, i: usize, counting: bool, f: impl FnOnce(&mut LayerCounters)) {
+        if counting {
+            f(&mut self.counters[i]);
+        }
+    }
+
     /// The instance a caller replica uses.
     pub fn instance_index(&self, caller_replica: u32) -> usize {
         if self.instances.len() == 1 {

@@ -316,6 +316,11 @@ pub struct World<O: Observer> {
     count_from: SimTime,
 }
 
+/// Schedules policy timer `what` for invocation `id` (generation `gen`) at `at`.
+fn push_timer(q: &mut EventQueue<Event>, at: SimTime, id: u32, gen: u32, what: u8) {
+    q.push(at, Event::PolicyTimer { inv: id, gen, what });
+}
+
 /// What a policy timer is for.
 mod timer {
     pub const TIMEOUT: u8 = 1;
@@ -1281,9 +1286,7 @@ impl<O: Observer> World<O> {
         };
         let l = &mut self.edges[edge as usize].layers[layer as usize];
         let instance = l.instance_index(caller_replica);
-        if now >= self.count_from {
-            l.counters[instance].calls += 1;
-        }
+        l.count(instance, now >= self.count_from, |c| c.calls += 1);
         let deadline_ns = match l.spec {
             PolicySpec::Timeout { timeout } => inherited.min((now + timeout).0),
             _ => inherited,
@@ -1315,14 +1318,7 @@ impl<O: Observer> World<O> {
         match (&l.spec, &mut l.instances[instance]) {
             (PolicySpec::Timeout { timeout }, _) => {
                 let at = now + *timeout;
-                q.push(
-                    at,
-                    Event::PolicyTimer {
-                        inv: id,
-                        gen,
-                        what: timer::TIMEOUT,
-                    },
-                );
+                push_timer(q, at, id, gen, timer::TIMEOUT);
                 self.start_inner(id, now, q)
             }
             (PolicySpec::Deadline, _) => {
@@ -1331,19 +1327,10 @@ impl<O: Observer> World<O> {
                 } else if deadline_ns <= t {
                     // Already past the caller's deadline: fail without sending (gRPC's
                     // DEADLINE_EXCEEDED before the call).
-                    if now >= self.count_from {
-                        l.counters[instance].timeouts += 1;
-                    }
+                    l.count(instance, now >= self.count_from, |c| c.timeouts += 1);
                     self.inv_complete(id, Outcome::Timeout, now, q)
                 } else {
-                    q.push(
-                        SimTime(deadline_ns),
-                        Event::PolicyTimer {
-                            inv: id,
-                            gen,
-                            what: timer::TIMEOUT,
-                        },
-                    );
+                    push_timer(q, SimTime(deadline_ns), id, gen, timer::TIMEOUT);
                     self.start_inner(id, now, q)
                 }
             }
@@ -1363,9 +1350,7 @@ impl<O: Observer> World<O> {
                 if permitted {
                     self.start_inner(id, now, q)
                 } else {
-                    if now >= self.count_from {
-                        l.counters[instance].rejected += 1;
-                    }
+                    l.count(instance, now >= self.count_from, |c| c.rejected += 1);
                     self.inv_complete(id, Outcome::Rejected, now, q)
                 }
             }
@@ -1375,50 +1360,28 @@ impl<O: Observer> World<O> {
                     ticket,
                     deadline_ns,
                 } => {
-                    if now >= self.count_from {
-                        l.counters[instance].waited += 1;
-                    }
+                    l.count(instance, now >= self.count_from, |c| c.waited += 1);
                     l.waiting[instance].insert(ticket, (id, gen));
                     self.invs[id as usize].bulkhead_ticket = ticket;
                     if let Some(d) = deadline_ns {
-                        q.push(
-                            SimTime(d),
-                            Event::PolicyTimer {
-                                inv: id,
-                                gen,
-                                what: timer::BULKHEAD_WAIT,
-                            },
-                        );
+                        push_timer(q, SimTime(d), id, gen, timer::BULKHEAD_WAIT);
                     }
                     Ok(())
                 }
                 _ => {
-                    if now >= self.count_from {
-                        l.counters[instance].rejected += 1;
-                    }
+                    l.count(instance, now >= self.count_from, |c| c.rejected += 1);
                     self.inv_complete(id, Outcome::Rejected, now, q)
                 }
             },
             (PolicySpec::RateLimiter { .. }, Instance::Limiter(r)) => match r.try_acquire(t) {
                 Admission::Granted => self.start_inner(id, now, q),
                 Admission::DelayedUntil { at_ns } => {
-                    if now >= self.count_from {
-                        l.counters[instance].waited += 1;
-                    }
-                    q.push(
-                        SimTime(at_ns),
-                        Event::PolicyTimer {
-                            inv: id,
-                            gen,
-                            what: timer::DELAY,
-                        },
-                    );
+                    l.count(instance, now >= self.count_from, |c| c.waited += 1);
+                    push_timer(q, SimTime(at_ns), id, gen, timer::DELAY);
                     Ok(())
                 }
                 _ => {
-                    if now >= self.count_from {
-                        l.counters[instance].rejected += 1;
-                    }
+                    l.count(instance, now >= self.count_from, |c| c.rejected += 1);
                     self.inv_complete(id, Outcome::Rejected, now, q)
                 }
             },
@@ -1435,9 +1398,7 @@ impl<O: Observer> World<O> {
                     }
                     self.start_inner(id, now, q)
                 } else {
-                    if now >= self.count_from {
-                        l.counters[instance].degraded += 1;
-                    }
+                    l.count(instance, now >= self.count_from, |c| c.degraded += 1);
                     self.inv_complete(id, Outcome::Degraded, now, q)
                 }
             }
@@ -1445,9 +1406,7 @@ impl<O: Observer> World<O> {
                 if th.admit(t, rng.uniform()) {
                     self.start_inner(id, now, q)
                 } else {
-                    if now >= self.count_from {
-                        l.counters[instance].rejected += 1;
-                    }
+                    l.count(instance, now >= self.count_from, |c| c.rejected += 1);
                     self.inv_complete(id, Outcome::Rejected, now, q)
                 }
             }
@@ -1484,14 +1443,7 @@ impl<O: Observer> World<O> {
                 }
                 self.invs[id as usize].pending = 1;
                 if let Some(w) = wait.filter(|_| max > 0) {
-                    q.push(
-                        now + SimDuration(w),
-                        Event::PolicyTimer {
-                            inv: id,
-                            gen,
-                            what: timer::HEDGE,
-                        },
-                    );
+                    push_timer(q, now + SimDuration(w), id, gen, timer::HEDGE);
                 }
                 self.start_inner_tagged(id, 0, now, q)
             }
@@ -1637,9 +1589,7 @@ impl<O: Observer> World<O> {
             }
             (PolicySpec::Fallback { on }, _) => {
                 if on.contains(outcome) {
-                    if now >= self.count_from {
-                        l.counters[instance].degraded += 1;
-                    }
+                    l.count(instance, now >= self.count_from, |c| c.degraded += 1);
                     self.inv_complete(id, Outcome::Degraded, now, q)
                 } else {
                     self.inv_complete(id, outcome, now, q)
@@ -1693,9 +1643,9 @@ impl<O: Observer> World<O> {
                     return self.inv_complete(id, outcome, now, q);
                 }
                 if v.attempt >= r.max_attempts {
-                    if now >= self.count_from {
-                        l.counters[instance].attempts_exhausted += 1;
-                    }
+                    l.count(instance, now >= self.count_from, |c| {
+                        c.attempts_exhausted += 1
+                    });
                     return self.inv_complete(id, outcome, now, q);
                 }
                 // Ask the budget for one more attempt.
@@ -1715,11 +1665,12 @@ impl<O: Observer> World<O> {
                     _ => true,
                 };
                 if !allowed {
-                    if now >= self.count_from {
-                        l.counters[instance].budget_exhausted += 1;
-                    }
+                    l.count(instance, now >= self.count_from, |c| {
+                        c.budget_exhausted += 1
+                    });
                     return self.inv_complete(id, outcome, now, q);
                 }
+                // `r` still borrows the layer's spec: touch the counters field directly.
                 if now >= self.count_from {
                     l.counters[instance].retries += 1;
                 }
@@ -1731,14 +1682,7 @@ impl<O: Observer> World<O> {
                 if delay == 0 {
                     self.start_inner(id, now, q)
                 } else {
-                    q.push(
-                        now + SimDuration(delay),
-                        Event::PolicyTimer {
-                            inv: id,
-                            gen,
-                            what: timer::RETRY,
-                        },
-                    );
+                    push_timer(q, now + SimDuration(delay), id, gen, timer::RETRY);
                     Ok(())
                 }
             }
@@ -1799,9 +1743,7 @@ impl<O: Observer> World<O> {
                 if let Instance::Bulkhead(b) = &mut l.instances[instance] {
                     if b.cancel(v.bulkhead_ticket) {
                         l.waiting[instance].remove(&v.bulkhead_ticket);
-                        if now >= self.count_from {
-                            l.counters[instance].rejected += 1;
-                        }
+                        l.count(instance, now >= self.count_from, |c| c.rejected += 1);
                         return self.inv_complete(id, Outcome::Rejected, now, q);
                     }
                 }
@@ -1828,27 +1770,13 @@ impl<O: Observer> World<O> {
                 // Polly waits the delay since the last launch; a failure may have launched since.
                 let due = v.child_started_at_ns + wait;
                 if now.0 < due {
-                    q.push(
-                        SimTime(due),
-                        Event::PolicyTimer {
-                            inv: id,
-                            gen,
-                            what: timer::HEDGE,
-                        },
-                    );
+                    push_timer(q, SimTime(due), id, gen, timer::HEDGE);
                     return Ok(());
                 }
                 self.hedge_launch(id, now, q)?;
                 let v = self.invs[id as usize];
                 if v.gen == gen && !v.done && v.attempt < 1 + max_hedged_attempts {
-                    q.push(
-                        now + SimDuration(wait),
-                        Event::PolicyTimer {
-                            inv: id,
-                            gen,
-                            what: timer::HEDGE,
-                        },
-                    );
+                    push_timer(q, now + SimDuration(wait), id, gen, timer::HEDGE);
                 }
                 Ok(())
             }
