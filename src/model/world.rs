@@ -605,18 +605,23 @@ impl<O: Observer> World<O> {
         }
     }
 
+    /// Requests alive, and policy invocations alive, are each bounded by `max_live_requests`.
+    fn live_limit_hit(&self, now: SimTime) -> LimitHit {
+        LimitHit {
+            limit: "max_live_requests",
+            value: self.limits.max_live_requests as u64,
+            at_ns: now.0,
+            how_to_raise: "raise limits.max_live_requests in the scenario (each live request or policy invocation costs about 100 bytes), or bound the load: clients' max_in_flight, timeouts, queue capacities, retry budgets",
+        }
+    }
+
     #[inline]
     fn alloc(&mut self, now: SimTime) -> Result<u32, LimitHit> {
         if let Some(s) = self.free.pop() {
             return Ok(s);
         }
         if self.slots.len() as u64 >= self.limits.max_live_requests as u64 {
-            return Err(LimitHit {
-                limit: "max_live_requests",
-                value: self.limits.max_live_requests as u64,
-                at_ns: now.0,
-                how_to_raise: "raise limits.max_live_requests in the scenario (each costs about 80 bytes), or bound the load: clients' max_in_flight, timeouts, queue capacities",
-            });
+            return Err(self.live_limit_hit(now));
         }
         self.slots.push(Req::default());
         Ok((self.slots.len() - 1) as u32)
@@ -1230,12 +1235,7 @@ impl<O: Observer> World<O> {
             return Ok(i);
         }
         if self.invs.len() as u64 >= self.limits.max_live_requests as u64 {
-            return Err(LimitHit {
-                limit: "max_live_requests",
-                value: self.limits.max_live_requests as u64,
-                at_ns: now.0,
-                how_to_raise: "raise limits.max_live_requests in the scenario, or bound the load: clients' max_in_flight, timeouts, retry budgets",
-            });
+            return Err(self.live_limit_hit(now));
         }
         self.invs.push(Inv {
             gen: 0,
