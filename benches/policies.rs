@@ -46,7 +46,7 @@ fn breakers(c: &mut Criterion) {
                 now += MS;
                 i += 1;
                 // 1 failure in 20: the breakers stay closed, the common path.
-                let o = if i % 20 == 0 {
+                let o = if i.is_multiple_of(20) {
                     Outcome::Error
                 } else {
                     Outcome::Ok
