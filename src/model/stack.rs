@@ -249,6 +249,7 @@ impl EdgeState {
         to: ServiceId,
         policies: &[PolicySpec],
         caller_replicas: u32,
+        propagate_deadline: bool,
         rng: RngStream,
     ) -> Self {
         let layers = policies
@@ -273,7 +274,7 @@ impl EdgeState {
             from,
             to,
             layers,
-            propagate_deadline: false,
+            propagate_deadline,
             rng,
         }
     }

@@ -446,20 +446,19 @@ impl<O: Observer> World<O> {
         }
         let mut edges = Vec::new();
         let mut client_edge = Vec::new();
-        let mut client_edge_propagate = Vec::new();
         for (ci, c) in spec.clients.iter().enumerate() {
             client_edge.push(edges.len() as u32);
             let name = format!(
                 "policy:client:{}->service:{}",
                 c.name, spec.services[c.target].name
             );
-            client_edge_propagate.push(c.propagate_deadline);
             edges.push(EdgeState::new(
                 EdgeOwner::Client(ci),
                 ci as u32,
                 c.target,
                 &c.policies,
                 1,
+                c.propagate_deadline,
                 RngStream::derive(seed, &name, "retry"),
             ));
         }
@@ -481,22 +480,11 @@ impl<O: Observer> World<O> {
                     call.to,
                     &call.policies,
                     s.replicas,
+                    call.propagate_deadline,
                     RngStream::derive(seed, &name, "retry"),
                 ));
             }
             call_edge.push(v);
-        }
-        // Which edges carry deadlines: clients first, then calls in order, as built above.
-        let propagate: Vec<bool> = client_edge_propagate
-            .into_iter()
-            .chain(
-                spec.services
-                    .iter()
-                    .flat_map(|s| s.calls.iter().map(|c| c.propagate_deadline)),
-            )
-            .collect();
-        for (e, p) in edges.iter_mut().zip(propagate) {
-            e.propagate_deadline = p;
         }
         World {
             spec,
