@@ -20,6 +20,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod faults;
 pub mod metrics;
 pub mod model;
 pub mod policy;

@@ -32,7 +32,7 @@ pub fn run(scenario: &Scenario) -> RunResult {
 pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (RunResult, Recorder) {
     let end = SimTime(scenario.duration.0);
     let warmup = SimTime(scenario.warmup.0);
-    let recorder = Recorder::new(&scenario.system, warmup);
+    let recorder = Recorder::new(&scenario.system, warmup, scenario.slo.window.0, end);
     let mut world = World::new(
         scenario.system.clone(),
         scenario.seed,
@@ -58,6 +58,8 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
     let in_flight = world.live_requests() as u64;
     let policies = world.policy_reports();
     let admission = world.admission_reports();
+    let faults = world.fault_reports();
+    let health = world.health_reports();
     let mut recorder = world.into_observer();
     recorder.finish(measured_end);
     let summary = Summary::build(
@@ -73,6 +75,9 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
             in_flight_at_end: in_flight,
             policies,
             admission,
+            faults,
+            health,
+            slo_availability: scenario.slo.availability,
         },
     );
     (

@@ -8,6 +8,7 @@
 mod table;
 
 use crate::engine::{format_duration, parse_duration, SimDuration};
+use crate::faults;
 use crate::runner::{self, JsonlTrace};
 use crate::scenario::{self, Loaded, Overrides, ScenarioError};
 use anyhow::{anyhow, bail, Context, Result};
@@ -111,6 +112,9 @@ pub struct Manifest {
     pub events: u64,
     pub stopped_by: Option<String>,
     pub wall_seconds: f64,
+    /// The expanded fault schedule, one line per window, as the seed produced it.
+    #[serde(default)]
+    pub fault_schedule: Vec<String>,
 }
 
 /// An error that already knows its exit code.
@@ -178,6 +182,26 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create output directory {}", out.display()))?;
 
+    let schedule: Vec<String> = sc.system.faults.iter().map(faults::describe).collect();
+    if !a.quiet && !schedule.is_empty() {
+        println!(
+            "fault schedule ({} window{}, seed {}):",
+            schedule.len(),
+            if schedule.len() == 1 { "" } else { "s" },
+            sc.seed
+        );
+        const SHOWN: usize = 20;
+        for line in schedule.iter().take(SHOWN) {
+            println!("  {line}");
+        }
+        if schedule.len() > SHOWN {
+            println!(
+                "  ... and {} more (all of them in manifest.json)",
+                schedule.len() - SHOWN
+            );
+        }
+        println!();
+    }
     let wall = Instant::now();
     let result = match &a.trace {
         Some(path) => {
@@ -205,6 +229,7 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
         events: result.events,
         stopped_by: result.stopped.as_ref().map(|h| h.limit.to_string()),
         wall_seconds,
+        fault_schedule: schedule,
     };
     write_file(&out.join("scenario.ron"), loaded.text.as_bytes())?;
     write_file(&out.join("summary.json"), &to_json(&result.summary)?)?;
@@ -233,6 +258,8 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
         for extra in [
             table::policies(&result.summary),
             table::admission(&result.summary),
+            table::faults(&result.summary),
+            table::health(&result.summary),
         ] {
             if !extra.is_empty() {
                 print!("{extra}");
@@ -322,6 +349,28 @@ fn cmd_replay(a: ReplayArgs) -> Result<i32> {
             m.faultline_version,
             env!("CARGO_PKG_VERSION")
         );
+    }
+    let schedule: Vec<String> = loaded
+        .scenario
+        .system
+        .faults
+        .iter()
+        .map(faults::describe)
+        .collect();
+    if schedule != m.fault_schedule {
+        let first = schedule
+            .iter()
+            .zip(&m.fault_schedule)
+            .position(|(a, b)| a != b)
+            .unwrap_or(schedule.len().min(m.fault_schedule.len()));
+        bail!(Exit(
+            EXIT_MISMATCH,
+            format!(
+                "replay MISMATCH: the fault schedule differs from the recorded one at window {first} (recorded {} windows, now {})",
+                m.fault_schedule.len(),
+                schedule.len()
+            )
+        ));
     }
     let result = runner::run(&loaded.scenario);
     let got = format!("{:016x}", result.trace_hash);

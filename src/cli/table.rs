@@ -245,6 +245,7 @@ pub fn admission(s: &Summary) -> String {
         "limit at end",
         "shed by limit",
         "shed by queue time",
+        "shed expired",
     ];
     let rows: Vec<Vec<String>> = s
         .admission
@@ -258,6 +259,97 @@ pub fn admission(s: &Summary) -> String {
                 thousands(a.shed_by_limit),
                 thousands(a.shed_by_queue_time),
                 thousands(a.shed_expired),
+            ]
+        })
+        .collect();
+    render(&header, &rows)
+}
+
+fn seconds(s: f64) -> String {
+    crate::engine::format_duration((s * 1e9).round() as u64)
+}
+
+/// One row per fault window. Empty when the scenario has no faults.
+pub fn faults(s: &Summary) -> String {
+    if s.faults.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "fault",
+        "window",
+        "requests failed",
+        "detected after",
+        &format!(
+            "recovered after (>= {}% per {})",
+            s.availability.slo * 100.0,
+            seconds(s.availability.window_s)
+        ),
+    ];
+    let rows: Vec<Vec<String>> = s
+        .faults
+        .iter()
+        .map(|f| {
+            vec![
+                f.fault.clone(),
+                format!(
+                    "{} -> {}",
+                    seconds(f.start_s),
+                    f.end_s.map(seconds).unwrap_or_else(|| "end".to_string())
+                ),
+                thousands(f.requests_failed),
+                f.detected_after_s
+                    .map(seconds)
+                    .unwrap_or_else(|| "-".to_string()),
+                match (f.end_s, f.recovered_after_s) {
+                    (None, _) => "-".to_string(),
+                    (Some(_), Some(r)) => seconds(r),
+                    (Some(_), None) => "not recovered".to_string(),
+                },
+            ]
+        })
+        .collect();
+    render(&header, &rows)
+}
+
+/// One row per replica that faults or health checks touched. Empty when none did.
+pub fn health(s: &Summary) -> String {
+    if s.health.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "replica",
+        "crashes",
+        "liveness kills",
+        "refused",
+        "reset",
+        "ejections",
+        "state changes",
+    ];
+    let rows: Vec<Vec<String>> = s
+        .health
+        .iter()
+        .map(|h| {
+            vec![
+                format!("{}/{}", h.service, h.replica),
+                thousands(h.crashes),
+                thousands(h.liveness_kills),
+                thousands(h.refused),
+                thousands(h.reset),
+                thousands(h.ejections),
+                {
+                    let shown: Vec<String> = h
+                        .changes
+                        .iter()
+                        .take(4)
+                        .map(|(t, w)| format!("{w} {}", seconds(*t)))
+                        .collect();
+                    let more = h.changes.len().saturating_sub(4) as u64 + h.changes_dropped;
+                    if more > 0 {
+                        format!("{} (+{more})", shown.join(", "))
+                    } else {
+                        shown.join(", ")
+                    }
+                },
             ]
         })
         .collect();

@@ -9,8 +9,9 @@
 mod summary;
 
 pub use summary::{
-    AdmissionSummary, CallSummary, ClientSummary, LatencySummary, OutcomeCounts, PolicySummary,
-    ServiceSummary, StoppedBy, Summary, SummaryContext, TransitionSummary,
+    AdmissionSummary, AvailabilitySeries, CallSummary, ClientSummary, FaultSummary, HealthSummary,
+    LatencySummary, OutcomeCounts, PolicySummary, ServiceSummary, StoppedBy, Summary,
+    SummaryContext, TransitionSummary,
 };
 
 use crate::engine::SimTime;
@@ -119,17 +120,69 @@ pub struct ServiceRecord {
     levels: Vec<(u32, u32)>,
 }
 
+/// End-to-end request outcomes per fixed window, from time zero (warm-up included, so a
+/// fault during the warm-up still has a recovery time). Bounded: at most [`MAX_WINDOWS`]
+/// windows; a longer run uses wider ones.
+#[derive(Clone, Debug)]
+pub struct Windows {
+    pub window_ns: u64,
+    pub good: Vec<u32>,
+    pub total: Vec<u32>,
+}
+
+/// The most windows a run keeps.
+pub const MAX_WINDOWS: u64 = 1_000_000;
+
+impl Windows {
+    pub fn new(window_ns: u64, end: SimTime) -> Self {
+        let window_ns = window_ns.max(end.0.div_ceil(MAX_WINDOWS)).max(1);
+        let n = end.0.div_ceil(window_ns) as usize;
+        Windows {
+            window_ns,
+            good: vec![0; n],
+            total: vec![0; n],
+        }
+    }
+    #[inline]
+    fn record(&mut self, now: SimTime, good: bool) {
+        let i = (now.0 / self.window_ns) as usize;
+        if let (Some(g), Some(t)) = (self.good.get_mut(i), self.total.get_mut(i)) {
+            *g += good as u32;
+            *t += 1;
+        }
+    }
+    /// The availability of each window that ended by `end`.
+    pub fn series(&self, end: SimTime) -> Vec<Option<f64>> {
+        let full = (end.0 / self.window_ns) as usize;
+        (0..full.min(self.total.len()))
+            .map(|i| (self.total[i] > 0).then(|| self.good[i] as f64 / self.total[i] as f64))
+            .collect()
+    }
+    /// The start of the first whole window at or after `after` whose availability meets
+    /// `objective` (a window with no finished request does not count).
+    pub fn recovered_at(&self, after: SimTime, objective: f64, end: SimTime) -> Option<SimTime> {
+        let first = after.0.div_ceil(self.window_ns) as usize;
+        let full = (end.0 / self.window_ns) as usize;
+        (first..full.min(self.total.len()))
+            .find(|&i| self.total[i] > 0 && self.good[i] as f64 >= objective * self.total[i] as f64)
+            .map(|i| SimTime(i as u64 * self.window_ns))
+    }
+}
+
 /// Collects everything the model reports. Implements [`Observer`].
 pub struct Recorder {
     pub warmup: SimTime,
     pub clients: Vec<ClientRecord>,
     pub services: Vec<ServiceRecord>,
+    pub availability: Windows,
 }
 
 impl Recorder {
-    pub fn new(spec: &SystemSpec, warmup: SimTime) -> Self {
+    /// `window_ns` is the availability window; `end` bounds the run.
+    pub fn new(spec: &SystemSpec, warmup: SimTime, window_ns: u64, end: SimTime) -> Self {
         Recorder {
             warmup,
+            availability: Windows::new(window_ns, end),
             clients: spec
                 .clients
                 .iter()
@@ -197,6 +250,8 @@ impl Observer for Recorder {
 
     #[inline]
     fn client_done(&mut self, client: ClientId, outcome: Outcome, sent_at: SimTime, now: SimTime) {
+        self.availability
+            .record(now, matches!(outcome, Outcome::Ok | Outcome::Degraded));
         if self.measured(sent_at) {
             let c = &mut self.clients[client];
             c.outcomes[outcome.index()] += 1;

@@ -5,7 +5,10 @@
 
 use super::{Latency, Recorder};
 use crate::engine::{LimitHit, SimTime};
-use crate::model::{AdmissionReport, LayerCounters, Outcome, PolicyReport, SystemSpec, OUTCOMES};
+use crate::model::{
+    AdmissionReport, FaultReport, HealthReport, LayerCounters, Outcome, PolicyReport, SystemSpec,
+    OUTCOMES,
+};
 use crate::policy::breaker::BreakerState;
 use serde::{Deserialize, Serialize};
 
@@ -184,6 +187,57 @@ pub struct Summary {
     pub policies: Vec<PolicySummary>,
     /// Server-side admission control, per replica that has any.
     pub admission: Vec<AdmissionSummary>,
+    /// Every fault window of the schedule and what it did.
+    pub faults: Vec<FaultSummary>,
+    /// Replicas that faults or health checks touched: crashes, ejections, readiness.
+    pub health: Vec<HealthSummary>,
+    /// End-to-end availability (`ok` or `degraded` among all client requests finished) per
+    /// SLO window, from time zero; null for a window in which nothing finished.
+    pub availability: AvailabilitySeries,
+}
+
+/// Availability over time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AvailabilitySeries {
+    pub window_s: f64,
+    /// The SLO the recovery times are measured against.
+    pub slo: f64,
+    pub series: Vec<Option<f64>>,
+}
+
+/// One fault window and its effect.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaultSummary {
+    pub fault: String,
+    /// `scripted` or `random`.
+    pub source: String,
+    pub start_s: f64,
+    /// None: to the end of the run.
+    pub end_s: Option<f64>,
+    /// Requests the fault itself failed (reset or refused by a crash, lost to a partition or
+    /// loss, errors it injected). Counted over the whole run, warm-up included.
+    pub requests_failed: u64,
+    /// From the fault's start to the first time a health check took its replica out of
+    /// balancing; None if none did (or the fault hits no replica).
+    pub detected_after_s: Option<f64>,
+    /// From the fault's end to the start of the first SLO window that met the availability
+    /// objective; None if none did before the run ended (or the fault never ended).
+    pub recovered_after_s: Option<f64>,
+}
+
+/// A replica's life under faults and health checks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthSummary {
+    pub service: String,
+    pub replica: u32,
+    pub crashes: u64,
+    pub liveness_kills: u64,
+    pub refused: u64,
+    pub reset: u64,
+    pub ejections: u64,
+    /// (time in seconds, what happened), in time order.
+    pub changes: Vec<(f64, String)>,
+    pub changes_dropped: u64,
 }
 
 /// What one replica's admission control did.
@@ -277,6 +331,10 @@ pub struct SummaryContext<'a> {
     pub in_flight_at_end: u64,
     pub policies: Vec<PolicyReport>,
     pub admission: Vec<AdmissionReport>,
+    pub faults: Vec<FaultReport>,
+    pub health: Vec<HealthReport>,
+    /// The availability objective for recovery times.
+    pub slo_availability: f64,
 }
 
 impl Summary {
@@ -401,6 +459,47 @@ impl Summary {
                     shed_expired: a.shed_expired,
                 })
                 .collect(),
+            faults: ctx
+                .faults
+                .iter()
+                .map(|f| FaultSummary {
+                    fault: f.label.clone(),
+                    source: f.source.to_string(),
+                    start_s: f.start.as_secs_f64(),
+                    end_s: f.end.map(|e| e.as_secs_f64()),
+                    requests_failed: f.requests_failed,
+                    detected_after_s: f.detected_at.map(|d| (d.0 - f.start.0) as f64 / 1e9),
+                    recovered_after_s: f.end.and_then(|e| {
+                        rec.availability
+                            .recovered_at(e, ctx.slo_availability, ctx.end)
+                            .map(|t| (t.0 - e.0) as f64 / 1e9)
+                    }),
+                })
+                .collect(),
+            health: ctx
+                .health
+                .into_iter()
+                .map(|h| HealthSummary {
+                    service: h.service,
+                    replica: h.replica,
+                    crashes: h.crashes,
+                    liveness_kills: h.liveness_kills,
+                    refused: h.refused,
+                    reset: h.reset,
+                    ejections: h.ejections,
+                    changes: h
+                        .changes
+                        .iter()
+                        .map(|c| (c.at_ns as f64 / 1e9, c.what.to_string()))
+                        .collect(),
+                    changes_dropped: h.changes_dropped,
+                })
+                .collect(),
+            availability: AvailabilitySeries {
+                window_s: rec.availability.window_ns as f64 / 1e9,
+                slo: ctx.slo_availability,
+                series: rec.availability.series(ctx.end),
+            },
         }
     }
 }

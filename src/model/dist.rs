@@ -33,6 +33,23 @@ pub enum Dist {
 }
 
 impl Dist {
+    /// A short human description: `50ms`, `exp(mean 20ms)`, `U(1ms, 5ms)`.
+    pub fn describe(&self) -> String {
+        use crate::engine::format_duration as f;
+        let d = |x: f64| f(x.max(0.0).round() as u64);
+        match self {
+            Dist::Constant { ns } => f(*ns),
+            Dist::Exponential { mean_ns } => format!("exp(mean {})", d(*mean_ns)),
+            Dist::Uniform { min_ns, max_ns } => format!("U({}, {})", d(*min_ns), d(*max_ns)),
+            Dist::Normal {
+                mean_ns,
+                std_dev_ns,
+            } => format!("N({}, sd {})", d(*mean_ns), d(*std_dev_ns)),
+            Dist::LogNormal { mu, .. } => format!("lognormal(median {})", d(mu.exp())),
+            Dist::Mixture { .. } => format!("mixture(mean {})", d(self.mean_ns())),
+        }
+    }
+
     pub fn constant_ns(ns: u64) -> Dist {
         Dist::Constant { ns }
     }

@@ -23,6 +23,9 @@ pub struct SystemSpec {
     /// Links with their own latency; every other edge uses `default_link_latency`.
     pub links: Vec<LinkSpec>,
     pub default_link_latency: Dist,
+    /// The expanded fault schedule: every fault window of the run, in the order the plan
+    /// listed them (the `faults` layer builds it from the scenario's plan and the seed).
+    pub faults: Vec<FaultWindow>,
 }
 
 /// A source of requests aimed at one entry service.
@@ -89,6 +92,104 @@ pub struct ServiceSpec {
     pub calls: Vec<CallSpec>,
     /// Admission control at each replica.
     pub admission: AdmissionSpec,
+    /// Active probes and passive checks that take replicas out of load balancing.
+    pub health: HealthSpec,
+    /// How a replica comes back after a crash or a liveness kill.
+    pub restart: RestartSpec,
+}
+
+/// Health checking of a service's replicas. Probes are answered by the replica's process
+/// itself, outside its worker pool (an admin endpoint): a crashed replica fails them at once,
+/// a hung one fails them by timeout, a busy one passes.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct HealthSpec {
+    /// Failing it removes the replica from load balancing (Kubernetes readiness, or NGINX
+    /// Plus active `health_check`).
+    pub readiness: Option<crate::policy::health::ProbeConfig>,
+    /// Failing it restarts the replica (Kubernetes liveness).
+    pub liveness: Option<crate::policy::health::ProbeConfig>,
+    /// Passive checking by the load balancer from live traffic.
+    pub passive: Option<PassiveHealth>,
+}
+
+/// Passive health checking at a service's load balancer (one shared balancer for all callers).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PassiveHealth {
+    Nginx(crate::policy::health::NginxPassiveConfig),
+    Envoy(crate::policy::health::OutlierConfig),
+}
+
+/// What happens when a replica restarts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RestartSpec {
+    /// Down time after a liveness kill or a crash fault without its own duration.
+    pub delay: SimDuration,
+    /// After a restart, service times start `cold_factor` times longer and return to normal
+    /// linearly over `warmup` (cold caches, JIT).
+    pub warmup: SimDuration,
+    pub cold_factor: f64,
+}
+
+impl Default for RestartSpec {
+    fn default() -> Self {
+        RestartSpec {
+            delay: SimDuration(5_000_000_000),
+            warmup: SimDuration::ZERO,
+            cold_factor: 1.0,
+        }
+    }
+}
+
+/// One fault in the expanded schedule: what it does, from `start` until `end` (None: to the
+/// end of the run).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultWindow {
+    /// Human label, e.g. `crash api/1`.
+    pub label: String,
+    /// Index of the rule in the scenario's fault plan that produced it.
+    pub rule: usize,
+    /// `scripted` or `random`.
+    pub source: &'static str,
+    pub effect: FaultEffect,
+    pub start: SimTime,
+    pub end: Option<SimTime>,
+}
+
+/// What a fault does while it lasts. Replicas are global replica indices (services' replicas
+/// numbered in service order).
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultEffect {
+    /// The process dies: requests at the replica are reset (`error`), new ones are `refused`;
+    /// at the end it restarts (cold if the service has a warm-up).
+    Crash { replica: u32 },
+    /// A stop-the-world pause: nothing is served or answered until the end (then the backlog
+    /// drains); probes time out.
+    Hang { replica: u32 },
+    /// Service times multiplied by `factor`.
+    Slowdown { replica: u32, factor: f64 },
+    /// Requests finishing at the replica fail with `error` with this probability (a bad
+    /// deploy, a broken dependency of its own).
+    Errors { replica: u32, rate: f64 },
+    /// `workers` of the replica's workers are stuck (thread-pool exhaustion by a leak of
+    /// blocked threads).
+    StuckWorkers { replica: u32, workers: u32 },
+    /// Messages from any endpoint in `from` to any endpoint in `to` are lost; both ways unless
+    /// `one_way`. Endpoints are clients and services.
+    Partition {
+        from: Vec<Endpoint>,
+        to: Vec<Endpoint>,
+        one_way: bool,
+    },
+    /// The link between `from` and `to` (both directions) gets extra latency and loss.
+    Degrade {
+        from: Endpoint,
+        to: ServiceId,
+        added_latency: Dist,
+        loss: f64,
+    },
+    /// A client's open-loop rate is multiplied by `multiplier` (applied to its rate steps
+    /// before the run; the world itself does nothing).
+    Spike { client: ClientId, multiplier: f64 },
 }
 
 /// Server-side admission control, per replica.

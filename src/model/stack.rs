@@ -336,4 +336,8 @@ pub struct Inv {
     pub pending: u16,
     /// The deadline inside this layer (u64::MAX: none).
     pub deadline_ns: u64,
+    /// The last request this layer sent itself (innermost layers), with its generation, so a
+    /// timeout can tell passive health checking which replica failed to answer.
+    pub child_slot: u32,
+    pub child_gen: u32,
 }

@@ -13,6 +13,7 @@ use crate::engine::{EventQueue, LimitHit, Model, RngStream, SimDuration, SimTime
 use crate::policy::adaptive::{AimdLimit, Gradient2Limit};
 use crate::policy::backoff::BackoffState;
 use crate::policy::breaker::BreakerState;
+use crate::policy::health::{NginxPassive, OutlierDetector, OutlierEvent, Probe};
 use crate::policy::limit::Admission;
 use crate::policy::OutcomeSet;
 pub use crate::policy::{Outcome, OUTCOMES};
@@ -81,13 +82,27 @@ pub enum Event {
     UserWake { client: u32, user: u32 },
     /// A request reaches its replica.
     Deliver { slot: u32 },
-    /// A worker finished a request's service time.
-    ServiceDone { slot: u32 },
+    /// A worker finished a request's service time (`gen`: the request's generation, so a
+    /// completion for a request a crash already failed is recognised and ignored).
+    ServiceDone { slot: u32, gen: u32 },
     /// A response reaches its caller.
     Response { slot: u32 },
     /// A policy's timer: a timeout, the end of a retry backoff, a bulkhead wait's deadline,
     /// or a rate limiter's delay.
     PolicyTimer { inv: u32, gen: u32, what: u8 },
+    /// Fault window `index` of the schedule starts (`start`) or ends.
+    Fault { index: u32, start: bool },
+    /// A health probe of a replica (`what`: see `probe`); `incarnation` ties a probe's
+    /// timeout to the process it was sent to.
+    Probe {
+        replica: u32,
+        what: u8,
+        incarnation: u32,
+    },
+    /// A replica killed by its liveness probe comes back.
+    Restart { replica: u32 },
+    /// The outlier detector of a service sweeps its hosts.
+    OutlierSweep { service: u32 },
 }
 
 /// Trace kind codes: stable, part of the trace hash.
@@ -98,7 +113,11 @@ pub mod kind {
     pub const SERVICE_DONE: u8 = 4;
     pub const RESPONSE: u8 = 5;
     pub const POLICY_TIMER: u8 = 6;
-    pub const NAMES: [&str; 7] = [
+    pub const FAULT: u8 = 7;
+    pub const PROBE: u8 = 8;
+    pub const RESTART: u8 = 9;
+    pub const OUTLIER_SWEEP: u8 = 10;
+    pub const NAMES: [&str; 11] = [
         "",
         "client_arrival",
         "user_wake",
@@ -106,11 +125,26 @@ pub mod kind {
         "service_done",
         "response",
         "policy_timer",
+        "fault",
+        "probe",
+        "restart",
+        "outlier_sweep",
     ];
 }
 
 const NO_USER: u32 = u32::MAX;
 const NO_LINK: u32 = u32::MAX;
+/// No fault to blame.
+const NO_FAULT: u32 = u32::MAX;
+pub(super) const NO_SLOT: u32 = u32::MAX;
+
+/// What a probe event is: the probe kind in bit 0, and bit 1 set for "the probe sent earlier
+/// timed out".
+mod probe {
+    pub const READINESS: u8 = 0;
+    pub const LIVENESS: u8 = 1;
+    pub const TIMED_OUT: u8 = 2;
+}
 
 /// Who waits for a request or an invocation: a client, a parent request's call, or the
 /// policy layer above.
@@ -159,6 +193,15 @@ struct Req {
     inflight_at_admit: u32,
     /// The caller's deadline carried with the request (u64::MAX: none).
     deadline_ns: u64,
+    /// The slot holds a request (not on the free list).
+    live: bool,
+    /// The request reached its replica (queued or in service) and has not been answered.
+    at_server: bool,
+    /// It failed at the connection level (reset by a crash), not with an HTTP-style error.
+    conn_error: bool,
+    /// The caller's per-attempt timeout already counted it as a failure for passive health
+    /// checking; its late answer is not counted again.
+    abandoned: bool,
 }
 
 impl Default for Req {
@@ -185,6 +228,10 @@ impl Default for Req {
             admitted: false,
             inflight_at_admit: 0,
             deadline_ns: u64::MAX,
+            live: false,
+            at_server: false,
+            conn_error: false,
+            abandoned: false,
         }
     }
 }
@@ -199,6 +246,9 @@ struct ServiceState {
     first_replica: u32,
     replicas: u32,
     rr_next: u32,
+    /// Some health check can take replicas out of balancing: the balancer filters.
+    checked: bool,
+    outlier: Option<OutlierDetector>,
     balancer_rng: RngStream,
     error_rng: RngStream,
     call_rng: RngStream,
@@ -215,6 +265,86 @@ struct ReplicaState {
     shed_by_limit: u64,
     shed_by_queue_time: u64,
     shed_expired: u64,
+    health: ReplicaHealth,
+}
+
+/// A replica's life and health: faults acting on it, its probes and what they decided.
+struct ReplicaHealth {
+    /// Crash faults and liveness kills in progress; the process runs when 0.
+    down: u32,
+    down_cause: u32,
+    /// Bumped by every crash, so a probe timeout sent to the old process is ignored.
+    incarnation: u32,
+    /// A stop-the-world pause lasts until here (ZERO: not paused).
+    paused_until: SimTime,
+    pause_cause: u32,
+    /// Active slowdowns (fault index, factor) and their product.
+    slowdowns: Vec<(u32, f64)>,
+    slow_factor: f64,
+    fault_error_rate: f64,
+    error_cause: u32,
+    fault_rng: RngStream,
+    /// Workers taken by a stuck-workers fault.
+    stuck: u32,
+    restarted_at: Option<SimTime>,
+    /// The last restart (None: up since the run began), for probes' initial delay.
+    up_since: Option<SimTime>,
+    /// Where in its period each probe (readiness, liveness) first fires, as a share of it:
+    /// the probers of a running deployment are in arbitrary phase.
+    probe_phase: [f64; 2],
+    /// Readiness passing (true without a readiness probe).
+    ready: bool,
+    readiness: Option<Probe>,
+    liveness: Option<Probe>,
+    nginx: NginxPassive,
+    crashes: u64,
+    liveness_kills: u64,
+    refused: u64,
+    reset: u64,
+    log: Vec<HealthChange>,
+    log_dropped: u64,
+}
+
+/// One change of a replica's state, for the summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HealthChange {
+    pub at_ns: u64,
+    /// `down`, `up`, `unready`, `ready`, `ejected`, `returned`, `nginx_down`, `liveness_kill`,
+    /// `paused`, `resumed`.
+    pub what: &'static str,
+}
+
+/// At most this many changes are kept per replica (the rest are counted).
+const HEALTH_LOG_MAX: usize = 1000;
+
+/// A replica's health figures, for the summary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthReport {
+    pub service: String,
+    pub replica: u32,
+    pub crashes: u64,
+    pub liveness_kills: u64,
+    /// Requests refused because the process was down.
+    pub refused: u64,
+    /// Requests in progress reset by a crash.
+    pub reset: u64,
+    pub ejections: u64,
+    pub changes: Vec<HealthChange>,
+    pub changes_dropped: u64,
+}
+
+/// What one fault window did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultReport {
+    pub label: String,
+    pub source: &'static str,
+    pub start: SimTime,
+    pub end: Option<SimTime>,
+    /// Requests the fault itself failed: reset or refused by a crash, lost in a partition or
+    /// to loss, errors it injected, probes aside.
+    pub requests_failed: u64,
+    /// When a health check first took the faulty replica out of balancing (replica faults).
+    pub detected_at: Option<SimTime>,
 }
 
 /// A replica's adaptive concurrency limit.
@@ -289,6 +419,15 @@ struct LinkState {
     latency: Dist,
     zero: bool,
     rng: RngStream,
+    from: Endpoint,
+    to: ServiceId,
+    /// Partitions in force that drop requests / responses on this link.
+    drop_requests: u16,
+    drop_responses: u16,
+    block_cause: u32,
+    /// A degradation in force: extra latency, loss probability, fault index.
+    degraded: Option<(Dist, f64, u32)>,
+    fault_rng: RngStream,
 }
 
 /// The system in motion. Create it with [`World::new`], schedule its first events with
@@ -314,6 +453,12 @@ pub struct World<O: Observer> {
     inv_free: Vec<u32>,
     /// Policy counters count from here (the warm-up's end), like the observer's figures.
     count_from: SimTime,
+    /// Per fault window: requests it failed, when it was detected, workers it took.
+    fault_failed: Vec<u64>,
+    fault_detected: Vec<Option<SimTime>>,
+    fault_taken: Vec<u32>,
+    /// Scratch for outlier sweeps.
+    unejected: Vec<usize>,
 }
 
 /// Schedules policy timer `what` for invocation `id` (generation `gen`) at `at`.
@@ -359,6 +504,7 @@ impl<O: Observer> World<O> {
     pub fn new(spec: SystemSpec, seed: u64, limits: WorldLimits, obs: O) -> Self {
         let n_clients = spec.clients.len();
         let n_services = spec.services.len();
+        let n_faults = spec.faults.len();
         let clients = spec
             .clients
             .iter()
@@ -375,10 +521,18 @@ impl<O: Observer> World<O> {
         let mut replicas = Vec::new();
         for (si, s) in spec.services.iter().enumerate() {
             let entity = format!("service:{}", s.name);
+            let outlier = match s.health.passive {
+                Some(PassiveHealth::Envoy(cfg)) => {
+                    Some(OutlierDetector::new(cfg, s.replicas as usize).expect("validated"))
+                }
+                _ => None,
+            };
             services.push(ServiceState {
                 first_replica: replicas.len() as u32,
                 replicas: s.replicas,
                 rr_next: 0,
+                checked: s.health.readiness.is_some() || s.health.passive.is_some(),
+                outlier,
                 balancer_rng: RngStream::derive(seed, &entity, "balancer"),
                 error_rng: RngStream::derive(seed, &entity, "errors"),
                 call_rng: RngStream::derive(seed, &entity, "calls"),
@@ -403,6 +557,44 @@ impl<O: Observer> World<O> {
                     shed_by_limit: 0,
                     shed_by_queue_time: 0,
                     shed_expired: 0,
+                    health: ReplicaHealth {
+                        down: 0,
+                        down_cause: NO_FAULT,
+                        incarnation: 0,
+                        paused_until: SimTime::ZERO,
+                        pause_cause: NO_FAULT,
+                        slowdowns: Vec::new(),
+                        slow_factor: 1.0,
+                        fault_error_rate: 0.0,
+                        error_cause: NO_FAULT,
+                        fault_rng: RngStream::derive(
+                            seed,
+                            &format!("{entity}/replica:{r}"),
+                            "faults",
+                        ),
+                        stuck: 0,
+                        restarted_at: None,
+                        up_since: None,
+                        probe_phase: {
+                            let mut rng = RngStream::derive(
+                                seed,
+                                &format!("{entity}/replica:{r}"),
+                                "probe_phase",
+                            );
+                            [rng.uniform(), rng.uniform()]
+                        },
+                        ready: true,
+                        // The run starts with every replica up and passing its probes.
+                        readiness: s.health.readiness.map(|c| Probe::new(c, true)),
+                        liveness: s.health.liveness.map(|c| Probe::new(c, true)),
+                        nginx: NginxPassive::default(),
+                        crashes: 0,
+                        liveness_kills: 0,
+                        refused: 0,
+                        reset: 0,
+                        log: Vec::new(),
+                        log_dropped: 0,
+                    },
                 });
             }
         }
@@ -442,6 +634,13 @@ impl<O: Observer> World<O> {
                 zero: latency.is_zero(),
                 latency,
                 rng: RngStream::derive(seed, &name, "latency"),
+                from,
+                to,
+                drop_requests: 0,
+                drop_responses: 0,
+                block_cause: NO_FAULT,
+                degraded: None,
+                fault_rng: RngStream::derive(seed, &name, "faults"),
             });
         }
         let mut edges = Vec::new();
@@ -504,11 +703,66 @@ impl<O: Observer> World<O> {
             invs: Vec::new(),
             inv_free: Vec::new(),
             count_from: limits.count_from,
+            fault_failed: vec![0; n_faults],
+            fault_detected: vec![None; n_faults],
+            fault_taken: vec![0; n_faults],
+            unejected: Vec::new(),
         }
     }
 
-    /// Schedules every client's first request.
+    /// Schedules every client's first request, the fault windows, the first health probes
+    /// and the outlier sweeps.
     pub fn start(&mut self, q: &mut EventQueue<Event>) {
+        for (i, f) in self.spec.faults.iter().enumerate() {
+            if matches!(f.effect, FaultEffect::Spike { .. }) {
+                continue; // folded into the client's rate steps before the run
+            }
+            q.push(
+                f.start,
+                Event::Fault {
+                    index: i as u32,
+                    start: true,
+                },
+            );
+            if let Some(end) = f.end {
+                q.push(
+                    end,
+                    Event::Fault {
+                        index: i as u32,
+                        start: false,
+                    },
+                );
+            }
+        }
+        for r in 0..self.replicas.len() {
+            let svc = self.replicas[r].service as usize;
+            let health = self.spec.services[svc].health;
+            for (what, cfg) in [
+                (probe::READINESS, health.readiness),
+                (probe::LIVENESS, health.liveness),
+            ] {
+                if let Some(cfg) = cfg {
+                    let u = self.replicas[r].health.probe_phase[what as usize];
+                    let at = SimTime((u * cfg.period_ns as f64) as u64);
+                    q.push(
+                        at,
+                        Event::Probe {
+                            replica: r as u32,
+                            what,
+                            incarnation: 0,
+                        },
+                    );
+                }
+            }
+        }
+        for (si, s) in self.services.iter().enumerate() {
+            if let Some(o) = &s.outlier {
+                q.push(
+                    SimTime(o.config().interval_ns),
+                    Event::OutlierSweep { service: si as u32 },
+                );
+            }
+        }
         for ci in 0..self.spec.clients.len() {
             match &self.spec.clients[ci].load {
                 Load::Open { .. } => {
@@ -619,11 +873,134 @@ impl<O: Observer> World<O> {
     fn release(&mut self, slot: u32) {
         let r = &mut self.slots[slot as usize];
         r.gen = r.gen.wrapping_add(1);
+        r.live = false;
+        r.at_server = false;
         self.free.push(slot);
     }
 
+    /// May the balancer of `svc` send to replica `r` (global index) now?
     #[inline]
-    fn pick_replica(&mut self, svc: usize) -> u32 {
+    fn routable(&self, svc: usize, r: u32, now: SimTime) -> bool {
+        let h = &self.replicas[r as usize].health;
+        if !h.ready {
+            return false;
+        }
+        let s = &self.services[svc];
+        if let Some(o) = &s.outlier {
+            if o.is_ejected((r - s.first_replica) as usize) {
+                return false;
+            }
+        }
+        if let Some(PassiveHealth::Nginx(cfg)) = &self.spec.services[svc].health.passive {
+            // NGINX ignores max_fails for a group of one server.
+            if s.replicas > 1 && !h.nginx.available(cfg, now.0) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The `j`-th routable replica of `svc` (local index), counting from local index `from`.
+    fn nth_routable(&self, svc: usize, from: u32, mut j: u32, now: SimTime) -> Option<u32> {
+        let s = &self.services[svc];
+        for k in 0..s.replicas {
+            let i = (from + k) % s.replicas;
+            if self.routable(svc, s.first_replica + i, now) {
+                if j == 0 {
+                    return Some(i);
+                }
+                j -= 1;
+            }
+        }
+        None
+    }
+
+    /// Picks a replica among those health checking leaves in balancing; None when there is
+    /// none (the caller gets `refused`, like Kubernetes without endpoints or NGINX's "no live
+    /// upstreams").
+    fn pick_checked(&mut self, svc: usize, now: SimTime) -> Option<u32> {
+        let (n, first) = (
+            self.services[svc].replicas,
+            self.services[svc].first_replica,
+        );
+        let count = (0..n)
+            .filter(|&i| self.routable(svc, first + i, now))
+            .count() as u32;
+        if count == 0 {
+            return None;
+        }
+        let local = match self.spec.services[svc].balancer {
+            Balancer::RoundRobin => {
+                let start = self.services[svc].rr_next;
+                let i = self.nth_routable(svc, start, 0, now)?;
+                self.services[svc].rr_next = (i + 1) % n;
+                i
+            }
+            Balancer::Random => {
+                let j = self.services[svc].balancer_rng.below(count as u64) as u32;
+                self.nth_routable(svc, 0, j, now)?
+            }
+            Balancer::LeastOutstanding => {
+                let s = &mut self.services[svc];
+                let start = s.rr_next;
+                s.rr_next = (start + 1) % n;
+                let mut best = None;
+                let mut best_load = u32::MAX;
+                for k in 0..n {
+                    let i = (start + k) % n;
+                    if !self.routable(svc, first + i, now) {
+                        continue;
+                    }
+                    let load = self.replicas[(first + i) as usize].outstanding;
+                    if load < best_load {
+                        best = Some(i);
+                        best_load = load;
+                    }
+                }
+                best?
+            }
+            Balancer::PowerOfTwoChoices => {
+                if count == 1 {
+                    self.nth_routable(svc, 0, 0, now)?
+                } else {
+                    let rng = &mut self.services[svc].balancer_rng;
+                    let a = rng.below(count as u64) as u32;
+                    let mut b = rng.below(count as u64 - 1) as u32;
+                    if b >= a {
+                        b += 1;
+                    }
+                    let a = self.nth_routable(svc, 0, a, now)?;
+                    let b = self.nth_routable(svc, 0, b, now)?;
+                    let la = self.replicas[(first + a) as usize].outstanding;
+                    let lb = self.replicas[(first + b) as usize].outstanding;
+                    if lb < la {
+                        b
+                    } else {
+                        a
+                    }
+                }
+            }
+        };
+        let r = first + local;
+        if let Some(PassiveHealth::Nginx(cfg)) = &self.spec.services[svc].health.passive {
+            self.replicas[r as usize]
+                .health
+                .nginx
+                .on_selected(cfg, now.0);
+        }
+        Some(r)
+    }
+
+    #[inline]
+    fn pick_replica(&mut self, svc: usize, now: SimTime) -> Option<u32> {
+        if self.services[svc].checked {
+            return self.pick_checked(svc, now);
+        }
+        Some(self.pick_unchecked(svc))
+    }
+
+    #[inline]
+    fn pick_unchecked(&mut self, svc: usize) -> u32 {
         let s = &mut self.services[svc];
         let n = s.replicas;
         let first = s.first_replica;
@@ -712,7 +1089,8 @@ impl<O: Observer> World<O> {
             }
             _ => u64::MAX,
         };
-        let replica = self.pick_replica(svc);
+        let picked = self.pick_replica(svc, now);
+        let replica = picked.unwrap_or(self.services[svc].first_replica);
         self.replicas[replica as usize].outstanding += 1;
         let slot = self.alloc(now)?;
         let id = self.next_request_id;
@@ -729,17 +1107,81 @@ impl<O: Observer> World<O> {
             caller,
             sent_at: now,
             deadline_ns,
+            live: true,
             ..Req::default()
         };
+        if let CallerRef::Inv { inv, .. } = caller {
+            let v = &mut self.invs[inv as usize];
+            v.child_slot = slot;
+            v.child_gen = gen;
+        }
+        if picked.is_none() {
+            // No replica is in balancing: the balancer answers at once.
+            let r = &mut self.slots[slot as usize];
+            r.status = Outcome::Refused;
+            r.server_done = true;
+            r.abandoned = true; // no replica to blame
+            self.obs.service_arrival(svc, now);
+            self.obs.service_done(svc, Outcome::Refused, now, now, now);
+            self.response(slot, now, q)?;
+            return Ok(slot);
+        }
         let link = self.link_of[from as usize * self.spec.services.len() + svc] as usize;
         let l = &mut self.links[link];
-        if l.zero {
+        let mut extra = 0;
+        if l.drop_requests > 0 || l.degraded.is_some() {
+            let (lost, cause, added) = Self::link_fault(l);
+            if lost {
+                self.count_fault(cause);
+                self.lose(slot);
+                return Ok(slot);
+            }
+            extra = added;
+        }
+        if l.zero && extra == 0 {
             self.deliver(slot, now, q)?;
         } else {
-            let d = l.latency.sample(&mut l.rng);
+            let d = l.latency.sample(&mut l.rng) + extra;
             q.push(now + SimDuration(d), Event::Deliver { slot });
         }
         Ok(slot)
+    }
+
+    /// A message crosses a link with a fault in force: is it lost (and to which fault), and
+    /// how much later does it arrive?
+    fn link_fault(l: &mut LinkState) -> (bool, u32, u64) {
+        if l.drop_requests > 0 {
+            return (true, l.block_cause, 0);
+        }
+        Self::link_degradation(l)
+    }
+
+    fn link_degradation(l: &mut LinkState) -> (bool, u32, u64) {
+        match &l.degraded {
+            Some((added, loss, cause)) => {
+                if *loss > 0.0 && l.fault_rng.chance(*loss) {
+                    (true, *cause, 0)
+                } else {
+                    (false, NO_FAULT, added.sample(&mut l.fault_rng))
+                }
+            }
+            None => (false, NO_FAULT, 0),
+        }
+    }
+
+    #[inline]
+    fn count_fault(&mut self, cause: u32) {
+        if let Some(c) = self.fault_failed.get_mut(cause as usize) {
+            *c += 1;
+        }
+    }
+
+    /// The request in `slot` is lost (in the network, or in a crashed process's backlog):
+    /// nobody answers; whoever waits finds out by its own timeout.
+    fn lose(&mut self, slot: u32) {
+        let r = self.slots[slot as usize].replica;
+        self.replicas[r as usize].outstanding -= 1;
+        self.release(slot);
     }
 
     #[inline]
@@ -765,9 +1207,35 @@ impl<O: Observer> World<O> {
         req.arrived_at = now;
         let (svc, replica) = (req.service as usize, req.replica);
         self.obs.service_arrival(svc, now);
-        let workers = self.spec.services[svc].workers;
         let cap = self.spec.services[svc].queue_capacity as usize;
         let counting = now >= self.count_from;
+        let rep = &mut self.replicas[replica as usize];
+        let workers = self.spec.services[svc]
+            .workers
+            .saturating_sub(rep.health.stuck);
+        if rep.health.down > 0 {
+            // The process is gone: connection refused.
+            rep.health.refused += counting as u64;
+            let cause = rep.health.down_cause;
+            self.count_fault(cause);
+            self.slots[slot as usize].started_at = now;
+            self.slots[slot as usize].conn_error = true;
+            return self.respond(slot, Outcome::Refused, false, now, q);
+        }
+        if rep.health.paused_until > now {
+            // A paused process accepts connections into its backlog but answers nothing.
+            if rep.queue.len() < cap {
+                rep.queue.push_back(slot);
+                self.slots[slot as usize].at_server = true;
+                self.emit_level(replica, now);
+            } else {
+                let cause = rep.health.pause_cause;
+                self.count_fault(cause);
+                self.lose(slot);
+            }
+            return Ok(());
+        }
+        self.slots[slot as usize].at_server = true;
         let rep = &mut self.replicas[replica as usize];
         if let Some(lim) = &rep.limiter {
             let inflight = rep.busy + rep.queue.len() as u32;
@@ -808,9 +1276,14 @@ impl<O: Observer> World<O> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
         let max_wait = self.spec.services[svc].admission.max_queue_time;
-        let workers = self.spec.services[svc].workers;
         loop {
             let rep = &mut self.replicas[replica as usize];
+            if rep.health.down > 0 || rep.health.paused_until > now {
+                break; // nothing starts in a dead or paused process
+            }
+            let workers = self.spec.services[svc]
+                .workers
+                .saturating_sub(rep.health.stuck);
             // A response sent below can bring a new request that takes the worker first.
             if rep.busy >= workers {
                 break;
@@ -847,24 +1320,55 @@ impl<O: Observer> World<O> {
     fn start_service(&mut self, slot: u32, now: SimTime, q: &mut EventQueue<Event>) {
         let req = &mut self.slots[slot as usize];
         req.started_at = now;
+        let gen = req.gen;
         let svc = req.service as usize;
         let rep = &mut self.replicas[req.replica as usize];
-        let d = self.spec.services[svc]
-            .service_time
-            .sample(&mut rep.service_time_rng);
-        q.push(now + SimDuration(d), Event::ServiceDone { slot });
+        let spec = &self.spec.services[svc];
+        let mut d = spec.service_time.sample(&mut rep.service_time_rng);
+        let h = &rep.health;
+        if h.slow_factor != 1.0 || h.restarted_at.is_some() {
+            let mut f = h.slow_factor;
+            if let Some(t0) = h.restarted_at {
+                // Cold after a restart: cold_factor at first, back to 1 linearly over warmup.
+                let w = spec.restart.warmup.0;
+                let since = now.0 - t0.0;
+                if since < w {
+                    let left = 1.0 - since as f64 / w as f64;
+                    f *= 1.0 + (spec.restart.cold_factor - 1.0) * left;
+                }
+            }
+            d = (d as f64 * f).round().min(u64::MAX as f64 / 2.0) as u64;
+        }
+        q.push(now + SimDuration(d), Event::ServiceDone { slot, gen });
     }
 
     fn service_done(
         &mut self,
         slot: u32,
+        gen: u32,
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
-        let svc = self.slots[slot as usize].service as usize;
+        let req = &self.slots[slot as usize];
+        if req.gen != gen || req.server_done {
+            return Ok(()); // a crash already failed it
+        }
+        let (svc, replica) = (req.service as usize, req.replica as usize);
+        let paused_until = self.replicas[replica].health.paused_until;
+        if paused_until > now {
+            // Finished inside a pause: the answer goes out when the pause ends.
+            q.push(paused_until, Event::ServiceDone { slot, gen });
+            return Ok(());
+        }
         let spec = &self.spec.services[svc];
         let st = &mut self.services[svc];
         if spec.error_rate > 0.0 && st.error_rng.chance(spec.error_rate) {
+            return self.respond(slot, Outcome::Error, true, now, q);
+        }
+        let h = &mut self.replicas[replica].health;
+        if h.fault_error_rate > 0.0 && h.fault_rng.chance(h.fault_error_rate) {
+            let cause = h.error_cause;
+            self.count_fault(cause);
             return self.respond(slot, Outcome::Error, true, now, q);
         }
         match spec.fan_out {
@@ -947,6 +1451,7 @@ impl<O: Observer> World<O> {
     ) -> Result<(), LimitHit> {
         let req = &mut self.slots[slot as usize];
         req.server_done = true;
+        req.at_server = false;
         let status = if status == Outcome::Ok && req.degraded {
             Outcome::Degraded
         } else {
@@ -970,12 +1475,26 @@ impl<O: Observer> World<O> {
         }
         let link = self.link_of[from as usize * self.spec.services.len() + svc] as usize;
         let l = &mut self.links[link];
-        if l.zero {
+        let mut extra = 0;
+        if l.drop_responses > 0 || l.degraded.is_some() {
+            let (lost, cause, added) = if l.drop_responses > 0 {
+                (true, l.block_cause, 0)
+            } else {
+                Self::link_degradation(l)
+            };
+            if lost {
+                self.count_fault(cause);
+                self.lose(slot);
+                return Ok(());
+            }
+            extra = added;
+        }
+        if l.zero && extra == 0 {
             // A zero-latency link answers within this event; the caller may send its next
             // call from here, which can hit a limit.
             self.response(slot, now, q)
         } else {
-            let d = l.latency.sample(&mut l.rng);
+            let d = l.latency.sample(&mut l.rng) + extra;
             q.push(now + SimDuration(d), Event::Response { slot });
             Ok(())
         }
@@ -992,6 +1511,15 @@ impl<O: Observer> World<O> {
         let req = self.slots[slot as usize];
         self.replicas[req.replica as usize].outstanding -= 1;
         self.release(slot);
+        if !req.abandoned && self.services[req.service as usize].checked {
+            self.passive_result(
+                req.service as usize,
+                req.replica,
+                req.status,
+                req.conn_error,
+                now,
+            );
+        }
         match req.caller {
             CallerRef::Inv { inv, gen, tag } => {
                 self.inv_child_result(inv, gen, tag, req.status, now, q)
@@ -1141,14 +1669,14 @@ impl<O: Observer> Model for World<O> {
                 self.deliver(slot, now, q)?;
                 rec
             }
-            Event::ServiceDone { slot } => {
+            Event::ServiceDone { slot, gen } => {
                 let r = &self.slots[slot as usize];
                 let rec = TraceRecord {
                     kind: kind::SERVICE_DONE,
                     entity: self.replica_entity(r.replica),
                     request: r.id,
                 };
-                self.service_done(slot, now, q)?;
+                self.service_done(slot, gen, now, q)?;
                 rec
             }
             Event::Response { slot } => {
@@ -1171,18 +1699,62 @@ impl<O: Observer> Model for World<O> {
                 self.policy_timer(inv, gen, what, now, q)?;
                 rec
             }
+            Event::Fault { index, start } => {
+                let rec = TraceRecord {
+                    kind: kind::FAULT,
+                    entity: self.fault_entity(index),
+                    request: start as u64,
+                };
+                self.fault_event(index as usize, start, now, q)?;
+                rec
+            }
+            Event::Probe {
+                replica,
+                what,
+                incarnation,
+            } => {
+                let rec = TraceRecord {
+                    kind: kind::PROBE,
+                    entity: self.replica_entity(replica),
+                    request: what as u64,
+                };
+                self.probe(replica, what, incarnation, now, q)?;
+                rec
+            }
+            Event::Restart { replica } => {
+                let rec = TraceRecord {
+                    kind: kind::RESTART,
+                    entity: self.replica_entity(replica),
+                    request: 0,
+                };
+                self.restart(replica, now);
+                rec
+            }
+            Event::OutlierSweep { service } => {
+                let rec = TraceRecord {
+                    kind: kind::OUTLIER_SWEEP,
+                    entity: self.replica_entity(self.services[service as usize].first_replica),
+                    request: 0,
+                };
+                self.outlier_sweep(service as usize, now, q);
+                rec
+            }
         };
         Ok(rec)
     }
 }
 
-/// Trace entity names in entity-id order: clients first, then every replica as `service/index`.
+/// Trace entity names in entity-id order: clients first, then every replica as `service/index`,
+/// then the fault windows.
 pub fn entity_names(spec: &SystemSpec) -> Vec<String> {
     let mut v: Vec<String> = spec.clients.iter().map(|c| c.name.clone()).collect();
     for s in &spec.services {
         for r in 0..s.replicas {
             v.push(format!("{}/{}", s.name, r));
         }
+    }
+    for (i, f) in spec.faults.iter().enumerate() {
+        v.push(format!("fault#{i}:{}", f.label));
     }
     v
 }
@@ -1246,6 +1818,8 @@ impl<O: Observer> World<O> {
             bulkhead_ticket: 0,
             pending: 0,
             deadline_ns: u64::MAX,
+            child_slot: NO_SLOT,
+            child_gen: 0,
         });
         Ok((self.invs.len() - 1) as u32)
     }
@@ -1298,6 +1872,8 @@ impl<O: Observer> World<O> {
             bulkhead_ticket: 0,
             pending: 0,
             deadline_ns,
+            child_slot: NO_SLOT,
+            child_gen: 0,
         };
         let t = now.0;
         let e = &mut self.edges[edge as usize];
@@ -1716,6 +2292,7 @@ impl<O: Observer> World<O> {
                     self.edges[v.edge as usize].layers[v.layer as usize].counters[instance]
                         .timeouts += 1;
                 }
+                self.attempt_timed_out(v.child_slot, v.child_gen, now);
                 self.inv_complete(id, Outcome::Timeout, now, q)
             }
             timer::RETRY => {
@@ -1770,6 +2347,457 @@ impl<O: Observer> World<O> {
             }
             _ => unreachable!("unknown policy timer"),
         }
+    }
+
+    // ------------------------------------------------------------------ faults and health
+
+    fn fault_entity(&self, index: u32) -> u32 {
+        (self.spec.clients.len() + self.replicas.len()) as u32 + index
+    }
+
+    /// Appends to a replica's health log (bounded).
+    fn log_health(&mut self, replica: u32, what: &'static str, now: SimTime) {
+        let h = &mut self.replicas[replica as usize].health;
+        if h.log.len() < HEALTH_LOG_MAX {
+            h.log.push(HealthChange { at_ns: now.0, what });
+        } else {
+            h.log_dropped += 1;
+        }
+    }
+
+    /// The replica just left load balancing: the first such moment during a fault aimed at it
+    /// is that fault's detection time.
+    fn left_balancing(&mut self, replica: u32, what: &'static str, now: SimTime) {
+        self.log_health(replica, what, now);
+        for (i, f) in self.spec.faults.iter().enumerate() {
+            let target = match f.effect {
+                FaultEffect::Crash { replica }
+                | FaultEffect::Hang { replica }
+                | FaultEffect::Slowdown { replica, .. }
+                | FaultEffect::Errors { replica, .. }
+                | FaultEffect::StuckWorkers { replica, .. } => replica,
+                _ => continue,
+            };
+            let active = f.start <= now && f.end.is_none_or(|e| now <= e);
+            if target == replica && active && self.fault_detected[i].is_none() {
+                self.fault_detected[i] = Some(now);
+            }
+        }
+    }
+
+    fn fault_event(
+        &mut self,
+        index: usize,
+        start: bool,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let f = self.spec.faults[index].clone();
+        let cause = index as u32;
+        match f.effect {
+            FaultEffect::Crash { replica } => {
+                if start {
+                    self.crash(replica, cause, now, q)?;
+                } else {
+                    self.restart(replica, now);
+                }
+            }
+            FaultEffect::Hang { replica } => {
+                let h = &mut self.replicas[replica as usize].health;
+                if start {
+                    if h.down == 0 {
+                        h.paused_until = f.end.unwrap_or(SimTime(u64::MAX));
+                        h.pause_cause = cause;
+                        self.log_health(replica, "paused", now);
+                    }
+                } else if h.paused_until == now {
+                    // Not cut short by a crash: resume and drain the backlog.
+                    h.paused_until = SimTime::ZERO;
+                    self.log_health(replica, "resumed", now);
+                    self.drain(replica, now, q)?;
+                }
+            }
+            FaultEffect::Slowdown { replica, factor } => {
+                let h = &mut self.replicas[replica as usize].health;
+                if start {
+                    h.slowdowns.push((cause, factor));
+                } else {
+                    h.slowdowns.retain(|&(c, _)| c != cause);
+                }
+                h.slow_factor = h.slowdowns.iter().map(|&(_, f)| f).product();
+            }
+            FaultEffect::Errors { replica, rate } => {
+                let h = &mut self.replicas[replica as usize].health;
+                if start {
+                    h.fault_error_rate = rate;
+                    h.error_cause = cause;
+                } else if h.error_cause == cause {
+                    h.fault_error_rate = 0.0;
+                    h.error_cause = NO_FAULT;
+                }
+            }
+            FaultEffect::StuckWorkers { replica, workers } => {
+                let total =
+                    self.spec.services[self.replicas[replica as usize].service as usize].workers;
+                let h = &mut self.replicas[replica as usize].health;
+                if start {
+                    let take = workers.min(total - h.stuck.min(total));
+                    h.stuck += take;
+                    self.fault_taken[index] = take;
+                } else {
+                    h.stuck = h.stuck.saturating_sub(self.fault_taken[index]);
+                    self.drain(replica, now, q)?;
+                }
+            }
+            FaultEffect::Partition {
+                ref from,
+                ref to,
+                one_way,
+            } => {
+                for l in self.links.iter_mut() {
+                    let a_in = |g: &Vec<Endpoint>| g.contains(&l.from);
+                    let s_in = |g: &Vec<Endpoint>| g.contains(&Endpoint::Service(l.to));
+                    // Requests go caller -> service, responses service -> caller.
+                    let mut req = a_in(from) && s_in(to);
+                    let mut resp = a_in(to) && s_in(from);
+                    if !one_way {
+                        req |= a_in(to) && s_in(from);
+                        resp |= a_in(from) && s_in(to);
+                    }
+                    if start {
+                        l.drop_requests += req as u16;
+                        l.drop_responses += resp as u16;
+                        if req || resp {
+                            l.block_cause = cause;
+                        }
+                    } else {
+                        l.drop_requests -= req as u16;
+                        l.drop_responses -= resp as u16;
+                    }
+                }
+            }
+            FaultEffect::Degrade {
+                from,
+                to,
+                ref added_latency,
+                loss,
+            } => {
+                for l in self.links.iter_mut() {
+                    if l.from == from && l.to == to {
+                        if start {
+                            l.degraded = Some((added_latency.clone(), loss, cause));
+                        } else if l.degraded.as_ref().is_some_and(|d| d.2 == cause) {
+                            l.degraded = None;
+                        }
+                    }
+                }
+            }
+            FaultEffect::Spike { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Starts queued requests on every free worker of `replica`.
+    fn drain(
+        &mut self,
+        replica: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let svc = self.replicas[replica as usize].service as usize;
+        let workers = self.spec.services[svc].workers;
+        for _ in 0..workers {
+            let r = &self.replicas[replica as usize];
+            if r.queue.is_empty() || r.busy + r.health.stuck >= workers {
+                break;
+            }
+            self.take_next_from_queue(replica, svc, now, q)?;
+        }
+        Ok(())
+    }
+
+    /// The replica's process dies: everything it holds is reset.
+    fn crash(
+        &mut self,
+        replica: u32,
+        cause: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let counting = now >= self.count_from;
+        let rep = &mut self.replicas[replica as usize];
+        rep.health.down += 1;
+        if rep.health.down > 1 {
+            return Ok(()); // already down
+        }
+        let svc = rep.service as usize;
+        let h = &mut rep.health;
+        h.down_cause = cause;
+        h.incarnation = h.incarnation.wrapping_add(1);
+        h.paused_until = SimTime::ZERO;
+        h.stuck = 0;
+        h.restarted_at = None;
+        h.crashes += counting as u64;
+        rep.busy = 0;
+        rep.limiter = self.spec.services[svc]
+            .admission
+            .concurrency_limit
+            .as_ref()
+            .map(ConcurrencyLimiter::new);
+        self.log_health(replica, "down", now);
+        // Everything the process held: its backlog, then what was in service, in slot order.
+        let mut victims: Vec<u32> = self.replicas[replica as usize].queue.drain(..).collect();
+        for (i, r) in self.slots.iter().enumerate() {
+            if r.live && r.at_server && r.replica == replica && !victims.contains(&(i as u32)) {
+                victims.push(i as u32);
+            }
+        }
+        for slot in victims {
+            let r = &self.slots[slot as usize];
+            if !r.live || r.server_done {
+                continue; // answered by a reset sent earlier in this loop
+            }
+            self.replicas[replica as usize].health.reset += counting as u64;
+            self.count_fault(cause);
+            self.slots[slot as usize].conn_error = true;
+            self.respond(slot, Outcome::Error, false, now, q)?;
+        }
+        self.emit_level(replica, now);
+        Ok(())
+    }
+
+    /// A crash fault ends, or a liveness kill's restart delay is over.
+    fn restart(&mut self, replica: u32, now: SimTime) {
+        let svc = self.replicas[replica as usize].service as usize;
+        let spec = &self.spec.services[svc];
+        let cold = spec.restart.warmup.0 > 0 && spec.restart.cold_factor != 1.0;
+        let h = &mut self.replicas[replica as usize].health;
+        h.down = h.down.saturating_sub(1);
+        if h.down > 0 {
+            return;
+        }
+        h.down_cause = NO_FAULT;
+        h.up_since = Some(now);
+        h.restarted_at = if cold { Some(now) } else { None };
+        // A new container: readiness must be earned again, liveness starts passing.
+        if let Some(p) = &mut h.readiness {
+            p.reset(false);
+            h.ready = false;
+        }
+        if let Some(p) = &mut h.liveness {
+            p.reset(true);
+        }
+        h.nginx = NginxPassive::default();
+        let s = &mut self.services[svc];
+        if let Some(o) = &mut s.outlier {
+            o.reset_host((replica - s.first_replica) as usize);
+        }
+        self.log_health(replica, "up", now);
+    }
+
+    fn probe(
+        &mut self,
+        replica: u32,
+        what: u8,
+        incarnation: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let kind = what & 1;
+        let svc = self.replicas[replica as usize].service as usize;
+        let health = self.spec.services[svc].health;
+        let cfg = if kind == probe::READINESS {
+            health.readiness
+        } else {
+            health.liveness
+        }
+        .expect("probes are scheduled only when configured");
+        let h = &self.replicas[replica as usize].health;
+        let ok = if what & probe::TIMED_OUT != 0 {
+            if incarnation != h.incarnation {
+                return Ok(()); // sent to a process that has since died
+            }
+            false
+        } else {
+            q.push(
+                now + SimDuration(cfg.period_ns),
+                Event::Probe {
+                    replica,
+                    what,
+                    incarnation: 0,
+                },
+            );
+            if h.up_since
+                .is_some_and(|t| now.0 < t.0 + cfg.initial_delay_ns)
+            {
+                return Ok(()); // initialDelaySeconds after a (re)start
+            }
+            if h.down > 0 {
+                false // connection refused
+            } else if h.paused_until > now && h.paused_until.0 - now.0 >= cfg.timeout_ns {
+                q.push(
+                    now + SimDuration(cfg.timeout_ns),
+                    Event::Probe {
+                        replica,
+                        what: what | probe::TIMED_OUT,
+                        incarnation: h.incarnation,
+                    },
+                );
+                return Ok(());
+            } else {
+                true
+            }
+        };
+        let h = &mut self.replicas[replica as usize].health;
+        if kind == probe::READINESS {
+            match h.readiness.as_mut().and_then(|p| p.on_result(ok)) {
+                Some(false) => {
+                    h.ready = false;
+                    self.left_balancing(replica, "unready", now);
+                }
+                Some(true) => {
+                    h.ready = true;
+                    self.log_health(replica, "ready", now);
+                }
+                None => {}
+            }
+        } else if let Some(false) = h.liveness.as_mut().and_then(|p| p.on_result(ok)) {
+            if h.down == 0 {
+                // The kubelet kills the container and starts a new one after the delay.
+                h.liveness_kills += (now >= self.count_from) as u64;
+                let cause = if h.paused_until > now {
+                    h.pause_cause
+                } else {
+                    NO_FAULT
+                };
+                self.left_balancing(replica, "liveness_kill", now);
+                self.crash(replica, cause, now, q)?;
+                let delay = self.spec.services[svc].restart.delay;
+                q.push(now + delay, Event::Restart { replica });
+            }
+        }
+        Ok(())
+    }
+
+    fn outlier_sweep(&mut self, svc: usize, now: SimTime, q: &mut EventQueue<Event>) {
+        let first = self.services[svc].first_replica;
+        let mut out = std::mem::take(&mut self.unejected);
+        if let Some(o) = &mut self.services[svc].outlier {
+            o.sweep(now.0, &mut out);
+            q.push(
+                now + SimDuration(o.config().interval_ns),
+                Event::OutlierSweep {
+                    service: svc as u32,
+                },
+            );
+        }
+        for &i in &out {
+            self.log_health(first + i as u32, "returned", now);
+        }
+        self.unejected = out;
+    }
+
+    /// Passive health checking sees the outcome of a request to `replica`.
+    fn passive_result(
+        &mut self,
+        svc: usize,
+        replica: u32,
+        status: Outcome,
+        conn_error: bool,
+        now: SimTime,
+    ) {
+        match self.spec.services[svc].health.passive {
+            Some(PassiveHealth::Nginx(cfg)) => {
+                // proxy_next_upstream's default `error timeout`: connection failures and
+                // timeouts count, an HTTP error response does not.
+                let failed = conn_error || matches!(status, Outcome::Refused | Outcome::Timeout);
+                let h = &mut self.replicas[replica as usize].health;
+                if h.nginx.on_result(&cfg, !failed, now.0) && self.services[svc].replicas > 1 {
+                    self.left_balancing(replica, "nginx_down", now);
+                }
+            }
+            Some(PassiveHealth::Envoy(_)) => {
+                // 5xx and locally originated failures (reset, refused, timeout) alike.
+                let failed = !matches!(status, Outcome::Ok | Outcome::Degraded);
+                let s = &mut self.services[svc];
+                let host = (replica - s.first_replica) as usize;
+                let o = s
+                    .outlier
+                    .as_mut()
+                    .expect("envoy passive health has a detector");
+                if o.on_result(host, !failed, now.0) == OutlierEvent::Ejected {
+                    self.left_balancing(replica, "ejected", now);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// A per-attempt timeout fired with request `slot` (generation `gen`) still out: passive
+    /// health checking counts it against its replica now, not when its late answer comes.
+    fn attempt_timed_out(&mut self, slot: u32, gen: u32, now: SimTime) {
+        if slot == NO_SLOT {
+            return;
+        }
+        let r = &mut self.slots[slot as usize];
+        if r.gen != gen || !r.live || r.abandoned {
+            return;
+        }
+        r.abandoned = true;
+        let (svc, replica) = (r.service as usize, r.replica);
+        if self.services[svc].checked {
+            self.passive_result(svc, replica, Outcome::Timeout, false, now);
+        }
+    }
+
+    /// Every replica's health figures (replicas no fault or check touched are included when
+    /// their service has health checks).
+    pub fn health_reports(&self) -> Vec<HealthReport> {
+        self.replicas
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                let h = &r.health;
+                self.services[r.service as usize].checked
+                    || self.spec.services[r.service as usize]
+                        .health
+                        .liveness
+                        .is_some()
+                    || !h.log.is_empty()
+                    || h.refused + h.reset > 0
+            })
+            .map(|(_, r)| {
+                let h = &r.health;
+                HealthReport {
+                    service: self.spec.services[r.service as usize].name.clone(),
+                    replica: r.index,
+                    crashes: h.crashes,
+                    liveness_kills: h.liveness_kills,
+                    refused: h.refused,
+                    reset: h.reset,
+                    ejections: h.log.iter().filter(|c| c.what == "ejected").count() as u64,
+                    changes: h.log.clone(),
+                    changes_dropped: h.log_dropped,
+                }
+            })
+            .collect()
+    }
+
+    /// What each fault window of the schedule did.
+    pub fn fault_reports(&self) -> Vec<FaultReport> {
+        self.spec
+            .faults
+            .iter()
+            .enumerate()
+            .map(|(i, f)| FaultReport {
+                label: f.label.clone(),
+                source: f.source,
+                start: f.start,
+                end: f.end,
+                requests_failed: self.fault_failed[i],
+                detected_at: self.fault_detected[i],
+            })
+            .collect()
     }
 
     /// Every replica's admission control figures (replicas without admission control omitted).

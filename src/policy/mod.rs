@@ -37,6 +37,7 @@ pub mod adaptive;
 pub mod backoff;
 pub mod breaker;
 pub mod budget;
+pub mod health;
 pub mod limit;
 mod outcome;
 

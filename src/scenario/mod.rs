@@ -5,11 +5,13 @@
 //! hands the model a [`SystemSpec`] in which every reference is an index and every value is
 //! checked, so the model never has to report a user's mistake.
 
+mod faults;
 mod policies;
 mod raw;
 mod spans;
 mod validate;
 
+pub use faults::Slo;
 pub use raw::RawScenario;
 pub use spans::SpanIndex;
 pub use validate::{events_per_request, DEFAULT_MAX_EVENTS};
@@ -30,6 +32,8 @@ pub struct Scenario {
     pub warmup: SimDuration,
     pub limits: ScenarioLimits,
     pub system: SystemSpec,
+    /// What "recovered" means in fault figures.
+    pub slo: Slo,
 }
 
 /// Bounds on a run (the scenario's `limits` section).

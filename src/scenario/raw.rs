@@ -23,6 +23,64 @@ pub struct RawScenario {
     pub services: Vec<RawService>,
     #[serde(default)]
     pub links: Vec<RawLink>,
+    #[serde(default)]
+    pub faults: Vec<RawFault>,
+    pub slo: Option<RawSlo>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Slo")]
+pub struct RawSlo {
+    pub availability: Option<f64>,
+    pub window: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Fault")]
+pub struct RawFault {
+    pub at: Option<String>,
+    #[serde(rename = "for")]
+    pub for_: Option<String>,
+    pub until: Option<String>,
+    pub time_to_failure: Option<RawDist>,
+    pub time_to_repair: Option<RawDist>,
+    pub every: Option<String>,
+    pub probability: Option<f64>,
+    pub fault: RawFaultKind,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawFaultKind {
+    Crash(String),
+    Hang(String),
+    Slowdown {
+        target: String,
+        factor: f64,
+    },
+    Errors {
+        target: String,
+        rate: f64,
+    },
+    StuckWorkers {
+        target: String,
+        workers: i64,
+    },
+    Partition {
+        from: Vec<String>,
+        to: Vec<String>,
+        one_way: Option<bool>,
+    },
+    Degrade {
+        from: String,
+        to: String,
+        added_latency: Option<RawDist>,
+        loss: Option<f64>,
+    },
+    Spike {
+        client: String,
+        multiplier: f64,
+    },
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -92,6 +150,58 @@ pub struct RawService {
     #[serde(default)]
     pub calls: Vec<RawCall>,
     pub admission: Option<RawAdmission>,
+    pub health: Option<RawHealth>,
+    pub restart: Option<RawRestart>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Health")]
+pub struct RawHealth {
+    pub readiness: Option<RawProbe>,
+    pub liveness: Option<RawProbe>,
+    pub passive: Option<RawPassive>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawProbe {
+    Kubernetes {
+        initial_delay: Option<String>,
+        period: Option<String>,
+        timeout: Option<String>,
+        success_threshold: Option<i64>,
+        failure_threshold: Option<i64>,
+    },
+    Nginx {
+        interval: Option<String>,
+        fails: Option<i64>,
+        passes: Option<i64>,
+        timeout: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawPassive {
+    Nginx {
+        max_fails: Option<i64>,
+        fail_timeout: Option<String>,
+    },
+    Envoy {
+        consecutive_5xx: Option<i64>,
+        interval: Option<String>,
+        base_ejection_time: Option<String>,
+        max_ejection_time: Option<String>,
+        max_ejection_percent: Option<i64>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Restart")]
+pub struct RawRestart {
+    pub delay: Option<String>,
+    pub warmup: Option<String>,
+    pub cold_factor: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -214,7 +214,7 @@ fn distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-fn unknown_name(kind: &str, name: &str, known: &[&str]) -> String {
+pub(super) fn unknown_name(kind: &str, name: &str, known: &[&str]) -> String {
     let best = known.iter().min_by_key(|k| distance(name, k));
     let list = if known.is_empty() {
         "none is defined".to_string()
@@ -403,6 +403,8 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
             },
             calls,
             admission: super::policies::admission(&mut c, &p, &s.admission),
+            health: super::faults::health(&mut c, &p, &s.health),
+            restart: super::faults::restart(&mut c, &p, &s.restart),
         });
     }
     check_cycles(&mut c, &services);
@@ -548,23 +550,67 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
         }
     }
 
+    let slo = super::faults::slo(&mut c, &raw.slo);
+    let plan = if c.problems.is_empty() {
+        let mut first_replica = Vec::new();
+        let mut n = 0;
+        for s in &services {
+            first_replica.push(n);
+            n += s.replicas;
+        }
+        let names = super::faults::Names {
+            services: &services,
+            clients: &client_names,
+            first_replica,
+        };
+        let open_loop: Vec<bool> = clients
+            .iter()
+            .map(|cl| matches!(cl.load, Load::Open { .. }))
+            .collect();
+        let mut flows: Vec<(Endpoint, usize)> = clients
+            .iter()
+            .enumerate()
+            .map(|(i, cl)| (Endpoint::Client(i), cl.target))
+            .collect();
+        for (si, s) in services.iter().enumerate() {
+            flows.extend(s.calls.iter().map(|call| (Endpoint::Service(si), call.to)));
+        }
+        super::faults::plan(&mut c, &raw.faults, &names, &open_loop, &flows)
+    } else {
+        Default::default()
+    };
     if !c.problems.is_empty() {
         return Err(c.problems);
     }
-    let system = SystemSpec {
+    let mut system = SystemSpec {
         clients,
         services,
         links,
         default_link_latency: default_link_latency.expect("checked above"),
+        faults: Vec::new(),
     };
+    let duration = duration.expect("checked above");
+    match crate::faults::expand(&plan, seed, SimTime(duration.0), &system) {
+        Ok(w) => system.faults = w,
+        Err(e) => {
+            return Err(vec![Problem {
+                path: format!("faults[{}]", e.rule),
+                line: None,
+                col: None,
+                message: e.to_string(),
+            }])
+        }
+    }
+    crate::faults::apply_spikes(&mut system);
     let scenario = Scenario {
         name,
         description: raw.description.clone(),
         seed,
-        duration: duration.expect("checked above"),
+        duration,
         warmup: warmup.expect("checked above"),
         limits,
         system,
+        slo,
     };
     check_event_budget(&scenario).map_err(|p| vec![p])?;
     Ok(scenario)

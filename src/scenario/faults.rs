@@ -1,0 +1,537 @@
+//! Validation of the scenario's fault plan, its services' health checks and restart settings,
+//! and its SLO: raw text in, typed values out, every problem with its field path.
+
+use super::raw::*;
+use super::validate::Checker;
+use crate::engine::{SimDuration, SimTime};
+use crate::faults::{FaultKind, FaultPlan, FaultRule, Timing};
+use crate::model::{Dist, Endpoint, HealthSpec, PassiveHealth, RestartSpec, ServiceSpec};
+use crate::policy::health::{NginxPassiveConfig, OutlierConfig, ProbeConfig};
+
+/// What "back within the SLO" means for time-to-recover figures.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Slo {
+    /// Share of client requests answered `ok` or `degraded` in a window.
+    pub availability: f64,
+    /// The window over which availability is measured.
+    pub window: SimDuration,
+}
+
+impl Default for Slo {
+    fn default() -> Self {
+        Slo {
+            availability: 0.99,
+            window: SimDuration(1_000_000_000),
+        }
+    }
+}
+
+pub(super) fn slo(c: &mut Checker, raw: &Option<RawSlo>) -> Slo {
+    let mut s = Slo::default();
+    if let Some(r) = raw {
+        if let Some(a) = r.availability {
+            if !(a > 0.0 && a <= 1.0) {
+                c.err(
+                    "slo.availability",
+                    format!("a share of requests: above 0 and at most 1 (0.99 for 99%), got {a}"),
+                );
+            } else {
+                s.availability = a;
+            }
+        }
+        if let Some(w) = &r.window {
+            if let Some(d) = c.positive_duration("slo.window", w) {
+                s.window = d;
+            }
+        }
+    }
+    s
+}
+
+fn opt_duration(c: &mut Checker, path: String, v: &Option<String>, default_ns: u64) -> u64 {
+    match v {
+        Some(t) => c.duration(&path, t).map(|d| d.0).unwrap_or(default_ns),
+        None => default_ns,
+    }
+}
+
+fn probe(c: &mut Checker, p: &str, raw: &RawProbe, liveness: bool) -> Option<ProbeConfig> {
+    let d = ProbeConfig::default();
+    let cfg = match raw {
+        RawProbe::Kubernetes {
+            initial_delay,
+            period,
+            timeout,
+            success_threshold,
+            failure_threshold,
+        } => ProbeConfig {
+            initial_delay_ns: opt_duration(c, format!("{p}.initial_delay"), initial_delay, 0),
+            period_ns: opt_duration(c, format!("{p}.period"), period, d.period_ns),
+            timeout_ns: opt_duration(c, format!("{p}.timeout"), timeout, d.timeout_ns),
+            success_threshold: c.count(
+                &format!("{p}.success_threshold"),
+                *success_threshold,
+                1,
+                1,
+                1_000_000,
+                "success_threshold",
+            ) as u32,
+            failure_threshold: c.count(
+                &format!("{p}.failure_threshold"),
+                *failure_threshold,
+                3,
+                1,
+                1_000_000,
+                "failure_threshold",
+            ) as u32,
+        }
+        .kubernetes(liveness),
+        RawProbe::Nginx {
+            interval,
+            fails,
+            passes,
+            timeout,
+        } => {
+            if liveness {
+                c.err(
+                    p,
+                    "NGINX health checks only take servers out of balancing; use Kubernetes(...) for a liveness probe",
+                );
+                return None;
+            }
+            ProbeConfig::nginx(
+                opt_duration(c, format!("{p}.interval"), interval, 5_000_000_000),
+                c.count(&format!("{p}.fails"), *fails, 1, 1, 1_000_000, "fails") as u32,
+                c.count(&format!("{p}.passes"), *passes, 1, 1, 1_000_000, "passes") as u32,
+                opt_duration(c, format!("{p}.timeout"), timeout, 60_000_000_000),
+            )
+        }
+    };
+    match cfg {
+        Ok(cfg) => Some(cfg),
+        Err(e) => {
+            c.err(format!("{p}.{}", e.field), e.message);
+            None
+        }
+    }
+}
+
+pub(super) fn health(c: &mut Checker, p: &str, raw: &Option<RawHealth>) -> HealthSpec {
+    let Some(raw) = raw else {
+        return HealthSpec::default();
+    };
+    let readiness = raw
+        .readiness
+        .as_ref()
+        .and_then(|r| probe(c, &format!("{p}.health.readiness"), r, false));
+    let liveness = raw
+        .liveness
+        .as_ref()
+        .and_then(|r| probe(c, &format!("{p}.health.liveness"), r, true));
+    let pp = format!("{p}.health.passive");
+    let passive = match &raw.passive {
+        None => None,
+        Some(RawPassive::Nginx {
+            max_fails,
+            fail_timeout,
+        }) => {
+            let cfg = NginxPassiveConfig {
+                max_fails: c.count(
+                    &format!("{pp}.max_fails"),
+                    *max_fails,
+                    1,
+                    0,
+                    1_000_000,
+                    "max_fails",
+                ) as u32,
+                fail_timeout_ns: opt_duration(
+                    c,
+                    format!("{pp}.fail_timeout"),
+                    fail_timeout,
+                    10_000_000_000,
+                ),
+            };
+            match cfg.validated() {
+                Ok(cfg) => Some(PassiveHealth::Nginx(cfg)),
+                Err(e) => {
+                    c.err(format!("{pp}.{}", e.field), e.message);
+                    None
+                }
+            }
+        }
+        Some(RawPassive::Envoy {
+            consecutive_5xx,
+            interval,
+            base_ejection_time,
+            max_ejection_time,
+            max_ejection_percent,
+        }) => {
+            let d = OutlierConfig::default();
+            let cfg = OutlierConfig {
+                consecutive_5xx: c.count(
+                    &format!("{pp}.consecutive_5xx"),
+                    *consecutive_5xx,
+                    5,
+                    1,
+                    1_000_000,
+                    "consecutive_5xx",
+                ) as u32,
+                interval_ns: opt_duration(c, format!("{pp}.interval"), interval, d.interval_ns),
+                base_ejection_ns: opt_duration(
+                    c,
+                    format!("{pp}.base_ejection_time"),
+                    base_ejection_time,
+                    d.base_ejection_ns,
+                ),
+                max_ejection_ns: opt_duration(
+                    c,
+                    format!("{pp}.max_ejection_time"),
+                    max_ejection_time,
+                    d.max_ejection_ns,
+                ),
+                max_ejection_percent: c.count(
+                    &format!("{pp}.max_ejection_percent"),
+                    *max_ejection_percent,
+                    10,
+                    0,
+                    100,
+                    "max_ejection_percent",
+                ) as u32,
+            };
+            match cfg.validated() {
+                Ok(cfg) => Some(PassiveHealth::Envoy(cfg)),
+                Err(e) => {
+                    c.err(format!("{pp}.{}", e.field), e.message);
+                    None
+                }
+            }
+        }
+    };
+    HealthSpec {
+        readiness,
+        liveness,
+        passive,
+    }
+}
+
+pub(super) fn restart(c: &mut Checker, p: &str, raw: &Option<RawRestart>) -> RestartSpec {
+    let mut r = RestartSpec::default();
+    let Some(raw) = raw else {
+        return r;
+    };
+    if let Some(d) = &raw.delay {
+        if let Some(d) = c.positive_duration(&format!("{p}.restart.delay"), d) {
+            r.delay = d;
+        }
+    }
+    if let Some(w) = &raw.warmup {
+        if let Some(w) = c.duration(&format!("{p}.restart.warmup"), w) {
+            r.warmup = w;
+        }
+    }
+    if let Some(f) = raw.cold_factor {
+        if !(f.is_finite() && (1.0..=1000.0).contains(&f)) {
+            c.err(
+                format!("{p}.restart.cold_factor"),
+                format!("how many times slower a cold replica serves: between 1 and 1000, got {f}"),
+            );
+        } else {
+            r.cold_factor = f;
+        }
+    }
+    r
+}
+
+/// Names a fault rule may use.
+pub(super) struct Names<'a> {
+    pub services: &'a [ServiceSpec],
+    pub clients: &'a [&'a str],
+    /// Replica index of each service's first replica.
+    pub first_replica: Vec<u32>,
+}
+
+impl Names<'_> {
+    fn service(&self, n: &str) -> Option<usize> {
+        self.services.iter().position(|s| s.name == n)
+    }
+    fn service_names(&self) -> Vec<&str> {
+        self.services.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// `api` (every replica) or `api/2` (one).
+    fn replicas(&self, c: &mut Checker, path: &str, target: &str) -> Vec<u32> {
+        let (name, index) = match target.split_once('/') {
+            Some((n, i)) => (n, Some(i)),
+            None => (target, None),
+        };
+        let Some(s) = self.service(name) else {
+            c.err(
+                path,
+                super::validate::unknown_name("service", name, &self.service_names())
+                    + " (a fault target is `service` for every replica or `service/N` for one)",
+            );
+            return Vec::new();
+        };
+        let n = self.services[s].replicas;
+        let first = self.first_replica[s];
+        match index {
+            None => (first..first + n).collect(),
+            Some(i) => match i.parse::<u32>() {
+                Ok(i) if i < n => vec![first + i],
+                _ => {
+                    c.err(
+                        path,
+                        format!(
+                            "\"{target}\": service \"{name}\" has replicas 0 to {}; write \"{name}/0\" ... or \"{name}\" for all",
+                            n - 1
+                        ),
+                    );
+                    Vec::new()
+                }
+            },
+        }
+    }
+
+    fn endpoint(&self, c: &mut Checker, path: &str, n: &str) -> Option<Endpoint> {
+        if let Some(s) = self.service(n) {
+            return Some(Endpoint::Service(s));
+        }
+        if let Some(ci) = self.clients.iter().position(|x| *x == n) {
+            return Some(Endpoint::Client(ci));
+        }
+        let mut all = self.service_names();
+        all.extend(self.clients.iter().copied());
+        c.err(
+            path,
+            super::validate::unknown_name("client or service", n, &all),
+        );
+        None
+    }
+}
+
+pub(super) fn plan(
+    c: &mut Checker,
+    raw: &[RawFault],
+    names: &Names,
+    open_loop: &[bool],
+    calls: &[(Endpoint, usize)],
+) -> FaultPlan {
+    let mut rules = Vec::new();
+    for (i, f) in raw.iter().enumerate() {
+        let p = format!("faults[{i}]");
+        let kp = format!("{p}.fault");
+        let kind = match &f.fault {
+            RawFaultKind::Crash(t) => FaultKind::Crash {
+                replicas: names.replicas(c, &kp, t),
+            },
+            RawFaultKind::Hang(t) => FaultKind::Hang {
+                replicas: names.replicas(c, &kp, t),
+            },
+            RawFaultKind::Slowdown { target, factor } => {
+                if !(factor.is_finite() && *factor > 0.0 && *factor <= 1e6) {
+                    c.err(
+                        format!("{kp}.factor"),
+                        format!("service times are multiplied by it: above 0 and at most 1e6, got {factor}"),
+                    );
+                }
+                FaultKind::Slowdown {
+                    replicas: names.replicas(c, &format!("{kp}.target"), target),
+                    factor: *factor,
+                }
+            }
+            RawFaultKind::Errors { target, rate } => FaultKind::Errors {
+                replicas: names.replicas(c, &format!("{kp}.target"), target),
+                rate: c.probability(&format!("{kp}.rate"), *rate),
+            },
+            RawFaultKind::StuckWorkers { target, workers } => FaultKind::StuckWorkers {
+                replicas: names.replicas(c, &format!("{kp}.target"), target),
+                workers: c.count(
+                    &format!("{kp}.workers"),
+                    Some(*workers),
+                    1,
+                    1,
+                    1_000_000,
+                    "workers",
+                ) as u32,
+            },
+            RawFaultKind::Partition { from, to, one_way } => {
+                let mut group = |field: &str, g: &Vec<String>| {
+                    if g.is_empty() {
+                        c.err(
+                            format!("{kp}.{field}"),
+                            "list at least one client or service",
+                        );
+                    }
+                    g.iter()
+                        .enumerate()
+                        .filter_map(|(j, n)| names.endpoint(c, &format!("{kp}.{field}[{j}]"), n))
+                        .collect::<Vec<_>>()
+                };
+                let from = group("from", from);
+                let to = group("to", to);
+                if let Some(e) = from.iter().find(|e| to.contains(e)) {
+                    let n = match *e {
+                        Endpoint::Service(s) => names.services[s].name.clone(),
+                        Endpoint::Client(ci) => names.clients[ci].to_string(),
+                    };
+                    c.err(
+                        format!("{kp}.to"),
+                        format!("\"{n}\" is on both sides of the partition"),
+                    );
+                }
+                FaultKind::Partition {
+                    from,
+                    to,
+                    one_way: one_way.unwrap_or(false),
+                }
+            }
+            RawFaultKind::Degrade {
+                from,
+                to,
+                added_latency,
+                loss,
+            } => {
+                let fe = names.endpoint(c, &format!("{kp}.from"), from);
+                let te = names.service(to);
+                if te.is_none() {
+                    c.err(
+                        format!("{kp}.to"),
+                        super::validate::unknown_name("service", to, &names.service_names()),
+                    );
+                }
+                if let (Some(fe), Some(te)) = (fe, te) {
+                    if !calls.contains(&(fe, te)) {
+                        c.err(
+                            kp.clone(),
+                            format!("no requests go from \"{from}\" to \"{to}\", so degrading that link changes nothing; degrade a link a client or a call uses"),
+                        );
+                    }
+                }
+                let added = match added_latency {
+                    Some(d) => c.dist(&format!("{kp}.added_latency"), d, 0),
+                    None => Some(Dist::constant_ns(0)),
+                };
+                FaultKind::Degrade {
+                    from: fe.unwrap_or(Endpoint::Service(0)),
+                    to: te.unwrap_or(0),
+                    added_latency: added.unwrap_or(Dist::constant_ns(0)),
+                    loss: c.probability(&format!("{kp}.loss"), loss.unwrap_or(0.0)),
+                }
+            }
+            RawFaultKind::Spike { client, multiplier } => {
+                let ci = names.clients.iter().position(|n| n == client);
+                match ci {
+                    None => c.err(
+                        format!("{kp}.client"),
+                        super::validate::unknown_name("client", client, names.clients),
+                    ),
+                    Some(ci) if !open_loop[ci] => c.err(
+                        format!("{kp}.client"),
+                        format!("\"{client}\" is a closed-loop client; a spike multiplies an open-loop rate (give it load: Open(...))"),
+                    ),
+                    _ => {}
+                }
+                if !(multiplier.is_finite() && *multiplier >= 0.0 && *multiplier <= 1e6) {
+                    c.err(
+                        format!("{kp}.multiplier"),
+                        format!(
+                            "the rate is multiplied by it: between 0 and 1e6, got {multiplier}"
+                        ),
+                    );
+                }
+                FaultKind::Spike {
+                    client: ci.unwrap_or(0),
+                    multiplier: *multiplier,
+                }
+            }
+        };
+        if let Some(timing) = timing(c, &p, f) {
+            rules.push(FaultRule { timing, kind });
+        }
+    }
+    FaultPlan { rules }
+}
+
+fn timing(c: &mut Checker, p: &str, f: &RawFault) -> Option<Timing> {
+    let at = match &f.at {
+        Some(a) => SimTime(c.duration(&format!("{p}.at"), a)?.0),
+        None => SimTime::ZERO,
+    };
+    let random = f.time_to_failure.is_some() || f.time_to_repair.is_some();
+    let periodic = f.every.is_some() || f.probability.is_some();
+    if random && periodic {
+        c.err(
+            p,
+            "give either time_to_failure and time_to_repair, or every and probability, not both",
+        );
+        return None;
+    }
+    if f.for_.is_some() && f.until.is_some() {
+        c.err(format!("{p}.until"), "give `for` or `until`, not both");
+        return None;
+    }
+    if random {
+        if f.for_.is_some() || f.until.is_some() {
+            c.err(
+                p,
+                "a random fault lasts its time_to_repair; remove `for` / `until`",
+            );
+            return None;
+        }
+        let (Some(ttf), Some(ttr)) = (&f.time_to_failure, &f.time_to_repair) else {
+            c.err(
+                p,
+                "a random fault needs both time_to_failure and time_to_repair, e.g. time_to_failure: Exponential(mean: \"10m\"), time_to_repair: Constant(\"30s\")",
+            );
+            return None;
+        };
+        let ttf = c.dist(&format!("{p}.time_to_failure"), ttf, 0)?;
+        let ttr = c.dist(&format!("{p}.time_to_repair"), ttr, 0)?;
+        return Some(Timing::Random {
+            from: at,
+            time_to_failure: ttf,
+            time_to_repair: ttr,
+        });
+    }
+    if periodic {
+        let (Some(every), Some(prob), Some(lasting)) = (&f.every, f.probability, &f.for_) else {
+            c.err(
+                p,
+                "a periodic random fault needs every, probability and for, e.g. every: \"1m\", probability: 0.1, for: \"10s\"",
+            );
+            return None;
+        };
+        let every = c.positive_duration(&format!("{p}.every"), every)?;
+        let lasting = c.positive_duration(&format!("{p}.for"), lasting)?;
+        let probability = c.probability(&format!("{p}.probability"), prob);
+        return Some(Timing::Periodic {
+            from: at,
+            every,
+            probability,
+            lasting,
+        });
+    }
+    if f.at.is_none() {
+        c.err(
+            format!("{p}.at"),
+            "a scripted fault needs `at` (when it starts), e.g. at: \"30s\"",
+        );
+        return None;
+    }
+    let end = if let Some(d) = &f.for_ {
+        Some(at + c.positive_duration(&format!("{p}.for"), d)?)
+    } else if let Some(u) = &f.until {
+        let u = SimTime(c.duration(&format!("{p}.until"), u)?.0);
+        if u <= at {
+            c.err(
+                format!("{p}.until"),
+                format!("must be after `at` ({})", SimDuration(at.0)),
+            );
+            return None;
+        }
+        Some(u)
+    } else {
+        None
+    };
+    Some(Timing::Scripted { at, end })
+}

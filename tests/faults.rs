@@ -1,0 +1,413 @@
+//! Faults and health checks do what they should, checked against expectations worked out
+//! independently (probe arithmetic, Envoy's documented ejection rules, closed forms), not
+//! against earlier output.
+
+use faultline::engine::{SimTime, TraceRecord, TraceSink};
+use faultline::metrics::{HealthSummary, Summary};
+use faultline::model::entity_names;
+use faultline::runner;
+use faultline::scenario::{self, Overrides, Scenario};
+
+fn shipped(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/scenarios/{name}.ron",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn load(text: &str, seed: Option<u64>) -> Scenario {
+    let o = Overrides {
+        seed,
+        ..Default::default()
+    };
+    scenario::from_str(text, "case.ron", &o).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run_text(text: &str) -> Summary {
+    let r = runner::run(&load(text, None));
+    assert!(r.stopped.is_none());
+    r.summary
+}
+
+/// Every event of a run as (time, kind, entity name).
+struct Events {
+    names: Vec<String>,
+    events: Vec<(u64, &'static str, String)>,
+}
+impl TraceSink for Events {
+    fn event(&mut self, time: SimTime, _seq: u64, r: &TraceRecord) {
+        let kind = faultline::model::world_kind_name(r.kind);
+        let name = self.names[r.entity as usize].clone();
+        self.events.push((time.0, kind, name));
+    }
+}
+
+fn run_traced(text: &str) -> (Summary, Vec<(u64, &'static str, String)>) {
+    let sc = load(text, None);
+    let mut sink = Events {
+        names: entity_names(&sc.system),
+        events: Vec::new(),
+    };
+    let (r, _) = runner::run_traced(&sc, Some(&mut sink));
+    (r.summary, sink.events)
+}
+
+fn replica<'a>(s: &'a Summary, name: &str) -> &'a HealthSummary {
+    s.health
+        .iter()
+        .find(|h| format!("{}/{}", h.service, h.replica) == name)
+        .unwrap_or_else(|| panic!("no health record for {name}"))
+}
+
+/// When `what` first happened to the replica.
+fn first(h: &HealthSummary, what: &str) -> f64 {
+    h.changes
+        .iter()
+        .find(|(_, w)| w == what)
+        .unwrap_or_else(|| panic!("{what} never happened: {:?}", h.changes))
+        .0
+}
+
+const S: u64 = 1_000_000_000;
+
+#[test]
+fn crashed_replica_is_taken_out_within_the_readiness_detection_time() {
+    let (s, events) = run_traced(&shipped("crash_failover"));
+    let h = replica(&s, "api/1");
+    let (down, unready, up) = (first(h, "down"), first(h, "unready"), first(h, "up"));
+    assert_eq!(down, 20.0);
+    assert_eq!(up, 50.0);
+    // Probes every 2 s, 2 failures in a row: the first failing probe within one period of the
+    // crash, the second exactly one period later.
+    let detect = unready - down;
+    assert!((2.0..=4.0).contains(&detect), "detected after {detect}s");
+    let reported = s.faults[0].detected_after_s.expect("detected");
+    assert!((reported - detect).abs() < 1e-6);
+    // Nothing reaches the dead replica once it is out of balancing (requests already on the
+    // 1 ms link when it was taken out may still arrive).
+    let late: Vec<_> = events
+        .iter()
+        .filter(|(t, k, e)| {
+            *k == "deliver"
+                && e == "api/1"
+                && *t > (unready * 1e9) as u64 + 2_000_000
+                && *t < (up * 1e9) as u64
+        })
+        .collect();
+    assert!(
+        late.is_empty(),
+        "{} deliveries to a replica out of balancing",
+        late.len()
+    );
+    // Every request that reached it while down was refused (none served, none silently lost).
+    let reached = events
+        .iter()
+        .filter(|(t, k, e)| *k == "deliver" && e == "api/1" && *t >= 20 * S && *t < 50 * S)
+        .count() as u64;
+    assert_eq!(h.refused, reached);
+    // Round robin over 3 replicas: a third of 150/s for the detection time, give or take.
+    let expect = 50.0 * detect;
+    assert!(
+        (h.refused as f64 - expect).abs() < 0.1 * expect + 3.0,
+        "refused {} vs {expect}",
+        h.refused
+    );
+    // Rejoins after the first successful probe following the restart (one period at most).
+    let ready = h
+        .changes
+        .iter()
+        .find(|(t, w)| w == "ready" && *t > up)
+        .expect("rejoined")
+        .0;
+    assert!(ready - up <= 2.0, "ready {ready}");
+}
+
+#[test]
+fn without_health_checks_the_balancer_keeps_sending_to_the_dead_replica() {
+    let text = shipped("crash_failover").replace(
+        "health: (readiness: Kubernetes(period: \"2s\", failure_threshold: 2)),",
+        "",
+    );
+    let s = run_text(&text);
+    let h = replica(&s, "api/1");
+    // A third of 150/s for the whole 30 s: about 1,500 (Poisson, sd ~39).
+    assert!(
+        (h.refused as f64 - 1500.0).abs() < 160.0,
+        "refused {}",
+        h.refused
+    );
+    assert_eq!(s.faults[0].detected_after_s, None);
+}
+
+#[test]
+fn a_crash_resets_what_the_replica_held_and_never_answers_ok() {
+    // One replica serving 1 s requests: at the crash it holds exactly the requests that
+    // arrived in the previous second (at most 4 workers busy, the rest queued).
+    let text = r#"(
+        name: "reset", seed: 2, duration: "20s",
+        clients: [(name: "c", target: "s", load: Open(rate_per_s: 3.0, arrivals: Constant))],
+        services: [(name: "s", workers: 4, service_time: Constant("1s"))],
+        faults: [(at: "10.5s", for: "5s", fault: Crash("s/0"))],
+    )"#;
+    let s = run_text(text);
+    let h = replica(&s, "s/0");
+    // Constant arrivals every 1/3 s: requests that arrived in (9.5s, 10.5s] are in service.
+    assert_eq!(h.reset, 3);
+    let c = &s.clients[0];
+    assert_eq!(
+        c.outcomes.error, 3,
+        "the reset requests are errors at the client"
+    );
+    // Arrivals during the 5 s down time (3 per second) are refused.
+    assert_eq!(c.outcomes.refused, 15);
+    assert_eq!(h.refused, 15);
+    assert_eq!(c.outcomes.timeout, 0);
+    assert_eq!(c.completed, c.outcomes.ok + 18);
+}
+
+#[test]
+fn a_hung_replica_is_killed_by_its_liveness_probe_and_restarted() {
+    let s = run_text(&shipped("hang_liveness"));
+    let h = replica(&s, "api/2");
+    let kill = first(h, "liveness_kill");
+    // Three consecutive probe timeouts (period 3 s, timeout 1 s): the first probe after the
+    // hang within one period, the third two periods later, failing a timeout after it is sent.
+    let after = kill - 20.0;
+    assert!(
+        (7.0..=10.0).contains(&after),
+        "killed {after}s after the hang"
+    );
+    assert_eq!(h.liveness_kills, 1);
+    assert!((first(h, "up") - kill - 5.0).abs() < 1e-9, "restart delay");
+    // The kill resets what the hung process held: the requests it accepted while frozen.
+    assert!(h.reset > 0);
+    // Without the probe the replica stays hung to the end.
+    let text = shipped("hang_liveness").replace(
+        "health: (liveness: Kubernetes(period: \"3s\", timeout: \"1s\", failure_threshold: 3)),",
+        "",
+    );
+    let s = run_text(&text);
+    assert!(replica(&s, "api/2")
+        .changes
+        .iter()
+        .all(|(_, w)| w == "paused"));
+}
+
+#[test]
+fn envoy_ejects_a_failing_replica_for_longer_each_time() {
+    let s = run_text(&shipped("bad_replica"));
+    let h = replica(&s, "api/0");
+    let ejected: Vec<f64> = h
+        .changes
+        .iter()
+        .filter(|(_, w)| w == "ejected")
+        .map(|c| c.0)
+        .collect();
+    let returned: Vec<f64> = h
+        .changes
+        .iter()
+        .filter(|(_, w)| w == "returned")
+        .map(|c| c.0)
+        .collect();
+    assert!(ejected.len() >= 3, "{:?}", h.changes);
+    // Ejection k lasts 10 s x k, and ends at the first 5 s sweep after that.
+    for (k, (e, r)) in ejected.iter().zip(&returned).enumerate() {
+        let due = e + 10.0 * (k as f64 + 1.0);
+        let sweep = (due / 5.0).ceil() * 5.0;
+        assert!(
+            (r - sweep).abs() < 1e-9,
+            "ejection {k}: out at {e}, back at {r}, expected {sweep}"
+        );
+    }
+    // Each ejection costs its 5 consecutive failures plus the few requests already on their way
+    // to the replica (37.5/s x ~22 ms service and round trip: under one on average).
+    let failed = s.faults[0].requests_failed;
+    let n = ejected.len() as u64;
+    assert!(
+        failed >= 5 * n && failed <= 5 * n + 3 * n,
+        "{failed} failures for {n} ejections"
+    );
+}
+
+#[test]
+fn cross_partition_calls_fail_while_it_lasts_and_succeed_after() {
+    let s = run_text(&shipped("partition"));
+    let a = &s.availability.series;
+    assert_eq!(s.availability.window_s, 1.0);
+    // Before: every request succeeds.
+    assert!(a[..30].iter().all(|w| *w == Some(1.0)), "{:?}", &a[..30]);
+    // Whole seconds inside the partition (after the requests that got through before it
+    // finished): every request needs db, every db call is lost.
+    assert!(
+        a[31..40].iter().all(|w| *w == Some(0.0)),
+        "{:?}",
+        &a[31..40]
+    );
+    // The last lost calls time out by 40.2 s; from the next whole second all succeed.
+    assert!(a[41..].iter().all(|w| *w == Some(1.0)), "{:?}", &a[41..]);
+    assert_eq!(s.faults[0].recovered_after_s, Some(1.0));
+}
+
+#[test]
+fn a_slowdown_multiplies_service_times() {
+    // A lone replica with constant 10 ms service, slowed x5 for the whole run: 50 ms each.
+    let text = r#"(
+        name: "slow", seed: 1, duration: "20s",
+        clients: [(name: "c", target: "s", load: Open(rate_per_s: 5.0, arrivals: Constant))],
+        services: [(name: "s", workers: 1, service_time: Constant("10ms"))],
+        faults: [(at: "0s", fault: Slowdown(target: "s", factor: 5.0))],
+    )"#;
+    let s = run_text(text);
+    let p50 = s.services[0].latency.p50_ms;
+    assert!((p50 - 50.0).abs() < 0.1, "p50 {p50}");
+}
+
+#[test]
+fn link_degradation_adds_latency_both_ways_and_loses_messages() {
+    let base = r#"(
+        name: "deg", seed: 1, duration: "20s", default_link_latency: Constant("1ms"),
+        clients: [(name: "c", target: "s", load: Open(rate_per_s: 50.0), timeout: "1s")],
+        services: [(name: "s", workers: 100, service_time: Constant("10ms"))],
+        FAULTS
+    )"#;
+    let plain = run_text(&base.replace("FAULTS", ""));
+    let slow = run_text(&base.replace(
+        "FAULTS",
+        r#"faults: [(at: "0s", fault: Degrade(from: "c", to: "s", added_latency: Constant("40ms")))],"#,
+    ));
+    // 40 ms added on the way there and on the way back.
+    let d = slow.clients[0].latency.p50_ms - plain.clients[0].latency.p50_ms;
+    assert!((d - 80.0).abs() < 0.1, "latency grew by {d} ms");
+    // 20% loss each way: a request survives with probability 0.8 x 0.8 = 0.64.
+    let lossy = run_text(&base.replace(
+        "FAULTS",
+        r#"faults: [(at: "0s", fault: Degrade(from: "c", to: "s", loss: 0.2))],"#,
+    ));
+    let c = &lossy.clients[0];
+    let ok = c.outcomes.ok as f64 / c.offered as f64;
+    // ~1,000 requests: the standard error of the share is 1.5%.
+    assert!((ok - 0.64).abs() < 0.06, "ok share {ok}");
+    assert_eq!(c.outcomes.ok + c.outcomes.timeout, c.completed);
+}
+
+#[test]
+fn a_spike_multiplies_the_offered_rate_while_it_lasts() {
+    let text = r#"(
+        name: "spike", seed: 4, duration: "60s",
+        clients: [(name: "c", target: "s", load: Open(rate_per_s: 100.0))],
+        services: [(name: "s", workers: 1000, service_time: Constant("1ms"))],
+        faults: [(at: "20s", for: "10s", fault: Spike(client: "c", multiplier: 4.0))],
+    )"#;
+    let s = run_text(text);
+    // 100/s for 50 s plus 400/s for 10 s: 9,000 expected, Poisson sd ~95.
+    let n = s.clients[0].offered as f64;
+    assert!((n - 9000.0).abs() < 400.0, "offered {n}");
+    let a = &s.availability.series;
+    assert_eq!(a.len(), 60);
+}
+
+#[test]
+fn stuck_workers_starve_the_replica() {
+    // All 4 workers stuck from 10s to 20s: nothing is served, requests queue and time out.
+    let text = r#"(
+        name: "stuck", seed: 1, duration: "30s",
+        clients: [(name: "c", target: "s", load: Open(rate_per_s: 20.0), timeout: "500ms")],
+        services: [(name: "s", workers: 4, service_time: Constant("10ms"))],
+        faults: [(at: "10s", for: "10s", fault: StuckWorkers(target: "s", workers: 4))],
+    )"#;
+    let s = run_text(text);
+    let a = &s.availability.series;
+    assert!(
+        a[11..20].iter().all(|w| *w == Some(0.0)),
+        "{:?}",
+        &a[10..21]
+    );
+    assert!(a[..10].iter().all(|w| *w == Some(1.0)));
+    assert!(a[21..].iter().all(|w| *w == Some(1.0)), "{:?}", &a[20..]);
+}
+
+#[test]
+fn nginx_passive_checks_send_one_trial_request_per_fail_timeout() {
+    // db/1 is down for 30 s. NGINX (max_fails 1, fail_timeout 10 s) marks it down at its first
+    // refusal, then lets one request through each time fail_timeout has passed since the last
+    // failure: refusals at about 20s, 30s, 40s (+ the requests already in flight at the first).
+    let text = r#"(
+        name: "nginx", seed: 9, duration: "60s", default_link_latency: Constant("1ms"),
+        clients: [(name: "c", target: "db", load: Open(rate_per_s: 100.0), timeout: "1s")],
+        services: [(name: "db", replicas: 2, workers: 16, service_time: Exponential(mean: "2ms"),
+                    health: (passive: Nginx(max_fails: 1, fail_timeout: "10s")))],
+        faults: [(at: "20s", for: "30s", fault: Crash("db/1"))],
+    )"#;
+    let s = run_text(text);
+    let h = replica(&s, "db/1");
+    assert!((3..=5).contains(&h.refused), "refused {}", h.refused);
+    let downs: Vec<f64> = h
+        .changes
+        .iter()
+        .filter(|(_, w)| w == "nginx_down")
+        .map(|c| c.0)
+        .collect();
+    assert!(downs.len() >= 3, "{downs:?}");
+    for w in downs.windows(2) {
+        let gap = w[1] - w[0];
+        assert!(
+            (10.0..10.2).contains(&gap),
+            "trial {gap}s after the last failure"
+        );
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_schedule_and_a_new_seed_moves_only_random_faults() {
+    let text = r#"(
+        name: "plan", seed: 1, duration: "10m",
+        clients: [(name: "c", target: "s", load: Open(rate_per_s: 10.0))],
+        services: [(name: "s", replicas: 3, service_time: Constant("1ms"))],
+        faults: [
+            (at: "1m", for: "30s", fault: Crash("s/0")),
+            (time_to_failure: Exponential(mean: "1m"), time_to_repair: Constant("10s"), fault: Crash("s")),
+            (at: "5m", until: "6m", fault: Hang("s/2")),
+        ],
+    )"#;
+    let a = load(text, Some(1));
+    let b = load(text, Some(1));
+    let c = load(text, Some(2));
+    assert_eq!(a.system.faults, b.system.faults);
+    let (ra, rb) = (runner::run(&a), runner::run(&b));
+    assert_eq!(ra.trace_hash, rb.trace_hash);
+    let scripted = |s: &Scenario| {
+        s.system
+            .faults
+            .iter()
+            .filter(|f| f.source == "scripted")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let random = |s: &Scenario| {
+        s.system
+            .faults
+            .iter()
+            .filter(|f| f.source == "random")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(scripted(&a), scripted(&c));
+    assert_eq!(scripted(&a).len(), 2);
+    assert_ne!(random(&a), random(&c));
+    assert!(!random(&a).is_empty());
+    // Each replica draws its own failures: about 10 minutes / (1 m + 10 s) of them each.
+    for r in 0..3u32 {
+        let n = random(&a)
+            .iter()
+            .filter(|f| f.effect == faultline::model::FaultEffect::Crash { replica: r })
+            .count();
+        assert!((2..=20).contains(&n), "replica {r}: {n} crashes");
+    }
+    // Adding a client does not move any fault.
+    let more = text.replace(
+        r#"clients: [(name: "c""#,
+        r#"clients: [(name: "extra", target: "s", load: Open(rate_per_s: 1.0)), (name: "c""#,
+    );
+    assert_eq!(load(&more, Some(1)).system.faults, a.system.faults);
+}
