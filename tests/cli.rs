@@ -360,3 +360,98 @@ fn shipped_scenarios_are_valid() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn bad_faults_and_health_checks_are_reported_with_their_field_path() {
+    let faults = |f: &str| {
+        format!(
+            "(\n    name: \"t\",\n    clients: [{OK_CLIENT}],\n    services: [(name: \"s\", replicas: 2, service_time: Constant(\"1ms\"))],\n    faults: [{f}],\n)\n"
+        )
+    };
+    let health = |h: &str| {
+        scenario(
+            &format!(r#"(name: "s", service_time: Constant("1ms"), health: ({h}))"#),
+            OK_CLIENT,
+        )
+    };
+    check(
+        &faults(r#"(at: "1s", fault: Crash("s/2"))"#),
+        &["faults[0].fault", "replicas 0 to 1", "\"s/0\""],
+    );
+    check(
+        &faults(r#"(at: "1s", fault: Crash("api"))"#),
+        &["faults[0].fault", "no service is named \"api\""],
+    );
+    check(
+        &faults(r#"(fault: Hang("s"))"#),
+        &["faults[0].at", "needs `at`"],
+    );
+    check(
+        &faults(r#"(at: "1s", for: "1s", until: "5s", fault: Hang("s"))"#),
+        &["faults[0].until", "not both"],
+    );
+    check(
+        &faults(r#"(at: "5s", until: "2s", fault: Hang("s"))"#),
+        &["faults[0].until", "after `at`"],
+    );
+    check(
+        &faults(r#"(time_to_failure: Exponential(mean: "1m"), fault: Crash("s"))"#),
+        &["faults[0]", "time_to_repair"],
+    );
+    check(
+        &faults(r#"(every: "1m", probability: 0.5, fault: Crash("s"))"#),
+        &["faults[0]", "every, probability and for"],
+    );
+    check(
+        &faults(r#"(at: "1s", fault: Errors(target: "s", rate: 1.5))"#),
+        &["faults[0].fault.rate", "between 0 and 1"],
+    );
+    check(
+        &faults(r#"(at: "1s", fault: Partition(from: ["s"], to: ["s"]))"#),
+        &["faults[0].fault.to", "both sides"],
+    );
+    check(
+        &faults(r#"(at: "1s", fault: Degrade(from: "s", to: "s", loss: 0.1))"#),
+        &["faults[0].fault", "no requests go from"],
+    );
+    check(
+        &faults(r#"(at: "1s", fault: Spike(client: "d", multiplier: 2.0))"#),
+        &["faults[0].fault.client", "no client is named \"d\""],
+    );
+    check(
+        &faults(
+            r#"(time_to_failure: Constant("1ns"), time_to_repair: Constant("1ns"), fault: Crash("s"))"#,
+        ),
+        &["faults[0]", "more than 100000 windows"],
+    );
+    check(
+        &health(r#"liveness: Kubernetes(success_threshold: 2)"#),
+        &[
+            "services[0].health.liveness.success_threshold",
+            "to be 1",
+            "set it to 1",
+        ],
+    );
+    check(
+        &health(r#"readiness: Kubernetes(period: "0s")"#),
+        &["services[0].health.readiness.period", "longer than zero"],
+    );
+    check(
+        &health(r#"liveness: Nginx()"#),
+        &["services[0].health.liveness", "use Kubernetes"],
+    );
+    check(
+        &health(r#"passive: Envoy(max_ejection_percent: 150)"#),
+        &[
+            "services[0].health.passive.max_ejection_percent",
+            "between 0 and 100",
+        ],
+    );
+    check(
+        &scenario(
+            r#"(name: "s", service_time: Constant("1ms"), restart: (cold_factor: 0.5))"#,
+            OK_CLIENT,
+        ),
+        &["services[0].restart.cold_factor", "between 1 and 1000"],
+    );
+}

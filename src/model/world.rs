@@ -918,6 +918,8 @@ impl<O: Observer> World<O> {
     /// Picks a replica among those health checking leaves in balancing; None when there is
     /// none (the caller gets `refused`, like Kubernetes without endpoints or NGINX's "no live
     /// upstreams").
+    #[cold]
+    #[inline(never)]
     fn pick_checked(&mut self, svc: usize, now: SimTime) -> Option<u32> {
         let (n, first) = (
             self.services[svc].replicas,
@@ -1149,6 +1151,8 @@ impl<O: Observer> World<O> {
 
     /// A message crosses a link with a fault in force: is it lost (and to which fault), and
     /// how much later does it arrive?
+    #[cold]
+    #[inline(never)]
     fn link_fault(l: &mut LinkState) -> (bool, u32, u64) {
         if l.drop_requests > 0 {
             return (true, l.block_cause, 0);
@@ -1156,6 +1160,8 @@ impl<O: Observer> World<O> {
         Self::link_degradation(l)
     }
 
+    #[cold]
+    #[inline(never)]
     fn link_degradation(l: &mut LinkState) -> (bool, u32, u64) {
         match &l.degraded {
             Some((added, loss, cause)) => {
@@ -1178,6 +1184,8 @@ impl<O: Observer> World<O> {
 
     /// The request in `slot` is lost (in the network, or in a crashed process's backlog):
     /// nobody answers; whoever waits finds out by its own timeout.
+    #[cold]
+    #[inline(never)]
     fn lose(&mut self, slot: u32) {
         let r = self.slots[slot as usize].replica;
         self.replicas[r as usize].outstanding -= 1;
@@ -2356,6 +2364,8 @@ impl<O: Observer> World<O> {
     }
 
     /// Appends to a replica's health log (bounded).
+    #[cold]
+    #[inline(never)]
     fn log_health(&mut self, replica: u32, what: &'static str, now: SimTime) {
         let h = &mut self.replicas[replica as usize].health;
         if h.log.len() < HEALTH_LOG_MAX {
@@ -2367,6 +2377,8 @@ impl<O: Observer> World<O> {
 
     /// The replica just left load balancing: the first such moment during a fault aimed at it
     /// is that fault's detection time.
+    #[cold]
+    #[inline(never)]
     fn left_balancing(&mut self, replica: u32, what: &'static str, now: SimTime) {
         self.log_health(replica, what, now);
         for (i, f) in self.spec.faults.iter().enumerate() {
@@ -2385,6 +2397,8 @@ impl<O: Observer> World<O> {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn fault_event(
         &mut self,
         index: usize,
@@ -2517,6 +2531,8 @@ impl<O: Observer> World<O> {
     }
 
     /// The replica's process dies: everything it holds is reset.
+    #[cold]
+    #[inline(never)]
     fn crash(
         &mut self,
         replica: u32,
@@ -2567,6 +2583,8 @@ impl<O: Observer> World<O> {
     }
 
     /// A crash fault ends, or a liveness kill's restart delay is over.
+    #[cold]
+    #[inline(never)]
     fn restart(&mut self, replica: u32, now: SimTime) {
         let svc = self.replicas[replica as usize].service as usize;
         let spec = &self.spec.services[svc];
@@ -2595,6 +2613,8 @@ impl<O: Observer> World<O> {
         self.log_health(replica, "up", now);
     }
 
+    #[cold]
+    #[inline(never)]
     fn probe(
         &mut self,
         replica: u32,
@@ -2679,6 +2699,8 @@ impl<O: Observer> World<O> {
         Ok(())
     }
 
+    #[cold]
+    #[inline(never)]
     fn outlier_sweep(&mut self, svc: usize, now: SimTime, q: &mut EventQueue<Event>) {
         let first = self.services[svc].first_replica;
         let mut out = std::mem::take(&mut self.unejected);
@@ -2698,6 +2720,8 @@ impl<O: Observer> World<O> {
     }
 
     /// Passive health checking sees the outcome of a request to `replica`.
+    #[cold]
+    #[inline(never)]
     fn passive_result(
         &mut self,
         svc: usize,
@@ -2735,6 +2759,8 @@ impl<O: Observer> World<O> {
 
     /// A per-attempt timeout fired with request `slot` (generation `gen`) still out: passive
     /// health checking counts it against its replica now, not when its late answer comes.
+    #[cold]
+    #[inline(never)]
     fn attempt_timed_out(&mut self, slot: u32, gen: u32, now: SimTime) {
         if slot == NO_SLOT {
             return;

@@ -62,7 +62,7 @@ impl ProbeConfig {
             return Err(config_error(
                 "success_threshold",
                 format!(
-                    "Kubernetes requires a liveness probe's successThreshold to be 1, got {}",
+                    "Kubernetes requires a liveness probe's successThreshold to be 1, got {}; set it to 1 or leave it out",
                     self.success_threshold
                 ),
             ));
