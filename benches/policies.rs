@@ -171,5 +171,41 @@ fn limits(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, breakers, backoffs, budgets, limits);
+fn health(c: &mut Criterion) {
+    use faultline::policy::health::{
+        NginxPassive, NginxPassiveConfig, OutlierConfig, OutlierDetector, Probe, ProbeConfig,
+    };
+    let mut g = c.benchmark_group("health");
+    let mut probe = Probe::new(ProbeConfig::default(), true);
+    let mut i = 0u64;
+    g.bench_function("kubernetes_probe_result", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(probe.on_result(!i.is_multiple_of(7)))
+        })
+    });
+    let cfg = NginxPassiveConfig::default();
+    let mut peer = NginxPassive::default();
+    let mut now = 0u64;
+    g.bench_function("nginx_pick_and_result", |b| {
+        b.iter(|| {
+            now += MS;
+            let up = peer.available(&cfg, now);
+            peer.on_selected(&cfg, now);
+            peer.on_result(&cfg, !now.is_multiple_of(20), now);
+            black_box(up)
+        })
+    });
+    let mut od = OutlierDetector::new(OutlierConfig::default(), 10).unwrap();
+    let mut n = 0u64;
+    g.bench_function("envoy_result", |b| {
+        b.iter(|| {
+            n += 1;
+            black_box(od.on_result((n % 10) as usize, !n.is_multiple_of(20), n * MS))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, breakers, backoffs, budgets, limits, health);
 criterion_main!(benches);
