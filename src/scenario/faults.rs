@@ -48,11 +48,9 @@ pub(super) fn slo(c: &mut Checker, raw: &Option<RawSlo>) -> Slo {
     s
 }
 
-fn opt_duration(c: &mut Checker, path: String, v: &Option<String>, default_ns: u64) -> u64 {
-    match v {
-        Some(t) => c.duration(&path, t).map(|d| d.0).unwrap_or(default_ns),
-        None => default_ns,
-    }
+/// An optional duration in nanoseconds, with its default.
+fn opt_ns(c: &mut Checker, path: &str, v: &Option<String>, default_ns: u64) -> u64 {
+    c.opt_duration(path, v, SimDuration(default_ns)).0
 }
 
 fn probe(c: &mut Checker, p: &str, raw: &RawProbe, liveness: bool) -> Option<ProbeConfig> {
@@ -65,25 +63,25 @@ fn probe(c: &mut Checker, p: &str, raw: &RawProbe, liveness: bool) -> Option<Pro
             success_threshold,
             failure_threshold,
         } => ProbeConfig {
-            initial_delay_ns: opt_duration(c, format!("{p}.initial_delay"), initial_delay, 0),
-            period_ns: opt_duration(c, format!("{p}.period"), period, d.period_ns),
-            timeout_ns: opt_duration(c, format!("{p}.timeout"), timeout, d.timeout_ns),
-            success_threshold: c.count(
+            initial_delay_ns: opt_ns(c, &format!("{p}.initial_delay"), initial_delay, 0),
+            period_ns: opt_ns(c, &format!("{p}.period"), period, d.period_ns),
+            timeout_ns: opt_ns(c, &format!("{p}.timeout"), timeout, d.timeout_ns),
+            success_threshold: c.small(
                 &format!("{p}.success_threshold"),
                 *success_threshold,
                 1,
                 1,
                 1_000_000,
                 "success_threshold",
-            ) as u32,
-            failure_threshold: c.count(
+            ),
+            failure_threshold: c.small(
                 &format!("{p}.failure_threshold"),
                 *failure_threshold,
                 3,
                 1,
                 1_000_000,
                 "failure_threshold",
-            ) as u32,
+            ),
         }
         .kubernetes(liveness),
         RawProbe::Nginx {
@@ -100,20 +98,14 @@ fn probe(c: &mut Checker, p: &str, raw: &RawProbe, liveness: bool) -> Option<Pro
                 return None;
             }
             ProbeConfig::nginx(
-                opt_duration(c, format!("{p}.interval"), interval, 5_000_000_000),
-                c.count(&format!("{p}.fails"), *fails, 1, 1, 1_000_000, "fails") as u32,
-                c.count(&format!("{p}.passes"), *passes, 1, 1, 1_000_000, "passes") as u32,
-                opt_duration(c, format!("{p}.timeout"), timeout, 60_000_000_000),
+                opt_ns(c, &format!("{p}.interval"), interval, 5_000_000_000),
+                c.small(&format!("{p}.fails"), *fails, 1, 1, 1_000_000, "fails"),
+                c.small(&format!("{p}.passes"), *passes, 1, 1, 1_000_000, "passes"),
+                opt_ns(c, &format!("{p}.timeout"), timeout, 60_000_000_000),
             )
         }
     };
-    match cfg {
-        Ok(cfg) => Some(cfg),
-        Err(e) => {
-            c.err(format!("{p}.{}", e.field), e.message);
-            None
-        }
-    }
+    c.config(p, cfg)
 }
 
 pub(super) fn health(c: &mut Checker, p: &str, raw: &Option<RawHealth>) -> HealthSpec {
@@ -136,28 +128,22 @@ pub(super) fn health(c: &mut Checker, p: &str, raw: &Option<RawHealth>) -> Healt
             fail_timeout,
         }) => {
             let cfg = NginxPassiveConfig {
-                max_fails: c.count(
+                max_fails: c.small(
                     &format!("{pp}.max_fails"),
                     *max_fails,
                     1,
                     0,
                     1_000_000,
                     "max_fails",
-                ) as u32,
-                fail_timeout_ns: opt_duration(
+                ),
+                fail_timeout_ns: opt_ns(
                     c,
-                    format!("{pp}.fail_timeout"),
+                    &format!("{pp}.fail_timeout"),
                     fail_timeout,
                     10_000_000_000,
                 ),
             };
-            match cfg.validated() {
-                Ok(cfg) => Some(PassiveHealth::Nginx(cfg)),
-                Err(e) => {
-                    c.err(format!("{pp}.{}", e.field), e.message);
-                    None
-                }
-            }
+            c.config(&pp, cfg.validated()).map(PassiveHealth::Nginx)
         }
         Some(RawPassive::Envoy {
             consecutive_5xx,
@@ -168,43 +154,37 @@ pub(super) fn health(c: &mut Checker, p: &str, raw: &Option<RawHealth>) -> Healt
         }) => {
             let d = OutlierConfig::default();
             let cfg = OutlierConfig {
-                consecutive_5xx: c.count(
+                consecutive_5xx: c.small(
                     &format!("{pp}.consecutive_5xx"),
                     *consecutive_5xx,
                     5,
                     1,
                     1_000_000,
                     "consecutive_5xx",
-                ) as u32,
-                interval_ns: opt_duration(c, format!("{pp}.interval"), interval, d.interval_ns),
-                base_ejection_ns: opt_duration(
+                ),
+                interval_ns: opt_ns(c, &format!("{pp}.interval"), interval, d.interval_ns),
+                base_ejection_ns: opt_ns(
                     c,
-                    format!("{pp}.base_ejection_time"),
+                    &format!("{pp}.base_ejection_time"),
                     base_ejection_time,
                     d.base_ejection_ns,
                 ),
-                max_ejection_ns: opt_duration(
+                max_ejection_ns: opt_ns(
                     c,
-                    format!("{pp}.max_ejection_time"),
+                    &format!("{pp}.max_ejection_time"),
                     max_ejection_time,
                     d.max_ejection_ns,
                 ),
-                max_ejection_percent: c.count(
+                max_ejection_percent: c.small(
                     &format!("{pp}.max_ejection_percent"),
                     *max_ejection_percent,
                     10,
                     0,
                     100,
                     "max_ejection_percent",
-                ) as u32,
+                ),
             };
-            match cfg.validated() {
-                Ok(cfg) => Some(PassiveHealth::Envoy(cfg)),
-                Err(e) => {
-                    c.err(format!("{pp}.{}", e.field), e.message);
-                    None
-                }
-            }
+            c.config(&pp, cfg.validated()).map(PassiveHealth::Envoy)
         }
     };
     HealthSpec {
@@ -345,14 +325,14 @@ pub(super) fn plan(
             },
             RawFaultKind::StuckWorkers { target, workers } => FaultKind::StuckWorkers {
                 replicas: names.replicas(c, &format!("{kp}.target"), target),
-                workers: c.count(
+                workers: c.small(
                     &format!("{kp}.workers"),
                     Some(*workers),
                     1,
                     1,
                     1_000_000,
                     "workers",
-                ) as u32,
+                ),
             },
             RawFaultKind::Partition { from, to, one_way } => {
                 let mut group = |field: &str, g: &Vec<String>| {

@@ -62,7 +62,7 @@ fn state(s: RawBreakerState) -> BreakerState {
 }
 
 impl Checker {
-    fn config<T>(&mut self, path: &str, r: Result<T, ConfigError>) -> Option<T> {
+    pub(super) fn config<T>(&mut self, path: &str, r: Result<T, ConfigError>) -> Option<T> {
         match r {
             Ok(v) => Some(v),
             Err(e) => {
@@ -72,7 +72,7 @@ impl Checker {
         }
     }
 
-    fn opt_duration(
+    pub(super) fn opt_duration(
         &mut self,
         path: &str,
         v: &Option<String>,
@@ -84,7 +84,7 @@ impl Checker {
         }
     }
 
-    fn small(
+    pub(super) fn small(
         &mut self,
         path: &str,
         v: Option<i64>,
