@@ -286,8 +286,8 @@ struct ReplicaHealth {
     fault_rng: RngStream,
     /// Workers taken by a stuck-workers fault.
     stuck: u32,
-    restarted_at: Option<SimTime>,
-    /// The last restart (None: up since the run began), for probes' initial delay.
+    /// The last restart (None: up since the run began), for probes' initial delay and the
+    /// cold-start warm-up.
     up_since: Option<SimTime>,
     /// Where in its period each probe (readiness, liveness) first fires, as a share of it:
     /// the probers of a running deployment are in arbitrary phase.
@@ -301,6 +301,7 @@ struct ReplicaHealth {
     liveness_kills: u64,
     refused: u64,
     reset: u64,
+    ejections: u64,
     log: Vec<HealthChange>,
     log_dropped: u64,
 }
@@ -573,7 +574,6 @@ impl<O: Observer> World<O> {
                             "faults",
                         ),
                         stuck: 0,
-                        restarted_at: None,
                         up_since: None,
                         probe_phase: {
                             let mut rng = RngStream::derive(
@@ -592,6 +592,7 @@ impl<O: Observer> World<O> {
                         liveness_kills: 0,
                         refused: 0,
                         reset: 0,
+                        ejections: 0,
                         log: Vec::new(),
                         log_dropped: 0,
                     },
@@ -1132,7 +1133,7 @@ impl<O: Observer> World<O> {
         let l = &mut self.links[link];
         let mut extra = 0;
         if l.drop_requests > 0 || l.degraded.is_some() {
-            let (lost, cause, added) = Self::link_fault(l);
+            let (lost, cause, added) = Self::link_fault(l, l.drop_requests > 0);
             if lost {
                 self.count_fault(cause);
                 self.lose(slot);
@@ -1149,20 +1150,14 @@ impl<O: Observer> World<O> {
         Ok(slot)
     }
 
-    /// A message crosses a link with a fault in force: is it lost (and to which fault), and
-    /// how much later does it arrive?
+    /// A message crosses a link with a fault in force (`blocked`: a partition drops this
+    /// direction): is it lost (and to which fault), and how much later does it arrive?
     #[cold]
     #[inline(never)]
-    fn link_fault(l: &mut LinkState) -> (bool, u32, u64) {
-        if l.drop_requests > 0 {
+    fn link_fault(l: &mut LinkState, blocked: bool) -> (bool, u32, u64) {
+        if blocked {
             return (true, l.block_cause, 0);
         }
-        Self::link_degradation(l)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn link_degradation(l: &mut LinkState) -> (bool, u32, u64) {
         match &l.degraded {
             Some((added, loss, cause)) => {
                 if *loss > 0.0 && l.fault_rng.chance(*loss) {
@@ -1334,9 +1329,11 @@ impl<O: Observer> World<O> {
         let spec = &self.spec.services[svc];
         let mut d = spec.service_time.sample(&mut rep.service_time_rng);
         let h = &rep.health;
-        if h.slow_factor != 1.0 || h.restarted_at.is_some() {
+        let cold = spec.restart.warmup.0 > 0 && spec.restart.cold_factor != 1.0;
+        let warming = h.up_since.filter(|_| cold);
+        if h.slow_factor != 1.0 || warming.is_some() {
             let mut f = h.slow_factor;
-            if let Some(t0) = h.restarted_at {
+            if let Some(t0) = warming {
                 // Cold after a restart: cold_factor at first, back to 1 linearly over warmup.
                 let w = spec.restart.warmup.0;
                 let since = now.0 - t0.0;
@@ -1485,11 +1482,7 @@ impl<O: Observer> World<O> {
         let l = &mut self.links[link];
         let mut extra = 0;
         if l.drop_responses > 0 || l.degraded.is_some() {
-            let (lost, cause, added) = if l.drop_responses > 0 {
-                (true, l.block_cause, 0)
-            } else {
-                Self::link_degradation(l)
-            };
+            let (lost, cause, added) = Self::link_fault(l, l.drop_responses > 0);
             if lost {
                 self.count_fault(cause);
                 self.lose(slot);
@@ -2552,7 +2545,6 @@ impl<O: Observer> World<O> {
         h.incarnation = h.incarnation.wrapping_add(1);
         h.paused_until = SimTime::ZERO;
         h.stuck = 0;
-        h.restarted_at = None;
         h.crashes += counting as u64;
         rep.busy = 0;
         rep.limiter = self.spec.services[svc]
@@ -2562,13 +2554,32 @@ impl<O: Observer> World<O> {
             .map(ConcurrencyLimiter::new);
         self.log_health(replica, "down", now);
         // Everything the process held: its backlog, then what was in service, in slot order.
-        let mut victims: Vec<u32> = self.replicas[replica as usize].queue.drain(..).collect();
-        for (i, r) in self.slots.iter().enumerate() {
-            if r.live && r.at_server && r.replica == replica && !victims.contains(&(i as u32)) {
-                victims.push(i as u32);
-            }
-        }
-        for slot in victims {
+        // Answering a queued request clears its `at_server`, so the scan finds only the ones in
+        // service; nothing new lands here meanwhile, as the replica is down.
+        let queued: Vec<u32> = self.replicas[replica as usize].queue.drain(..).collect();
+        self.reset_all(replica, cause, counting, queued, now, q)?;
+        let in_service: Vec<u32> = (0..self.slots.len() as u32)
+            .filter(|&i| {
+                let r = &self.slots[i as usize];
+                r.live && r.at_server && r.replica == replica
+            })
+            .collect();
+        self.reset_all(replica, cause, counting, in_service, now, q)?;
+        self.emit_level(replica, now);
+        Ok(())
+    }
+
+    /// Answers each of `slots` (held by crashed `replica`) with a reset.
+    fn reset_all(
+        &mut self,
+        replica: u32,
+        cause: u32,
+        counting: bool,
+        slots: Vec<u32>,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        for slot in slots {
             let r = &self.slots[slot as usize];
             if !r.live || r.server_done {
                 continue; // answered by a reset sent earlier in this loop
@@ -2578,7 +2589,6 @@ impl<O: Observer> World<O> {
             self.slots[slot as usize].conn_error = true;
             self.respond(slot, Outcome::Error, false, now, q)?;
         }
-        self.emit_level(replica, now);
         Ok(())
     }
 
@@ -2587,8 +2597,6 @@ impl<O: Observer> World<O> {
     #[inline(never)]
     fn restart(&mut self, replica: u32, now: SimTime) {
         let svc = self.replicas[replica as usize].service as usize;
-        let spec = &self.spec.services[svc];
-        let cold = spec.restart.warmup.0 > 0 && spec.restart.cold_factor != 1.0;
         let h = &mut self.replicas[replica as usize].health;
         h.down = h.down.saturating_sub(1);
         if h.down > 0 {
@@ -2596,7 +2604,6 @@ impl<O: Observer> World<O> {
         }
         h.down_cause = NO_FAULT;
         h.up_since = Some(now);
-        h.restarted_at = if cold { Some(now) } else { None };
         // A new container: readiness must be earned again, liveness starts passing.
         if let Some(p) = &mut h.readiness {
             p.reset(false);
@@ -2750,6 +2757,7 @@ impl<O: Observer> World<O> {
                     .as_mut()
                     .expect("envoy passive health has a detector");
                 if o.on_result(host, !failed, now.0) == OutlierEvent::Ejected {
+                    self.replicas[replica as usize].health.ejections += 1;
                     self.left_balancing(replica, "ejected", now);
                 }
             }
@@ -2801,7 +2809,7 @@ impl<O: Observer> World<O> {
                     liveness_kills: h.liveness_kills,
                     refused: h.refused,
                     reset: h.reset,
-                    ejections: h.log.iter().filter(|c| c.what == "ejected").count() as u64,
+                    ejections: h.ejections,
                     changes: h.log.clone(),
                     changes_dropped: h.log_dropped,
                 }
