@@ -99,15 +99,21 @@ pub struct TooManyWindows {
     pub rule: usize,
 }
 
-fn replica_name(system: &SystemSpec, global: u32) -> String {
+/// The service a global replica index belongs to, and its index within it.
+fn locate(system: &SystemSpec, global: u32) -> (usize, u32) {
     let mut first = 0;
-    for s in &system.services {
+    for (i, s) in system.services.iter().enumerate() {
         if global < first + s.replicas {
-            return format!("{}/{}", s.name, global - first);
+            return (i, global - first);
         }
         first += s.replicas;
     }
-    format!("replica#{global}")
+    unreachable!("replica indices are validated")
+}
+
+fn replica_name(system: &SystemSpec, global: u32) -> String {
+    let (s, r) = locate(system, global);
+    format!("{}/{r}", system.services[s].name)
 }
 
 fn endpoint_name(system: &SystemSpec, e: Endpoint) -> String {
@@ -124,18 +130,6 @@ fn group_name(system: &SystemSpec, g: &[Endpoint]) -> String {
 
 fn percent(x: f64) -> String {
     format!("{}%", (x * 1000.0).round() / 10.0)
-}
-
-/// The service a global replica index belongs to.
-fn service_of(system: &SystemSpec, global: u32) -> usize {
-    let mut first = 0;
-    for (i, s) in system.services.iter().enumerate() {
-        if global < first + s.replicas {
-            return i;
-        }
-        first += s.replicas;
-    }
-    unreachable!("replica indices are validated")
 }
 
 /// One target of a rule: the effect on it and its label.
@@ -257,7 +251,7 @@ pub fn expand(
                     }
                     let end = end.or(match effect {
                         FaultEffect::Crash { replica } => {
-                            let svc = service_of(system, replica);
+                            let (svc, _) = locate(system, replica);
                             Some(*at + system.services[svc].restart.delay)
                         }
                         _ => None,
