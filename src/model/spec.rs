@@ -192,6 +192,20 @@ pub enum FaultEffect {
     Spike { client: ClientId, multiplier: f64 },
 }
 
+impl FaultEffect {
+    /// The replica a replica fault acts on (None for network and load faults).
+    pub fn replica(&self) -> Option<u32> {
+        match *self {
+            FaultEffect::Crash { replica }
+            | FaultEffect::Hang { replica }
+            | FaultEffect::Slowdown { replica, .. }
+            | FaultEffect::Errors { replica, .. }
+            | FaultEffect::StuckWorkers { replica, .. } => Some(replica),
+            _ => None,
+        }
+    }
+}
+
 /// Server-side admission control, per replica.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct AdmissionSpec {

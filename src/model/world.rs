@@ -265,7 +265,24 @@ struct ReplicaState {
     shed_by_limit: u64,
     shed_by_queue_time: u64,
     shed_expired: u64,
+    /// Something in `health` can change how a request is served here (down, paused, stuck
+    /// workers, injected errors, a slowdown, a cold start): the hot paths look at `health` only
+    /// when this is set. Kept true by [`ReplicaState::refresh_impaired`] after every change.
+    impaired: bool,
     health: ReplicaHealth,
+}
+
+impl ReplicaState {
+    /// Recomputes `impaired` from `health` (call after changing any field it summarises).
+    fn refresh_impaired(&mut self) {
+        let h = &self.health;
+        self.impaired = h.down > 0
+            || h.paused_until != SimTime::ZERO
+            || h.stuck > 0
+            || h.fault_error_rate > 0.0
+            || h.slow_factor != 1.0
+            || h.warming;
+    }
 }
 
 /// A replica's life and health: faults acting on it, its probes and what they decided.
@@ -289,6 +306,8 @@ struct ReplicaHealth {
     /// The last restart (None: up since the run began), for probes' initial delay and the
     /// cold-start warm-up.
     up_since: Option<SimTime>,
+    /// Restarted with a cold start still in progress (service times are stretched).
+    warming: bool,
     /// Where in its period each probe (readiness, liveness) first fires, as a share of it:
     /// the probers of a running deployment are in arbitrary phase.
     probe_phase: [f64; 2],
@@ -558,6 +577,7 @@ impl<O: Observer> World<O> {
                     shed_by_limit: 0,
                     shed_by_queue_time: 0,
                     shed_expired: 0,
+                    impaired: false,
                     health: ReplicaHealth {
                         down: 0,
                         down_cause: NO_FAULT,
@@ -575,6 +595,7 @@ impl<O: Observer> World<O> {
                         ),
                         stuck: 0,
                         up_since: None,
+                        warming: false,
                         probe_phase: {
                             let mut rng = RngStream::derive(
                                 seed,
@@ -1187,7 +1208,7 @@ impl<O: Observer> World<O> {
         self.release(slot);
     }
 
-    #[inline]
+    #[inline(always)]
     fn emit_level(&mut self, replica: u32, now: SimTime) {
         let r = &self.replicas[replica as usize];
         self.obs.replica_level(
@@ -1213,30 +1234,12 @@ impl<O: Observer> World<O> {
         let cap = self.spec.services[svc].queue_capacity as usize;
         let counting = now >= self.count_from;
         let rep = &mut self.replicas[replica as usize];
-        let workers = self.spec.services[svc]
-            .workers
-            .saturating_sub(rep.health.stuck);
-        if rep.health.down > 0 {
-            // The process is gone: connection refused.
-            rep.health.refused += counting as u64;
-            let cause = rep.health.down_cause;
-            self.count_fault(cause);
-            self.slots[slot as usize].started_at = now;
-            self.slots[slot as usize].conn_error = true;
-            return self.respond(slot, Outcome::Refused, false, now, q);
-        }
-        if rep.health.paused_until > now {
-            // A paused process accepts connections into its backlog but answers nothing.
-            if rep.queue.len() < cap {
-                rep.queue.push_back(slot);
-                self.slots[slot as usize].at_server = true;
-                self.emit_level(replica, now);
-            } else {
-                let cause = rep.health.pause_cause;
-                self.count_fault(cause);
-                self.lose(slot);
+        let mut workers = self.spec.services[svc].workers;
+        if rep.impaired {
+            if rep.health.down > 0 || rep.health.paused_until > now {
+                return self.deliver_to_stopped(slot, replica, cap, now, q);
             }
-            return Ok(());
+            workers = workers.saturating_sub(rep.health.stuck);
         }
         self.slots[slot as usize].at_server = true;
         let rep = &mut self.replicas[replica as usize];
@@ -1268,6 +1271,42 @@ impl<O: Observer> World<O> {
         Ok(())
     }
 
+    /// A request reaches a replica whose process is down (refused) or paused (queued in its
+    /// backlog, or lost when the backlog is full).
+    #[cold]
+    #[inline(never)]
+    fn deliver_to_stopped(
+        &mut self,
+        slot: u32,
+        replica: u32,
+        cap: usize,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let counting = now >= self.count_from;
+        let rep = &mut self.replicas[replica as usize];
+        if rep.health.down > 0 {
+            // The process is gone: connection refused.
+            rep.health.refused += counting as u64;
+            let cause = rep.health.down_cause;
+            self.count_fault(cause);
+            self.slots[slot as usize].started_at = now;
+            self.slots[slot as usize].conn_error = true;
+            return self.respond(slot, Outcome::Refused, false, now, q);
+        }
+        // A paused process accepts connections into its backlog but answers nothing.
+        if rep.queue.len() < cap {
+            rep.queue.push_back(slot);
+            self.slots[slot as usize].at_server = true;
+            self.emit_level(replica, now);
+        } else {
+            let cause = rep.health.pause_cause;
+            self.count_fault(cause);
+            self.lose(slot);
+        }
+        Ok(())
+    }
+
     /// A worker of `replica` is free: start the oldest queued request, shedding the ones that
     /// waited longer than the service's `max_queue_time`.
     #[inline]
@@ -1281,12 +1320,13 @@ impl<O: Observer> World<O> {
         let max_wait = self.spec.services[svc].admission.max_queue_time;
         loop {
             let rep = &mut self.replicas[replica as usize];
-            if rep.health.down > 0 || rep.health.paused_until > now {
-                break; // nothing starts in a dead or paused process
+            let mut workers = self.spec.services[svc].workers;
+            if rep.impaired {
+                if rep.health.down > 0 || rep.health.paused_until > now {
+                    break; // nothing starts in a dead or paused process
+                }
+                workers = workers.saturating_sub(rep.health.stuck);
             }
-            let workers = self.spec.services[svc]
-                .workers
-                .saturating_sub(rep.health.stuck);
             // A response sent below can bring a new request that takes the worker first.
             if rep.busy >= workers {
                 break;
@@ -1328,23 +1368,35 @@ impl<O: Observer> World<O> {
         let rep = &mut self.replicas[req.replica as usize];
         let spec = &self.spec.services[svc];
         let mut d = spec.service_time.sample(&mut rep.service_time_rng);
-        let h = &rep.health;
-        let cold = spec.restart.warmup.0 > 0 && spec.restart.cold_factor != 1.0;
-        let warming = h.up_since.filter(|_| cold);
-        if h.slow_factor != 1.0 || warming.is_some() {
-            let mut f = h.slow_factor;
-            if let Some(t0) = warming {
-                // Cold after a restart: cold_factor at first, back to 1 linearly over warmup.
-                let w = spec.restart.warmup.0;
-                let since = now.0 - t0.0;
-                if since < w {
-                    let left = 1.0 - since as f64 / w as f64;
-                    f *= 1.0 + (spec.restart.cold_factor - 1.0) * left;
-                }
-            }
-            d = (d as f64 * f).round().min(u64::MAX as f64 / 2.0) as u64;
+        if rep.impaired {
+            d = Self::stretched(rep, spec, d, now);
         }
         q.push(now + SimDuration(d), Event::ServiceDone { slot, gen });
+    }
+
+    /// A service time `d` at an impaired replica: times its slowdowns, and its cold-start
+    /// factor while warming up after a restart (which ends the warm-up once it is over).
+    #[cold]
+    #[inline(never)]
+    fn stretched(rep: &mut ReplicaState, spec: &ServiceSpec, d: u64, now: SimTime) -> u64 {
+        let h = &mut rep.health;
+        let mut f = h.slow_factor;
+        if h.warming {
+            // Cold after a restart: cold_factor at first, back to 1 linearly over warmup.
+            let w = spec.restart.warmup.0;
+            let since = now.0 - h.up_since.map_or(0, |t| t.0);
+            if since < w {
+                let left = 1.0 - since as f64 / w as f64;
+                f *= 1.0 + (spec.restart.cold_factor - 1.0) * left;
+            } else {
+                h.warming = false;
+                rep.refresh_impaired();
+            }
+        }
+        if f == 1.0 {
+            return d;
+        }
+        (d as f64 * f).round().min(u64::MAX as f64 / 2.0) as u64
     }
 
     fn service_done(
@@ -1359,21 +1411,22 @@ impl<O: Observer> World<O> {
             return Ok(()); // a crash already failed it
         }
         let (svc, replica) = (req.service as usize, req.replica as usize);
-        let paused_until = self.replicas[replica].health.paused_until;
-        if paused_until > now {
-            // Finished inside a pause: the answer goes out when the pause ends.
-            q.push(paused_until, Event::ServiceDone { slot, gen });
-            return Ok(());
+        if self.replicas[replica].impaired {
+            let h = &mut self.replicas[replica].health;
+            if h.paused_until > now {
+                // Finished inside a pause: the answer goes out when the pause ends.
+                q.push(h.paused_until, Event::ServiceDone { slot, gen });
+                return Ok(());
+            }
+            if h.fault_error_rate > 0.0 && h.fault_rng.chance(h.fault_error_rate) {
+                let cause = h.error_cause;
+                self.count_fault(cause);
+                return self.respond(slot, Outcome::Error, true, now, q);
+            }
         }
         let spec = &self.spec.services[svc];
         let st = &mut self.services[svc];
         if spec.error_rate > 0.0 && st.error_rng.chance(spec.error_rate) {
-            return self.respond(slot, Outcome::Error, true, now, q);
-        }
-        let h = &mut self.replicas[replica].health;
-        if h.fault_error_rate > 0.0 && h.fault_rng.chance(h.fault_error_rate) {
-            let cause = h.error_cause;
-            self.count_fault(cause);
             return self.respond(slot, Outcome::Error, true, now, q);
         }
         match spec.fan_out {
@@ -1509,23 +1562,20 @@ impl<O: Observer> World<O> {
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
-        let req = self.slots[slot as usize];
-        self.replicas[req.replica as usize].outstanding -= 1;
-        self.release(slot);
-        if !req.abandoned && self.services[req.service as usize].checked {
-            self.passive_result(
-                req.service as usize,
-                req.replica,
-                req.status,
-                req.conn_error,
-                now,
-            );
+        let req = &self.slots[slot as usize];
+        let (service, replica, status, caller) = (req.service, req.replica, req.status, req.caller);
+        let (from, sent_at) = (req.from, req.sent_at);
+        if !req.abandoned && self.services[service as usize].checked {
+            let conn_error = req.conn_error;
+            self.passive_result(service as usize, replica, status, conn_error, now);
         }
-        match req.caller {
+        self.replicas[replica as usize].outstanding -= 1;
+        self.release(slot);
+        match caller {
             CallerRef::Inv { inv, gen, tag } => {
-                self.inv_child_result(inv, gen, tag, req.status, now, q)
+                self.inv_child_result(inv, gen, tag, status, now, q)
             }
-            root => self.root_learns(root, req.from, req.status, req.sent_at, now, q),
+            root => self.root_learns(root, from, status, sent_at, now, q),
         }
     }
 
@@ -2501,6 +2551,9 @@ impl<O: Observer> World<O> {
             }
             FaultEffect::Spike { .. } => {}
         }
+        if let Some(r) = f.effect.replica() {
+            self.replicas[r as usize].refresh_impaired();
+        }
         Ok(())
     }
 
@@ -2547,6 +2600,7 @@ impl<O: Observer> World<O> {
         h.stuck = 0;
         h.crashes += counting as u64;
         rep.busy = 0;
+        rep.refresh_impaired();
         rep.limiter = self.spec.services[svc]
             .admission
             .concurrency_limit
@@ -2604,6 +2658,8 @@ impl<O: Observer> World<O> {
         }
         h.down_cause = NO_FAULT;
         h.up_since = Some(now);
+        let r = &self.spec.services[svc].restart;
+        h.warming = r.warmup.0 > 0 && r.cold_factor != 1.0;
         // A new container: readiness must be earned again, liveness starts passing.
         if let Some(p) = &mut h.readiness {
             p.reset(false);
@@ -2617,6 +2673,7 @@ impl<O: Observer> World<O> {
         if let Some(o) = &mut s.outlier {
             o.reset_host((replica - s.first_replica) as usize);
         }
+        self.replicas[replica as usize].refresh_impaired();
         self.log_health(replica, "up", now);
     }
 
