@@ -60,6 +60,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
     let admission = world.admission_reports();
     let faults = world.fault_reports();
     let health = world.health_reports();
+    let replication = world.replication_reports(measured_end);
     let mut recorder = world.into_observer();
     recorder.finish(measured_end);
     let summary = Summary::build(
@@ -77,6 +78,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
             admission,
             faults,
             health,
+            replication,
             slo_availability: scenario.slo.availability,
         },
     );

@@ -455,3 +455,78 @@ fn bad_faults_and_health_checks_are_reported_with_their_field_path() {
         &["services[0].restart.cold_factor", "between 1 and 1000"],
     );
 }
+
+#[test]
+fn bad_active_passive_settings_are_reported() {
+    let ap = |replicas: u32, extra: &str, fields: &str| {
+        scenario(
+            &format!(
+                r#"(name: "s", replicas: {replicas}, service_time: Constant("1ms"), {extra}
+                   active_passive: (replication: Async(lag: Constant("1ms")), {fields}))"#
+            ),
+            OK_CLIENT,
+        )
+    };
+    check(
+        &ap(1, "", ""),
+        &[
+            "services[0].replicas",
+            "needs a standby",
+            "replicas: 2 or more",
+        ],
+    );
+    check(
+        &ap(3, "", r#"heartbeat_interval: "0s""#),
+        &[
+            "services[0].active_passive.heartbeat_interval",
+            "longer than zero",
+        ],
+    );
+    check(
+        &ap(3, "", "missed_heartbeats: 0"),
+        &["services[0].active_passive.missed_heartbeats"],
+    );
+    check(
+        &ap(3, "", r#"fencing: Quorum(lease: "5s")"#),
+        &[
+            "services[0].active_passive.fencing.lease",
+            "shorter than heartbeat_interval x missed_heartbeats = 3s",
+        ],
+    );
+    check(
+        &ap(2, "", r#"fencing: Quorum(lease: "1s")"#),
+        &["services[0].active_passive.fencing", "3 or more replicas"],
+    );
+    check(
+        &ap(3, "", "write_fraction: 2.0"),
+        &[
+            "services[0].active_passive.write_fraction",
+            "between 0 and 1",
+        ],
+    );
+    check(
+        &ap(3, "health: (readiness: Kubernetes()),", ""),
+        &["services[0].health", "routes to its primary"],
+    );
+    check(
+        &scenario(
+            r#"(name: "s", replicas: 2, service_time: Constant("1ms"), active_passive: ())"#,
+            OK_CLIENT,
+        ),
+        &["services[0].active_passive", "replication"],
+    );
+    check(
+        &ap(2, "", "").replace(
+            "\n)\n",
+            "\n    faults: [(at: \"1s\", fault: Partition(from: [\"s\"], to: [\"s/1\"]))],\n)\n",
+        ),
+        &["faults[0].fault.to", "\"s\" is on both sides"],
+    );
+    check(
+        &ap(2, "", "").replace(
+            "\n)\n",
+            "\n    faults: [(at: \"1s\", fault: Partition(from: [\"s/0\"], to: [\"s/5\"]))],\n)\n",
+        ),
+        &["faults[0].fault.to[0]", "replicas 0 to 1"],
+    );
+}

@@ -260,6 +260,7 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
             table::admission(&result.summary),
             table::faults(&result.summary),
             table::health(&result.summary),
+            table::replication(&result.summary),
         ] {
             if !extra.is_empty() {
                 print!("{extra}");

@@ -356,6 +356,66 @@ pub fn health(s: &Summary) -> String {
     render(&header, &rows)
 }
 
+/// One row per active-passive service: failovers, writes lost, split brain. Empty when none.
+pub fn replication(s: &Summary) -> String {
+    if s.replication.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "active-passive",
+        "writes acked",
+        "acked writes lost",
+        "conflicting writes",
+        "refused (not primary / no standby)",
+        "split brain",
+        "failovers",
+    ];
+    let rows: Vec<Vec<String>> = s
+        .replication
+        .iter()
+        .map(|r| {
+            let shown: Vec<String> = r
+                .failovers
+                .iter()
+                .take(3)
+                .map(|f| {
+                    format!(
+                        "{} at {} (lost {})",
+                        f.to,
+                        seconds(f.at_s),
+                        thousands(f.writes_lost)
+                    )
+                })
+                .collect();
+            let more = r.failovers_total.saturating_sub(3);
+            vec![
+                r.service.clone(),
+                thousands(r.writes_acked),
+                thousands(r.acked_writes_lost),
+                thousands(r.conflicting_writes),
+                format!(
+                    "{} / {}",
+                    thousands(r.refused_not_primary),
+                    thousands(r.refused_no_standby)
+                ),
+                if r.split_brain_s > 0.0 {
+                    seconds(r.split_brain_s)
+                } else {
+                    "none".to_string()
+                },
+                if shown.is_empty() {
+                    "none".to_string()
+                } else if more > 0 {
+                    format!("{} (+{more})", shown.join(", "))
+                } else {
+                    shown.join(", ")
+                },
+            ]
+        })
+        .collect();
+    render(&header, &rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,6 +120,7 @@ fn endpoint_name(system: &SystemSpec, e: Endpoint) -> String {
     match e {
         Endpoint::Client(c) => system.clients[c].name.clone(),
         Endpoint::Service(s) => system.services[s].name.clone(),
+        Endpoint::Replica(r) => replica_name(system, r),
     }
 }
 

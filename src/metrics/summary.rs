@@ -191,6 +191,9 @@ pub struct Summary {
     pub faults: Vec<FaultSummary>,
     /// Replicas that faults or health checks touched: crashes, ejections, readiness.
     pub health: Vec<HealthSummary>,
+    /// Active-passive services: failovers, acknowledged writes lost, split brain.
+    #[serde(default)]
+    pub replication: Vec<ReplicationSummary>,
     /// End-to-end availability (`ok` or `degraded` among all client requests finished) per
     /// SLO window, from time zero; null for a window in which nothing finished.
     pub availability: AvailabilitySeries,
@@ -223,6 +226,42 @@ pub struct FaultSummary {
     /// From the fault's end to the start of the first SLO window that met the availability
     /// objective; None if none did before the run ended (or the fault never ended).
     pub recovered_after_s: Option<f64>,
+}
+
+/// What an active-passive service's failovers cost. Counted over the whole run, warm-up
+/// included.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplicationSummary {
+    pub service: String,
+    /// Writes acknowledged to callers (by any primary).
+    pub writes_acked: u64,
+    /// Acknowledged writes that no longer exist: not replicated when a standby took over, or
+    /// accepted by a deposed primary during a split brain.
+    pub acked_writes_lost: u64,
+    /// Writes acknowledged by a primary while a newer primary existed.
+    pub conflicting_writes: u64,
+    /// Requests refused because the replica was not an accepting primary (a standby, or a
+    /// primary whose quorum lease had run out).
+    pub refused_not_primary: u64,
+    /// Synchronous writes refused because no standby was reachable.
+    pub refused_no_standby: u64,
+    pub failovers: Vec<FailoverSummary>,
+    pub failovers_total: u64,
+    /// Time during which two or more primaries accepted writes.
+    pub split_brain_s: f64,
+    pub split_brain_intervals: Vec<(f64, f64)>,
+    pub primaries_at_end: Vec<String>,
+}
+
+/// One promotion of a standby.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailoverSummary {
+    pub at_s: f64,
+    pub from: Option<String>,
+    pub to: String,
+    pub epoch: u32,
+    /// Writes the old primary had acknowledged that the new one did not have.
+    pub writes_lost: u64,
 }
 
 /// A replica's life under faults and health checks.
@@ -333,6 +372,7 @@ pub struct SummaryContext<'a> {
     pub admission: Vec<AdmissionReport>,
     pub faults: Vec<FaultReport>,
     pub health: Vec<HealthReport>,
+    pub replication: Vec<(String, crate::model::replication::ReplicationReport)>,
     /// The availability objective for recovery times.
     pub slo_availability: f64,
 }
@@ -493,6 +533,40 @@ impl Summary {
                         .map(|c| (c.at_ns as f64 / 1e9, c.what.to_string()))
                         .collect(),
                     changes_dropped: h.changes_dropped,
+                })
+                .collect(),
+            replication: ctx
+                .replication
+                .into_iter()
+                .map(|(service, r)| {
+                    let name = |i: u32| format!("{service}/{i}");
+                    ReplicationSummary {
+                        writes_acked: r.writes_acked,
+                        acked_writes_lost: r.acked_writes_lost,
+                        conflicting_writes: r.conflicting_writes,
+                        refused_not_primary: r.refused_not_primary,
+                        refused_no_standby: r.refused_no_standby,
+                        failovers: r
+                            .failovers
+                            .iter()
+                            .map(|f| FailoverSummary {
+                                at_s: f.at_ns as f64 / 1e9,
+                                from: f.from.map(name),
+                                to: name(f.to),
+                                epoch: f.epoch,
+                                writes_lost: f.writes_lost,
+                            })
+                            .collect(),
+                        failovers_total: r.failovers_total,
+                        split_brain_s: r.split_brain_ns as f64 / 1e9,
+                        split_brain_intervals: r
+                            .split_brain_intervals
+                            .iter()
+                            .map(|&(a, b)| (a as f64 / 1e9, b as f64 / 1e9))
+                            .collect(),
+                        primaries_at_end: r.primaries_at_end.iter().map(|&i| name(i)).collect(),
+                        service,
+                    }
                 })
                 .collect(),
             availability: AvailabilitySeries {

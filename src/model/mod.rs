@@ -6,6 +6,7 @@
 //! kept or how it is summarised.
 
 pub mod dist;
+pub mod replication;
 pub mod spec;
 mod stack;
 mod world;

@@ -96,6 +96,44 @@ pub struct ServiceSpec {
     pub health: HealthSpec,
     /// How a replica comes back after a crash or a liveness kill.
     pub restart: RestartSpec,
+    /// Active-passive: one primary serves, standbys replicate and take over (None: the
+    /// replicas are active-active behind the balancer).
+    pub active_passive: Option<ActivePassiveSpec>,
+}
+
+/// A primary and standbys: heartbeats between every pair of replicas, promotion of a standby
+/// after missed heartbeats, replication of writes, and optional fencing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActivePassiveSpec {
+    pub heartbeat_interval: SimDuration,
+    /// A standby that has heard no primary for this many intervals tries to take over.
+    pub missed_heartbeats: u32,
+    pub replication: Replication,
+    pub fencing: Fencing,
+    /// Share of requests that are writes (the rest are reads, served by the primary too).
+    pub write_fraction: f64,
+}
+
+/// How a primary's writes reach its standbys.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Replication {
+    /// Acknowledged once every reachable standby has it (`lag` later); with no standby
+    /// reachable the write fails rather than block.
+    Sync { lag: Dist },
+    /// Acknowledged at once, shipped `lag` later (in order); a crash loses what was not yet
+    /// shipped.
+    Async { lag: Dist },
+}
+
+/// What stops two primaries from accepting writes at once.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fencing {
+    /// Nothing: a primary cut off from its standbys keeps accepting writes.
+    None,
+    /// A majority of replicas: a standby is promoted only with votes from a majority that have
+    /// all lost the primary, and a primary accepts writes only while a majority acknowledged
+    /// its heartbeats within `lease` (shorter than the failover time).
+    Quorum { lease: SimDuration },
 }
 
 /// Health checking of a service's replicas. Probes are answered by the replica's process
@@ -450,11 +488,13 @@ pub enum LimiterSpec {
     },
 }
 
-/// One end of a link.
+/// One end of a link, or a member of a partition's group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Endpoint {
     Client(ClientId),
     Service(ServiceId),
+    /// One replica (global index); only in partition groups.
+    Replica(u32),
 }
 
 /// The network between a caller and a service; the latency applies to each direction.

@@ -7,6 +7,7 @@
 //! Slot generations make stale timeouts and orphaned children harmless.
 
 use super::dist::Dist;
+use super::replication::{Group, ReplicationReport, WriteOutcome};
 use super::spec::*;
 use super::stack::{BudgetState, EdgeOwner, EdgeState, Instance, Inv, LayerCounters, Transition};
 use crate::engine::{EventQueue, LimitHit, Model, RngStream, SimDuration, SimTime, TraceRecord};
@@ -103,6 +104,8 @@ pub enum Event {
     Restart { replica: u32 },
     /// The outlier detector of a service sweeps its hosts.
     OutlierSweep { service: u32 },
+    /// A heartbeat round of an active-passive service.
+    Heartbeat { service: u32 },
 }
 
 /// Trace kind codes: stable, part of the trace hash.
@@ -117,7 +120,8 @@ pub mod kind {
     pub const PROBE: u8 = 8;
     pub const RESTART: u8 = 9;
     pub const OUTLIER_SWEEP: u8 = 10;
-    pub const NAMES: [&str; 11] = [
+    pub const HEARTBEAT: u8 = 11;
+    pub const NAMES: [&str; 12] = [
         "",
         "client_arrival",
         "user_wake",
@@ -129,6 +133,7 @@ pub mod kind {
         "probe",
         "restart",
         "outlier_sweep",
+        "heartbeat",
     ];
 }
 
@@ -202,6 +207,8 @@ struct Req {
     /// The caller's per-attempt timeout already counted it as a failure for passive health
     /// checking; its late answer is not counted again.
     abandoned: bool,
+    /// A synchronously replicated write waiting for its standbys: its log position (0: none).
+    ack_pos: u64,
 }
 
 impl Default for Req {
@@ -232,6 +239,7 @@ impl Default for Req {
             at_server: false,
             conn_error: false,
             abandoned: false,
+            ack_pos: 0,
         }
     }
 }
@@ -249,6 +257,8 @@ struct ServiceState {
     /// Some health check can take replicas out of balancing: the balancer filters.
     checked: bool,
     outlier: Option<OutlierDetector>,
+    /// Active-passive replication state (None: active-active).
+    ap: Option<Box<Group>>,
     balancer_rng: RngStream,
     error_rng: RngStream,
     call_rng: RngStream,
@@ -479,6 +489,16 @@ pub struct World<O: Observer> {
     fault_taken: Vec<u32>,
     /// Scratch for outlier sweeps.
     unejected: Vec<usize>,
+    /// Partitions in force that name single replicas: checked per message while non-empty.
+    cuts: Vec<Cut>,
+}
+
+/// A partition in force between groups of trace entities (clients, replicas).
+struct Cut {
+    cause: u32,
+    from: Vec<Endpoint>,
+    to: Vec<Endpoint>,
+    one_way: bool,
 }
 
 /// Schedules policy timer `what` for invocation `id` (generation `gen`) at `at`.
@@ -515,6 +535,7 @@ fn endpoint_name(spec: &SystemSpec, e: Endpoint) -> String {
     match e {
         Endpoint::Client(c) => format!("client:{}", spec.clients[c].name),
         Endpoint::Service(s) => format!("service:{}", spec.services[s].name),
+        Endpoint::Replica(r) => format!("replica:{r}"),
     }
 }
 
@@ -553,6 +574,10 @@ impl<O: Observer> World<O> {
                 rr_next: 0,
                 checked: s.health.readiness.is_some() || s.health.passive.is_some(),
                 outlier,
+                ap: s
+                    .active_passive
+                    .clone()
+                    .map(|a| Box::new(Group::new(a, s.replicas, seed, &s.name))),
                 balancer_rng: RngStream::derive(seed, &entity, "balancer"),
                 error_rng: RngStream::derive(seed, &entity, "errors"),
                 call_rng: RngStream::derive(seed, &entity, "calls"),
@@ -650,6 +675,7 @@ impl<O: Observer> World<O> {
             let from_index = match from {
                 Endpoint::Client(c) => c,
                 Endpoint::Service(s) => n_clients + s,
+                Endpoint::Replica(_) => unreachable!("links join clients and services"),
             };
             link_of[from_index * n_services + to] = links.len() as u32;
             links.push(LinkState {
@@ -729,6 +755,7 @@ impl<O: Observer> World<O> {
             fault_detected: vec![None; n_faults],
             fault_taken: vec![0; n_faults],
             unejected: Vec::new(),
+            cuts: Vec::new(),
         }
     }
 
@@ -782,6 +809,12 @@ impl<O: Observer> World<O> {
                 q.push(
                     SimTime(o.config().interval_ns),
                     Event::OutlierSweep { service: si as u32 },
+                );
+            }
+            if let Some(g) = &s.ap {
+                q.push(
+                    SimTime(g.spec().heartbeat_interval.0),
+                    Event::Heartbeat { service: si as u32 },
                 );
             }
         }
@@ -1113,7 +1146,11 @@ impl<O: Observer> World<O> {
             }
             _ => u64::MAX,
         };
-        let picked = self.pick_replica(svc, now);
+        let picked = if self.services[svc].ap.is_some() {
+            Some(self.ap_route(svc, caller_entity))
+        } else {
+            self.pick_replica(svc, now)
+        };
         let replica = picked.unwrap_or(self.services[svc].first_replica);
         self.replicas[replica as usize].outstanding += 1;
         let slot = self.alloc(now)?;
@@ -1162,6 +1199,15 @@ impl<O: Observer> World<O> {
             }
             extra = added;
         }
+        if !self.cuts.is_empty() {
+            let to = self.replica_entity(replica);
+            if let Some(cause) = self.cut_between(caller_entity, to) {
+                self.count_fault(cause);
+                self.lose(slot);
+                return Ok(slot);
+            }
+        }
+        let l = &mut self.links[link];
         if l.zero && extra == 0 {
             self.deliver(slot, now, q)?;
         } else {
@@ -1424,11 +1470,22 @@ impl<O: Observer> World<O> {
                 return self.respond(slot, Outcome::Error, true, now, q);
             }
         }
+        let mut replicated = false;
+        if self.services[svc].ap.is_some() {
+            replicated = self.ap_acked(slot);
+        }
         let spec = &self.spec.services[svc];
         let st = &mut self.services[svc];
-        if spec.error_rate > 0.0 && st.error_rng.chance(spec.error_rate) {
-            return self.respond(slot, Outcome::Error, true, now, q);
+        if !replicated {
+            if spec.error_rate > 0.0 && st.error_rng.chance(spec.error_rate) {
+                return self.respond(slot, Outcome::Error, true, now, q);
+            }
+            if st.ap.is_some() && self.ap_write(slot, gen, now, q)? {
+                return Ok(());
+            }
         }
+        let spec = &self.spec.services[svc];
+        let st = &mut self.services[svc];
         match spec.fan_out {
             FanOut::Sequential => {
                 self.slots[slot as usize].next_call = 0;
@@ -1543,6 +1600,18 @@ impl<O: Observer> World<O> {
             }
             extra = added;
         }
+        if !self.cuts.is_empty() {
+            let (a, b) = (
+                self.replica_entity(replica),
+                self.slots[slot as usize].caller_entity,
+            );
+            if let Some(cause) = self.cut_between(a, b) {
+                self.count_fault(cause);
+                self.lose(slot);
+                return Ok(());
+            }
+        }
+        let l = &mut self.links[link];
         if l.zero && extra == 0 {
             // A zero-latency link answers within this event; the caller may send its next
             // call from here, which can hit a limit.
@@ -1788,6 +1857,15 @@ impl<O: Observer> Model for World<O> {
                     request: 0,
                 };
                 self.outlier_sweep(service as usize, now, q);
+                rec
+            }
+            Event::Heartbeat { service } => {
+                let rec = TraceRecord {
+                    kind: kind::HEARTBEAT,
+                    entity: self.replica_entity(self.services[service as usize].first_replica),
+                    request: 0,
+                };
+                self.heartbeat(service as usize, now, q);
                 rec
             }
         };
@@ -2510,6 +2588,27 @@ impl<O: Observer> World<O> {
                 ref from,
                 ref to,
                 one_way,
+            } if from
+                .iter()
+                .chain(to.iter())
+                .any(|e| matches!(e, Endpoint::Replica(_))) =>
+            {
+                // Names single replicas: checked per message rather than per link.
+                if start {
+                    self.cuts.push(Cut {
+                        cause,
+                        from: from.clone(),
+                        to: to.clone(),
+                        one_way,
+                    });
+                } else {
+                    self.cuts.retain(|c| c.cause != cause);
+                }
+            }
+            FaultEffect::Partition {
+                ref from,
+                ref to,
+                one_way,
             } => {
                 for l in self.links.iter_mut() {
                     let a_in = |g: &Vec<Endpoint>| g.contains(&l.from);
@@ -2607,6 +2706,11 @@ impl<O: Observer> World<O> {
             .as_ref()
             .map(ConcurrencyLimiter::new);
         self.log_health(replica, "down", now);
+        let s = &mut self.services[svc];
+        let local = replica - s.first_replica;
+        if let Some(g) = &mut s.ap {
+            g.crashed(local, now);
+        }
         // Everything the process held: its backlog, then what was in service, in slot order.
         // Answering a queued request clears its `at_server`, so the scan finds only the ones in
         // service; nothing new lands here meanwhile, as the replica is down.
@@ -2672,6 +2776,10 @@ impl<O: Observer> World<O> {
         let s = &mut self.services[svc];
         if let Some(o) = &mut s.outlier {
             o.reset_host((replica - s.first_replica) as usize);
+        }
+        let local = replica - s.first_replica;
+        if let Some(g) = &mut s.ap {
+            g.restarted(local, now);
         }
         self.replicas[replica as usize].refresh_impaired();
         self.log_health(replica, "up", now);
@@ -2950,5 +3058,176 @@ impl<O: Observer> World<O> {
             }
         }
         out
+    }
+}
+
+/// Active-passive services and partitions that name single replicas.
+impl<O: Observer> World<O> {
+    /// Is trace entity `e` (a client, or a replica) in `group`?
+    fn in_group(&self, group: &[Endpoint], e: u32) -> bool {
+        let clients = self.spec.clients.len() as u32;
+        group.iter().any(|&g| match g {
+            Endpoint::Client(c) => e == c as u32,
+            Endpoint::Replica(r) => e == clients + r,
+            Endpoint::Service(s) => {
+                e >= clients && self.replicas[(e - clients) as usize].service == s as u32
+            }
+        })
+    }
+
+    /// The partition (fault index) that drops a message from entity `a` to entity `b`.
+    #[cold]
+    #[inline(never)]
+    fn cut_between(&self, a: u32, b: u32) -> Option<u32> {
+        self.cuts.iter().find_map(|c| {
+            let forward = self.in_group(&c.from, a) && self.in_group(&c.to, b);
+            let back = !c.one_way && self.in_group(&c.to, a) && self.in_group(&c.from, b);
+            (forward || back).then_some(c.cause)
+        })
+    }
+
+    /// Can replica `a` of service `svc` (local index) send to replica `b` now?
+    fn replica_open(&self, svc: usize, a: u32, b: u32) -> bool {
+        if self.cuts.is_empty() {
+            return true;
+        }
+        let first = self.services[svc].first_replica;
+        let (ea, eb) = (
+            self.replica_entity(first + a),
+            self.replica_entity(first + b),
+        );
+        self.cut_between(ea, eb).is_none()
+    }
+
+    /// The replica of active-passive `svc` a caller (trace entity) sends to.
+    #[cold]
+    #[inline(never)]
+    fn ap_route(&self, svc: usize, caller: u32) -> u32 {
+        let s = &self.services[svc];
+        let first = s.first_replica;
+        let g = s.ap.as_ref().expect("active-passive");
+        let local = g.route(|i| {
+            self.cuts.is_empty()
+                || self
+                    .cut_between(caller, self.replica_entity(first + i))
+                    .is_none()
+        });
+        first + local
+    }
+
+    /// One heartbeat round of active-passive `svc`; schedules the next.
+    #[cold]
+    #[inline(never)]
+    fn heartbeat(&mut self, svc: usize, now: SimTime, q: &mut EventQueue<Event>) {
+        let Some(mut g) = self.services[svc].ap.take() else {
+            return;
+        };
+        let before = g.failovers();
+        g.tick(now, |a, b| self.replica_open(svc, a, b));
+        if g.failovers() > before {
+            self.failover_detects(svc, now);
+        }
+        q.push(
+            now + g.spec().heartbeat_interval,
+            Event::Heartbeat {
+                service: svc as u32,
+            },
+        );
+        self.services[svc].ap = Some(g);
+    }
+
+    /// A synchronously replicated write in `slot` has reached its standbys: acknowledge it.
+    /// Returns whether this was such a write.
+    #[cold]
+    #[inline(never)]
+    fn ap_acked(&mut self, slot: u32) -> bool {
+        let req = &mut self.slots[slot as usize];
+        if req.ack_pos == 0 {
+            return false;
+        }
+        let pos = std::mem::take(&mut req.ack_pos);
+        let (svc, replica) = (req.service as usize, req.replica);
+        let s = &mut self.services[svc];
+        let local = replica - s.first_replica;
+        if let Some(g) = &mut s.ap {
+            g.ack(local, pos);
+        }
+        true
+    }
+
+    /// The request in `slot` finished its service at an active-passive replica: refuse it if
+    /// the replica is not an accepting primary, and replicate a write. Returns whether the
+    /// request was answered or put to wait here.
+    #[cold]
+    #[inline(never)]
+    fn ap_write(
+        &mut self,
+        slot: u32,
+        gen: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<bool, LimitHit> {
+        let (svc, replica) = {
+            let r = &self.slots[slot as usize];
+            (r.service as usize, r.replica)
+        };
+        let local = replica - self.services[svc].first_replica;
+        let mut g = self.services[svc].ap.take().expect("active-passive");
+        let write = g.is_write();
+        let out = g.write(local, write, now, |a, b| self.replica_open(svc, a, b));
+        self.services[svc].ap = Some(g);
+        match out {
+            Err(_) => Err(LimitHit {
+                limit: "replication_backlog",
+                value: super::replication::MAX_PENDING as u64,
+                at_ns: now.0,
+                how_to_raise: "a standby fell more than a million writes behind its primary (a fixed bound); lower the write rate or the replication lag",
+            }),
+            Ok(WriteOutcome::Acked) => Ok(false),
+            Ok(WriteOutcome::AckAt(t, pos)) => {
+                self.slots[slot as usize].ack_pos = pos;
+                q.push(SimTime(t), Event::ServiceDone { slot, gen });
+                Ok(true)
+            }
+            Ok(WriteOutcome::NotPrimary | WriteOutcome::NoStandby) => {
+                self.respond(slot, Outcome::Error, true, now, q)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// A standby of `svc` took over at `now`: that detects the faults in force on its replicas
+    /// (a crash, a hang, a partition that names them).
+    fn failover_detects(&mut self, svc: usize, now: SimTime) {
+        let first = self.services[svc].first_replica;
+        let mine = |r: u32| (first..first + self.services[svc].replicas).contains(&r);
+        for (i, f) in self.spec.faults.iter().enumerate() {
+            let active = f.start <= now && f.end.is_none_or(|e| now < e);
+            let touches = match &f.effect {
+                FaultEffect::Partition { from, to, .. } => {
+                    from.iter().chain(to).any(|e| match *e {
+                        Endpoint::Replica(r) => mine(r),
+                        Endpoint::Service(s) => s == svc,
+                        Endpoint::Client(_) => false,
+                    })
+                }
+                e => e.replica().is_some_and(mine),
+            };
+            if active && touches && self.fault_detected[i].is_none() {
+                self.fault_detected[i] = Some(now);
+            }
+        }
+    }
+
+    /// The replication figures of each active-passive service, at `end`.
+    pub fn replication_reports(&self, end: SimTime) -> Vec<(String, ReplicationReport)> {
+        self.services
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                s.ap.as_ref()
+                    .map(|g| (self.spec.services[i].name.clone(), g.report(end)))
+            })
+            .collect()
     }
 }

@@ -1,11 +1,15 @@
-//! Validation of the scenario's fault plan, its services' health checks and restart settings,
-//! and its SLO: raw text in, typed values out, every problem with its field path.
+//! Validation of the scenario's fault plan, its services' health checks, restart settings and
+//! active-passive replication, and its SLO: raw text in, typed values out, every problem with
+//! its field path.
 
 use super::raw::*;
 use super::validate::Checker;
 use crate::engine::{SimDuration, SimTime};
 use crate::faults::{FaultKind, FaultPlan, FaultRule, Timing};
-use crate::model::{Dist, Endpoint, HealthSpec, PassiveHealth, RestartSpec, ServiceSpec};
+use crate::model::{
+    ActivePassiveSpec, Dist, Endpoint, Fencing, HealthSpec, PassiveHealth, Replication,
+    RestartSpec, ServiceSpec,
+};
 use crate::policy::health::{NginxPassiveConfig, OutlierConfig, ProbeConfig};
 
 /// What "back within the SLO" means for time-to-recover figures.
@@ -222,6 +226,92 @@ pub(super) fn restart(c: &mut Checker, p: &str, raw: &Option<RawRestart>) -> Res
     r
 }
 
+/// An active-passive service: its heartbeats, replication and fencing.
+pub(super) fn active_passive(
+    c: &mut Checker,
+    p: &str,
+    s: &RawService,
+    replicas: u32,
+) -> Option<ActivePassiveSpec> {
+    let raw = s.active_passive.as_ref()?;
+    let ap = format!("{p}.active_passive");
+    if replicas < 2 {
+        c.err(
+            format!("{p}.replicas"),
+            "an active-passive service needs a standby to fail over to: set replicas: 2 or more",
+        );
+    }
+    if let Some(h) = &s.health {
+        if h.readiness.is_some() || h.passive.is_some() {
+            c.err(
+                format!("{p}.health"),
+                "an active-passive service routes to its primary, found by heartbeats; remove readiness and passive checks (liveness may stay)",
+            );
+        }
+    }
+    let interval = match &raw.heartbeat_interval {
+        Some(t) => c
+            .positive_duration(&format!("{ap}.heartbeat_interval"), t)
+            .unwrap_or(SimDuration::from_secs(1)),
+        None => SimDuration::from_secs(1),
+    };
+    let missed = c.small(
+        &format!("{ap}.missed_heartbeats"),
+        raw.missed_heartbeats,
+        3,
+        1,
+        1000,
+        "heartbeats",
+    );
+    let window = interval.0.saturating_mul(missed as u64);
+    let replication = match &raw.replication {
+        RawReplication::Sync { lag } => c
+            .dist(&format!("{ap}.replication.lag"), lag, 0)
+            .map(|lag| Replication::Sync { lag }),
+        RawReplication::Async { lag } => c
+            .dist(&format!("{ap}.replication.lag"), lag, 0)
+            .map(|lag| Replication::Async { lag }),
+    };
+    let fencing = match &raw.fencing {
+        None => Fencing::None,
+        Some(RawFencing::Quorum { lease }) => {
+            let lp = format!("{ap}.fencing.lease");
+            let default = SimDuration(window - window / missed.max(1) as u64 / 2);
+            let lease = match lease {
+                Some(t) => c.positive_duration(&lp, t).unwrap_or(default),
+                None => default,
+            };
+            if lease.0 >= window {
+                c.err(
+                    lp,
+                    format!(
+                        "the old primary's lease must run out before a standby takes over, so it must be shorter than heartbeat_interval x missed_heartbeats = {}",
+                        crate::engine::format_duration(window)
+                    ),
+                );
+            }
+            if replicas == 2 {
+                c.err(
+                    format!("{ap}.fencing"),
+                    "quorum fencing needs 3 or more replicas: with 2, a standby can never win a majority once the primary is gone (add a third replica as a witness)",
+                );
+            }
+            Fencing::Quorum { lease }
+        }
+    };
+    let write_fraction = c.probability(
+        &format!("{ap}.write_fraction"),
+        raw.write_fraction.unwrap_or(1.0),
+    );
+    Some(ActivePassiveSpec {
+        heartbeat_interval: interval,
+        missed_heartbeats: missed,
+        replication: replication?,
+        fencing,
+        write_fraction,
+    })
+}
+
 /// Names a fault rule may use.
 pub(super) struct Names<'a> {
     pub services: &'a [ServiceSpec],
@@ -270,6 +360,32 @@ impl Names<'_> {
                 }
             },
         }
+    }
+
+    fn endpoint_name(&self, e: Endpoint) -> String {
+        match e {
+            Endpoint::Service(s) => self.services[s].name.clone(),
+            Endpoint::Client(ci) => self.clients[ci].to_string(),
+            Endpoint::Replica(r) => {
+                let s = self
+                    .first_replica
+                    .iter()
+                    .rposition(|&f| f <= r)
+                    .unwrap_or(0);
+                format!("{}/{}", self.services[s].name, r - self.first_replica[s])
+            }
+        }
+    }
+
+    /// A partition member: a client, a service (all its replicas) or one replica `svc/N`.
+    fn member(&self, c: &mut Checker, path: &str, n: &str) -> Option<Endpoint> {
+        if n.contains('/') && self.service(n).is_none() {
+            return self
+                .replicas(c, path, n)
+                .first()
+                .map(|&r| Endpoint::Replica(r));
+        }
+        self.endpoint(c, path, n)
     }
 
     fn endpoint(&self, c: &mut Checker, path: &str, n: &str) -> Option<Endpoint> {
@@ -344,16 +460,22 @@ pub(super) fn plan(
                     }
                     g.iter()
                         .enumerate()
-                        .filter_map(|(j, n)| names.endpoint(c, &format!("{kp}.{field}[{j}]"), n))
+                        .filter_map(|(j, n)| names.member(c, &format!("{kp}.{field}[{j}]"), n))
                         .collect::<Vec<_>>()
                 };
                 let from = group("from", from);
                 let to = group("to", to);
-                if let Some(e) = from.iter().find(|e| to.contains(e)) {
-                    let n = match *e {
-                        Endpoint::Service(s) => names.services[s].name.clone(),
-                        Endpoint::Client(ci) => names.clients[ci].to_string(),
-                    };
+                // The same member on both sides, or a service on one and its replica on the other.
+                let covers = |a: Endpoint, b: Endpoint| match (a, b) {
+                    (Endpoint::Service(s), Endpoint::Replica(r))
+                    | (Endpoint::Replica(r), Endpoint::Service(s)) => {
+                        let f = names.first_replica[s];
+                        (f..f + names.services[s].replicas).contains(&r)
+                    }
+                    _ => a == b,
+                };
+                if let Some(e) = from.iter().find(|&&a| to.iter().any(|&b| covers(a, b))) {
+                    let n = names.endpoint_name(*e);
                     c.err(
                         format!("{kp}.to"),
                         format!("\"{n}\" is on both sides of the partition"),

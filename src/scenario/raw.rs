@@ -152,6 +152,30 @@ pub struct RawService {
     pub admission: Option<RawAdmission>,
     pub health: Option<RawHealth>,
     pub restart: Option<RawRestart>,
+    pub active_passive: Option<RawActivePassive>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "ActivePassive")]
+pub struct RawActivePassive {
+    pub heartbeat_interval: Option<String>,
+    pub missed_heartbeats: Option<i64>,
+    pub replication: RawReplication,
+    pub fencing: Option<RawFencing>,
+    pub write_fraction: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawReplication {
+    Sync { lag: RawDist },
+    Async { lag: RawDist },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawFencing {
+    Quorum { lease: Option<String> },
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -405,6 +405,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
             admission: super::policies::admission(&mut c, &p, &s.admission),
             health: super::faults::health(&mut c, &p, &s.health),
             restart: super::faults::restart(&mut c, &p, &s.restart),
+            active_passive: super::faults::active_passive(&mut c, &p, s, replicas),
         });
     }
     check_cycles(&mut c, &services);
