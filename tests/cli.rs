@@ -407,6 +407,12 @@ fn bad_faults_and_health_checks_are_reported_with_their_field_path() {
         &["faults[0].fault.rate", "between 0 and 1"],
     );
     check(
+        &faults(
+            r#"(at: "1s", fault: MemoryLeak(target: "s", per_request_mb: 0.0, limit_mb: 100.0))"#,
+        ),
+        &["faults[0].fault.per_request_mb", "above 0"],
+    );
+    check(
         &faults(r#"(at: "1s", fault: Partition(from: ["s"], to: ["s"]))"#),
         &["faults[0].fault.to", "both sides"],
     );

@@ -411,3 +411,75 @@ fn the_same_seed_gives_the_same_schedule_and_a_new_seed_moves_only_random_faults
     );
     assert_eq!(load(&more, Some(1)).system.faults, a.system.faults);
 }
+
+/// One replica, writes every `gap_ms` (evenly spaced, the first at `gap_ms`), 1 ms of service;
+/// from 10.0005 s to 40.0005 s each finished request leaks 1 MB, and 500 MB kills the process,
+/// which restarts 2 s later.
+fn leak_case(gap_ms: u64) -> String {
+    let rate = 1000.0 / gap_ms as f64;
+    format!(
+        r#"Scenario(
+    name: "leak", seed: 1, duration: "60s",
+    default_link_latency: Constant("0s"),
+    clients: [(name: "c", target: "s", load: Open(rate_per_s: {rate}, arrivals: Constant), timeout: "1s")],
+    services: [(name: "s", workers: 4, service_time: Constant("1ms"), restart: (delay: "2s"))],
+    faults: [(at: "10.0005s", until: "40.0005s",
+              fault: MemoryLeak(target: "s/0", per_request_mb: 1.0, limit_mb: 500.0))],
+)"#
+    )
+}
+
+#[test]
+fn a_memory_leak_kills_the_process_after_a_time_set_by_the_load() {
+    // The 500th request finished after the leak starts tips it over (the first may have arrived
+    // before the start); after a restart, the 500th that arrived at the new process. Requests
+    // arrive at k x gap and finish 1 ms later; down 2 s per kill. Worked out here:
+    let expect = |gap: f64| {
+        let mut kills = Vec::new();
+        let first_finish = ((10.0005 - 0.001) / gap).floor() * gap + gap + 0.001;
+        let mut kill = first_finish + 499.0 * gap;
+        while kill <= 40.0005 {
+            kills.push(kill);
+            let restart = kill + 2.0;
+            let first_arrival = (restart / gap).floor() * gap + gap;
+            kill = first_arrival + 499.0 * gap + 0.001;
+        }
+        kills
+    };
+    for (gap_ms, want) in [
+        (10u64, vec![14.991, 21.991, 28.991, 35.991]),
+        (20, vec![19.981, 31.981]),
+    ] {
+        let got_expect = expect(gap_ms as f64 / 1000.0);
+        assert_eq!(got_expect.len(), want.len(), "{got_expect:?}");
+        for (a, b) in got_expect.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-6, "{got_expect:?} vs {want:?}");
+        }
+        let s = run_text(&leak_case(gap_ms));
+        let h = replica(&s, "s/0");
+        let kills: Vec<f64> = h
+            .changes
+            .iter()
+            .filter(|(_, w)| w == "oom_kill")
+            .map(|&(t, _)| t)
+            .collect();
+        assert_eq!(kills.len(), want.len(), "gap {gap_ms} ms: {:?}", h.changes);
+        for (k, w) in kills.iter().zip(&want) {
+            assert!(
+                (k - w).abs() < 1e-6,
+                "gap {gap_ms} ms: kills {kills:?}, want {want:?}"
+            );
+        }
+        assert_eq!(h.oom_kills, want.len() as u64);
+        // Each restart comes 2 s after its kill.
+        let ups: Vec<f64> = h
+            .changes
+            .iter()
+            .filter(|(_, w)| w == "up")
+            .map(|&(t, _)| t)
+            .collect();
+        for (k, u) in kills.iter().zip(&ups) {
+            assert!((u - k - 2.0).abs() < 1e-6);
+        }
+    }
+}

@@ -75,6 +75,11 @@ pub enum FaultKind {
         replicas: Vec<u32>,
         workers: u32,
     },
+    MemoryLeak {
+        replicas: Vec<u32>,
+        per_request_mb: f64,
+        limit_mb: f64,
+    },
     Partition {
         from: Vec<Endpoint>,
         to: Vec<Endpoint>,
@@ -171,6 +176,19 @@ fn targets(kind: &FaultKind, system: &SystemSpec) -> Vec<(FaultEffect, String)> 
             &|replica| FaultEffect::StuckWorkers {
                 replica,
                 workers: *workers,
+            },
+        ),
+        FaultKind::MemoryLeak {
+            replicas,
+            per_request_mb,
+            limit_mb,
+        } => each(
+            replicas,
+            &|n| format!("memory leak {n} ({per_request_mb} MB/request, OOM at {limit_mb} MB)"),
+            &|replica| FaultEffect::MemoryLeak {
+                replica,
+                per_request_mb: *per_request_mb,
+                limit_mb: *limit_mb,
             },
         ),
         FaultKind::Partition { from, to, one_way } => vec![(

@@ -271,6 +271,8 @@ pub struct HealthSummary {
     pub replica: u32,
     pub crashes: u64,
     pub liveness_kills: u64,
+    #[serde(default)]
+    pub oom_kills: u64,
     pub refused: u64,
     pub reset: u64,
     pub ejections: u64,
@@ -524,6 +526,7 @@ impl Summary {
                     replica: h.replica,
                     crashes: h.crashes,
                     liveness_kills: h.liveness_kills,
+                    oom_kills: h.oom_kills,
                     refused: h.refused,
                     reset: h.reset,
                     ejections: h.ejections,

@@ -211,6 +211,15 @@ pub enum FaultEffect {
     /// `workers` of the replica's workers are stuck (thread-pool exhaustion by a leak of
     /// blocked threads).
     StuckWorkers { replica: u32, workers: u32 },
+    /// Each request the replica finishes leaks `per_request_mb`; when the leak reaches
+    /// `limit_mb` the process is killed (out of memory) and restarts after the service's
+    /// restart delay with nothing leaked, leaking again while the fault lasts. The time to the
+    /// kill depends on the load.
+    MemoryLeak {
+        replica: u32,
+        per_request_mb: f64,
+        limit_mb: f64,
+    },
     /// Messages from any endpoint in `from` to any endpoint in `to` are lost; both ways unless
     /// `one_way`. Endpoints are clients and services.
     Partition {
@@ -238,7 +247,8 @@ impl FaultEffect {
             | FaultEffect::Hang { replica }
             | FaultEffect::Slowdown { replica, .. }
             | FaultEffect::Errors { replica, .. }
-            | FaultEffect::StuckWorkers { replica, .. } => Some(replica),
+            | FaultEffect::StuckWorkers { replica, .. }
+            | FaultEffect::MemoryLeak { replica, .. } => Some(replica),
             _ => None,
         }
     }

@@ -291,7 +291,8 @@ impl ReplicaState {
             || h.stuck > 0
             || h.fault_error_rate > 0.0
             || h.slow_factor != 1.0
-            || h.warming;
+            || h.warming
+            || h.leak_per_request_mb > 0.0;
     }
 }
 
@@ -313,6 +314,13 @@ struct ReplicaHealth {
     fault_rng: RngStream,
     /// Workers taken by a stuck-workers fault.
     stuck: u32,
+    /// A memory leak in force: megabytes per finished request, the kill point, the fault,
+    /// and what this process has leaked so far.
+    leak_per_request_mb: f64,
+    leak_limit_mb: f64,
+    leak_cause: u32,
+    leaked_mb: f64,
+    oom_kills: u64,
     /// The last restart (None: up since the run began), for probes' initial delay and the
     /// cold-start warm-up.
     up_since: Option<SimTime>,
@@ -340,7 +348,7 @@ struct ReplicaHealth {
 pub struct HealthChange {
     pub at_ns: u64,
     /// `down`, `up`, `unready`, `ready`, `ejected`, `returned`, `nginx_down`, `liveness_kill`,
-    /// `paused`, `resumed`.
+    /// `paused`, `resumed`, `oom_kill`.
     pub what: &'static str,
 }
 
@@ -354,6 +362,8 @@ pub struct HealthReport {
     pub replica: u32,
     pub crashes: u64,
     pub liveness_kills: u64,
+    /// Kills by the kernel when a memory leak reached its limit.
+    pub oom_kills: u64,
     /// Requests refused because the process was down.
     pub refused: u64,
     /// Requests in progress reset by a crash.
@@ -619,6 +629,11 @@ impl<O: Observer> World<O> {
                             "faults",
                         ),
                         stuck: 0,
+                        leak_per_request_mb: 0.0,
+                        leak_limit_mb: 0.0,
+                        leak_cause: NO_FAULT,
+                        leaked_mb: 0.0,
+                        oom_kills: 0,
                         up_since: None,
                         warming: false,
                         probe_phase: {
@@ -1468,6 +1483,12 @@ impl<O: Observer> World<O> {
                 let cause = h.error_cause;
                 self.count_fault(cause);
                 return self.respond(slot, Outcome::Error, true, now, q);
+            }
+            if h.leak_per_request_mb > 0.0 {
+                h.leaked_mb += h.leak_per_request_mb;
+                if h.leaked_mb >= h.leak_limit_mb {
+                    return self.out_of_memory(replica as u32, now, q);
+                }
             }
         }
         let mut replicated = false;
@@ -2508,7 +2529,8 @@ impl<O: Observer> World<O> {
                 | FaultEffect::Hang { replica }
                 | FaultEffect::Slowdown { replica, .. }
                 | FaultEffect::Errors { replica, .. }
-                | FaultEffect::StuckWorkers { replica, .. } => replica,
+                | FaultEffect::StuckWorkers { replica, .. }
+                | FaultEffect::MemoryLeak { replica, .. } => replica,
                 _ => continue,
             };
             let active = f.start <= now && f.end.is_none_or(|e| now <= e);
@@ -2582,6 +2604,22 @@ impl<O: Observer> World<O> {
                 } else {
                     h.stuck = h.stuck.saturating_sub(self.fault_taken[index]);
                     self.drain(replica, now, q)?;
+                }
+            }
+            FaultEffect::MemoryLeak {
+                replica,
+                per_request_mb,
+                limit_mb,
+            } => {
+                let h = &mut self.replicas[replica as usize].health;
+                if start {
+                    h.leak_per_request_mb = per_request_mb;
+                    h.leak_limit_mb = limit_mb;
+                    h.leak_cause = cause;
+                } else if h.leak_cause == cause {
+                    // Rolled back: no more leaking (what leaked stays until the next restart).
+                    h.leak_per_request_mb = 0.0;
+                    h.leak_cause = NO_FAULT;
                 }
             }
             FaultEffect::Partition {
@@ -2675,6 +2713,27 @@ impl<O: Observer> World<O> {
         Ok(())
     }
 
+    /// A leaking replica reached its memory limit: the kernel kills it (everything it holds is
+    /// reset, the request that tipped it over included) and it restarts after the delay.
+    #[cold]
+    #[inline(never)]
+    fn out_of_memory(
+        &mut self,
+        replica: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let h = &mut self.replicas[replica as usize].health;
+        let cause = h.leak_cause;
+        h.oom_kills += (now >= self.count_from) as u64;
+        self.log_health(replica, "oom_kill", now);
+        self.crash(replica, cause, now, q)?;
+        let svc = self.replicas[replica as usize].service as usize;
+        let delay = self.spec.services[svc].restart.delay;
+        q.push(now + delay, Event::Restart { replica });
+        Ok(())
+    }
+
     /// The replica's process dies: everything it holds is reset.
     #[cold]
     #[inline(never)]
@@ -2762,6 +2821,7 @@ impl<O: Observer> World<O> {
         }
         h.down_cause = NO_FAULT;
         h.up_since = Some(now);
+        h.leaked_mb = 0.0; // a new process
         let r = &self.spec.services[svc].restart;
         h.warming = r.warmup.0 > 0 && r.cold_factor != 1.0;
         // A new container: readiness must be earned again, liveness starts passing.
@@ -2972,6 +3032,7 @@ impl<O: Observer> World<O> {
                     replica: r.index,
                     crashes: h.crashes,
                     liveness_kills: h.liveness_kills,
+                    oom_kills: h.oom_kills,
                     refused: h.refused,
                     reset: h.reset,
                     ejections: h.ejections,

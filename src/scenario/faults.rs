@@ -439,6 +439,35 @@ pub(super) fn plan(
                 replicas: names.replicas(c, &format!("{kp}.target"), target),
                 rate: c.probability(&format!("{kp}.rate"), *rate),
             },
+            RawFaultKind::MemoryLeak {
+                target,
+                per_request_mb,
+                limit_mb,
+            } => {
+                let mut positive = |field: &str, v: f64, what: &str| {
+                    if !(v.is_finite() && v > 0.0 && v <= 1e12) {
+                        c.err(
+                            format!("{kp}.{field}"),
+                            format!("{what}: above 0 and at most 1e12, got {v}"),
+                        );
+                    }
+                };
+                positive(
+                    "per_request_mb",
+                    *per_request_mb,
+                    "megabytes each finished request leaks",
+                );
+                positive(
+                    "limit_mb",
+                    *limit_mb,
+                    "megabytes leaked when the process is killed",
+                );
+                FaultKind::MemoryLeak {
+                    replicas: names.replicas(c, &format!("{kp}.target"), target),
+                    per_request_mb: *per_request_mb,
+                    limit_mb: *limit_mb,
+                }
+            }
             RawFaultKind::StuckWorkers { target, workers } => FaultKind::StuckWorkers {
                 replicas: names.replicas(c, &format!("{kp}.target"), target),
                 workers: c.small(

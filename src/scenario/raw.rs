@@ -66,6 +66,11 @@ pub enum RawFaultKind {
         target: String,
         workers: i64,
     },
+    MemoryLeak {
+        target: String,
+        per_request_mb: f64,
+        limit_mb: f64,
+    },
     Partition {
         from: Vec<String>,
         to: Vec<String>,
