@@ -463,6 +463,28 @@ fn bad_faults_and_health_checks_are_reported_with_their_field_path() {
 }
 
 #[test]
+fn bad_link_bandwidth_is_reported() {
+    let link = |fields: &str| {
+        scenario(OK_SERVICE, OK_CLIENT).replace(
+            "\n)\n",
+            &format!("\n    links: [(from: \"c\", to: \"s\", {fields})],\n)\n"),
+        )
+    };
+    check(
+        &link("bandwidth_mbit_per_s: 0.0"),
+        &["links[0].bandwidth_mbit_per_s", "above 0"],
+    );
+    check(
+        &link("bandwidth_mbit_per_s: 10.0, response_kb: -1.0"),
+        &["links[0].response_kb", "between 0 and 1e9"],
+    );
+    check(
+        &link("request_kb: 2.0"),
+        &["links[0].request_kb", "add bandwidth_mbit_per_s"],
+    );
+}
+
+#[test]
 fn bad_active_passive_settings_are_reported() {
     let ap = |replicas: u32, extra: &str, fields: &str| {
         scenario(

@@ -244,3 +244,23 @@ fn closed_loop_obeys_the_interactive_response_time_law() {
         );
     }
 }
+
+#[test]
+fn a_bandwidth_limited_link_queues_like_md1() {
+    // Requests of 1 kB over an 8 Mbit/s link take D = 1 ms each to transmit, one at a time;
+    // Poisson arrivals at 800/s make the link an M/D/1 queue with rho = 0.8. The server answers
+    // at once, and responses (0 kB) and propagation add nothing, so a client's latency is the
+    // link's wait plus D: rho D / (2 (1 - rho)) + D = 2 ms + 1 ms (Pollaczek-Khinchine).
+    let text = r#"(
+    name: "link_md1", duration: "200s", warmup: "10s",
+    default_link_latency: Constant("0s"),
+    clients: [(name: "c", target: "s", load: Open(rate_per_s: 800.0), max_in_flight: 100000)],
+    services: [(name: "s", workers: 1000, service_time: Constant("0s"))],
+    links: [(from: "c", to: "s", bandwidth_mbit_per_s: 8.0, request_kb: 1.0, response_kb: 0.0)],
+)"#;
+    let (rho, d_ms) = (0.8, 1.0);
+    let expected_ms = rho * d_ms / (2.0 * (1.0 - rho)) + d_ms;
+    check("M/D/1 link latency (ms)", text, expected_ms, 0.03, |s| {
+        s.clients[0].latency.mean_ms
+    });
+}

@@ -513,4 +513,16 @@ pub struct LinkSpec {
     pub from: Endpoint,
     pub to: ServiceId,
     pub latency: Dist,
+    /// A bandwidth limit: messages queue to be transmitted one at a time, each way.
+    pub bandwidth: Option<Bandwidth>,
+}
+
+/// A bandwidth-limited link: each direction transmits one message at a time (FIFO), a request
+/// taking `request_ns` and a response `response_ns` of transmission (size / bandwidth) before
+/// its latency. A message that would wait more than `buffer` to start is dropped (tail drop).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bandwidth {
+    pub request_ns: u64,
+    pub response_ns: u64,
+    pub buffer: SimDuration,
 }

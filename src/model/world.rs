@@ -468,6 +468,9 @@ struct LinkState {
     /// A degradation in force: extra latency, loss probability, fault index.
     degraded: Option<(Dist, f64, u32)>,
     fault_rng: RngStream,
+    /// A bandwidth limit, and when each direction (requests, responses) is free to transmit.
+    bandwidth: Option<Bandwidth>,
+    busy_until_ns: [u64; 2],
 }
 
 /// The system in motion. Create it with [`World::new`], schedule its first events with
@@ -676,12 +679,11 @@ impl<O: Observer> World<O> {
         let mut link_of = vec![NO_LINK; (n_clients + n_services) * n_services];
         let mut links = Vec::with_capacity(edges.len());
         for (from, to) in edges {
-            let latency = spec
-                .links
-                .iter()
-                .find(|l| l.from == from && l.to == to)
+            let listed = spec.links.iter().find(|l| l.from == from && l.to == to);
+            let latency = listed
                 .map(|l| l.latency.clone())
                 .unwrap_or_else(|| spec.default_link_latency.clone());
+            let bandwidth = listed.and_then(|l| l.bandwidth);
             let name = format!(
                 "link:{}->{}",
                 endpoint_name(&spec, from),
@@ -704,6 +706,8 @@ impl<O: Observer> World<O> {
                 block_cause: NO_FAULT,
                 degraded: None,
                 fault_rng: RngStream::derive(seed, &name, "faults"),
+                bandwidth,
+                busy_until_ns: [0; 2],
             });
         }
         let mut edges = Vec::new();
@@ -1223,6 +1227,16 @@ impl<O: Observer> World<O> {
             }
         }
         let l = &mut self.links[link];
+        if let Some(b) = l.bandwidth {
+            match Self::transmit(l, 0, b.request_ns, b.buffer, now) {
+                Some(waited) => extra += waited,
+                None => {
+                    self.lose(slot);
+                    return Ok(slot);
+                }
+            }
+        }
+        let l = &mut self.links[link];
         if l.zero && extra == 0 {
             self.deliver(slot, now, q)?;
         } else {
@@ -1250,6 +1264,26 @@ impl<O: Observer> World<O> {
             }
             None => (false, NO_FAULT, 0),
         }
+    }
+
+    /// A message of `tx_ns` transmission time queues on direction `dir` of a bandwidth-limited
+    /// link: how long until it is fully sent (queueing plus transmission), or None when it
+    /// would wait longer than `buffer` to start (dropped).
+    #[cold]
+    #[inline(never)]
+    fn transmit(
+        l: &mut LinkState,
+        dir: usize,
+        tx_ns: u64,
+        buffer: SimDuration,
+        now: SimTime,
+    ) -> Option<u64> {
+        let start = l.busy_until_ns[dir].max(now.0);
+        if start - now.0 > buffer.0 {
+            return None;
+        }
+        l.busy_until_ns[dir] = start + tx_ns;
+        Some(start + tx_ns - now.0)
     }
 
     #[inline]
@@ -1630,6 +1664,16 @@ impl<O: Observer> World<O> {
                 self.count_fault(cause);
                 self.lose(slot);
                 return Ok(());
+            }
+        }
+        let l = &mut self.links[link];
+        if let Some(b) = l.bandwidth {
+            match Self::transmit(l, 1, b.response_ns, b.buffer, now) {
+                Some(waited) => extra += waited,
+                None => {
+                    self.lose(slot);
+                    return Ok(());
+                }
             }
         }
         let l = &mut self.links[link];

@@ -293,7 +293,11 @@ pub struct RawCall {
 pub struct RawLink {
     pub from: String,
     pub to: String,
-    pub latency: RawDist,
+    pub latency: Option<RawDist>,
+    pub bandwidth_mbit_per_s: Option<f64>,
+    pub request_kb: Option<f64>,
+    pub response_kb: Option<f64>,
+    pub buffer: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -536,7 +536,11 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 unknown_name("service", &l.to, &service_names),
             );
         }
-        let latency = c.dist(&format!("{p}.latency"), &l.latency, 0);
+        let latency = match &l.latency {
+            Some(d) => c.dist(&format!("{p}.latency"), d, 0),
+            None => default_link_latency.clone(),
+        };
+        let bandwidth = link_bandwidth(&mut c, &p, l);
         if let (Some(from), Some(to), Some(latency)) = (from, to, latency) {
             if let Some(first) = link_seen.insert((from, to), i) {
                 c.err(
@@ -547,7 +551,12 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                     ),
                 );
             }
-            links.push(LinkSpec { from, to, latency });
+            links.push(LinkSpec {
+                from,
+                to,
+                latency,
+                bandwidth,
+            });
         }
     }
 
@@ -635,6 +644,58 @@ fn check_name<'a>(
 }
 
 /// A cycle in the call graph would make a request call itself forever.
+/// A link's bandwidth limit: megabits per second, message sizes in kilobytes (1000 bytes),
+/// the longest wait to start transmitting before a message is dropped.
+fn link_bandwidth(c: &mut Checker, p: &str, l: &RawLink) -> Option<crate::model::Bandwidth> {
+    let Some(mbit) = l.bandwidth_mbit_per_s else {
+        for (field, set) in [
+            ("request_kb", l.request_kb.is_some()),
+            ("response_kb", l.response_kb.is_some()),
+            ("buffer", l.buffer.is_some()),
+        ] {
+            if set {
+                c.err(
+                    format!("{p}.{field}"),
+                    "only means something on a bandwidth-limited link: add bandwidth_mbit_per_s",
+                );
+            }
+        }
+        return None;
+    };
+    if !(mbit.is_finite() && mbit > 0.0 && mbit <= 1e9) {
+        c.err(
+            format!("{p}.bandwidth_mbit_per_s"),
+            format!("megabits per second: above 0 and at most 1e9, got {mbit}"),
+        );
+        return None;
+    }
+    let mut size_ns = |field: &str, kb: Option<f64>| -> u64 {
+        let kb = kb.unwrap_or(1.0);
+        if !(kb.is_finite() && (0.0..=1e9).contains(&kb)) {
+            c.err(
+                format!("{p}.{field}"),
+                format!("kilobytes per message: between 0 and 1e9, got {kb}"),
+            );
+            return 0;
+        }
+        // bits / (bits per second), in nanoseconds
+        (kb * 8_000.0 / (mbit * 1e6) * 1e9).round() as u64
+    };
+    let request_ns = size_ns("request_kb", l.request_kb);
+    let response_ns = size_ns("response_kb", l.response_kb);
+    let buffer = match &l.buffer {
+        Some(t) => c
+            .duration(&format!("{p}.buffer"), t)
+            .unwrap_or(SimDuration::from_secs(1)),
+        None => SimDuration::from_secs(1),
+    };
+    Some(crate::model::Bandwidth {
+        request_ns,
+        response_ns,
+        buffer,
+    })
+}
+
 fn check_cycles(c: &mut Checker, services: &[ServiceSpec]) {
     let mut g: DiGraphMap<usize, ()> = DiGraphMap::new();
     for (i, s) in services.iter().enumerate() {
