@@ -279,6 +279,9 @@ struct ReplicaState {
     /// workers, injected errors, a slowdown, a cold start): the hot paths look at `health` only
     /// when this is set. Kept true by [`ReplicaState::refresh_impaired`] after every change.
     impaired: bool,
+    /// A replica of an active-passive service (keeps `impaired` set: replication is checked
+    /// where faults are).
+    active_passive: bool,
     health: ReplicaHealth,
 }
 
@@ -286,7 +289,8 @@ impl ReplicaState {
     /// Recomputes `impaired` from `health` (call after changing any field it summarises).
     fn refresh_impaired(&mut self) {
         let h = &self.health;
-        self.impaired = h.down > 0
+        self.impaired = self.active_passive
+            || h.down > 0
             || h.paused_until != SimTime::ZERO
             || h.stuck > 0
             || h.fault_error_rate > 0.0
@@ -615,7 +619,8 @@ impl<O: Observer> World<O> {
                     shed_by_limit: 0,
                     shed_by_queue_time: 0,
                     shed_expired: 0,
-                    impaired: false,
+                    impaired: s.active_passive.is_some(),
+                    active_passive: s.active_passive.is_some(),
                     health: ReplicaHealth {
                         down: 0,
                         down_cause: NO_FAULT,
@@ -1525,17 +1530,17 @@ impl<O: Observer> World<O> {
                 }
             }
         }
-        let mut replicated = false;
-        if self.services[svc].ap.is_some() {
-            replicated = self.ap_acked(slot);
-        }
+        // Active-passive replicas are always `impaired`, so healthy active-active ones pay
+        // nothing here.
+        let ap = self.replicas[replica].impaired && self.services[svc].ap.is_some();
+        let replicated = ap && self.ap_acked(slot);
         let spec = &self.spec.services[svc];
         let st = &mut self.services[svc];
         if !replicated {
             if spec.error_rate > 0.0 && st.error_rng.chance(spec.error_rate) {
                 return self.respond(slot, Outcome::Error, true, now, q);
             }
-            if st.ap.is_some() && self.ap_write(slot, gen, now, q)? {
+            if ap && self.ap_write(slot, gen, now, q)? {
                 return Ok(());
             }
         }
