@@ -475,6 +475,18 @@ struct LinkState {
     /// A bandwidth limit, and when each direction (requests, responses) is free to transmit.
     bandwidth: Option<Bandwidth>,
     busy_until_ns: [u64; 2],
+    /// No fault in force and no bandwidth limit: messages only take their latency. The hot
+    /// paths look at the fields above only when this is false.
+    plain: bool,
+}
+
+impl LinkState {
+    fn refresh_plain(&mut self) {
+        self.plain = self.drop_requests == 0
+            && self.drop_responses == 0
+            && self.degraded.is_none()
+            && self.bandwidth.is_none();
+    }
 }
 
 /// The system in motion. Create it with [`World::new`], schedule its first events with
@@ -711,6 +723,7 @@ impl<O: Observer> World<O> {
                 block_cause: NO_FAULT,
                 degraded: None,
                 fault_rng: RngStream::derive(seed, &name, "faults"),
+                plain: bandwidth.is_none(),
                 bandwidth,
                 busy_until_ns: [0; 2],
             });
@@ -1212,29 +1225,11 @@ impl<O: Observer> World<O> {
             return Ok(slot);
         }
         let link = self.link_of[from as usize * self.spec.services.len() + svc] as usize;
-        let l = &mut self.links[link];
         let mut extra = 0;
-        if l.drop_requests > 0 || l.degraded.is_some() {
-            let (lost, cause, added) = Self::link_fault(l, l.drop_requests > 0);
-            if lost {
-                self.count_fault(cause);
-                self.lose(slot);
-                return Ok(slot);
-            }
-            extra = added;
-        }
-        if !self.cuts.is_empty() {
+        if !self.links[link].plain || !self.cuts.is_empty() {
             let to = self.replica_entity(replica);
-            if let Some(cause) = self.cut_between(caller_entity, to) {
-                self.count_fault(cause);
-                self.lose(slot);
-                return Ok(slot);
-            }
-        }
-        let l = &mut self.links[link];
-        if let Some(b) = l.bandwidth {
-            match Self::transmit(l, 0, b.request_ns, b.buffer, now) {
-                Some(waited) => extra += waited,
+            match self.link_extra(link, 0, caller_entity, to, now) {
+                Some(e) => extra = e,
                 None => {
                     self.lose(slot);
                     return Ok(slot);
@@ -1269,6 +1264,45 @@ impl<O: Observer> World<O> {
             }
             None => (false, NO_FAULT, 0),
         }
+    }
+
+    /// The extra delay of a message over `link` in direction `dir` (0: request, 1: response)
+    /// from trace entity `a` to `b`, when a fault, a partition naming replicas or a bandwidth
+    /// limit is in play; None when it is lost (counted against the fault that lost it).
+    #[cold]
+    #[inline(never)]
+    fn link_extra(&mut self, link: usize, dir: usize, a: u32, b: u32, now: SimTime) -> Option<u64> {
+        let l = &mut self.links[link];
+        let blocked = if dir == 0 {
+            l.drop_requests > 0
+        } else {
+            l.drop_responses > 0
+        };
+        let mut extra = 0;
+        if blocked || l.degraded.is_some() {
+            let (lost, cause, added) = Self::link_fault(l, blocked);
+            if lost {
+                self.count_fault(cause);
+                return None;
+            }
+            extra = added;
+        }
+        if !self.cuts.is_empty() {
+            if let Some(cause) = self.cut_between(a, b) {
+                self.count_fault(cause);
+                return None;
+            }
+        }
+        let l = &mut self.links[link];
+        if let Some(bw) = l.bandwidth {
+            let tx = if dir == 0 {
+                bw.request_ns
+            } else {
+                bw.response_ns
+            };
+            extra += Self::transmit(l, dir, tx, bw.buffer, now)?;
+        }
+        Some(extra)
     }
 
     /// A message of `tx_ns` transmission time queues on direction `dir` of a bandwidth-limited
@@ -1511,6 +1545,9 @@ impl<O: Observer> World<O> {
             return Ok(()); // a crash already failed it
         }
         let (svc, replica) = (req.service as usize, req.replica as usize);
+        // Active-passive replicas are always `impaired`, so healthy active-active ones skip
+        // the replication checks with the fault checks.
+        let (mut ap, mut replicated) = (false, false);
         if self.replicas[replica].impaired {
             let h = &mut self.replicas[replica].health;
             if h.paused_until > now {
@@ -1529,11 +1566,11 @@ impl<O: Observer> World<O> {
                     return self.out_of_memory(replica as u32, now, q);
                 }
             }
+            if self.services[svc].ap.is_some() {
+                ap = true;
+                replicated = self.ap_acked(slot);
+            }
         }
-        // Active-passive replicas are always `impaired`, so healthy active-active ones pay
-        // nothing here.
-        let ap = self.replicas[replica].impaired && self.services[svc].ap.is_some();
-        let replicated = ap && self.ap_acked(slot);
         let spec = &self.spec.services[svc];
         let st = &mut self.services[svc];
         if !replicated {
@@ -1649,32 +1686,14 @@ impl<O: Observer> World<O> {
             self.take_next_from_queue(replica, svc, now, q)?;
         }
         let link = self.link_of[from as usize * self.spec.services.len() + svc] as usize;
-        let l = &mut self.links[link];
         let mut extra = 0;
-        if l.drop_responses > 0 || l.degraded.is_some() {
-            let (lost, cause, added) = Self::link_fault(l, l.drop_responses > 0);
-            if lost {
-                self.count_fault(cause);
-                self.lose(slot);
-                return Ok(());
-            }
-            extra = added;
-        }
-        if !self.cuts.is_empty() {
+        if !self.links[link].plain || !self.cuts.is_empty() {
             let (a, b) = (
                 self.replica_entity(replica),
                 self.slots[slot as usize].caller_entity,
             );
-            if let Some(cause) = self.cut_between(a, b) {
-                self.count_fault(cause);
-                self.lose(slot);
-                return Ok(());
-            }
-        }
-        let l = &mut self.links[link];
-        if let Some(b) = l.bandwidth {
-            match Self::transmit(l, 1, b.response_ns, b.buffer, now) {
-                Some(waited) => extra += waited,
+            match self.link_extra(link, 1, a, b, now) {
+                Some(e) => extra = e,
                 None => {
                     self.lose(slot);
                     return Ok(());
@@ -2717,6 +2736,7 @@ impl<O: Observer> World<O> {
                         l.drop_requests -= req as u16;
                         l.drop_responses -= resp as u16;
                     }
+                    l.refresh_plain();
                 }
             }
             FaultEffect::Degrade {
@@ -2732,6 +2752,7 @@ impl<O: Observer> World<O> {
                         } else if l.degraded.as_ref().is_some_and(|d| d.2 == cause) {
                             l.degraded = None;
                         }
+                        l.refresh_plain();
                     }
                 }
             }
