@@ -413,6 +413,25 @@ fn bad_faults_and_health_checks_are_reported_with_their_field_path() {
         &["faults[0].fault.per_request_mb", "above 0"],
     );
     check(
+        &faults(r#"(at: "1s", fault: Config(target: "s", timeout: "10ms"))"#),
+        &[
+            "faults[0].fault.timeout",
+            "belongs to a client or a call edge",
+        ],
+    );
+    check(
+        &faults(r#"(at: "1s", fault: Config(target: "c", timeout: "10ms"))"#),
+        &["faults[0].fault.timeout", "has no timeout to change"],
+    );
+    check(
+        &faults(r#"(at: "1s", fault: Config(target: "s -> x"))"#),
+        &["faults[0].fault.target", "caller -> callee"],
+    );
+    check(
+        &faults(r#"(at: "1s", fault: Config(target: "c"))"#),
+        &["faults[0].fault", "needs something to change"],
+    );
+    check(
         &faults(r#"(at: "1s", fault: Partition(from: ["s"], to: ["s"]))"#),
         &["faults[0].fault.to", "both sides"],
     );

@@ -483,3 +483,54 @@ fn a_memory_leak_kills_the_process_after_a_time_set_by_the_load() {
         }
     }
 }
+
+#[test]
+fn a_config_change_applies_to_the_running_system_and_reverts() {
+    // Requests every 10 ms (the first at 10 ms), 30 ms of service, no network latency; from
+    // 10 s to 20 s the client's timeout is cut from 100 ms to 20 ms: exactly the requests sent
+    // in [10 s, 20 s) time out (those already in flight at 10 s keep their 100 ms).
+    let text = r#"Scenario(
+    name: "config", seed: 1, duration: "30s",
+    default_link_latency: Constant("0s"),
+    clients: [(name: "c", target: "s", load: Open(rate_per_s: 100.0, arrivals: Constant), timeout: "100ms")],
+    services: [(name: "s", workers: 100, service_time: Constant("30ms"))],
+    faults: [(at: "10s", until: "20s", fault: Config(target: "c", timeout: "20ms"))],
+)"#;
+    let s = run_text(text);
+    let sent_in_window = (1..3000u64)
+        .map(|k| k as f64 * 0.010)
+        .filter(|&t| (10.0..20.0).contains(&t))
+        .count() as u64;
+    let c = &s.clients[0];
+    assert_eq!(c.outcomes.timeout, sent_in_window);
+    // Everything else is answered: sent before 29.97 s (30 ms before the end).
+    let answered = (1..3000u64)
+        .map(|k| k as f64 * 0.010)
+        .filter(|&t| t + 0.030 <= 30.0 && !(10.0..20.0).contains(&t))
+        .count() as u64;
+    assert_eq!(c.outcomes.ok, answered);
+
+    // Retries: every call fails (error_rate 1); 3 attempts per request, cut to 1 from 10 s to
+    // 20 s (a request's retry layer is read when it starts).
+    let text = r#"Scenario(
+    name: "config_retry", seed: 1, duration: "30s",
+    default_link_latency: Constant("0s"),
+    clients: [(name: "c", target: "s", load: Open(rate_per_s: 100.0, arrivals: Constant),
+               policies: [Retry(max_attempts: 3, backoff: Constant("1ms"))])],
+    services: [(name: "s", workers: 100, service_time: Constant("1ms"), error_rate: 1.0)],
+    faults: [(at: "10s", until: "20s", fault: Config(target: "c", max_attempts: 1))],
+)"#;
+    let s = run_text(text);
+    // Attempt j of a request sent at t starts at t + j x 2 ms (1 ms of service, 1 ms of
+    // backoff); attempts count when sent, up to the end of the run (30 s, arrivals included).
+    let expected: u64 = (1..=3000u64)
+        .map(|k| k as f64 * 0.010)
+        .map(|t| {
+            let allowed = if (10.0..20.0).contains(&t) { 1 } else { 3 };
+            (0..allowed)
+                .filter(|&j| t + j as f64 * 0.002 <= 30.0 + 1e-9)
+                .count() as u64
+        })
+        .sum();
+    assert_eq!(s.clients[0].attempts, expected);
+}

@@ -95,6 +95,10 @@ pub enum FaultKind {
         client: ClientId,
         multiplier: f64,
     },
+    Config {
+        target: crate::model::ConfigTarget,
+        change: crate::model::ConfigChange,
+    },
 }
 
 /// The expansion would exceed [`MAX_WINDOWS`].
@@ -231,6 +235,35 @@ fn targets(kind: &FaultKind, system: &SystemSpec) -> Vec<(FaultEffect, String)> 
             },
             format!("spike x{multiplier} {}", system.clients[*client].name),
         )],
+        FaultKind::Config { target, change } => {
+            use crate::model::ConfigTarget;
+            let what = match *target {
+                ConfigTarget::Client(c) => system.clients[c].name.clone(),
+                ConfigTarget::Call { service, call } => format!(
+                    "{} -> {}",
+                    system.services[service].name,
+                    system.services[system.services[service].calls[call].to].name
+                ),
+                ConfigTarget::Service(s) => system.services[s].name.clone(),
+            };
+            let mut set = Vec::new();
+            if let Some(t) = change.timeout {
+                set.push(format!("timeout {}", crate::engine::format_duration(t.0)));
+            }
+            if let Some(a) = change.max_attempts {
+                set.push(format!("max_attempts {a}"));
+            }
+            if let Some(w) = change.workers {
+                set.push(format!("workers {w}"));
+            }
+            vec![(
+                FaultEffect::Config {
+                    target: *target,
+                    change: *change,
+                },
+                format!("config {what}: {}", set.join(", ")),
+            )]
+        }
     }
 }
 

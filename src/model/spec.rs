@@ -237,6 +237,34 @@ pub enum FaultEffect {
     /// A client's open-loop rate is multiplied by `multiplier` (applied to its rate steps
     /// before the run; the world itself does nothing).
     Spike { client: ClientId, multiplier: f64 },
+    /// A configuration change applied to the running system; the old values come back at the
+    /// end (if it has one).
+    Config {
+        target: ConfigTarget,
+        change: ConfigChange,
+    },
+}
+
+/// What a configuration change applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigTarget {
+    /// A client's policy stack.
+    Client(ClientId),
+    /// Call `call` of service `service`.
+    Call { service: ServiceId, call: usize },
+    /// A service's replicas.
+    Service(ServiceId),
+}
+
+/// The new values (None: unchanged).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ConfigChange {
+    /// The edge's innermost timeout (its `timeout` field, if it has one).
+    pub timeout: Option<SimDuration>,
+    /// The edge's outermost retry layer's attempts.
+    pub max_attempts: Option<u32>,
+    /// Workers per replica.
+    pub workers: Option<u32>,
 }
 
 impl FaultEffect {

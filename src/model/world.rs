@@ -520,6 +520,8 @@ pub struct World<O: Observer> {
     unejected: Vec<usize>,
     /// Partitions in force that name single replicas: checked per message while non-empty.
     cuts: Vec<Cut>,
+    /// Per config-change fault: the values it replaced, put back at its end.
+    config_saved: Vec<ConfigChange>,
 }
 
 /// A partition in force between groups of trace entities (clients, replicas).
@@ -793,6 +795,7 @@ impl<O: Observer> World<O> {
             fault_taken: vec![0; n_faults],
             unejected: Vec::new(),
             cuts: Vec::new(),
+            config_saved: vec![ConfigChange::default(); n_faults],
         }
     }
 
@@ -2757,11 +2760,73 @@ impl<O: Observer> World<O> {
                 }
             }
             FaultEffect::Spike { .. } => {}
+            FaultEffect::Config { target, change } => {
+                let set = if start {
+                    change
+                } else {
+                    self.config_saved[index]
+                };
+                let old = self.apply_config(target, set, now, q)?;
+                if start {
+                    self.config_saved[index] = old;
+                }
+            }
         }
         if let Some(r) = f.effect.replica() {
             self.replicas[r as usize].refresh_impaired();
         }
         Ok(())
+    }
+
+    /// Applies a configuration change to the running system; returns the values it replaced.
+    /// New invocations of an edge see a new timeout or retry count (those in progress keep
+    /// theirs); more workers start queued requests at once, fewer let the busy ones finish.
+    #[cold]
+    #[inline(never)]
+    fn apply_config(
+        &mut self,
+        target: ConfigTarget,
+        change: ConfigChange,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<ConfigChange, LimitHit> {
+        let mut old = ConfigChange::default();
+        let edge = match target {
+            ConfigTarget::Client(c) => Some(self.client_edge[c] as usize),
+            ConfigTarget::Call { service, call } => Some(self.call_edge[service][call] as usize),
+            ConfigTarget::Service(_) => None,
+        };
+        if let Some(e) = edge {
+            let layers = &mut self.edges[e].layers;
+            if let Some(t) = change.timeout {
+                // The innermost timeout: the edge's own `timeout` field when it has one.
+                if let Some(PolicySpec::Timeout { timeout }) = layers
+                    .iter_mut()
+                    .rev()
+                    .map(|l| &mut l.spec)
+                    .find(|s| matches!(s, PolicySpec::Timeout { .. }))
+                {
+                    old.timeout = Some(std::mem::replace(timeout, t));
+                }
+            }
+            if let Some(a) = change.max_attempts {
+                if let Some(PolicySpec::Retry(r)) = layers
+                    .iter_mut()
+                    .map(|l| &mut l.spec)
+                    .find(|s| matches!(s, PolicySpec::Retry(_)))
+                {
+                    old.max_attempts = Some(std::mem::replace(&mut r.max_attempts, a));
+                }
+            }
+        }
+        if let (ConfigTarget::Service(s), Some(w)) = (target, change.workers) {
+            old.workers = Some(std::mem::replace(&mut self.spec.services[s].workers, w));
+            let first = self.services[s].first_replica;
+            for r in first..first + self.spec.services[s].replicas {
+                self.drain(r, now, q)?;
+            }
+        }
+        Ok(old)
     }
 
     /// Starts queued requests on every free worker of `replica`.

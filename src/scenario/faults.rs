@@ -316,6 +316,8 @@ pub(super) fn active_passive(
 pub(super) struct Names<'a> {
     pub services: &'a [ServiceSpec],
     pub clients: &'a [&'a str],
+    /// Each client's policy stack (its `timeout` field as the last layer).
+    pub client_policies: Vec<&'a [crate::model::PolicySpec]>,
     /// Replica index of each service's first replica.
     pub first_replica: Vec<u32>,
 }
@@ -549,6 +551,12 @@ pub(super) fn plan(
                     loss: c.probability(&format!("{kp}.loss"), loss.unwrap_or(0.0)),
                 }
             }
+            RawFaultKind::Config {
+                target,
+                timeout,
+                max_attempts,
+                workers,
+            } => config_change(c, &kp, names, target, timeout, *max_attempts, *workers),
             RawFaultKind::Spike { client, multiplier } => {
                 let ci = names.clients.iter().position(|n| n == client);
                 match ci {
@@ -581,6 +589,135 @@ pub(super) fn plan(
         }
     }
     FaultPlan { rules }
+}
+
+/// A configuration change: `target` is a client or `service -> service` (a call edge; timeout
+/// and max_attempts) or a service (workers).
+fn config_change(
+    c: &mut Checker,
+    kp: &str,
+    names: &Names,
+    target: &str,
+    timeout: &Option<String>,
+    max_attempts: Option<i64>,
+    workers: Option<i64>,
+) -> FaultKind {
+    use crate::model::{ConfigChange, ConfigTarget, PolicySpec};
+    let mut change = ConfigChange::default();
+    let tp = format!("{kp}.target");
+    let (resolved, policies): (Option<ConfigTarget>, Option<&[PolicySpec]>) = if let Some((a, b)) =
+        target.split_once("->")
+    {
+        let (a, b) = (a.trim(), b.trim());
+        match (names.service(a), names.service(b)) {
+            (Some(s), Some(t)) => match names.services[s].calls.iter().position(|k| k.to == t) {
+                Some(call) => (
+                    Some(ConfigTarget::Call { service: s, call }),
+                    Some(&names.services[s].calls[call].policies[..]),
+                ),
+                None => {
+                    c.err(&tp, format!("\"{a}\" makes no call to \"{b}\""));
+                    (None, None)
+                }
+            },
+            _ => {
+                c.err(
+                        &tp,
+                        format!("\"{target}\": write `caller -> callee` with two service names, a client name, or a service name"),
+                    );
+                (None, None)
+            }
+        }
+    } else if let Some(ci) = names.clients.iter().position(|n| *n == target) {
+        (
+            Some(ConfigTarget::Client(ci)),
+            Some(names.client_policies[ci]),
+        )
+    } else if let Some(s) = names.service(target) {
+        (Some(ConfigTarget::Service(s)), None)
+    } else {
+        let mut all = names.service_names();
+        all.extend(names.clients.iter().copied());
+        c.err(
+            &tp,
+            super::validate::unknown_name("client or service", target, &all)
+                + " (a call edge is written `caller -> callee`)",
+        );
+        (None, None)
+    };
+    let edge = matches!(
+        resolved,
+        Some(ConfigTarget::Client(_) | ConfigTarget::Call { .. })
+    );
+    if let Some(t) = timeout {
+        if let Some(d) = c.positive_duration(&format!("{kp}.timeout"), t) {
+            change.timeout = Some(d);
+        }
+        if resolved.is_some() && !edge {
+            c.err(
+                format!("{kp}.timeout"),
+                "a timeout belongs to a client or a call edge (`caller -> callee`), not a service",
+            );
+        } else if policies
+            .is_some_and(|p| !p.iter().any(|l| matches!(l, PolicySpec::Timeout { .. })))
+        {
+            c.err(
+                format!("{kp}.timeout"),
+                format!("\"{target}\" has no timeout to change; give it one (`timeout: ...`) in the scenario"),
+            );
+        }
+    }
+    if let Some(a) = max_attempts {
+        change.max_attempts = Some(c.small(
+            &format!("{kp}.max_attempts"),
+            Some(a),
+            1,
+            1,
+            1000,
+            "attempts",
+        ));
+        if resolved.is_some() && !edge {
+            c.err(
+                format!("{kp}.max_attempts"),
+                "retries belong to a client or a call edge (`caller -> callee`), not a service",
+            );
+        } else if policies.is_some_and(|p| !p.iter().any(|l| matches!(l, PolicySpec::Retry(_)))) {
+            c.err(
+                format!("{kp}.max_attempts"),
+                format!("\"{target}\" has no retry layer to change; give it one in its policies"),
+            );
+        }
+    }
+    if let Some(w) = workers {
+        change.workers = Some(c.small(
+            &format!("{kp}.workers"),
+            Some(w),
+            1,
+            1,
+            1_000_000,
+            "workers",
+        ));
+        if resolved.is_some() && edge {
+            c.err(
+                format!("{kp}.workers"),
+                "workers belong to a service, not to a client or a call edge",
+            );
+        }
+    }
+    if change == ConfigChange::default()
+        && timeout.is_none()
+        && max_attempts.is_none()
+        && workers.is_none()
+    {
+        c.err(
+            kp,
+            "a config change needs something to change: timeout, max_attempts or workers",
+        );
+    }
+    FaultKind::Config {
+        target: resolved.unwrap_or(ConfigTarget::Service(0)),
+        change,
+    }
 }
 
 fn timing(c: &mut Checker, p: &str, f: &RawFault) -> Option<Timing> {

@@ -86,6 +86,12 @@ pub enum RawFaultKind {
         client: String,
         multiplier: f64,
     },
+    Config {
+        target: String,
+        timeout: Option<String>,
+        max_attempts: Option<i64>,
+        workers: Option<i64>,
+    },
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

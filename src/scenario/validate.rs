@@ -571,6 +571,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
         let names = super::faults::Names {
             services: &services,
             clients: &client_names,
+            client_policies: clients.iter().map(|cl| &cl.policies[..]).collect(),
             first_replica,
         };
         let open_loop: Vec<bool> = clients
