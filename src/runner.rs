@@ -61,6 +61,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
     let faults = world.fault_reports();
     let health = world.health_reports();
     let replication = world.replication_reports(measured_end);
+    let caches = world.cache_reports();
     let mut recorder = world.into_observer();
     recorder.finish(measured_end);
     let summary = Summary::build(
@@ -79,6 +80,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
             faults,
             health,
             replication,
+            caches,
             slo_availability: scenario.slo.availability,
         },
     );

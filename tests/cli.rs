@@ -432,6 +432,10 @@ fn bad_faults_and_health_checks_are_reported_with_their_field_path() {
         &["faults[0].fault", "needs something to change"],
     );
     check(
+        &faults(r#"(at: "1s", fault: FlushCache("s -> s"))"#),
+        &["faults[0].fault", "caller -> callee"],
+    );
+    check(
         &faults(r#"(at: "1s", fault: Partition(from: ["s"], to: ["s"]))"#),
         &["faults[0].fault.to", "both sides"],
     );
@@ -500,6 +504,31 @@ fn bad_link_bandwidth_is_reported() {
     check(
         &link("request_kb: 2.0"),
         &["links[0].request_kb", "add bandwidth_mbit_per_s"],
+    );
+}
+
+#[test]
+fn bad_cache_settings_are_reported() {
+    let cached = |cache: &str| {
+        scenario(
+            &format!(
+                r#"(name: "s", service_time: Constant("1ms"), calls: [(to: "d", cache: {cache})]),
+                   (name: "d", service_time: Constant("1ms"))"#
+            ),
+            OK_CLIENT,
+        )
+    };
+    check(
+        &cached(r#"(keys: 0, ttl: "1s")"#),
+        &["services[0].calls[0].cache.keys", "between 1 and 10000000"],
+    );
+    check(
+        &cached(r#"(keys: 10, ttl: "0s")"#),
+        &["services[0].calls[0].cache.ttl", "longer than zero"],
+    );
+    check(
+        &cached(r#"(keys: 10, ttl: "1s", lease: true)"#),
+        &["services[0].calls[0].cache", "lease"],
     );
 }
 

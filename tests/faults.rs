@@ -534,3 +534,44 @@ fn a_config_change_applies_to_the_running_system_and_reverts() {
         .sum();
     assert_eq!(s.clients[0].attempts, expected);
 }
+
+/// One hot key, warm for an hour; `api` gets a request every 10 ms and looks the key up before
+/// calling `db` (95 ms per answer); at 10.0005 s the cache is flushed.
+fn stampede_case(coalesce: bool) -> String {
+    format!(
+        r#"Scenario(
+    name: "stampede", seed: 1, duration: "20s",
+    default_link_latency: Constant("0s"),
+    clients: [(name: "c", target: "api", load: Open(rate_per_s: 100.0, arrivals: Constant), timeout: "1s")],
+    services: [
+        (name: "api", workers: 100, service_time: Constant("0s"),
+         calls: [(to: "db", cache: (keys: 1, ttl: "1h", warm: true, coalesce: {coalesce}))]),
+        (name: "db", workers: 100, service_time: Constant("95ms")),
+    ],
+    faults: [(at: "10.0005s", fault: FlushCache("api -> db"))],
+)"#
+    )
+}
+
+#[test]
+fn a_flushed_hot_key_stampedes_the_database_unless_misses_coalesce() {
+    // After the flush, lookups at 10.01, 10.02, ..., 10.10 s miss: the first fill is back only
+    // at 10.01 + 0.095 = 10.105 s. Without coalescing each of them calls db; with it only the
+    // first does and the other nine wait for its answer. Everything else hits.
+    let missed = (1..2001u64)
+        .map(|k| k as f64 * 0.010)
+        .filter(|&t| t > 10.0005 && t < 10.105)
+        .count() as u64;
+    assert_eq!(missed, 10);
+    for (coalesce, db_calls, coalesced) in [(false, missed, 0), (true, 1, missed - 1)] {
+        let s = run_text(&stampede_case(coalesce));
+        let c = &s.caches[0];
+        assert_eq!(c.misses, missed, "coalesce {coalesce}: {c:?}");
+        assert_eq!(c.coalesced, coalesced, "{c:?}");
+        assert_eq!(c.flushes, 1);
+        let db = s.services.iter().find(|x| x.name == "db").unwrap();
+        assert_eq!(db.offered, db_calls, "coalesce {coalesce}");
+        // Every request is answered ok; the ones that waited took until the fill came back.
+        assert_eq!(s.clients[0].outcomes.ok, s.clients[0].completed);
+    }
+}

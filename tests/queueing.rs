@@ -264,3 +264,24 @@ fn a_bandwidth_limited_link_queues_like_md1() {
         s.clients[0].latency.mean_ms
     });
 }
+
+#[test]
+fn a_ttl_cache_hits_as_renewal_theory_says() {
+    // N equally popular keys, Poisson lookups at rate L, instant fills, time to live T: each key
+    // sees Poisson arrivals at L/N; a miss stores it for T, and the arrivals in that T hit, so
+    // the hit ratio is x / (1 + x) with x = L T / N. Here x = 1000 x 2 / 1000 = 2: 2/3.
+    let text = r#"(
+    name: "ttl_cache", duration: "60s", warmup: "10s",
+    default_link_latency: Constant("0s"),
+    clients: [(name: "c", target: "api", load: Open(rate_per_s: 1000.0), max_in_flight: 100000)],
+    services: [
+        (name: "api", workers: 1000, service_time: Constant("0s"),
+         calls: [(to: "db", cache: (keys: 1000, ttl: "2s"))]),
+        (name: "db", workers: 1000, service_time: Constant("0s")),
+    ],
+)"#;
+    let x: f64 = 1000.0 * 2.0 / 1000.0;
+    check("TTL cache hit ratio", text, x / (1.0 + x), 0.01, |s| {
+        s.caches[0].hit_ratio
+    });
+}

@@ -261,6 +261,7 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
             table::faults(&result.summary),
             table::health(&result.summary),
             table::replication(&result.summary),
+            table::caches(&result.summary),
         ] {
             if !extra.is_empty() {
                 print!("{extra}");

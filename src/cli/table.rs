@@ -418,6 +418,38 @@ pub fn replication(s: &Summary) -> String {
     render(&header, &rows)
 }
 
+/// One row per cache tier. Empty when there is none.
+pub fn caches(s: &Summary) -> String {
+    if s.caches.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "cache",
+        "hit ratio",
+        "hits",
+        "misses",
+        "coalesced",
+        "fills",
+        "flushes",
+    ];
+    let rows: Vec<Vec<String>> = s
+        .caches
+        .iter()
+        .map(|c| {
+            vec![
+                c.edge.clone(),
+                format!("{:.1}%", c.hit_ratio * 100.0),
+                thousands(c.hits),
+                thousands(c.misses),
+                thousands(c.coalesced),
+                thousands(c.fills),
+                thousands(c.flushes),
+            ]
+        })
+        .collect();
+    render(&header, &rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

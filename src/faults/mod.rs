@@ -99,6 +99,10 @@ pub enum FaultKind {
         target: crate::model::ConfigTarget,
         change: crate::model::ConfigChange,
     },
+    FlushCache {
+        service: usize,
+        call: usize,
+    },
 }
 
 /// The expansion would exceed [`MAX_WINDOWS`].
@@ -234,6 +238,17 @@ fn targets(kind: &FaultKind, system: &SystemSpec) -> Vec<(FaultEffect, String)> 
                 multiplier: *multiplier,
             },
             format!("spike x{multiplier} {}", system.clients[*client].name),
+        )],
+        FaultKind::FlushCache { service, call } => vec![(
+            FaultEffect::FlushCache {
+                service: *service,
+                call: *call,
+            },
+            format!(
+                "flush cache {} -> {}",
+                system.services[*service].name,
+                system.services[system.services[*service].calls[*call].to].name
+            ),
         )],
         FaultKind::Config { target, change } => {
             use crate::model::ConfigTarget;

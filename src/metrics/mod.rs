@@ -9,9 +9,9 @@
 mod summary;
 
 pub use summary::{
-    AdmissionSummary, AvailabilitySeries, CallSummary, ClientSummary, FailoverSummary,
-    FaultSummary, HealthSummary, LatencySummary, OutcomeCounts, PolicySummary, ReplicationSummary,
-    ServiceSummary, StoppedBy, Summary, SummaryContext, TransitionSummary,
+    AdmissionSummary, AvailabilitySeries, CacheSummary, CallSummary, ClientSummary,
+    FailoverSummary, FaultSummary, HealthSummary, LatencySummary, OutcomeCounts, PolicySummary,
+    ReplicationSummary, ServiceSummary, StoppedBy, Summary, SummaryContext, TransitionSummary,
 };
 
 use crate::engine::SimTime;

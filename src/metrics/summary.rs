@@ -194,6 +194,9 @@ pub struct Summary {
     /// Active-passive services: failovers, acknowledged writes lost, split brain.
     #[serde(default)]
     pub replication: Vec<ReplicationSummary>,
+    /// Cache tiers in front of calls (measured after the warm-up).
+    #[serde(default)]
+    pub caches: Vec<CacheSummary>,
     /// End-to-end availability (`ok` or `degraded` among all client requests finished) per
     /// SLO window, from time zero; null for a window in which nothing finished.
     pub availability: AvailabilitySeries,
@@ -251,6 +254,22 @@ pub struct ReplicationSummary {
     pub split_brain_s: f64,
     pub split_brain_intervals: Vec<(f64, f64)>,
     pub primaries_at_end: Vec<String>,
+}
+
+/// A cache in front of a call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CacheSummary {
+    /// `caller -> callee`.
+    pub edge: String,
+    pub hits: u64,
+    pub misses: u64,
+    /// Misses that waited for a fill in flight (request coalescing) instead of calling.
+    pub coalesced: u64,
+    /// Successful fills (keys stored).
+    pub fills: u64,
+    pub flushes: u64,
+    /// hits / (hits + misses).
+    pub hit_ratio: f64,
 }
 
 /// One promotion of a standby.
@@ -375,6 +394,7 @@ pub struct SummaryContext<'a> {
     pub faults: Vec<FaultReport>,
     pub health: Vec<HealthReport>,
     pub replication: Vec<(String, crate::model::replication::ReplicationReport)>,
+    pub caches: Vec<(String, crate::model::cache::CacheReport)>,
     /// The availability objective for recovery times.
     pub slo_availability: f64,
 }
@@ -570,6 +590,23 @@ impl Summary {
                         primaries_at_end: r.primaries_at_end.iter().map(|&i| name(i)).collect(),
                         service,
                     }
+                })
+                .collect(),
+            caches: ctx
+                .caches
+                .into_iter()
+                .map(|(edge, c)| CacheSummary {
+                    edge,
+                    hits: c.hits,
+                    misses: c.misses,
+                    coalesced: c.coalesced,
+                    fills: c.fills,
+                    flushes: c.flushes,
+                    hit_ratio: if c.hits + c.misses == 0 {
+                        0.0
+                    } else {
+                        c.hits as f64 / (c.hits + c.misses) as f64
+                    },
                 })
                 .collect(),
             availability: AvailabilitySeries {

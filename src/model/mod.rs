@@ -5,6 +5,7 @@
 //! [`Observer`] trait, which the `metrics` layer implements, so the model never decides what is
 //! kept or how it is summarised.
 
+pub mod cache;
 pub mod dist;
 pub mod replication;
 pub mod spec;

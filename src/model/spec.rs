@@ -243,6 +243,8 @@ pub enum FaultEffect {
         target: ConfigTarget,
         change: ConfigChange,
     },
+    /// The cache in front of call `call` of `service` loses every key.
+    FlushCache { service: ServiceId, call: usize },
 }
 
 /// What a configuration change applies to.
@@ -345,6 +347,20 @@ pub struct CallSpec {
     /// calling request's own deadline), and the call gives up when the calling request's
     /// deadline passes (gRPC-style deadline propagation).
     pub propagate_deadline: bool,
+    /// A cache tier in front of the call (None: every call goes to the callee).
+    pub cache: Option<CacheSpec>,
+}
+
+/// A cache in front of a call, shared by the caller's replicas: `keys` equally popular keys,
+/// each kept `ttl` after a successful fill.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CacheSpec {
+    pub keys: u32,
+    pub ttl: SimDuration,
+    /// One fill per key in flight; other misses for it wait for that fill.
+    pub coalesce: bool,
+    /// Starts full, every key loaded at time zero (so all expire at `ttl`).
+    pub warm: bool,
 }
 
 /// Whether a stateful policy (breaker, budget, bulkhead, limiter) is one instance per caller

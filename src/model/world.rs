@@ -6,6 +6,7 @@
 //! caller; a caller that timed out first marks the slot abandoned and the late response frees it.
 //! Slot generations make stale timeouts and orphaned children harmless.
 
+use super::cache::{CacheReport, CacheState, Lookup};
 use super::dist::Dist;
 use super::replication::{Group, ReplicationReport, WriteOutcome};
 use super::spec::*;
@@ -522,6 +523,9 @@ pub struct World<O: Observer> {
     cuts: Vec<Cut>,
     /// Per config-change fault: the values it replaced, put back at its end.
     config_saved: Vec<ConfigChange>,
+    /// Per edge: the cache in front of it (call edges only).
+    caches: Vec<Option<Box<CacheState>>>,
+    any_cache: bool,
 }
 
 /// A partition in force between groups of trace entities (clients, replicas).
@@ -772,6 +776,22 @@ impl<O: Observer> World<O> {
             }
             call_edge.push(v);
         }
+        let mut caches: Vec<Option<Box<CacheState>>> = (0..edges.len()).map(|_| None).collect();
+        for (si, s) in spec.services.iter().enumerate() {
+            for (i, call) in s.calls.iter().enumerate() {
+                if let Some(c) = call.cache {
+                    let name = format!(
+                        "cache:service:{}->service:{}/call:{i}",
+                        s.name, spec.services[call.to].name
+                    );
+                    caches[call_edge[si][i] as usize] = Some(Box::new(CacheState::new(
+                        c,
+                        RngStream::derive(seed, &name, "keys"),
+                        limits.count_from,
+                    )));
+                }
+            }
+        }
         World {
             spec,
             obs,
@@ -796,6 +816,8 @@ impl<O: Observer> World<O> {
             unejected: Vec::new(),
             cuts: Vec::new(),
             config_saved: vec![ConfigChange::default(); n_faults],
+            any_cache: caches.iter().any(Option::is_some),
+            caches,
         }
     }
 
@@ -1774,6 +1796,12 @@ impl<O: Observer> World<O> {
                 let parent_svc = from as usize - self.spec.clients.len();
                 self.obs
                     .call_done(parent_svc, call as usize, outcome, started_at, now);
+                if self.any_cache {
+                    let edge = self.call_edge[parent_svc][call as usize] as usize;
+                    if self.caches[edge].is_some() {
+                        return self.cache_filled(edge, parent, parent_gen, call, outcome, now, q);
+                    }
+                }
                 self.child_done(parent, parent_gen, outcome, now, q)
             }
             CallerRef::Inv { inv, gen, tag } => {
@@ -1993,6 +2021,20 @@ impl<O: Observer> World<O> {
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
+        if self.any_cache && self.caches[edge as usize].is_some() {
+            match self.cached_call(edge, root, now) {
+                Some(Lookup::Hit) => {
+                    if let CallerRef::Call {
+                        parent, parent_gen, ..
+                    } = root
+                    {
+                        return self.child_done(parent, parent_gen, Outcome::Ok, now, q);
+                    }
+                }
+                Some(Lookup::Wait(_)) => return Ok(()),
+                _ => {}
+            }
+        }
         let e = &self.edges[edge as usize];
         if e.layers.is_empty() {
             let (from, to) = (e.from, e.to);
@@ -2760,6 +2802,14 @@ impl<O: Observer> World<O> {
                 }
             }
             FaultEffect::Spike { .. } => {}
+            FaultEffect::FlushCache { service, call } => {
+                if start {
+                    let edge = self.call_edge[service][call] as usize;
+                    if let Some(c) = &mut self.caches[edge] {
+                        c.flush(now);
+                    }
+                }
+            }
             FaultEffect::Config { target, change } => {
                 let set = if start {
                     change
@@ -3425,5 +3475,87 @@ impl<O: Observer> World<O> {
                     .map(|g| (self.spec.services[i].name.clone(), g.report(end)))
             })
             .collect()
+    }
+}
+
+/// Cache tiers in front of calls.
+impl<O: Observer> World<O> {
+    /// A call on a cached edge looks its key up: a hit is recorded as an `ok` call (the
+    /// caller continues), a coalesced miss waits for the fill in flight, a miss is recorded as
+    /// a fill and goes on to the callee.
+    #[cold]
+    #[inline(never)]
+    fn cached_call(&mut self, edge: u32, root: CallerRef, now: SimTime) -> Option<Lookup> {
+        let CallerRef::Call {
+            parent,
+            parent_gen,
+            call,
+        } = root
+        else {
+            return None;
+        };
+        let cache = self.caches[edge as usize].as_mut().expect("cached edge");
+        let found = cache.lookup(now);
+        match found {
+            Lookup::Hit => {
+                let svc = self.slots[parent as usize].service as usize;
+                self.obs
+                    .call_done(svc, call as usize, Outcome::Ok, now, now);
+            }
+            Lookup::Wait(key) => cache.wait(key, (parent, parent_gen, call, now)),
+            Lookup::Miss(key) => cache.start_fill(parent, parent_gen, call, key),
+        }
+        Some(found)
+    }
+
+    /// A call on a cached edge finished: its own caller learns, then (a fill) the key is
+    /// stored and the calls that waited for it learn the same outcome.
+    #[allow(clippy::too_many_arguments)]
+    #[cold]
+    #[inline(never)]
+    fn cache_filled(
+        &mut self,
+        edge: usize,
+        parent: u32,
+        parent_gen: u32,
+        call: u16,
+        outcome: Outcome,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let waiters = self.caches[edge].as_mut().expect("cached edge").finished(
+            parent,
+            parent_gen,
+            call,
+            outcome == Outcome::Ok,
+            now,
+        );
+        self.child_done(parent, parent_gen, outcome, now, q)?;
+        // Every waiter called through this edge, so from the same service.
+        let svc = match self.edges[edge].owner {
+            EdgeOwner::Call { service, .. } => service,
+            EdgeOwner::Client(_) => unreachable!("caches are on call edges"),
+        };
+        for (p, gen, c, started) in waiters.unwrap_or_default() {
+            self.obs.call_done(svc, c as usize, outcome, started, now);
+            self.child_done(p, gen, outcome, now, q)?;
+        }
+        Ok(())
+    }
+
+    /// Each cache's figures, labelled `caller -> callee`.
+    pub fn cache_reports(&self) -> Vec<(String, CacheReport)> {
+        let mut out = Vec::new();
+        for (si, s) in self.spec.services.iter().enumerate() {
+            for (i, call) in s.calls.iter().enumerate() {
+                if let Some(c) = &self.caches[self.call_edge[si][i] as usize] {
+                    out.push((
+                        format!("{} -> {}", s.name, self.spec.services[call.to].name),
+                        c.report,
+                    ));
+                }
+            }
+        }
+        out
     }
 }

@@ -557,6 +557,27 @@ pub(super) fn plan(
                 max_attempts,
                 workers,
             } => config_change(c, &kp, names, target, timeout, *max_attempts, *workers),
+            RawFaultKind::FlushCache(target) => {
+                let tp = kp.clone();
+                let edge = target.split_once("->").and_then(|(a, b)| {
+                    let (s, t) = (names.service(a.trim())?, names.service(b.trim())?);
+                    let call = names.services[s].calls.iter().position(|k| k.to == t)?;
+                    Some((s, call))
+                });
+                match edge {
+                    Some((s, call)) if names.services[s].calls[call].cache.is_some() => {}
+                    Some(_) => c.err(
+                        &tp,
+                        format!("\"{target}\" has no cache to flush; give the call one (`cache: (keys: ..., ttl: ...)`)"),
+                    ),
+                    None => c.err(
+                        &tp,
+                        format!("\"{target}\": write the cached call as `caller -> callee` (two service names, the caller making that call)"),
+                    ),
+                }
+                let (service, call) = edge.unwrap_or((0, 0));
+                FaultKind::FlushCache { service, call }
+            }
             RawFaultKind::Spike { client, multiplier } => {
                 let ci = names.clients.iter().position(|n| n == client);
                 match ci {

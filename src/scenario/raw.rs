@@ -92,6 +92,7 @@ pub enum RawFaultKind {
         max_attempts: Option<i64>,
         workers: Option<i64>,
     },
+    FlushCache(String),
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -292,6 +293,16 @@ pub struct RawCall {
     #[serde(default)]
     pub policies: Vec<RawPolicy>,
     pub propagate_deadline: Option<bool>,
+    pub cache: Option<RawCache>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Cache")]
+pub struct RawCache {
+    pub keys: i64,
+    pub ttl: String,
+    pub coalesce: Option<bool>,
+    pub warm: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

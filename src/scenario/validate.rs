@@ -375,12 +375,33 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 // The calling request's deadline bounds the whole call, retries included.
                 policies.insert(0, crate::model::PolicySpec::Deadline);
             }
+            let cache = call.cache.as_ref().map(|k| {
+                let cp = format!("{cp}.cache");
+                let keys = c.count(
+                    &format!("{cp}.keys"),
+                    Some(k.keys),
+                    1,
+                    1,
+                    10_000_000,
+                    "keys",
+                );
+                let ttl = c
+                    .positive_duration(&format!("{cp}.ttl"), &k.ttl)
+                    .unwrap_or(SimDuration::from_secs(1));
+                crate::model::CacheSpec {
+                    keys: keys as u32,
+                    ttl,
+                    coalesce: k.coalesce.unwrap_or(false),
+                    warm: k.warm.unwrap_or(false),
+                }
+            });
             if let Some(to) = to {
                 calls.push(CallSpec {
                     to,
                     probability,
                     policies,
                     propagate_deadline,
+                    cache,
                 });
             }
         }
