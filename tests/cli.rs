@@ -432,6 +432,17 @@ fn bad_faults_and_health_checks_are_reported_with_their_field_path() {
         &["faults[0].fault", "needs something to change"],
     );
     check(
+        &faults(r#"(at: "1s", fault: DiskFull("s"))"#),
+        &["faults[0].fault", "has no disk"],
+    );
+    check(
+        &scenario(
+            r#"(name: "s", service_time: Constant("1ms"), disk: (latency: Constant("1ms"), iops: 0.0))"#,
+            OK_CLIENT,
+        ),
+        &["services[0].disk.iops", "above 0"],
+    );
+    check(
         &faults(r#"(at: "1s", fault: FlushCache("s -> s"))"#),
         &["faults[0].fault", "caller -> callee"],
     );

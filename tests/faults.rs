@@ -575,3 +575,57 @@ fn a_flushed_hot_key_stampedes_the_database_unless_misses_coalesce() {
         assert_eq!(s.clients[0].outcomes.ok, s.clients[0].completed);
     }
 }
+
+/// One replica with a disk (2 ms per I/O, 1000 IOPS, so no queueing at 100 requests/s):
+/// requests every 10 ms, 1 ms of service, then the I/O; `fault` from 10 s to 20 s.
+fn disk_case(read_fraction: f64, fault: &str) -> Summary {
+    run_text(&format!(
+        r#"Scenario(
+    name: "disk", seed: 1, duration: "30s",
+    default_link_latency: Constant("0s"),
+    clients: [(name: "c", target: "s", load: Open(rate_per_s: 100.0, arrivals: Constant), timeout: "1s")],
+    services: [(name: "s", workers: 10, service_time: Constant("1ms"),
+                disk: (latency: Constant("2ms"), iops: 1000.0, read_fraction: {read_fraction}))],
+    faults: [(at: "10s", until: "20s", fault: {fault})],
+)"#
+    ))
+}
+
+#[test]
+fn disk_faults_fail_requests_with_errors_never_wrong_answers() {
+    // A request sent at t starts its I/O at t + 1 ms and finishes it at t + 3 ms. A failed disk
+    // refuses the I/O when it would start; a full disk fails writes and a corrupting one fails
+    // reads (checksum) when the I/O completes.
+    let sent = || (1..3000u64).map(|k| k as f64 * 0.010);
+    let starting_in = sent()
+        .filter(|t| (10.0..20.0).contains(&(t + 0.001)))
+        .count() as u64;
+    let ending_in = sent()
+        .filter(|t| (10.0..20.0).contains(&(t + 0.003)))
+        .count() as u64;
+    for (read_fraction, fault, errors) in [
+        (1.0, r#"DiskFail("s/0")"#, starting_in),
+        (0.0, r#"DiskFull("s/0")"#, ending_in),
+        (1.0, r#"DiskFull("s/0")"#, 0),
+        (
+            1.0,
+            r#"DiskCorrupt(target: "s/0", probability: 1.0)"#,
+            ending_in,
+        ),
+        (0.0, r#"DiskCorrupt(target: "s/0", probability: 1.0)"#, 0),
+        (1.0, r#"DiskSlow(target: "s/0", factor: 10.0)"#, 0),
+    ] {
+        let s = disk_case(read_fraction, fault);
+        let c = &s.clients[0];
+        assert_eq!(c.outcomes.error, errors, "{fault} reads {read_fraction}");
+        assert_eq!(c.outcomes.ok + c.outcomes.error, c.completed, "{fault}");
+        assert_eq!(s.faults[0].requests_failed, errors, "{fault}");
+    }
+    // A slow disk: I/O started in the window takes 20 ms instead of 2 (1 ms of service before).
+    let s = disk_case(1.0, r#"DiskSlow(target: "s/0", factor: 10.0)"#);
+    assert!(
+        (s.clients[0].latency.max_ms - 21.0).abs() < 0.05,
+        "{:?}",
+        s.clients[0].latency
+    );
+}

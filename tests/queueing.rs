@@ -285,3 +285,23 @@ fn a_ttl_cache_hits_as_renewal_theory_says() {
         s.caches[0].hit_ratio
     });
 }
+
+#[test]
+fn a_disk_with_an_iops_limit_queues_like_md1() {
+    // Each request does one I/O: operations start at least 1/iops = 2 ms apart, first come first
+    // served, then take 3 ms. With Poisson arrivals at 400/s the starts form an M/D/1 queue with
+    // rho = 0.8 and D = 2 ms, so a request waits rho D / (2 (1 - rho)) = 4 ms for its start and
+    // is answered 3 ms later: 7 ms in all (no service time, no network).
+    let text = r#"(
+    name: "disk_md1", duration: "200s", warmup: "10s",
+    default_link_latency: Constant("0s"),
+    clients: [(name: "c", target: "s", load: Open(rate_per_s: 400.0), max_in_flight: 100000)],
+    services: [(name: "s", workers: 1000, service_time: Constant("0s"),
+                disk: (latency: Constant("3ms"), iops: 500.0))],
+)"#;
+    let (rho, d_ms, l_ms) = (0.8, 2.0, 3.0);
+    let expected = rho * d_ms / (2.0 * (1.0 - rho)) + l_ms;
+    check("disk M/D/1 response (ms)", text, expected, 0.03, |s| {
+        s.clients[0].latency.mean_ms
+    });
+}

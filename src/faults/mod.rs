@@ -80,6 +80,10 @@ pub enum FaultKind {
         per_request_mb: f64,
         limit_mb: f64,
     },
+    Disk {
+        replicas: Vec<u32>,
+        fault: crate::model::DiskFault,
+    },
     Partition {
         from: Vec<Endpoint>,
         to: Vec<Endpoint>,
@@ -186,6 +190,21 @@ fn targets(kind: &FaultKind, system: &SystemSpec) -> Vec<(FaultEffect, String)> 
                 workers: *workers,
             },
         ),
+        FaultKind::Disk { replicas, fault } => {
+            use crate::model::DiskFault;
+            let what = match fault {
+                DiskFault::Fail => "disk failure".to_string(),
+                DiskFault::Slow(f) => format!("slow disk x{f}"),
+                DiskFault::Full => "disk full".to_string(),
+                DiskFault::Corrupt(p) => format!("disk corruption {}", percent(*p)),
+            };
+            each(replicas, &|n| format!("{what} {n}"), &|replica| {
+                FaultEffect::Disk {
+                    replica,
+                    fault: *fault,
+                }
+            })
+        }
         FaultKind::MemoryLeak {
             replicas,
             per_request_mb,

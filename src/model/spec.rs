@@ -99,6 +99,31 @@ pub struct ServiceSpec {
     /// Active-passive: one primary serves, standbys replicate and take over (None: the
     /// replicas are active-active behind the balancer).
     pub active_passive: Option<ActivePassiveSpec>,
+    /// Each replica's own disk: every request does one I/O after its service time.
+    pub disk: Option<DiskSpec>,
+}
+
+/// A replica's disk: operations start no closer together than 1 / `iops` (first come, first
+/// served) and take `latency` each; the worker waits for its request's I/O.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiskSpec {
+    pub latency: Dist,
+    pub iops: f64,
+    /// Share of requests whose I/O is a read (the rest write).
+    pub read_fraction: f64,
+}
+
+/// What a disk fault does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DiskFault {
+    /// Every I/O fails (`error`).
+    Fail,
+    /// I/O takes `factor` times longer.
+    Slow(f64),
+    /// Writes fail (`error`); reads succeed.
+    Full,
+    /// A read fails its checksum with this probability (`error`, never a wrong answer).
+    Corrupt(f64),
 }
 
 /// A primary and standbys: heartbeats between every pair of replicas, promotion of a standby
@@ -245,6 +270,8 @@ pub enum FaultEffect {
     },
     /// The cache in front of call `call` of `service` loses every key.
     FlushCache { service: ServiceId, call: usize },
+    /// The replica's disk fails, slows, fills up or corrupts reads.
+    Disk { replica: u32, fault: DiskFault },
 }
 
 /// What a configuration change applies to.
@@ -278,7 +305,8 @@ impl FaultEffect {
             | FaultEffect::Slowdown { replica, .. }
             | FaultEffect::Errors { replica, .. }
             | FaultEffect::StuckWorkers { replica, .. }
-            | FaultEffect::MemoryLeak { replica, .. } => Some(replica),
+            | FaultEffect::MemoryLeak { replica, .. }
+            | FaultEffect::Disk { replica, .. } => Some(replica),
             _ => None,
         }
     }

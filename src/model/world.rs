@@ -210,6 +210,9 @@ struct Req {
     abandoned: bool,
     /// A synchronously replicated write waiting for its standbys: its log position (0: none).
     ack_pos: u64,
+    /// Its disk I/O (replicas with a disk do one after the service time): 0 not started, 1
+    /// done, 2 done and checked against disk faults.
+    io: u8,
 }
 
 impl Default for Req {
@@ -241,6 +244,7 @@ impl Default for Req {
             conn_error: false,
             abandoned: false,
             ack_pos: 0,
+            io: 0,
         }
     }
 }
@@ -283,7 +287,22 @@ struct ReplicaState {
     /// A replica of an active-passive service (keeps `impaired` set: replication is checked
     /// where faults are).
     active_passive: bool,
+    /// Its disk, if the service has one (also keeps `impaired` set).
+    disk: Option<Box<DiskState>>,
     health: ReplicaHealth,
+}
+
+/// A replica's disk: the FIFO of operations and the fault in force.
+struct DiskState {
+    spacing_ns: u64,
+    next_free_ns: u64,
+    /// The disk fault in force and its fault index.
+    fault: Option<(DiskFault, u32)>,
+    rng: RngStream,
+    /// Requests failed by I/O errors, a full disk, and checksum errors.
+    io_errors: u64,
+    full_errors: u64,
+    checksum_errors: u64,
 }
 
 impl ReplicaState {
@@ -291,6 +310,7 @@ impl ReplicaState {
     fn refresh_impaired(&mut self) {
         let h = &self.health;
         self.impaired = self.active_passive
+            || self.disk.is_some()
             || h.down > 0
             || h.paused_until != SimTime::ZERO
             || h.stuck > 0
@@ -637,8 +657,19 @@ impl<O: Observer> World<O> {
                     shed_by_limit: 0,
                     shed_by_queue_time: 0,
                     shed_expired: 0,
-                    impaired: s.active_passive.is_some(),
+                    impaired: s.active_passive.is_some() || s.disk.is_some(),
                     active_passive: s.active_passive.is_some(),
+                    disk: s.disk.as_ref().map(|d| {
+                        Box::new(DiskState {
+                            spacing_ns: (1e9 / d.iops).round() as u64,
+                            next_free_ns: 0,
+                            fault: None,
+                            rng: RngStream::derive(seed, &format!("{entity}/replica:{r}"), "disk"),
+                            io_errors: 0,
+                            full_errors: 0,
+                            checksum_errors: 0,
+                        })
+                    }),
                     health: ReplicaHealth {
                         down: 0,
                         down_cause: NO_FAULT,
@@ -1580,6 +1611,10 @@ impl<O: Observer> World<O> {
                 q.push(h.paused_until, Event::ServiceDone { slot, gen });
                 return Ok(());
             }
+            if self.replicas[replica].disk.is_some() && self.disk_io(slot, gen, now, q)? {
+                return Ok(());
+            }
+            let h = &mut self.replicas[replica].health;
             if h.fault_error_rate > 0.0 && h.fault_rng.chance(h.fault_error_rate) {
                 let cause = h.error_cause;
                 self.count_fault(cause);
@@ -2802,6 +2837,15 @@ impl<O: Observer> World<O> {
                 }
             }
             FaultEffect::Spike { .. } => {}
+            FaultEffect::Disk { replica, fault } => {
+                if let Some(d) = &mut self.replicas[replica as usize].disk {
+                    if start {
+                        d.fault = Some((fault, cause));
+                    } else if d.fault.is_some_and(|(_, c)| c == cause) {
+                        d.fault = None;
+                    }
+                }
+            }
             FaultEffect::FlushCache { service, call } => {
                 if start {
                     let edge = self.call_edge[service][call] as usize;
@@ -3557,5 +3601,70 @@ impl<O: Observer> World<O> {
             }
         }
         out
+    }
+}
+
+/// Replicas' disks.
+impl<O: Observer> World<O> {
+    /// The request in `slot` finished its service time at a replica with a disk. Its I/O is
+    /// queued (returns true: the `ServiceDone` comes again when the I/O is done), or it was done
+    /// and a disk fault may fail it (returns true: answered with `error`); false: carry on.
+    #[cold]
+    #[inline(never)]
+    fn disk_io(
+        &mut self,
+        slot: u32,
+        gen: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<bool, LimitHit> {
+        let replica = self.slots[slot as usize].replica as usize;
+        let svc = self.replicas[replica].service as usize;
+        let spec = self.spec.services[svc].disk.as_ref().expect("a disk");
+        let counting = now >= self.count_from;
+        let d = self.replicas[replica].disk.as_mut().expect("a disk");
+        match self.slots[slot as usize].io {
+            2 => return Ok(false),
+            1 => self.slots[slot as usize].io = 2,
+            _ => {}
+        }
+        if self.slots[slot as usize].io == 0 {
+            if let Some((DiskFault::Fail, cause)) = d.fault {
+                // A failed device answers every operation with an I/O error at once.
+                d.io_errors += counting as u64;
+                self.count_fault(cause);
+                self.respond(slot, Outcome::Error, true, now, q)?;
+                return Ok(true);
+            }
+            let start = d.next_free_ns.max(now.0);
+            d.next_free_ns = start + d.spacing_ns;
+            let mut took = spec.latency.sample(&mut d.rng);
+            if let Some((DiskFault::Slow(f), _)) = d.fault {
+                took = (took as f64 * f).round().min(u64::MAX as f64 / 4.0) as u64;
+            }
+            self.slots[slot as usize].io = 1;
+            q.push(SimTime(start + took), Event::ServiceDone { slot, gen });
+            return Ok(true);
+        }
+        let read = spec.read_fraction >= 1.0
+            || (spec.read_fraction > 0.0 && d.rng.chance(spec.read_fraction));
+        let failed = match d.fault {
+            Some((DiskFault::Full, cause)) if !read => {
+                d.full_errors += counting as u64;
+                Some(cause)
+            }
+            Some((DiskFault::Corrupt(p), cause)) if read && d.rng.chance(p) => {
+                // The checksum catches it: an error, never a wrong answer.
+                d.checksum_errors += counting as u64;
+                Some(cause)
+            }
+            _ => None,
+        };
+        if let Some(cause) = failed {
+            self.count_fault(cause);
+            self.respond(slot, Outcome::Error, true, now, q)?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 }

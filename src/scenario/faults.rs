@@ -364,6 +364,27 @@ impl Names<'_> {
         }
     }
 
+    /// Disk faults need a disk: complain about the first targeted service without one.
+    fn need_disk(&self, c: &mut Checker, path: &str, replicas: &[u32]) {
+        for &r in replicas {
+            let s = self
+                .first_replica
+                .iter()
+                .rposition(|&f| f <= r)
+                .unwrap_or(0);
+            if self.services[s].disk.is_none() {
+                c.err(
+                    path,
+                    format!(
+                        "service \"{}\" has no disk; give it one (`disk: (latency: ..., iops: ...)`)",
+                        self.services[s].name
+                    ),
+                );
+                return;
+            }
+        }
+    }
+
     fn endpoint_name(&self, e: Endpoint) -> String {
         match e {
             Endpoint::Service(s) => self.services[s].name.clone(),
@@ -441,6 +462,46 @@ pub(super) fn plan(
                 replicas: names.replicas(c, &format!("{kp}.target"), target),
                 rate: c.probability(&format!("{kp}.rate"), *rate),
             },
+            RawFaultKind::DiskFail(t) | RawFaultKind::DiskFull(t) => {
+                let replicas = names.replicas(c, &kp, t);
+                names.need_disk(c, &kp, &replicas);
+                FaultKind::Disk {
+                    replicas,
+                    fault: if matches!(f.fault, RawFaultKind::DiskFail(_)) {
+                        crate::model::DiskFault::Fail
+                    } else {
+                        crate::model::DiskFault::Full
+                    },
+                }
+            }
+            RawFaultKind::DiskSlow { target, factor } => {
+                if !(factor.is_finite() && *factor > 0.0 && *factor <= 1e6) {
+                    c.err(
+                        format!("{kp}.factor"),
+                        format!(
+                            "I/O times are multiplied by it: above 0 and at most 1e6, got {factor}"
+                        ),
+                    );
+                }
+                let replicas = names.replicas(c, &format!("{kp}.target"), target);
+                names.need_disk(c, &format!("{kp}.target"), &replicas);
+                FaultKind::Disk {
+                    replicas,
+                    fault: crate::model::DiskFault::Slow(*factor),
+                }
+            }
+            RawFaultKind::DiskCorrupt {
+                target,
+                probability,
+            } => {
+                let p = c.probability(&format!("{kp}.probability"), *probability);
+                let replicas = names.replicas(c, &format!("{kp}.target"), target);
+                names.need_disk(c, &format!("{kp}.target"), &replicas);
+                FaultKind::Disk {
+                    replicas,
+                    fault: crate::model::DiskFault::Corrupt(p),
+                }
+            }
             RawFaultKind::MemoryLeak {
                 target,
                 per_request_mb,

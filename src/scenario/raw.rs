@@ -71,6 +71,16 @@ pub enum RawFaultKind {
         per_request_mb: f64,
         limit_mb: f64,
     },
+    DiskFail(String),
+    DiskFull(String),
+    DiskSlow {
+        target: String,
+        factor: f64,
+    },
+    DiskCorrupt {
+        target: String,
+        probability: f64,
+    },
     Partition {
         from: Vec<String>,
         to: Vec<String>,
@@ -165,6 +175,15 @@ pub struct RawService {
     pub health: Option<RawHealth>,
     pub restart: Option<RawRestart>,
     pub active_passive: Option<RawActivePassive>,
+    pub disk: Option<RawDisk>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Disk")]
+pub struct RawDisk {
+    pub latency: RawDist,
+    pub iops: f64,
+    pub read_fraction: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -427,6 +427,28 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
             health: super::faults::health(&mut c, &p, &s.health),
             restart: super::faults::restart(&mut c, &p, &s.restart),
             active_passive: super::faults::active_passive(&mut c, &p, s, replicas),
+            disk: s.disk.as_ref().and_then(|d| {
+                let dp = format!("{p}.disk");
+                if !(d.iops.is_finite() && d.iops > 0.0 && d.iops <= 1e9) {
+                    c.err(
+                        format!("{dp}.iops"),
+                        format!(
+                            "operations per second: above 0 and at most 1e9, got {}",
+                            d.iops
+                        ),
+                    );
+                }
+                let read_fraction = c.probability(
+                    &format!("{dp}.read_fraction"),
+                    d.read_fraction.unwrap_or(1.0),
+                );
+                let latency = c.dist(&format!("{dp}.latency"), &d.latency, 0)?;
+                Some(crate::model::DiskSpec {
+                    latency,
+                    iops: d.iops,
+                    read_fraction,
+                })
+            }),
         });
     }
     check_cycles(&mut c, &services);
