@@ -62,6 +62,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
     let health = world.health_reports();
     let replication = world.replication_reports(measured_end);
     let caches = world.cache_reports();
+    let pools = world.pool_reports();
     let mut recorder = world.into_observer();
     recorder.finish(measured_end);
     let summary = Summary::build(
@@ -81,6 +82,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
             health,
             replication,
             caches,
+            pools,
             slo_availability: scenario.slo.availability,
         },
     );

@@ -530,6 +530,14 @@ fn bad_cache_settings_are_reported() {
         )
     };
     check(
+        &scenario(
+            r#"(name: "s", service_time: Constant("1ms"), calls: [(to: "d", connections: 0)]),
+               (name: "d", service_time: Constant("1ms"))"#,
+            OK_CLIENT,
+        ),
+        &["services[0].calls[0].connections", "between 1 and 1000000"],
+    );
+    check(
         &cached(r#"(keys: 0, ttl: "1s")"#),
         &["services[0].calls[0].cache.keys", "between 1 and 10000000"],
     );

@@ -629,3 +629,51 @@ fn disk_faults_fail_requests_with_errors_never_wrong_answers() {
         s.clients[0].latency
     );
 }
+
+/// `api` (one replica) calls `db` (30 ms per answer, no network latency) through a pool of one
+/// connection; ten requests arrive 10 ms apart (10 ms to 100 ms), then no more.
+fn pool_case(call_timeout: &str) -> Summary {
+    run_text(&format!(
+        r#"Scenario(
+    name: "pool", seed: 1, duration: "2s",
+    default_link_latency: Constant("0s"),
+    clients: [(name: "c", target: "api",
+               load: Open(rate_per_s: 100.0, arrivals: Constant, steps: [(at: "105ms", rate_per_s: 0.0)]))],
+    services: [
+        (name: "api", workers: 100, service_time: Constant("0s"),
+         calls: [(to: "db", connections: 1{call_timeout})]),
+        (name: "db", workers: 100, service_time: Constant("30ms")),
+    ],
+)"#
+    ))
+}
+
+#[test]
+fn a_bounded_connection_pool_queues_attempts_and_counts_the_wait_against_the_timeout() {
+    // One connection: request k (sent at 10k ms) gets it when request k-1's answer is back, at
+    // 10 + 30(k-1) ms, and is answered 30 ms later: latency 30 + 20(k-1) ms, 120 ms on average.
+    let s = pool_case("");
+    let lat: Vec<f64> = (1..=10).map(|k| 30.0 + 20.0 * (k - 1) as f64).collect();
+    let c = &s.clients[0];
+    assert_eq!(c.outcomes.ok, 10);
+    let mean = lat.iter().sum::<f64>() / 10.0;
+    assert!((c.latency.mean_ms - mean).abs() < 1e-6, "{:?}", c.latency);
+    assert!((c.latency.max_ms - 210.0).abs() < 0.2, "{:?}", c.latency);
+    assert_eq!(s.pools[0].waited, 9);
+    // At 100 ms ten have arrived and four have been sent (the fourth at 10 + 90 ms).
+    assert_eq!(s.pools[0].max_waiting, 6, "{:?}", s.pools[0]);
+
+    // A 95 ms call timeout covers the wait: request k gives up at 10k + 95 ms, waiting or not.
+    // Worked out by hand: k = 1..4 are sent at 10, 40, 70, 100 ms and answered in time; k = 5
+    // is sent at 130 ms and times out on the wire at 145 (its answer frees the connection at
+    // 160); at 160, k = 6 has given up (at 155) and is dropped unsent, k = 7 (gives up at 165)
+    // is sent and times out; at 190, k = 8 and 9 have given up, k = 10 (195) is sent and times
+    // out. Sent: 7; answered in time: 4; dropped from the queue: 3.
+    let s = pool_case(r#", timeout: "95ms""#);
+    let db = s.services.iter().find(|x| x.name == "db").unwrap();
+    assert_eq!(db.offered, 7, "sent to db");
+    let c = &s.clients[0];
+    assert_eq!(c.outcomes.ok, 4);
+    assert_eq!(c.outcomes.error, 6, "{:?}", c.outcomes);
+    assert_eq!(s.pools[0].abandoned, 3, "{:?}", s.pools[0]);
+}

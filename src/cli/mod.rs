@@ -262,6 +262,7 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
             table::health(&result.summary),
             table::replication(&result.summary),
             table::caches(&result.summary),
+            table::pools(&result.summary),
         ] {
             if !extra.is_empty() {
                 print!("{extra}");

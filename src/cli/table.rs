@@ -418,6 +418,34 @@ pub fn replication(s: &Summary) -> String {
     render(&header, &rows)
 }
 
+/// One row per connection pool (call and caller replica). Empty when there is none.
+pub fn pools(s: &Summary) -> String {
+    if s.pools.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "connection pool",
+        "connections",
+        "waited",
+        "longest queue",
+        "dropped (caller gave up)",
+    ];
+    let rows: Vec<Vec<String>> = s
+        .pools
+        .iter()
+        .map(|p| {
+            vec![
+                format!("{} (replica {})", p.call, p.replica),
+                p.connections.to_string(),
+                thousands(p.waited),
+                thousands(p.max_waiting as u64),
+                thousands(p.abandoned),
+            ]
+        })
+        .collect();
+    render(&header, &rows)
+}
+
 /// One row per cache tier. Empty when there is none.
 pub fn caches(s: &Summary) -> String {
     if s.caches.is_empty() {

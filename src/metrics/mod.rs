@@ -11,7 +11,8 @@ mod summary;
 pub use summary::{
     AdmissionSummary, AvailabilitySeries, CacheSummary, CallSummary, ClientSummary,
     FailoverSummary, FaultSummary, HealthSummary, LatencySummary, OutcomeCounts, PolicySummary,
-    ReplicationSummary, ServiceSummary, StoppedBy, Summary, SummaryContext, TransitionSummary,
+    PoolSummary, ReplicationSummary, ServiceSummary, StoppedBy, Summary, SummaryContext,
+    TransitionSummary,
 };
 
 use crate::engine::SimTime;

@@ -197,6 +197,9 @@ pub struct Summary {
     /// Cache tiers in front of calls (measured after the warm-up).
     #[serde(default)]
     pub caches: Vec<CacheSummary>,
+    /// Bounded connection pools, per call and caller replica (measured after the warm-up).
+    #[serde(default)]
+    pub pools: Vec<PoolSummary>,
     /// End-to-end availability (`ok` or `degraded` among all client requests finished) per
     /// SLO window, from time zero; null for a window in which nothing finished.
     pub availability: AvailabilitySeries,
@@ -254,6 +257,20 @@ pub struct ReplicationSummary {
     pub split_brain_s: f64,
     pub split_brain_intervals: Vec<(f64, f64)>,
     pub primaries_at_end: Vec<String>,
+}
+
+/// One caller replica's connection pool for one call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PoolSummary {
+    /// `caller -> callee`.
+    pub call: String,
+    pub replica: u32,
+    pub connections: u32,
+    /// Attempts that found every connection busy and waited.
+    pub waited: u64,
+    pub max_waiting: u32,
+    /// Waiting attempts dropped unsent because their caller gave up (a timeout) first.
+    pub abandoned: u64,
 }
 
 /// A cache in front of a call.
@@ -395,6 +412,7 @@ pub struct SummaryContext<'a> {
     pub health: Vec<HealthReport>,
     pub replication: Vec<(String, crate::model::replication::ReplicationReport)>,
     pub caches: Vec<(String, crate::model::cache::CacheReport)>,
+    pub pools: Vec<(String, u32, u32, u64, u32, u64)>,
     /// The availability objective for recovery times.
     pub slo_availability: f64,
 }
@@ -591,6 +609,20 @@ impl Summary {
                         service,
                     }
                 })
+                .collect(),
+            pools: ctx
+                .pools
+                .into_iter()
+                .map(
+                    |(call, replica, connections, waited, max_waiting, abandoned)| PoolSummary {
+                        call,
+                        replica,
+                        connections,
+                        waited,
+                        max_waiting,
+                        abandoned,
+                    },
+                )
                 .collect(),
             caches: ctx
                 .caches

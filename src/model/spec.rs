@@ -377,6 +377,10 @@ pub struct CallSpec {
     pub propagate_deadline: bool,
     /// A cache tier in front of the call (None: every call goes to the callee).
     pub cache: Option<CacheSpec>,
+    /// A bounded connection pool per caller replica for this call (None: unbounded): an
+    /// attempt waits (first come, first served) for a free connection, and the wait counts
+    /// against the call's timeouts. A connection is held until the response has come back.
+    pub connections: Option<u32>,
 }
 
 /// A cache in front of a call, shared by the caller's replicas: `keys` equally popular keys,

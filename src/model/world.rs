@@ -139,6 +139,19 @@ pub mod kind {
 }
 
 const NO_USER: u32 = u32::MAX;
+const NO_POOL: u32 = u32::MAX;
+
+/// A bounded connection pool of one caller replica for one call.
+struct Pool {
+    size: u32,
+    in_use: u32,
+    /// Attempts waiting for a connection: (slot, generation).
+    waiting: VecDeque<(u32, u32)>,
+    waited: u64,
+    max_waiting: u32,
+    /// Waiting attempts dropped because their caller had given up (a timeout) meanwhile.
+    abandoned: u64,
+}
 const NO_LINK: u32 = u32::MAX;
 /// No fault to blame.
 const NO_FAULT: u32 = u32::MAX;
@@ -213,6 +226,9 @@ struct Req {
     /// Its disk I/O (replicas with a disk do one after the service time): 0 not started, 1
     /// done, 2 done and checked against disk faults.
     io: u8,
+    /// The connection pool it goes through (NO_POOL: none), and whether it holds a connection.
+    pool: u32,
+    pool_held: bool,
 }
 
 impl Default for Req {
@@ -245,6 +261,8 @@ impl Default for Req {
             abandoned: false,
             ack_pos: 0,
             io: 0,
+            pool: NO_POOL,
+            pool_held: false,
         }
     }
 }
@@ -546,6 +564,12 @@ pub struct World<O: Observer> {
     /// Per edge: the cache in front of it (call edges only).
     caches: Vec<Option<Box<CacheState>>>,
     any_cache: bool,
+    /// Per edge: its first pool (one per caller replica), or NO_POOL.
+    pool_base: Vec<u32>,
+    pools: Vec<Pool>,
+    any_pool: bool,
+    /// Pools that freed a connection during this event (their waiters go next).
+    pool_freed: Vec<u32>,
 }
 
 /// A partition in force between groups of trace entities (clients, replicas).
@@ -807,6 +831,25 @@ impl<O: Observer> World<O> {
             }
             call_edge.push(v);
         }
+        let mut pool_base = vec![NO_POOL; edges.len()];
+        let mut pools = Vec::new();
+        for (si, s) in spec.services.iter().enumerate() {
+            for (i, call) in s.calls.iter().enumerate() {
+                if let Some(size) = call.connections {
+                    pool_base[call_edge[si][i] as usize] = pools.len() as u32;
+                    for _ in 0..s.replicas {
+                        pools.push(Pool {
+                            size,
+                            in_use: 0,
+                            waiting: VecDeque::new(),
+                            waited: 0,
+                            max_waiting: 0,
+                            abandoned: 0,
+                        });
+                    }
+                }
+            }
+        }
         let mut caches: Vec<Option<Box<CacheState>>> = (0..edges.len()).map(|_| None).collect();
         for (si, s) in spec.services.iter().enumerate() {
             for (i, call) in s.calls.iter().enumerate() {
@@ -849,6 +892,10 @@ impl<O: Observer> World<O> {
             config_saved: vec![ConfigChange::default(); n_faults],
             any_cache: caches.iter().any(Option::is_some),
             caches,
+            any_pool: !pools.is_empty(),
+            pool_base,
+            pools,
+            pool_freed: Vec::new(),
         }
     }
 
@@ -1023,6 +1070,12 @@ impl<O: Observer> World<O> {
         r.gen = r.gen.wrapping_add(1);
         r.live = false;
         r.at_server = false;
+        if r.pool_held {
+            r.pool_held = false;
+            let p = r.pool;
+            self.pools[p as usize].in_use -= 1;
+            self.pool_freed.push(p);
+        }
         self.free.push(slot);
     }
 
@@ -1280,6 +1333,24 @@ impl<O: Observer> World<O> {
             self.response(slot, now, q)?;
             return Ok(slot);
         }
+        if self.any_pool && !self.take_connection(slot, caller, now) {
+            return Ok(slot); // waits for a connection
+        }
+        self.transmit(slot, now, q)?;
+        Ok(slot)
+    }
+
+    /// The request in `slot` leaves its caller over the link to its replica.
+    #[inline]
+    fn transmit(
+        &mut self,
+        slot: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let r = &self.slots[slot as usize];
+        let (from, svc, caller_entity, replica) =
+            (r.from, r.service as usize, r.caller_entity, r.replica);
         let link = self.link_of[from as usize * self.spec.services.len() + svc] as usize;
         let mut extra = 0;
         if !self.links[link].plain || !self.cuts.is_empty() {
@@ -1288,7 +1359,7 @@ impl<O: Observer> World<O> {
                 Some(e) => extra = e,
                 None => {
                     self.lose(slot);
-                    return Ok(slot);
+                    return Ok(());
                 }
             }
         }
@@ -1299,7 +1370,7 @@ impl<O: Observer> World<O> {
             let d = l.latency.sample(&mut l.rng) + extra;
             q.push(now + SimDuration(d), Event::Deliver { slot });
         }
-        Ok(slot)
+        Ok(())
     }
 
     /// A message crosses a link with a fault in force (`blocked`: a partition drops this
@@ -1356,7 +1427,7 @@ impl<O: Observer> World<O> {
             } else {
                 bw.response_ns
             };
-            extra += Self::transmit(l, dir, tx, bw.buffer, now)?;
+            extra += Self::serialize(l, dir, tx, bw.buffer, now)?;
         }
         Some(extra)
     }
@@ -1366,7 +1437,7 @@ impl<O: Observer> World<O> {
     /// would wait longer than `buffer` to start (dropped).
     #[cold]
     #[inline(never)]
-    fn transmit(
+    fn serialize(
         l: &mut LinkState,
         dir: usize,
         tx_ns: u64,
@@ -2024,6 +2095,9 @@ impl<O: Observer> Model for World<O> {
                 rec
             }
         };
+        if self.any_pool && !self.pool_freed.is_empty() {
+            self.dispatch_pools(now, q)?;
+        }
         Ok(rec)
     }
 }
@@ -3666,5 +3740,108 @@ impl<O: Observer> World<O> {
             return Ok(true);
         }
         Ok(false)
+    }
+}
+
+/// Bounded connection pools on calls.
+impl<O: Observer> World<O> {
+    /// The pool an attempt from `caller` goes through, if its call has one.
+    fn pool_of(&self, caller: CallerRef) -> Option<u32> {
+        let (edge, local) = match caller {
+            CallerRef::Client { .. } => return None,
+            CallerRef::Call { parent, call, .. } => {
+                let r = self.slots[parent as usize].replica;
+                let svc = self.replicas[r as usize].service as usize;
+                (
+                    self.call_edge[svc][call as usize],
+                    r - self.services[svc].first_replica,
+                )
+            }
+            CallerRef::Inv { inv, .. } => {
+                let v = &self.invs[inv as usize];
+                (v.edge, v.caller_replica)
+            }
+        };
+        let base = self.pool_base[edge as usize];
+        (base != NO_POOL).then_some(base + local)
+    }
+
+    /// The attempt in `slot` takes a connection from its pool (true), or queues for one.
+    #[cold]
+    #[inline(never)]
+    fn take_connection(&mut self, slot: u32, caller: CallerRef, now: SimTime) -> bool {
+        let Some(p) = self.pool_of(caller) else {
+            return true;
+        };
+        let counting = now >= self.count_from;
+        let gen = self.slots[slot as usize].gen;
+        self.slots[slot as usize].pool = p;
+        let pool = &mut self.pools[p as usize];
+        if pool.in_use < pool.size {
+            pool.in_use += 1;
+            self.slots[slot as usize].pool_held = true;
+            return true;
+        }
+        pool.waiting.push_back((slot, gen));
+        pool.waited += counting as u64;
+        pool.max_waiting = pool.max_waiting.max(pool.waiting.len() as u32);
+        false
+    }
+
+    /// Hands freed connections to the attempts waiting for them, skipping (and dropping) the
+    /// ones whose caller has given up meanwhile.
+    #[cold]
+    #[inline(never)]
+    fn dispatch_pools(&mut self, now: SimTime, q: &mut EventQueue<Event>) -> Result<(), LimitHit> {
+        while let Some(p) = self.pool_freed.pop() {
+            loop {
+                let pool = &mut self.pools[p as usize];
+                if pool.in_use >= pool.size {
+                    break;
+                }
+                let Some((slot, gen)) = pool.waiting.pop_front() else {
+                    break;
+                };
+                let r = &self.slots[slot as usize];
+                if r.gen != gen || !r.live {
+                    continue;
+                }
+                if !self.still_wanted(r.caller) {
+                    self.pools[p as usize].abandoned += (now >= self.count_from) as u64;
+                    self.lose(slot);
+                    continue;
+                }
+                self.pools[p as usize].in_use += 1;
+                self.slots[slot as usize].pool_held = true;
+                self.transmit(slot, now, q)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Each pooled call's figures: `caller -> callee`, caller replica, size, attempts that
+    /// waited, the longest queue, waiters dropped because their caller gave up.
+    pub fn pool_reports(&self) -> Vec<(String, u32, u32, u64, u32, u64)> {
+        let mut out = Vec::new();
+        for (si, s) in self.spec.services.iter().enumerate() {
+            for (i, call) in s.calls.iter().enumerate() {
+                let base = self.pool_base[self.call_edge[si][i] as usize];
+                if base == NO_POOL {
+                    continue;
+                }
+                for r in 0..s.replicas {
+                    let p = &self.pools[(base + r) as usize];
+                    out.push((
+                        format!("{} -> {}", s.name, self.spec.services[call.to].name),
+                        r,
+                        p.size,
+                        p.waited,
+                        p.max_waiting,
+                        p.abandoned,
+                    ));
+                }
+            }
+        }
+        out
     }
 }

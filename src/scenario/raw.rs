@@ -313,6 +313,7 @@ pub struct RawCall {
     pub policies: Vec<RawPolicy>,
     pub propagate_deadline: Option<bool>,
     pub cache: Option<RawCache>,
+    pub connections: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

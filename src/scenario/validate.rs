@@ -402,6 +402,16 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                     policies,
                     propagate_deadline,
                     cache,
+                    connections: call.connections.map(|n| {
+                        c.count(
+                            &format!("{cp}.connections"),
+                            Some(n),
+                            1,
+                            1,
+                            1_000_000,
+                            "connections",
+                        ) as u32
+                    }),
                 });
             }
         }
