@@ -1341,7 +1341,7 @@ impl<O: Observer> World<O> {
     }
 
     /// The request in `slot` leaves its caller over the link to its replica.
-    #[inline]
+    #[inline(always)]
     fn transmit(
         &mut self,
         slot: u32,
