@@ -432,6 +432,10 @@ fn bad_faults_and_health_checks_are_reported_with_their_field_path() {
         &["faults[0].fault", "needs something to change"],
     );
     check(
+        &faults(r#"(at: "1s", fault: Scale(service: "s", replicas: 0))"#),
+        &["faults[0].fault.replicas", "between 1 and 10000"],
+    );
+    check(
         &faults(r#"(at: "1s", fault: DiskFull("s"))"#),
         &["faults[0].fault", "has no disk"],
     );

@@ -677,3 +677,34 @@ fn a_bounded_connection_pool_queues_attempts_and_counts_the_wait_against_the_tim
     assert_eq!(c.outcomes.error, 6, "{:?}", c.outcomes);
     assert_eq!(s.pools[0].abandoned, 3, "{:?}", s.pools[0]);
 }
+
+#[test]
+fn replicas_added_at_run_time_take_their_share_and_removed_ones_take_none() {
+    // Round robin over 2 replicas, scaled to 4 from 10 s to 20 s; a request every 10 ms, no
+    // network latency. In the window the balancer rotates over four (from replica 0 at 10 s),
+    // so the 1,000 requests of [10 s, 20 s) give 250 to each of the two added replicas, and
+    // none reach them before or after (each finishes 1 ms after it arrives).
+    let text = r#"Scenario(
+    name: "scale", seed: 1, duration: "30s",
+    default_link_latency: Constant("0s"),
+    clients: [(name: "c", target: "api", load: Open(rate_per_s: 100.0, arrivals: Constant))],
+    services: [(name: "api", replicas: 2, workers: 4, service_time: Constant("1ms"))],
+    faults: [(at: "10s", until: "20s", fault: Scale(service: "api", replicas: 4))],
+)"#;
+    let (s, events) = run_traced(text);
+    for added in ["api/2", "api/3"] {
+        let at: Vec<u64> = events
+            .iter()
+            .filter(|(_, k, e)| *k == "service_done" && e == added)
+            .map(|&(t, _, _)| t)
+            .collect();
+        assert_eq!(at.len(), 250, "{added}");
+        assert!(at
+            .iter()
+            .all(|&t| (10_001_000_000..20_001_000_000).contains(&t)));
+        let h = replica(&s, added);
+        let changes: Vec<(f64, &str)> = h.changes.iter().map(|(t, w)| (*t, w.as_str())).collect();
+        assert_eq!(changes, vec![(10.0, "added"), (20.0, "removed")], "{added}");
+    }
+    assert_eq!(s.clients[0].outcomes.ok, s.clients[0].completed);
+}

@@ -84,6 +84,10 @@ pub enum FaultKind {
         replicas: Vec<u32>,
         fault: crate::model::DiskFault,
     },
+    Scale {
+        service: usize,
+        replicas: u32,
+    },
     Partition {
         from: Vec<Endpoint>,
         to: Vec<Endpoint>,
@@ -190,6 +194,13 @@ fn targets(kind: &FaultKind, system: &SystemSpec) -> Vec<(FaultEffect, String)> 
                 workers: *workers,
             },
         ),
+        FaultKind::Scale { service, replicas } => vec![(
+            FaultEffect::Scale {
+                service: *service,
+                replicas: *replicas,
+            },
+            format!("scale {} to {replicas}", system.services[*service].name),
+        )],
         FaultKind::Disk { replicas, fault } => {
             use crate::model::DiskFault;
             let what = match fault {

@@ -78,7 +78,11 @@ pub struct RateStep {
 #[derive(Clone, Debug)]
 pub struct ServiceSpec {
     pub name: String,
+    /// Replicas that exist at some point of the run (the most any `Scale` fault asks for).
     pub replicas: u32,
+    /// Replicas in service at the start (the scenario's `replicas`); the others join when a
+    /// `Scale` fault adds them.
+    pub initial_replicas: u32,
     /// Requests one replica serves at once. A worker is held from the start of service until
     /// the response is sent, including the time spent waiting on downstream calls.
     pub workers: u32,
@@ -272,6 +276,10 @@ pub enum FaultEffect {
     FlushCache { service: ServiceId, call: usize },
     /// The replica's disk fails, slows, fills up or corrupts reads.
     Disk { replica: u32, fault: DiskFault },
+    /// The service runs `replicas` replicas (a deploy scaling it, an autoscaler, a node pool
+    /// shrinking): removed ones get no new requests and finish what they hold; added ones
+    /// start cold and must pass their readiness probe.
+    Scale { service: ServiceId, replicas: u32 },
 }
 
 /// What a configuration change applies to.

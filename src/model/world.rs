@@ -561,6 +561,8 @@ pub struct World<O: Observer> {
     cuts: Vec<Cut>,
     /// Per config-change fault: the values it replaced, put back at its end.
     config_saved: Vec<ConfigChange>,
+    /// Per scale fault: the replica count it replaced.
+    scale_saved: Vec<u32>,
     /// Per edge: the cache in front of it (call edges only).
     caches: Vec<Option<Box<CacheState>>>,
     any_cache: bool,
@@ -649,7 +651,7 @@ impl<O: Observer> World<O> {
             };
             services.push(ServiceState {
                 first_replica: replicas.len() as u32,
-                replicas: s.replicas,
+                replicas: s.initial_replicas,
                 rr_next: 0,
                 checked: s.health.readiness.is_some() || s.health.passive.is_some(),
                 outlier,
@@ -890,6 +892,7 @@ impl<O: Observer> World<O> {
             unejected: Vec::new(),
             cuts: Vec::new(),
             config_saved: vec![ConfigChange::default(); n_faults],
+            scale_saved: vec![0; n_faults],
             any_cache: caches.iter().any(Option::is_some),
             caches,
             any_pool: !pools.is_empty(),
@@ -2911,6 +2914,16 @@ impl<O: Observer> World<O> {
                 }
             }
             FaultEffect::Spike { .. } => {}
+            FaultEffect::Scale { service, replicas } => {
+                let old = self.services[service].replicas;
+                let to = if start {
+                    self.scale_saved[index] = old;
+                    replicas
+                } else {
+                    self.scale_saved[index]
+                };
+                self.scale(service, to, now);
+            }
             FaultEffect::Disk { replica, fault } => {
                 if let Some(d) = &mut self.replicas[replica as usize].disk {
                     if start {
@@ -2995,6 +3008,34 @@ impl<O: Observer> World<O> {
             }
         }
         Ok(old)
+    }
+
+    /// `svc` runs `n` replicas from now: the ones beyond `n` take no new requests (they finish
+    /// what they hold); the ones added start like a restarted process (cold, readiness to earn).
+    #[cold]
+    #[inline(never)]
+    fn scale(&mut self, svc: usize, n: u32, now: SimTime) {
+        let old = self.services[svc].replicas;
+        let first = self.services[svc].first_replica;
+        self.services[svc].replicas = n;
+        self.services[svc].rr_next = 0;
+        for local in old..n {
+            let r = first + local;
+            let spec = &self.spec.services[svc];
+            let (warmup, cold) = (spec.restart.warmup, spec.restart.cold_factor);
+            let h = &mut self.replicas[r as usize].health;
+            h.up_since = Some(now);
+            h.warming = warmup.0 > 0 && cold != 1.0;
+            if let Some(p) = &mut h.readiness {
+                p.reset(false);
+                h.ready = false;
+            }
+            self.replicas[r as usize].refresh_impaired();
+            self.log_health(r, "added", now);
+        }
+        for local in n..old {
+            self.log_health(first + local, "removed", now);
+        }
     }
 
     /// Starts queued requests on every free worker of `replica`.

@@ -462,6 +462,33 @@ pub(super) fn plan(
                 replicas: names.replicas(c, &format!("{kp}.target"), target),
                 rate: c.probability(&format!("{kp}.rate"), *rate),
             },
+            RawFaultKind::Scale { service, replicas } => {
+                let s = names.service(service);
+                if s.is_none() {
+                    c.err(
+                        format!("{kp}.service"),
+                        super::validate::unknown_name("service", service, &names.service_names()),
+                    );
+                }
+                if s.is_some_and(|s| names.services[s].active_passive.is_some()) {
+                    c.err(
+                        format!("{kp}.service"),
+                        format!("\"{service}\" is active-passive: its replicas are a fixed group; scale an active-active service"),
+                    );
+                }
+                let n = c.small(
+                    &format!("{kp}.replicas"),
+                    Some(*replicas),
+                    1,
+                    1,
+                    10_000,
+                    "replicas",
+                );
+                FaultKind::Scale {
+                    service: s.unwrap_or(0),
+                    replicas: n,
+                }
+            }
             RawFaultKind::DiskFail(t) | RawFaultKind::DiskFull(t) => {
                 let replicas = names.replicas(c, &kp, t);
                 names.need_disk(c, &kp, &replicas);

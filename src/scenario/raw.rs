@@ -71,6 +71,10 @@ pub enum RawFaultKind {
         per_request_mb: f64,
         limit_mb: f64,
     },
+    Scale {
+        service: String,
+        replicas: i64,
+    },
     DiskFail(String),
     DiskFull(String),
     DiskSlow {

@@ -418,6 +418,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
         services.push(ServiceSpec {
             name: s.name.clone(),
             replicas,
+            initial_replicas: replicas,
             workers,
             queue_capacity,
             service_time: service_time.unwrap_or(Dist::constant_ns(0)),
@@ -614,6 +615,16 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
     }
 
     let slo = super::faults::slo(&mut c, &raw.slo);
+    // Replicas a Scale fault adds exist from the start, out of service until it adds them.
+    for f in &raw.faults {
+        if let RawFaultKind::Scale { service, replicas } = &f.fault {
+            if let Some(s) = services.iter_mut().find(|s| &s.name == service) {
+                if (1..=10_000).contains(replicas) {
+                    s.replicas = s.replicas.max(*replicas as u32);
+                }
+            }
+        }
+    }
     let plan = if c.problems.is_empty() {
         let mut first_replica = Vec::new();
         let mut n = 0;
