@@ -63,6 +63,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
     let replication = world.replication_reports(measured_end);
     let caches = world.cache_reports();
     let pools = world.pool_reports();
+    let links = world.link_reports();
     let mut recorder = world.into_observer();
     recorder.finish(measured_end);
     let summary = Summary::build(
@@ -83,6 +84,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
             replication,
             caches,
             pools,
+            links,
             slo_availability: scenario.slo.availability,
         },
     );

@@ -708,3 +708,24 @@ fn replicas_added_at_run_time_take_their_share_and_removed_ones_take_none() {
     }
     assert_eq!(s.clients[0].outcomes.ok, s.clients[0].completed);
 }
+
+#[test]
+fn an_overloaded_link_carries_its_bandwidth_and_drops_the_rest_at_its_buffer() {
+    // 1 kB requests every 1 ms over 4 Mbit/s: 2 ms each to transmit, so the link carries 500/s
+    // of the 1,000/s offered. Once the backlog reaches the 10 ms buffer, what cannot start
+    // within it is dropped: over 10 s, 5,000 sent plus the ~5 the buffer holds, the rest
+    // dropped, and no message waits more than the buffer.
+    let text = r#"Scenario(
+    name: "link_drop", seed: 1, duration: "10s",
+    default_link_latency: Constant("0s"),
+    clients: [(name: "c", target: "s", load: Open(rate_per_s: 1000.0, arrivals: Constant), timeout: "1s")],
+    services: [(name: "s", workers: 100, service_time: Constant("0s"))],
+    links: [(from: "c", to: "s", bandwidth_mbit_per_s: 4.0, request_kb: 1.0, response_kb: 0.0, buffer: "10ms")],
+)"#;
+    let s = run_text(text);
+    let l = &s.links[0];
+    assert_eq!(l.requests_sent + l.requests_dropped, 10_000, "{l:?}");
+    assert!((5_000..=5_006).contains(&l.requests_sent), "{l:?}");
+    assert!(l.requests_max_wait_ms <= 10.0 + 1e-9, "{l:?}");
+    assert_eq!(l.responses_dropped, 0);
+}

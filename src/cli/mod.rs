@@ -263,6 +263,7 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
             table::replication(&result.summary),
             table::caches(&result.summary),
             table::pools(&result.summary),
+            table::links(&result.summary),
         ] {
             if !extra.is_empty() {
                 print!("{extra}");

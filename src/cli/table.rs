@@ -418,6 +418,42 @@ pub fn replication(s: &Summary) -> String {
     render(&header, &rows)
 }
 
+/// One row per bandwidth-limited link. Empty when there is none.
+pub fn links(s: &Summary) -> String {
+    if s.links.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "bandwidth-limited link",
+        "requests sent / dropped",
+        "longest request wait",
+        "responses sent / dropped",
+        "longest response wait",
+    ];
+    let rows: Vec<Vec<String>> = s
+        .links
+        .iter()
+        .map(|l| {
+            vec![
+                l.link.clone(),
+                format!(
+                    "{} / {}",
+                    thousands(l.requests_sent),
+                    thousands(l.requests_dropped)
+                ),
+                latency(l.requests_max_wait_ms),
+                format!(
+                    "{} / {}",
+                    thousands(l.responses_sent),
+                    thousands(l.responses_dropped)
+                ),
+                latency(l.responses_max_wait_ms),
+            ]
+        })
+        .collect();
+    render(&header, &rows)
+}
+
 /// One row per connection pool (call and caller replica). Empty when there is none.
 pub fn pools(s: &Summary) -> String {
     if s.pools.is_empty() {

@@ -10,9 +10,9 @@ mod summary;
 
 pub use summary::{
     AdmissionSummary, AvailabilitySeries, CacheSummary, CallSummary, ClientSummary,
-    FailoverSummary, FaultSummary, HealthSummary, LatencySummary, OutcomeCounts, PolicySummary,
-    PoolSummary, ReplicationSummary, ServiceSummary, StoppedBy, Summary, SummaryContext,
-    TransitionSummary,
+    FailoverSummary, FaultSummary, HealthSummary, LatencySummary, LinkSummary, OutcomeCounts,
+    PolicySummary, PoolSummary, ReplicationSummary, ServiceSummary, StoppedBy, Summary,
+    SummaryContext, TransitionSummary,
 };
 
 use crate::engine::SimTime;

@@ -200,6 +200,9 @@ pub struct Summary {
     /// Bounded connection pools, per call and caller replica (measured after the warm-up).
     #[serde(default)]
     pub pools: Vec<PoolSummary>,
+    /// Bandwidth-limited links (counted over the whole run).
+    #[serde(default)]
+    pub links: Vec<LinkSummary>,
     /// End-to-end availability (`ok` or `degraded` among all client requests finished) per
     /// SLO window, from time zero; null for a window in which nothing finished.
     pub availability: AvailabilitySeries,
@@ -257,6 +260,20 @@ pub struct ReplicationSummary {
     pub split_brain_s: f64,
     pub split_brain_intervals: Vec<(f64, f64)>,
     pub primaries_at_end: Vec<String>,
+}
+
+/// A bandwidth-limited link, each direction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinkSummary {
+    /// `from -> to`.
+    pub link: String,
+    pub requests_sent: u64,
+    /// Dropped because they would have waited longer than the buffer to start.
+    pub requests_dropped: u64,
+    pub requests_max_wait_ms: f64,
+    pub responses_sent: u64,
+    pub responses_dropped: u64,
+    pub responses_max_wait_ms: f64,
 }
 
 /// One caller replica's connection pool for one call.
@@ -413,6 +430,7 @@ pub struct SummaryContext<'a> {
     pub replication: Vec<(String, crate::model::replication::ReplicationReport)>,
     pub caches: Vec<(String, crate::model::cache::CacheReport)>,
     pub pools: Vec<(String, u32, u32, u64, u32, u64)>,
+    pub links: Vec<crate::model::LinkReport>,
     /// The availability objective for recovery times.
     pub slo_availability: f64,
 }
@@ -608,6 +626,19 @@ impl Summary {
                         primaries_at_end: r.primaries_at_end.iter().map(|&i| name(i)).collect(),
                         service,
                     }
+                })
+                .collect(),
+            links: ctx
+                .links
+                .into_iter()
+                .map(|l| LinkSummary {
+                    link: l.link,
+                    requests_sent: l.sent[0],
+                    requests_dropped: l.dropped[0],
+                    requests_max_wait_ms: l.max_wait_ns[0] as f64 / 1e6,
+                    responses_sent: l.sent[1],
+                    responses_dropped: l.dropped[1],
+                    responses_max_wait_ms: l.max_wait_ns[1] as f64 / 1e6,
                 })
                 .collect(),
             pools: ctx

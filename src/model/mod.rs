@@ -16,8 +16,8 @@ pub use dist::Dist;
 pub use spec::*;
 pub use stack::{LayerCounters, Transition};
 pub use world::{
-    entity_names, AdmissionReport, Event, FaultReport, HealthChange, HealthReport, Observer,
-    Outcome, PolicyReport, World, WorldLimits, OUTCOMES,
+    entity_names, AdmissionReport, Event, FaultReport, HealthChange, HealthReport, LinkReport,
+    Observer, Outcome, PolicyReport, World, WorldLimits, OUTCOMES,
 };
 
 /// The name of a trace event kind code (`deliver`, `response`, ...).

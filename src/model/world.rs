@@ -514,6 +514,11 @@ struct LinkState {
     /// A bandwidth limit, and when each direction (requests, responses) is free to transmit.
     bandwidth: Option<Bandwidth>,
     busy_until_ns: [u64; 2],
+    /// Bandwidth-limited links, per direction: messages sent, dropped at the buffer, and the
+    /// longest wait to start transmitting (ns).
+    sent: [u64; 2],
+    dropped: [u64; 2],
+    max_wait_ns: [u64; 2],
     /// No fault in force and no bandwidth limit: messages only take their latency. The hot
     /// paths look at the fields above only when this is false.
     plain: bool,
@@ -789,6 +794,9 @@ impl<O: Observer> World<O> {
                 plain: bandwidth.is_none(),
                 bandwidth,
                 busy_until_ns: [0; 2],
+                sent: [0; 2],
+                dropped: [0; 2],
+                max_wait_ns: [0; 2],
             });
         }
         let mut edges = Vec::new();
@@ -1449,8 +1457,11 @@ impl<O: Observer> World<O> {
     ) -> Option<u64> {
         let start = l.busy_until_ns[dir].max(now.0);
         if start - now.0 > buffer.0 {
+            l.dropped[dir] += 1;
             return None;
         }
+        l.sent[dir] += 1;
+        l.max_wait_ns[dir] = l.max_wait_ns[dir].max(start - now.0);
         l.busy_until_ns[dir] = start + tx_ns;
         Some(start + tx_ns - now.0)
     }
@@ -3466,6 +3477,15 @@ impl<O: Observer> World<O> {
     }
 }
 
+/// A bandwidth-limited link's figures, per direction (requests, responses).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkReport {
+    pub link: String,
+    pub sent: [u64; 2],
+    pub dropped: [u64; 2],
+    pub max_wait_ns: [u64; 2],
+}
+
 /// Active-passive services and partitions that name single replicas.
 impl<O: Observer> World<O> {
     /// Is trace entity `e` (a client, or a replica) in `group`?
@@ -3884,5 +3904,29 @@ impl<O: Observer> World<O> {
             }
         }
         out
+    }
+}
+
+impl<O: Observer> World<O> {
+    /// Each bandwidth-limited link: `from -> to`, then per direction (requests, responses):
+    /// messages sent, dropped at the buffer, longest wait to start (ns). Counted over the run.
+    pub fn link_reports(&self) -> Vec<LinkReport> {
+        self.links
+            .iter()
+            .filter(|l| l.bandwidth.is_some())
+            .map(|l| {
+                let from = match l.from {
+                    Endpoint::Client(c) => self.spec.clients[c].name.clone(),
+                    Endpoint::Service(s) => self.spec.services[s].name.clone(),
+                    Endpoint::Replica(r) => format!("replica {r}"),
+                };
+                LinkReport {
+                    link: format!("{from} -> {}", self.spec.services[l.to].name),
+                    sent: l.sent,
+                    dropped: l.dropped,
+                    max_wait_ns: l.max_wait_ns,
+                }
+            })
+            .collect()
     }
 }
