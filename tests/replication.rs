@@ -242,3 +242,37 @@ fn a_minority_side_cannot_elect_with_quorum_fencing() {
     assert!((r.split_brain_s - 9.8).abs() < 1e-6, "{r:?}");
     assert_eq!(r.primaries_at_end, vec!["db/2".to_string()]);
 }
+
+#[test]
+fn a_standby_cut_off_for_a_while_catches_up_before_it_is_needed() {
+    // Synchronous replication to db/1 and db/2, quorum fencing (so the cut-off db/2 cannot
+    // elect itself); db/2 is cut off from 5 s to 8 s (writes are acknowledged on db/1 alone
+    // meanwhile), then catches up in full at the first heartbeat round after the heal. At 10 s
+    // db/0 crashes: db/1 and db/2 both have every acknowledged write, db/1 takes over (the lower
+    // number), and nothing is lost.
+    let text = r#"Scenario(
+    name: "catch_up", seed: 3, duration: "15s",
+    default_link_latency: Constant("0s"),
+    clients: [(name: "w", target: "db", load: Open(rate_per_s: 100.0, arrivals: Constant), timeout: "5s")],
+    services: [(
+        name: "db", replicas: 3, workers: 64, queue_capacity: 100,
+        service_time: Constant("1ms"),
+        active_passive: (heartbeat_interval: "100ms", missed_heartbeats: 3,
+                         replication: Sync(lag: Constant("2ms")),
+                         fencing: Quorum(lease: "250ms")),
+        restart: (delay: "60s"),
+    )],
+    faults: [
+        (at: "5.0005s", until: "8.0005s", fault: Partition(from: ["db/2"], to: ["db/0", "db/1"])),
+        (at: "10.0005s", fault: Crash("db/0")),
+    ],
+)"#;
+    let s = run_text(text);
+    let r = db(&s);
+    assert_eq!(r.failovers.len(), 1, "{r:?}");
+    assert_eq!(r.failovers[0].to, "db/1");
+    assert_eq!(r.acked_writes_lost, 0, "{r:?}");
+    assert_eq!(r.split_brain_s, 0.0);
+    // db/2 voted for db/1 with as much of the log: it had caught up.
+    assert_eq!(r.refused_no_standby, 0, "{r:?}");
+}

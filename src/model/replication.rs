@@ -257,9 +257,8 @@ impl Group {
                 continue;
             }
             if s.stalled || !open(i as u32, j as u32) {
-                if sync {
-                    continue; // not counted among the standbys this write waits for
-                }
+                // Missed this write: it catches up in full the next time it hears the primary
+                // (and a synchronous write does not wait for it).
                 self.nodes[j].stalled = true;
                 self.nodes[j].pending.clear();
                 continue;
@@ -495,10 +494,17 @@ impl Group {
             node.pending.clear();
             node.acked_at.iter_mut().for_each(|t| *t = SimTime::ZERO);
             node.acked_at[c] = now;
-            // Voters answered this round.
+            // Voters answered this round, and follow the new epoch at once (they granted it).
+            let start = node.log;
             for k in 0..n {
                 if self.voted[k] && k != c {
-                    node.acked_at[k] = now;
+                    self.nodes[c].acked_at[k] = now;
+                    let v = &mut self.nodes[k];
+                    v.epoch = epoch;
+                    v.heard_primary = now;
+                    v.pending.clear();
+                    v.last_apply_ns = now.0;
+                    v.stalled = v.log < start;
                 }
             }
             self.report.acked_writes_lost += lost_writes;
