@@ -274,21 +274,13 @@ fn targets(kind: &FaultKind, system: &SystemSpec) -> Vec<(FaultEffect, String)> 
                 service: *service,
                 call: *call,
             },
-            format!(
-                "flush cache {} -> {}",
-                system.services[*service].name,
-                system.services[system.services[*service].calls[*call].to].name
-            ),
+            format!("flush cache {}", system.call_name(*service, *call)),
         )],
         FaultKind::Config { target, change } => {
             use crate::model::ConfigTarget;
             let what = match *target {
                 ConfigTarget::Client(c) => system.clients[c].name.clone(),
-                ConfigTarget::Call { service, call } => format!(
-                    "{} -> {}",
-                    system.services[service].name,
-                    system.services[system.services[service].calls[call].to].name
-                ),
+                ConfigTarget::Call { service, call } => system.call_name(service, call),
                 ConfigTarget::Service(s) => system.services[s].name.clone(),
             };
             let mut set = Vec::new();

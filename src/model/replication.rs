@@ -246,9 +246,7 @@ impl Group {
             (p.epoch, p.log + 1)
         };
         let sync = matches!(self.spec.replication, Replication::Sync { .. });
-        let lag = match &self.spec.replication {
-            Replication::Sync { lag } | Replication::Async { lag } => lag.clone(),
-        };
+        let (Replication::Sync { lag } | Replication::Async { lag }) = &self.spec.replication;
         let mut ack_ns = now.0;
         let mut shipped = 0;
         for j in 0..self.nodes.len() {
@@ -365,7 +363,7 @@ impl Group {
                     if open(j as u32, i as u32) {
                         self.nodes[i].acked_at[j] = now;
                     }
-                    self.hear_primary(j, i, epoch_i, log_i, now);
+                    self.hear_primary(j, epoch_i, log_i, now);
                 }
             }
         }
@@ -394,8 +392,8 @@ impl Group {
         self.track_split(now);
     }
 
-    /// Standby or primary `j` hears primary `i` (epoch `epoch`, log length `log`).
-    fn hear_primary(&mut self, j: usize, i: usize, epoch: u32, log: u64, now: SimTime) {
+    /// Standby or primary `j` hears a primary of epoch `epoch` with log length `log`.
+    fn hear_primary(&mut self, j: usize, epoch: u32, log: u64, now: SimTime) {
         let start = self.leaders[epoch as usize - 1].1;
         let s = &mut self.nodes[j];
         if epoch < s.epoch {
@@ -414,7 +412,6 @@ impl Group {
             return; // two primaries of one epoch cannot happen: epochs are unique
         }
         s.heard_primary = now;
-        let _ = i;
         if s.stalled {
             // Catch up in full from the primary's log.
             s.log = log;

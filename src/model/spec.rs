@@ -28,6 +28,14 @@ pub struct SystemSpec {
     pub faults: Vec<FaultWindow>,
 }
 
+impl SystemSpec {
+    /// Call `call` of service `service`, as `caller -> callee`.
+    pub fn call_name(&self, service: ServiceId, call: usize) -> String {
+        let s = &self.services[service];
+        format!("{} -> {}", s.name, self.services[s.calls[call].to].name)
+    }
+}
+
 /// A source of requests aimed at one entry service.
 #[derive(Clone, Debug)]
 pub struct ClientSpec {

@@ -2760,14 +2760,8 @@ impl<O: Observer> World<O> {
     fn left_balancing(&mut self, replica: u32, what: &'static str, now: SimTime) {
         self.log_health(replica, what, now);
         for (i, f) in self.spec.faults.iter().enumerate() {
-            let target = match f.effect {
-                FaultEffect::Crash { replica }
-                | FaultEffect::Hang { replica }
-                | FaultEffect::Slowdown { replica, .. }
-                | FaultEffect::Errors { replica, .. }
-                | FaultEffect::StuckWorkers { replica, .. }
-                | FaultEffect::MemoryLeak { replica, .. } => replica,
-                _ => continue,
+            let Some(target) = f.effect.replica() else {
+                continue;
             };
             let active = f.start <= now && f.end.is_none_or(|e| now <= e);
             if target == replica && active && self.fault_detected[i].is_none() {
@@ -3726,12 +3720,9 @@ impl<O: Observer> World<O> {
     pub fn cache_reports(&self) -> Vec<(String, CacheReport)> {
         let mut out = Vec::new();
         for (si, s) in self.spec.services.iter().enumerate() {
-            for (i, call) in s.calls.iter().enumerate() {
+            for i in 0..s.calls.len() {
                 if let Some(c) = &self.caches[self.call_edge[si][i] as usize] {
-                    out.push((
-                        format!("{} -> {}", s.name, self.spec.services[call.to].name),
-                        c.report,
-                    ));
+                    out.push((self.spec.call_name(si, i), c.report));
                 }
             }
         }
@@ -3885,7 +3876,7 @@ impl<O: Observer> World<O> {
     pub fn pool_reports(&self) -> Vec<(String, u32, u32, u64, u32, u64)> {
         let mut out = Vec::new();
         for (si, s) in self.spec.services.iter().enumerate() {
-            for (i, call) in s.calls.iter().enumerate() {
+            for i in 0..s.calls.len() {
                 let base = self.pool_base[self.call_edge[si][i] as usize];
                 if base == NO_POOL {
                     continue;
@@ -3893,7 +3884,7 @@ impl<O: Observer> World<O> {
                 for r in 0..s.replicas {
                     let p = &self.pools[(base + r) as usize];
                     out.push((
-                        format!("{} -> {}", s.name, self.spec.services[call.to].name),
+                        self.spec.call_name(si, i),
                         r,
                         p.size,
                         p.waited,

@@ -364,14 +364,47 @@ impl Names<'_> {
         }
     }
 
+    /// The service a global replica index belongs to, and its index within it.
+    fn locate(&self, r: u32) -> (usize, u32) {
+        let s = self
+            .first_replica
+            .iter()
+            .rposition(|&f| f <= r)
+            .unwrap_or(0);
+        (s, r - self.first_replica[s])
+    }
+
+    /// A call edge written `caller -> callee`: the caller's index and the call's.
+    fn call(&self, c: &mut Checker, path: &str, target: &str) -> Option<(usize, usize)> {
+        let Some((a, b)) = target.split_once("->") else {
+            c.err(
+                path,
+                format!("\"{target}\": write a call as `caller -> callee`"),
+            );
+            return None;
+        };
+        let (a, b) = (a.trim(), b.trim());
+        let (Some(s), Some(t)) = (self.service(a), self.service(b)) else {
+            c.err(
+                path,
+                format!("\"{target}\": write `caller -> callee` with the names of two services"),
+            );
+            return None;
+        };
+        let call = self.services[s].calls.iter().position(|k| k.to == t);
+        if call.is_none() {
+            c.err(
+                path,
+                format!("\"{a}\" makes no call to \"{b}\" (a call is written `caller -> callee`, the caller making it)"),
+            );
+        }
+        Some((s, call?))
+    }
+
     /// Disk faults need a disk: complain about the first targeted service without one.
     fn need_disk(&self, c: &mut Checker, path: &str, replicas: &[u32]) {
         for &r in replicas {
-            let s = self
-                .first_replica
-                .iter()
-                .rposition(|&f| f <= r)
-                .unwrap_or(0);
+            let (s, _) = self.locate(r);
             if self.services[s].disk.is_none() {
                 c.err(
                     path,
@@ -390,12 +423,8 @@ impl Names<'_> {
             Endpoint::Service(s) => self.services[s].name.clone(),
             Endpoint::Client(ci) => self.clients[ci].to_string(),
             Endpoint::Replica(r) => {
-                let s = self
-                    .first_replica
-                    .iter()
-                    .rposition(|&f| f <= r)
-                    .unwrap_or(0);
-                format!("{}/{}", self.services[s].name, r - self.first_replica[s])
+                let (s, i) = self.locate(r);
+                format!("{}/{i}", self.services[s].name)
             }
         }
     }
@@ -646,22 +675,14 @@ pub(super) fn plan(
                 workers,
             } => config_change(c, &kp, names, target, timeout, *max_attempts, *workers),
             RawFaultKind::FlushCache(target) => {
-                let tp = kp.clone();
-                let edge = target.split_once("->").and_then(|(a, b)| {
-                    let (s, t) = (names.service(a.trim())?, names.service(b.trim())?);
-                    let call = names.services[s].calls.iter().position(|k| k.to == t)?;
-                    Some((s, call))
-                });
-                match edge {
-                    Some((s, call)) if names.services[s].calls[call].cache.is_some() => {}
-                    Some(_) => c.err(
-                        &tp,
-                        format!("\"{target}\" has no cache to flush; give the call one (`cache: (keys: ..., ttl: ...)`)"),
-                    ),
-                    None => c.err(
-                        &tp,
-                        format!("\"{target}\": write the cached call as `caller -> callee` (two service names, the caller making that call)"),
-                    ),
+                let edge = names.call(c, &kp, target);
+                if let Some((s, call)) = edge {
+                    if names.services[s].calls[call].cache.is_none() {
+                        c.err(
+                            &kp,
+                            format!("\"{target}\" has no cache to flush; give the call one (`cache: (keys: ..., ttl: ...)`)"),
+                        );
+                    }
                 }
                 let (service, call) = edge.unwrap_or((0, 0));
                 FaultKind::FlushCache { service, call }
@@ -714,46 +735,32 @@ fn config_change(
     use crate::model::{ConfigChange, ConfigTarget, PolicySpec};
     let mut change = ConfigChange::default();
     let tp = format!("{kp}.target");
-    let (resolved, policies): (Option<ConfigTarget>, Option<&[PolicySpec]>) = if let Some((a, b)) =
-        target.split_once("->")
-    {
-        let (a, b) = (a.trim(), b.trim());
-        match (names.service(a), names.service(b)) {
-            (Some(s), Some(t)) => match names.services[s].calls.iter().position(|k| k.to == t) {
-                Some(call) => (
-                    Some(ConfigTarget::Call { service: s, call }),
-                    Some(&names.services[s].calls[call].policies[..]),
+    let (resolved, policies): (Option<ConfigTarget>, Option<&[PolicySpec]>) =
+        if target.contains("->") {
+            match names.call(c, &tp, target) {
+                Some((service, call)) => (
+                    Some(ConfigTarget::Call { service, call }),
+                    Some(&names.services[service].calls[call].policies[..]),
                 ),
-                None => {
-                    c.err(&tp, format!("\"{a}\" makes no call to \"{b}\""));
-                    (None, None)
-                }
-            },
-            _ => {
-                c.err(
-                        &tp,
-                        format!("\"{target}\": write `caller -> callee` with two service names, a client name, or a service name"),
-                    );
-                (None, None)
+                None => (None, None),
             }
-        }
-    } else if let Some(ci) = names.clients.iter().position(|n| *n == target) {
-        (
-            Some(ConfigTarget::Client(ci)),
-            Some(names.client_policies[ci]),
-        )
-    } else if let Some(s) = names.service(target) {
-        (Some(ConfigTarget::Service(s)), None)
-    } else {
-        let mut all = names.service_names();
-        all.extend(names.clients.iter().copied());
-        c.err(
-            &tp,
-            super::validate::unknown_name("client or service", target, &all)
-                + " (a call edge is written `caller -> callee`)",
-        );
-        (None, None)
-    };
+        } else if let Some(ci) = names.clients.iter().position(|n| *n == target) {
+            (
+                Some(ConfigTarget::Client(ci)),
+                Some(names.client_policies[ci]),
+            )
+        } else if let Some(s) = names.service(target) {
+            (Some(ConfigTarget::Service(s)), None)
+        } else {
+            let mut all = names.service_names();
+            all.extend(names.clients.iter().copied());
+            c.err(
+                &tp,
+                super::validate::unknown_name("client or service", target, &all)
+                    + " (a call edge is written `caller -> callee`)",
+            );
+            (None, None)
+        };
     let edge = matches!(
         resolved,
         Some(ConfigTarget::Client(_) | ConfigTarget::Call { .. })
@@ -813,11 +820,7 @@ fn config_change(
             );
         }
     }
-    if change == ConfigChange::default()
-        && timeout.is_none()
-        && max_attempts.is_none()
-        && workers.is_none()
-    {
+    if timeout.is_none() && max_attempts.is_none() && workers.is_none() {
         c.err(
             kp,
             "a config change needs something to change: timeout, max_attempts or workers",
