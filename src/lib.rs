@@ -24,5 +24,6 @@ pub mod faults;
 pub mod metrics;
 pub mod model;
 pub mod policy;
+pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -327,6 +327,7 @@ fn every_command_has_help_with_an_example() {
         vec!["run", "--help"],
         vec!["replay", "--help"],
         vec!["validate", "--help"],
+        vec!["report", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
             .args(&cmd)
@@ -628,4 +629,48 @@ fn bad_active_passive_settings_are_reported() {
         ),
         &["faults[0].fault.to[0]", "replicas 0 to 1"],
     );
+}
+
+#[test]
+fn bad_variants_and_slo_settings_are_reported() {
+    let with = |extra: &str| {
+        format!(
+            "(\n    name: \"t\",\n    clients: [{OK_CLIENT}],\n    services: [{OK_SERVICE}],\n{extra}\n)\n"
+        )
+    };
+    let cases: &[(&str, &[&str])] = &[
+        (
+            r#"variants: [(name: "v", set: {"services.nope.workers": 2})]"#,
+            &[
+                "case.ron:5:",
+                "variants[0].set.services.nope.workers",
+                "no service named `nope` (there are: s)",
+            ],
+        ),
+        (
+            r#"variants: [(name: "v", set: {"services.s.workers": -3})]"#,
+            &["variants[0].set", "variant `v`: services[0].workers"],
+        ),
+        (
+            r#"variants: [(name: "v", set: {"links[0].latency": Constant("1ms")})]"#,
+            &["variants[0].set", "is not written in the file"],
+        ),
+        (
+            r#"variants: [(name: "a"), (name: "a")]"#,
+            &["variants[1].name", "used by an earlier variant"],
+        ),
+        (
+            r#"variants: [(name: "a b")]"#,
+            &["variants[0].name", "letters, digits"],
+        ),
+        (r#"slo: (error_rate: 1.5)"#, &["slo.error_rate", "below 1"]),
+        (r#"slo: (latency_p99: "soon")"#, &["slo.latency_p99"]),
+        (
+            r#"slo: (metastable_after: "0s")"#,
+            &["slo.metastable_after"],
+        ),
+    ];
+    for (extra, expect) in cases {
+        check(&with(extra), expect);
+    }
 }

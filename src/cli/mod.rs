@@ -7,8 +7,11 @@
 
 mod table;
 
+mod progress;
+
 use crate::engine::{format_duration, parse_duration, SimDuration};
 use crate::faults;
+use crate::report;
 use crate::runner::{self, JsonlTrace};
 use crate::scenario::{self, Loaded, Overrides, ScenarioError};
 use anyhow::{anyhow, bail, Context, Result};
@@ -52,6 +55,18 @@ pub enum Command {
     /// Check scenario files and report every problem with file, line:column and field path.
     #[command(after_help = "Example:\n  faultline validate scenarios/*.ron")]
     Validate(ValidateArgs),
+    /// Rebuild index.html, report.md and plots/ in a run's directory from its data, without
+    /// running anything.
+    #[command(
+        after_help = "Example:\n  faultline run scenarios/quickstart.ron --out reports/q\n  faultline report reports/q"
+    )]
+    Report(ReportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// A directory written by `faultline run`.
+    pub dir: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -73,7 +88,7 @@ pub struct RunArgs {
     /// Also write every processed event to this file, one JSON object per line.
     #[arg(long, value_name = "FILE.jsonl")]
     pub trace: Option<PathBuf>,
-    /// Print only the trace hash line and errors.
+    /// Print only the trace hash line and errors (and no progress bar).
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -115,6 +130,18 @@ pub struct Manifest {
     /// The expanded fault schedule, one line per window, as the seed produced it.
     #[serde(default)]
     pub fault_schedule: Vec<String>,
+    /// The scenario's variants, in file order, each with its own hash (empty when it has none;
+    /// then `trace_hash` is the only run).
+    #[serde(default)]
+    pub variants: Vec<VariantRecord>,
+}
+
+/// One variant's run.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct VariantRecord {
+    pub name: String,
+    pub trace_hash: String,
+    pub events: u64,
 }
 
 /// An error that already knows its exit code.
@@ -140,6 +167,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::Run(a) => cmd_run(a),
         Command::Replay(a) => cmd_replay(a),
         Command::Validate(a) => cmd_validate(a),
+        Command::Report(a) => cmd_report(a).map(|_| 0),
     };
     match result {
         Ok(code) => code,
@@ -202,20 +230,41 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
         }
         println!();
     }
-    let wall = Instant::now();
-    let result = match &a.trace {
-        Some(path) => {
-            let f = std::fs::File::create(path)
-                .with_context(|| format!("cannot create trace file {}", path.display()))?;
-            let mut sink = JsonlTrace::new(std::io::BufWriter::new(f), &sc.system);
-            let (r, _) = runner::run_traced(sc, Some(&mut sink));
-            sink.finish()
-                .with_context(|| format!("cannot write trace file {}", path.display()))?;
-            r
-        }
-        None => runner::run(sc),
+    // The scenario itself, or each of its variants (same seed, same streams).
+    let runs: Vec<(String, &scenario::Scenario)> = if sc.variants.is_empty() {
+        vec![("base".to_string(), sc)]
+    } else {
+        sc.variants.iter().map(|(n, v)| (n.clone(), v)).collect()
     };
+    let wall = Instant::now();
+    let mut results = Vec::new();
+    let mut frames = Vec::new();
+    for (k, (name, run_sc)) in runs.iter().enumerate() {
+        let bar = progress::bar(a.quiet, run_sc, name, runs.len() > 1);
+        let mut progress = progress::Progress::new(bar);
+        let (r, recorder) = match (&a.trace, k) {
+            (Some(path), 0) => {
+                let f = std::fs::File::create(path)
+                    .with_context(|| format!("cannot create trace file {}", path.display()))?;
+                let mut sink = JsonlTrace::new(std::io::BufWriter::new(f), &run_sc.system);
+                let mut tee = progress::Tee(&mut sink, &mut progress);
+                let out = runner::run_traced(run_sc, Some(&mut tee));
+                sink.finish()
+                    .with_context(|| format!("cannot write trace file {}", path.display()))?;
+                out
+            }
+            _ if progress.active() => runner::run_traced(run_sc, Some(&mut progress)),
+            _ => runner::run_traced(run_sc, None),
+        };
+        progress.finish();
+        frames.push((
+            name.clone(),
+            report::frame::Frame::build(&recorder.series, &run_sc.system, &r.summary),
+        ));
+        results.push(r);
+    }
     let wall_seconds = wall.elapsed().as_secs_f64();
+    let result = &results[0];
 
     let manifest = Manifest {
         faultline_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -230,10 +279,37 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
         stopped_by: result.stopped.as_ref().map(|h| h.limit.to_string()),
         wall_seconds,
         fault_schedule: schedule,
+        variants: if sc.variants.is_empty() {
+            Vec::new()
+        } else {
+            runs.iter()
+                .zip(&results)
+                .map(|((n, _), r)| VariantRecord {
+                    name: n.clone(),
+                    trace_hash: r.summary.trace_hash.clone(),
+                    events: r.events,
+                })
+                .collect()
+        },
     };
     write_file(&out.join("scenario.ron"), loaded.text.as_bytes())?;
     write_file(&out.join("summary.json"), &to_json(&result.summary)?)?;
+    if !sc.variants.is_empty() {
+        for ((n, _), r) in runs.iter().zip(&results) {
+            let d = out.join("variants").join(n);
+            std::fs::create_dir_all(&d)
+                .with_context(|| format!("cannot create {}", d.display()))?;
+            write_file(&d.join("summary.json"), &to_json(&r.summary)?)?;
+        }
+    }
+    let csv_frames: Vec<(String, &report::frame::Frame)> =
+        frames.iter().map(|(n, f)| (n.clone(), f)).collect();
+    write_file(
+        &out.join("timeseries.csv"),
+        report::frame::Frame::to_csv(&csv_frames).as_bytes(),
+    )?;
     write_file(&out.join("manifest.json"), &to_json(&manifest)?)?;
+    let headlines = write_report(&out)?;
 
     if !a.quiet {
         println!(
@@ -271,28 +347,154 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
             }
         }
     }
-    println!(
-        "seed {} · trace hash {} · {} events in {:.2}s wall",
-        sc.seed,
-        result.summary.trace_hash,
-        table::thousands(result.events),
-        wall_seconds
-    );
+    if !a.quiet {
+        for line in table::cascade(&headlines) {
+            println!("{line}");
+        }
+        println!();
+    }
+    for (k, r) in results.iter().enumerate() {
+        println!(
+            "{}seed {} · trace hash {} · {} events{}",
+            if runs.len() > 1 {
+                format!("{}: ", runs[k].0)
+            } else {
+                String::new()
+            },
+            sc.seed,
+            r.summary.trace_hash,
+            table::thousands(r.events),
+            if k == 0 {
+                format!(" in {wall_seconds:.2}s wall")
+            } else {
+                String::new()
+            }
+        );
+    }
     if !a.quiet {
         println!(
-            "wrote {}/{{summary.json, manifest.json, scenario.ron}}",
+            "wrote {}/{{index.html, report.md, summary.json, timeseries.csv, manifest.json, scenario.ron, plots/}}",
             out.display()
         );
+        println!("open the report: {}", out.join("index.html").display());
         if let Some(t) = &a.trace {
             println!("wrote trace {}", t.display());
         }
         println!("replay with: faultline replay {}", out.display());
     }
-    if let Some(hit) = &result.stopped {
+    if let Some(hit) = results.iter().find_map(|r| r.stopped.as_ref()) {
         eprintln!("stopped early: {hit}");
         return Ok(EXIT_LIMIT);
     }
     Ok(0)
+}
+
+fn cmd_report(a: ReportArgs) -> Result<()> {
+    let heads = write_report(&a.dir)?;
+    for line in table::cascade(&heads) {
+        println!("{line}");
+    }
+    println!(
+        "wrote {}/{{index.html, report.md, plots/}}",
+        a.dir.display()
+    );
+    Ok(())
+}
+
+fn bad_dir(dir: &Path, what: String) -> anyhow::Error {
+    anyhow!(Exit(
+        EXIT_BAD_INPUT,
+        format!(
+            "error: {}: {what}\n(report takes a directory written by `faultline run`)",
+            dir.display()
+        )
+    ))
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| bad_dir(dir, format!("cannot read manifest.json: {e}")))?;
+    serde_json::from_str(&text).map_err(|e| {
+        bad_dir(
+            dir,
+            format!("manifest.json is not a faultline manifest: {e}"),
+        )
+    })
+}
+
+/// Builds the report of the run in `dir` from its files; returns each run's analysis in
+/// short form for the terminal.
+fn write_report(dir: &Path) -> Result<Vec<(report::Headline, Vec<String>)>> {
+    let m = read_manifest(dir)?;
+    let overrides = Overrides {
+        seed: Some(m.seed),
+        duration: m.duration_override_ns.map(SimDuration),
+        max_events: m.max_events_override,
+    };
+    let loaded = load(&dir.join("scenario.ron"), &overrides)?;
+    let sc = &loaded.scenario;
+    let csv = std::fs::read_to_string(dir.join("timeseries.csv"))
+        .map_err(|e| bad_dir(dir, format!("cannot read timeseries.csv: {e}")))?;
+    let mut frames = report::frame::Frame::from_csv(&csv)
+        .map_err(|e| bad_dir(dir, format!("timeseries.csv: {e}")))?;
+    let names: Vec<String> = if m.variants.is_empty() {
+        vec!["base".to_string()]
+    } else {
+        m.variants.iter().map(|v| v.name.clone()).collect()
+    };
+    let mut analysed = Vec::new();
+    for name in &names {
+        let path = if m.variants.is_empty() {
+            dir.join("summary.json")
+        } else {
+            dir.join("variants").join(name).join("summary.json")
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| bad_dir(dir, format!("cannot read {}: {e}", path.display())))?;
+        let summary: crate::metrics::Summary = serde_json::from_str(&text).map_err(|e| {
+            bad_dir(
+                dir,
+                format!("{} is not a faultline summary: {e}", path.display()),
+            )
+        })?;
+        let k = frames
+            .iter()
+            .position(|(n, _)| n == name)
+            .ok_or_else(|| bad_dir(dir, format!("timeseries.csv has no rows for `{name}`")))?;
+        let frame = frames.remove(k).1;
+        let run_sc = if m.variants.is_empty() {
+            sc
+        } else {
+            &sc.variants
+                .iter()
+                .find(|(n, _)| n == name)
+                .ok_or_else(|| bad_dir(dir, format!("scenario.ron has no variant `{name}`")))?
+                .1
+        };
+        analysed.push(report::analyse(
+            run_sc,
+            report::Run {
+                name: name.clone(),
+                summary,
+                frame,
+            },
+        ));
+    }
+    let pages = report::page::build(sc, &m.fault_schedule, &analysed)
+        .map_err(|e| anyhow!("cannot draw the report: {e}"))?;
+    let plots = dir.join("plots");
+    std::fs::create_dir_all(&plots)
+        .with_context(|| format!("cannot create {}", plots.display()))?;
+    for (file, svg) in &pages.plots {
+        write_file(&plots.join(file), svg.as_bytes())?;
+    }
+    write_file(&dir.join("index.html"), pages.html.as_bytes())?;
+    write_file(&dir.join("report.md"), pages.markdown.as_bytes())?;
+    Ok(analysed
+        .into_iter()
+        .map(|a| (a.headline, a.cascade.narrative()))
+        .collect())
 }
 
 fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
@@ -376,24 +578,71 @@ fn cmd_replay(a: ReplayArgs) -> Result<i32> {
             )
         ));
     }
-    let result = runner::run(&loaded.scenario);
-    let got = format!("{:016x}", result.trace_hash);
-    if got == m.trace_hash && result.events == m.events {
-        println!(
-            "replay ok: trace hash {} matches ({} events, seed {})",
-            got,
-            table::thousands(result.events),
-            m.seed
-        );
+    let mut expected: Vec<(String, &scenario::Scenario, String, u64)> = Vec::new();
+    if m.variants.is_empty() {
+        expected.push((
+            "base".into(),
+            &loaded.scenario,
+            m.trace_hash.clone(),
+            m.events,
+        ));
+    } else {
+        // The top-level hash is the first variant's; a manifest where they differ was edited.
+        if m.variants[0].trace_hash != m.trace_hash {
+            bail!(Exit(
+                EXIT_MISMATCH,
+                format!(
+                    "replay MISMATCH: manifest.json records trace hash {} but its first variant `{}` has {}",
+                    m.trace_hash, m.variants[0].name, m.variants[0].trace_hash
+                )
+            ));
+        }
+        for v in &m.variants {
+            let sc = loaded
+                .scenario
+                .variants
+                .iter()
+                .find(|(n, _)| *n == v.name)
+                .map(|(_, s)| s)
+                .ok_or_else(|| {
+                    anyhow!(Exit(
+                        EXIT_MISMATCH,
+                        format!(
+                            "replay MISMATCH: the recorded variant `{}` is not in the scenario",
+                            v.name
+                        )
+                    ))
+                })?;
+            expected.push((v.name.clone(), sc, v.trace_hash.clone(), v.events));
+        }
+    }
+    let mut bad = Vec::new();
+    for (name, sc, hash, events) in &expected {
+        let result = runner::run(sc);
+        let got = format!("{:016x}", result.trace_hash);
+        let label = if m.variants.is_empty() {
+            String::new()
+        } else {
+            format!("{name}: ")
+        };
+        if got == *hash && result.events == *events {
+            println!(
+                "replay ok: {label}trace hash {} matches ({} events, seed {})",
+                got,
+                table::thousands(result.events),
+                m.seed
+            );
+        } else {
+            bad.push(format!(
+                "replay MISMATCH: {label}recorded trace hash {} ({} events), replayed {} ({} events)",
+                hash, events, got, result.events
+            ));
+        }
+    }
+    if bad.is_empty() {
         Ok(0)
     } else {
-        Err(anyhow!(Exit(
-            EXIT_MISMATCH,
-            format!(
-                "replay MISMATCH: recorded trace hash {} ({} events), replayed {} ({} events)",
-                m.trace_hash, m.events, got, result.events
-            )
-        )))
+        Err(anyhow!(Exit(EXIT_MISMATCH, bad.join("\n"))))
     }
 }
 

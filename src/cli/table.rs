@@ -514,6 +514,50 @@ pub fn caches(s: &Summary) -> String {
     render(&header, &rows)
 }
 
+/// The cascade in words and the headline numbers, for the terminal (one run, or variants side
+/// by side).
+pub fn cascade(runs: &[(crate::report::Headline, Vec<String>)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (h, narrative) in runs {
+        if runs.len() > 1 {
+            out.push(format!("variant {}:", h.variant));
+        }
+        for line in narrative {
+            out.push(format!("  {line}"));
+        }
+    }
+    if runs.len() > 1 {
+        out.push(String::new());
+        out.push(format!(
+            "{:<16} {:>12} {:>11} {:>11} {:>10} {:>10} {:>10}",
+            "variant",
+            "availability",
+            "goodput/s",
+            "client p99",
+            "arrivals/",
+            "breached",
+            "metastable"
+        ));
+        out.push(format!(
+            "{:<16} {:>12} {:>11} {:>11} {:>10} {:>10} {:>10}",
+            "", "", "", "", "request", "services", ""
+        ));
+        for (h, _) in runs {
+            out.push(format!(
+                "{:<16} {:>11.3}% {:>11.1} {:>11} {:>10.2} {:>10} {:>10}",
+                h.variant,
+                h.availability * 100.0,
+                h.goodput_per_s,
+                crate::report::cascade::ms(h.p99_ms),
+                h.service_amplification,
+                h.services_breached,
+                if h.metastable { "YES" } else { "no" }
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,13 +6,16 @@
 //! time-weighted integrals. Only requests that started at or after the warm-up are counted, and
 //! integrals run from the warm-up to the end of the run.
 
+mod series;
 mod summary;
+
+pub use series::{LevelTrack, SeriesSet, Track, MAX_SERIES_WINDOWS};
 
 pub use summary::{
     AdmissionSummary, AvailabilitySeries, CacheSummary, CallSummary, ClientSummary,
     FailoverSummary, FaultSummary, HealthSummary, LatencySummary, LinkSummary, OutcomeCounts,
     PolicySummary, PoolSummary, ReplicationSummary, ServiceSummary, StoppedBy, Summary,
-    SummaryContext, TransitionSummary,
+    SummaryContext, TransitionSummary, CDF_QUANTILES,
 };
 
 use crate::engine::SimTime;
@@ -186,14 +189,18 @@ pub struct Recorder {
     pub clients: Vec<ClientRecord>,
     pub services: Vec<ServiceRecord>,
     pub availability: Windows,
+    /// Everything per window, from time zero.
+    pub series: SeriesSet,
 }
 
 impl Recorder {
     /// `window_ns` is the availability window; `end` bounds the run.
     pub fn new(spec: &SystemSpec, warmup: SimTime, window_ns: u64, end: SimTime) -> Self {
+        let calls: Vec<usize> = spec.services.iter().map(|s| s.calls.len()).collect();
         Recorder {
             warmup,
             availability: Windows::new(window_ns, end),
+            series: SeriesSet::new(window_ns, end, spec.clients.len(), &calls),
             clients: spec
                 .clients
                 .iter()
@@ -243,6 +250,7 @@ impl Recorder {
             s.busy.advance(end.0, from);
             s.queued.advance(end.0, from);
         }
+        self.series.finish(end);
     }
 
     #[inline]
@@ -254,6 +262,7 @@ impl Recorder {
 impl Observer for Recorder {
     #[inline]
     fn client_sent(&mut self, client: ClientId, now: SimTime) {
+        self.series.client_sent(client, now);
         if self.measured(now) {
             self.clients[client].offered += 1;
         }
@@ -263,6 +272,8 @@ impl Observer for Recorder {
     fn client_done(&mut self, client: ClientId, outcome: Outcome, sent_at: SimTime, now: SimTime) {
         self.availability
             .record(now, matches!(outcome, Outcome::Ok | Outcome::Degraded));
+        self.series
+            .client_done(client, outcome, now.0 - sent_at.0, now);
         if self.measured(sent_at) {
             let c = &mut self.clients[client];
             c.outcomes[outcome.index()] += 1;
@@ -274,6 +285,7 @@ impl Observer for Recorder {
 
     #[inline]
     fn client_in_flight(&mut self, client: ClientId, in_flight: u32, now: SimTime) {
+        self.series.client_in_flight(client, in_flight as u64, now);
         let from = self.warmup.0;
         self.clients[client]
             .in_flight
@@ -282,6 +294,7 @@ impl Observer for Recorder {
 
     #[inline]
     fn service_arrival(&mut self, service: ServiceId, now: SimTime) {
+        self.series.service_arrival(service, now);
         if self.measured(now) {
             self.services[service].offered += 1;
         }
@@ -296,6 +309,8 @@ impl Observer for Recorder {
         started_at: SimTime,
         now: SimTime,
     ) {
+        self.series
+            .service_done(service, outcome, now.0 - arrived_at.0, now);
         if !self.measured(arrived_at) {
             return;
         }
@@ -331,6 +346,8 @@ impl Observer for Recorder {
         let total_queued = s.queued.level + queued as u64 - old.1 as u64;
         s.busy.set(total_busy, now.0, from);
         s.queued.set(total_queued, now.0, from);
+        self.series
+            .service_levels(service, total_busy, total_queued, now);
         if now.0 >= from && queued > s.max_queue {
             s.max_queue = queued;
         }
@@ -338,6 +355,7 @@ impl Observer for Recorder {
 
     #[inline]
     fn client_attempt(&mut self, client: ClientId, now: SimTime) {
+        self.series.client_attempt(client, now);
         if self.measured(now) {
             self.clients[client].attempts += 1;
         }
@@ -345,6 +363,7 @@ impl Observer for Recorder {
 
     #[inline]
     fn call_attempt(&mut self, service: ServiceId, call: usize, now: SimTime) {
+        self.series.call_attempt(service, call, now);
         if self.measured(now) {
             self.services[service].calls[call].attempts += 1;
         }
@@ -359,6 +378,8 @@ impl Observer for Recorder {
         sent_at: SimTime,
         now: SimTime,
     ) {
+        self.series
+            .call_done(service, call, outcome, now.0 - sent_at.0, now);
         if self.measured(sent_at) {
             let c = &mut self.services[service].calls[call];
             c.outcomes[outcome.index()] += 1;

@@ -82,6 +82,32 @@ pub struct LatencySummary {
     pub max_ms: f64,
 }
 
+/// The quantiles at which summaries give the latency CDF: every percent, then the tail.
+pub const CDF_QUANTILES: [f64; 104] = {
+    let mut q = [0.0; 104];
+    let mut i = 0;
+    while i < 99 {
+        q[i] = (i + 1) as f64 / 100.0;
+        i += 1;
+    }
+    q[99] = 0.995;
+    q[100] = 0.999;
+    q[101] = 0.9995;
+    q[102] = 0.9999;
+    q[103] = 1.0;
+    q
+};
+
+fn cdf(l: &Latency) -> Vec<f64> {
+    if l.count == 0 {
+        return Vec::new();
+    }
+    CDF_QUANTILES
+        .iter()
+        .map(|&q| l.hist.value_at_quantile(q) as f64 / 1e6)
+        .collect()
+}
+
 impl LatencySummary {
     fn from(l: &Latency) -> Self {
         if l.count == 0 {
@@ -120,6 +146,9 @@ pub struct ClientSummary {
     pub latency: LatencySummary,
     /// Time-average of outstanding requests.
     pub mean_in_flight: f64,
+    /// Latency of `ok` requests (ms) at each of [`CDF_QUANTILES`]: the latency CDF.
+    #[serde(default)]
+    pub latency_cdf_ms: Vec<f64>,
 }
 
 /// One call edge, as its caller saw it.
@@ -164,6 +193,9 @@ pub struct ServiceSummary {
     /// The longest queue seen at any one replica.
     pub max_queue: u32,
     pub calls: Vec<CallSummary>,
+    /// Latency of `ok` requests (ms) at each of [`CDF_QUANTILES`]: the latency CDF.
+    #[serde(default)]
+    pub latency_cdf_ms: Vec<f64>,
 }
 
 /// Everything a run measured; written to `summary.json`.
@@ -465,6 +497,7 @@ impl Summary {
                     goodput_per_s: per_s(outcomes.ok),
                     latency: LatencySummary::from(&r.latency),
                     mean_in_flight: time_avg(r.in_flight.integral),
+                    latency_cdf_ms: cdf(&r.latency),
                     outcomes,
                 }
             })
@@ -495,6 +528,7 @@ impl Summary {
                     mean_in_system: time_avg(r.busy.integral + r.queued.integral),
                     mean_queue: time_avg(r.queued.integral),
                     max_queue: r.max_queue,
+                    latency_cdf_ms: cdf(&r.latency),
                     calls: s
                         .calls
                         .iter()

@@ -17,8 +17,15 @@ use crate::policy::health::{NginxPassiveConfig, OutlierConfig, ProbeConfig};
 pub struct Slo {
     /// Share of client requests answered `ok` or `degraded` in a window.
     pub availability: f64,
-    /// The window over which availability is measured.
+    /// The window over which availability is measured, and the time series' resolution.
     pub window: SimDuration,
+    /// A service breaches its SLO in a window where more than this share of its requests fail.
+    pub error_rate: f64,
+    /// ... or where the p99 latency of its ok requests is above this (if set).
+    pub latency_p99: Option<SimDuration>,
+    /// A breach that outlives every fault and load surge by this long is metastable
+    /// (default: ten windows).
+    pub metastable_after: SimDuration,
 }
 
 impl Default for Slo {
@@ -26,6 +33,9 @@ impl Default for Slo {
         Slo {
             availability: 0.99,
             window: SimDuration(1_000_000_000),
+            error_rate: 0.05,
+            latency_p99: None,
+            metastable_after: SimDuration(10_000_000_000),
         }
     }
 }
@@ -46,6 +56,25 @@ pub(super) fn slo(c: &mut Checker, raw: &Option<RawSlo>) -> Slo {
         if let Some(w) = &r.window {
             if let Some(d) = c.positive_duration("slo.window", w) {
                 s.window = d;
+            }
+        }
+        if let Some(e) = r.error_rate {
+            if !(0.0..1.0).contains(&e) {
+                c.err(
+                    "slo.error_rate",
+                    format!("a share of a service's requests: at least 0 and below 1 (0.05 for 5%), got {e}"),
+                );
+            } else {
+                s.error_rate = e;
+            }
+        }
+        if let Some(l) = &r.latency_p99 {
+            s.latency_p99 = c.positive_duration("slo.latency_p99", l);
+        }
+        s.metastable_after = SimDuration(s.window.0.saturating_mul(10));
+        if let Some(m) = &r.metastable_after {
+            if let Some(d) = c.positive_duration("slo.metastable_after", m) {
+                s.metastable_after = d;
             }
         }
     }

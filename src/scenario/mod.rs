@@ -6,6 +6,7 @@
 //! checked, so the model never has to report a user's mistake.
 
 mod faults;
+pub mod overrides;
 mod policies;
 mod raw;
 mod spans;
@@ -34,7 +35,13 @@ pub struct Scenario {
     pub system: SystemSpec,
     /// What "recovered" means in fault figures.
     pub slo: Slo,
+    /// Named variants (A/B): the same scenario with some fields replaced, each validated like
+    /// the file. Empty when the file declares none. Variants have no variants of their own.
+    pub variants: Vec<(String, Scenario)>,
 }
+
+/// The most variants a scenario may declare.
+pub const MAX_VARIANTS: usize = 8;
 
 /// Bounds on a run (the scenario's `limits` section).
 #[derive(Clone, Copy, Debug)]
@@ -156,6 +163,105 @@ pub fn load_file(path: &Path, overrides: &Overrides) -> Result<Loaded, ScenarioE
 
 /// Parses and validates scenario text; `file` names it in messages.
 pub fn from_str(text: &str, file: &str, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
+    let mut scenario = from_str_one(text, file, overrides)?;
+    let raw = parse(text).map_err(|p| ScenarioError::Invalid {
+        file: file.to_string(),
+        problems: vec![p],
+    })?;
+    if raw.variants.is_empty() {
+        return Ok(scenario);
+    }
+    let spans = SpanIndex::build(text);
+    let base = overrides::without_variants(text);
+    let mut problems = Vec::new();
+    let mut at = |path: String, message: String| {
+        let (line, col) = spans.lookup(&path).unzip();
+        problems.push(Problem {
+            path,
+            line,
+            col,
+            message,
+        });
+    };
+    if raw.variants.len() > MAX_VARIANTS {
+        at(
+            "variants".into(),
+            format!(
+                "at most {MAX_VARIANTS} variants, got {} (each one is a whole run)",
+                raw.variants.len()
+            ),
+        );
+    }
+    for (k, v) in raw.variants.iter().enumerate() {
+        let vp = format!("variants[{k}]");
+        let ok_name = !v.name.is_empty()
+            && v.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_+.".contains(c));
+        if !ok_name {
+            at(
+                format!("{vp}.name"),
+                format!("`{}`: a variant name is letters, digits and - _ + . (it names a directory and a column)", v.name),
+            );
+            continue;
+        }
+        if raw.variants[..k].iter().any(|o| o.name == v.name) {
+            at(
+                format!("{vp}.name"),
+                format!("`{}` is used by an earlier variant", v.name),
+            );
+            continue;
+        }
+        let mut edits = Vec::new();
+        for key in v.set.keys() {
+            let kp = format!("{vp}.set.{key}");
+            let value = spans.range(&kp).map(|(a, b)| text[a..b].to_string());
+            match (overrides::resolve(&raw, key), value) {
+                (Ok(path), Some(value)) => edits.push((path, value)),
+                (Err(e), _) => at(kp, e),
+                (_, None) => at(kp, "could not find this value's text in the file".into()),
+            }
+        }
+        let vtext = match overrides::apply(&base, &edits) {
+            Ok(t) => t,
+            Err(e) => {
+                at(format!("{vp}.set"), e);
+                continue;
+            }
+        };
+        match from_str_one(&vtext, file, overrides) {
+            Ok(sc) => scenario.variants.push((v.name.clone(), sc)),
+            Err(e) => {
+                for p in e.problems() {
+                    at(
+                        format!("{vp}.set"),
+                        format!(
+                            "variant `{}`: {}{}",
+                            v.name,
+                            if p.path.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{}: ", p.path)
+                            },
+                            p.message
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(scenario)
+    } else {
+        Err(ScenarioError::Invalid {
+            file: file.to_string(),
+            problems,
+        })
+    }
+}
+
+/// One scenario, its variants ignored.
+fn from_str_one(text: &str, file: &str, overrides: &Overrides) -> Result<Scenario, ScenarioError> {
     let invalid = |problems| ScenarioError::Invalid {
         file: file.to_string(),
         problems,

@@ -26,6 +26,18 @@ pub struct RawScenario {
     #[serde(default)]
     pub faults: Vec<RawFault>,
     pub slo: Option<RawSlo>,
+    #[serde(default)]
+    pub variants: Vec<RawVariant>,
+}
+
+/// A named variant: the same scenario with some fields replaced (`set` maps field paths to
+/// values written as they would be in the file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Variant")]
+pub struct RawVariant {
+    pub name: String,
+    #[serde(default)]
+    pub set: std::collections::BTreeMap<String, ron::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -33,6 +45,9 @@ pub struct RawScenario {
 pub struct RawSlo {
     pub availability: Option<f64>,
     pub window: Option<String>,
+    pub error_rate: Option<f64>,
+    pub latency_p99: Option<String>,
+    pub metastable_after: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

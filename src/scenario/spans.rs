@@ -13,6 +13,8 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default)]
 pub struct SpanIndex {
     map: BTreeMap<String, (usize, usize)>,
+    /// Byte ranges of the values that were read to their end.
+    ranges: BTreeMap<String, (usize, usize)>,
 }
 
 impl SpanIndex {
@@ -23,9 +25,18 @@ impl SpanIndex {
             line: 1,
             col: 1,
             map: BTreeMap::new(),
+            ranges: BTreeMap::new(),
         };
         let _ = r.value(String::new());
-        SpanIndex { map: r.map }
+        SpanIndex {
+            map: r.map,
+            ranges: r.ranges,
+        }
+    }
+
+    /// The byte range of the value at exactly `path`, if the reader followed it to its end.
+    pub fn range(&self, path: &str) -> Option<(usize, usize)> {
+        self.ranges.get(path).copied()
     }
 
     /// The position of `path`, or of its nearest enclosing path that has one.
@@ -47,6 +58,7 @@ struct Reader<'a> {
     line: usize,
     col: usize,
     map: BTreeMap<String, (usize, usize)>,
+    ranges: BTreeMap<String, (usize, usize)>,
 }
 
 fn field(path: &str, name: &str) -> String {
@@ -152,6 +164,15 @@ impl Reader<'_> {
         self.map
             .entry(path.clone())
             .or_insert((self.line, self.col));
+        let start = self.i;
+        self.value_body(&path)?;
+        // Overwrite: a newtype variant's inner value shares the path and finishes first.
+        self.ranges.insert(path, (start, self.i));
+        Some(())
+    }
+
+    fn value_body(&mut self, path: &str) -> Option<()> {
+        let path = path.to_string();
         match self.peek()? {
             b'"' => self.string(),
             b'r' if matches!(self.peek_at(1), Some(b'"') | Some(b'#')) => self.raw_string(),

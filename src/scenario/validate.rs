@@ -686,6 +686,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
         limits,
         system,
         slo,
+        variants: Vec::new(),
     };
     check_event_budget(&scenario).map_err(|p| vec![p])?;
     Ok(scenario)

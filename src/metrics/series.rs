@@ -1,0 +1,369 @@
+//! Windowed time series: what each client, service and call edge saw in every window of the
+//! run (counts by outcome, latency percentiles, time-averaged levels), from time zero.
+//!
+//! Memory is bounded by windows x series, never by requests: counts are one `u32` per window,
+//! latency goes into one HDR histogram per series that is read (p50, p99, p99.9) and cleared
+//! when its window closes, and levels are integrated per window. A run longer than
+//! [`MAX_SERIES_WINDOWS`] windows gets wider windows.
+//!
+//! This module only records; it knows nothing of SLOs, faults or how the series are drawn.
+
+use crate::engine::SimTime;
+use crate::model::Outcome;
+use hdrhistogram::Histogram;
+
+/// The most windows a run's time series keeps.
+pub const MAX_SERIES_WINDOWS: u64 = 2_000;
+
+/// Window histograms count microseconds to 2 significant figures (1%), which is plenty for a
+/// plot and keeps the histogram small (3,200 counters) so that reading and clearing it once per
+/// window costs little.
+fn window_histogram() -> Histogram<u32> {
+    Histogram::new_with_bounds(1, super::LATENCY_NS_MAX / 1_000, 2)
+        .expect("static histogram bounds are valid")
+}
+
+/// A level (busy workers, queue length, requests in flight) integrated over time; the
+/// integral is read at every window boundary, so a change costs what a plain integral costs.
+#[derive(Clone, Debug)]
+pub struct LevelTrack {
+    level: u64,
+    last_ns: u64,
+    /// Level x nanoseconds from time zero to `last_ns`.
+    acc: u128,
+    /// The integral from time zero to the start of each window (filled as windows close).
+    at_boundary: Vec<u128>,
+}
+
+impl LevelTrack {
+    fn new(windows: usize) -> Self {
+        let mut at_boundary = Vec::with_capacity(windows + 1);
+        at_boundary.push(0);
+        LevelTrack {
+            level: 0,
+            last_ns: 0,
+            acc: 0,
+            at_boundary,
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, level: u64, now_ns: u64) {
+        self.acc += self.level as u128 * (now_ns - self.last_ns) as u128;
+        self.last_ns = now_ns;
+        self.level = level;
+    }
+
+    /// Records the integral at `boundary_ns`, which no change so far has passed.
+    fn snapshot(&mut self, boundary_ns: u64) {
+        let v = self.acc + self.level as u128 * boundary_ns.saturating_sub(self.last_ns) as u128;
+        self.at_boundary.push(v);
+    }
+
+    /// The time-average level of window `i` (0 for a window not closed).
+    pub fn mean(&self, i: usize, window_ns: u64) -> f64 {
+        match (self.at_boundary.get(i), self.at_boundary.get(i + 1)) {
+            (Some(a), Some(b)) => (b - a) as f64 / window_ns as f64,
+            _ => 0.0,
+        }
+    }
+}
+
+/// One entity's series.
+#[derive(Clone, Debug)]
+pub struct Track {
+    /// Client requests sent, or requests arriving at a service (by start time).
+    pub offered: Vec<u32>,
+    /// Attempts sent over the network, retries and hedges included (clients and call edges).
+    pub attempts: Vec<u32>,
+    /// Finished requests by outcome (by finish time), indexed by [`Outcome::index`].
+    pub outcomes: [Vec<u32>; 8],
+    /// Latency percentiles of `ok` requests finished in each window; 0 when there were none.
+    pub p50_ns: Vec<u64>,
+    pub p99_ns: Vec<u64>,
+    pub p999_ns: Vec<u64>,
+    hist: Histogram<u32>,
+    hist_w: usize,
+}
+
+impl Track {
+    fn new(windows: usize) -> Self {
+        Track {
+            offered: vec![0; windows],
+            attempts: vec![0; windows],
+            outcomes: std::array::from_fn(|_| vec![0; windows]),
+            p50_ns: vec![0; windows],
+            p99_ns: vec![0; windows],
+            p999_ns: vec![0; windows],
+            hist: window_histogram(),
+            hist_w: 0,
+        }
+    }
+
+    #[inline]
+    fn bump(v: &mut [u32], w: usize) {
+        if let Some(x) = v.get_mut(w) {
+            *x = x.saturating_add(1);
+        }
+    }
+
+    #[inline]
+    fn done(&mut self, w: usize, outcome: Outcome, latency_ns: u64) {
+        Self::bump(&mut self.outcomes[outcome.index()], w);
+        if outcome == Outcome::Ok {
+            if w != self.hist_w {
+                self.close(w);
+            }
+            self.hist
+                .saturating_record((latency_ns / 1_000).clamp(1, super::LATENCY_NS_MAX / 1_000));
+        }
+    }
+
+    /// Reads the histogram into its window's percentiles and starts window `next`.
+    #[cold]
+    fn close(&mut self, next: usize) {
+        let h = &mut self.hist;
+        let n = h.len();
+        if n > 0 {
+            let w = self.hist_w;
+            if w < self.p50_ns.len() {
+                // One pass for the three percentiles (rank = ceil(q n), as HdrHistogram does).
+                let ranks = [0.5, 0.99, 0.999].map(|q: f64| ((q * n as f64).ceil() as u64).max(1));
+                let mut got = [0u64; 3];
+                let (mut k, mut seen) = (0, 0u64);
+                for v in h.iter_recorded() {
+                    seen += v.count_at_value() as u64;
+                    while k < 3 && ranks[k] <= seen {
+                        got[k] = h.highest_equivalent(v.value_iterated_to()) * 1_000;
+                        k += 1;
+                    }
+                    if k == 3 {
+                        break;
+                    }
+                }
+                self.p50_ns[w] = got[0];
+                self.p99_ns[w] = got[1];
+                self.p999_ns[w] = got[2];
+            }
+            h.reset();
+        }
+        self.hist_w = next;
+    }
+}
+
+/// Every entity's series for one run.
+#[derive(Clone, Debug)]
+pub struct SeriesSet {
+    pub window_ns: u64,
+    /// Windows covering the run, the last one possibly partial.
+    pub windows: usize,
+    pub clients: Vec<Track>,
+    /// Requests in flight per client.
+    pub client_in_flight: Vec<LevelTrack>,
+    pub services: Vec<Track>,
+    /// Busy workers and queued requests per service (all replicas).
+    pub busy: Vec<LevelTrack>,
+    pub queued: Vec<LevelTrack>,
+    /// Per service, per call edge (in the order of the service's calls).
+    pub calls: Vec<Vec<Track>>,
+    cur: usize,
+    cur_end_ns: u64,
+}
+
+impl SeriesSet {
+    /// `calls_per_service[s]` is how many call edges service `s` has.
+    pub fn new(window_ns: u64, end: SimTime, clients: usize, calls_per_service: &[usize]) -> Self {
+        let window_ns = window_ns.max(end.0.div_ceil(MAX_SERIES_WINDOWS)).max(1);
+        let windows = end.0.div_ceil(window_ns).max(1) as usize;
+        let services = calls_per_service.len();
+        SeriesSet {
+            window_ns,
+            windows,
+            clients: (0..clients).map(|_| Track::new(windows)).collect(),
+            client_in_flight: (0..clients).map(|_| LevelTrack::new(windows)).collect(),
+            services: (0..services).map(|_| Track::new(windows)).collect(),
+            busy: (0..services).map(|_| LevelTrack::new(windows)).collect(),
+            queued: (0..services).map(|_| LevelTrack::new(windows)).collect(),
+            calls: calls_per_service
+                .iter()
+                .map(|&n| (0..n).map(|_| Track::new(windows)).collect())
+                .collect(),
+            cur: 0,
+            cur_end_ns: window_ns,
+        }
+    }
+
+    /// The window `now` falls in. Time only moves forward, so the work of moving to a new
+    /// window (a division, reading the level integrals) happens once per window.
+    #[inline]
+    fn window(&mut self, now: SimTime) -> usize {
+        if now.0 >= self.cur_end_ns {
+            self.roll(now.0);
+        }
+        self.cur
+    }
+
+    #[cold]
+    fn roll(&mut self, now_ns: u64) {
+        // Every boundary passed since the last call: no level changed after it yet.
+        while self.cur_end_ns <= now_ns && self.cur < self.windows {
+            let b = self.cur_end_ns;
+            for l in self.levels_mut() {
+                l.snapshot(b);
+            }
+            self.cur += 1;
+            self.cur_end_ns = self.cur_end_ns.saturating_add(self.window_ns);
+        }
+        if self.cur >= self.windows {
+            self.cur_end_ns = u64::MAX;
+        }
+    }
+
+    fn levels_mut(&mut self) -> impl Iterator<Item = &mut LevelTrack> {
+        self.client_in_flight
+            .iter_mut()
+            .chain(self.busy.iter_mut())
+            .chain(self.queued.iter_mut())
+    }
+
+    #[inline]
+    pub(super) fn client_sent(&mut self, client: usize, now: SimTime) {
+        let w = self.window(now);
+        Track::bump(&mut self.clients[client].offered, w);
+    }
+
+    #[inline]
+    pub(super) fn client_attempt(&mut self, client: usize, now: SimTime) {
+        let w = self.window(now);
+        Track::bump(&mut self.clients[client].attempts, w);
+    }
+
+    #[inline]
+    pub(super) fn client_done(
+        &mut self,
+        client: usize,
+        outcome: Outcome,
+        latency_ns: u64,
+        now: SimTime,
+    ) {
+        let w = self.window(now);
+        self.clients[client].done(w, outcome, latency_ns);
+    }
+
+    #[inline]
+    pub(super) fn client_in_flight(&mut self, client: usize, level: u64, now: SimTime) {
+        self.window(now);
+        self.client_in_flight[client].set(level, now.0);
+    }
+
+    #[inline]
+    pub(super) fn service_arrival(&mut self, service: usize, now: SimTime) {
+        let w = self.window(now);
+        Track::bump(&mut self.services[service].offered, w);
+    }
+
+    #[inline]
+    pub(super) fn service_done(
+        &mut self,
+        service: usize,
+        outcome: Outcome,
+        latency_ns: u64,
+        now: SimTime,
+    ) {
+        let w = self.window(now);
+        self.services[service].done(w, outcome, latency_ns);
+    }
+
+    #[inline]
+    pub(super) fn service_levels(&mut self, service: usize, busy: u64, queued: u64, now: SimTime) {
+        self.window(now);
+        self.busy[service].set(busy, now.0);
+        self.queued[service].set(queued, now.0);
+    }
+
+    #[inline]
+    pub(super) fn call_attempt(&mut self, service: usize, call: usize, now: SimTime) {
+        let w = self.window(now);
+        Track::bump(&mut self.calls[service][call].attempts, w);
+    }
+
+    #[inline]
+    pub(super) fn call_done(
+        &mut self,
+        service: usize,
+        call: usize,
+        outcome: Outcome,
+        latency_ns: u64,
+        now: SimTime,
+    ) {
+        let w = self.window(now);
+        self.calls[service][call].done(w, outcome, latency_ns);
+    }
+
+    /// Closes the last windows' histograms and levels at `end`.
+    pub fn finish(&mut self, end: SimTime) {
+        if end.0 > 0 {
+            self.window(SimTime(end.0 - 1));
+        }
+        // The last window (possibly partial) closes at `end`.
+        if self.cur < self.windows {
+            let b = end.0.min(self.cur_end_ns);
+            for l in self.levels_mut() {
+                l.snapshot(b);
+            }
+        }
+        let tracks = self
+            .clients
+            .iter_mut()
+            .chain(self.services.iter_mut())
+            .chain(self.calls.iter_mut().flatten());
+        for t in tracks {
+            t.close(usize::MAX);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_split_across_windows() {
+        // Window 10 ns: level 2 from 5 to 25, then 0; the run ends at 40.
+        let mut s = SeriesSet::new(10, SimTime(40), 1, &[]);
+        s.client_in_flight(0, 2, SimTime(5));
+        s.client_in_flight(0, 0, SimTime(25));
+        s.finish(SimTime(40));
+        let l = &s.client_in_flight[0];
+        let means: Vec<f64> = (0..4).map(|i| l.mean(i, 10)).collect();
+        assert_eq!(means, vec![1.0, 2.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn window_percentiles_are_per_window() {
+        let mut s = SeriesSet::new(1_000, SimTime(3_000), 1, &[]);
+        for i in 1..=100u64 {
+            s.client_done(0, Outcome::Ok, i * 10_000, SimTime(500));
+        }
+        s.client_done(0, Outcome::Ok, 7_000, SimTime(2_500));
+        s.client_done(0, Outcome::Timeout, 0, SimTime(2_600));
+        s.finish(SimTime(3_000));
+        let c = &s.clients[0];
+        // 2 significant figures: within 1%.
+        let near = |got: u64, want: f64| (got as f64 - want).abs() <= want / 100.0;
+        assert!(near(c.p50_ns[0], 500_000.0), "{}", c.p50_ns[0]);
+        assert!(near(c.p99_ns[0], 990_000.0), "{}", c.p99_ns[0]);
+        assert!(near(c.p999_ns[0], 1_000_000.0), "{}", c.p999_ns[0]);
+        assert_eq!(c.p50_ns[1], 0, "no request finished in window 1");
+        assert_eq!(c.p50_ns[2], 7_000);
+        assert_eq!(c.outcomes[Outcome::Ok.index()], vec![100, 0, 1]);
+        assert_eq!(c.outcomes[Outcome::Timeout.index()], vec![0, 0, 1]);
+    }
+
+    #[test]
+    fn long_runs_get_wider_windows() {
+        let s = SeriesSet::new(1_000_000_000, SimTime(1_000_000 * 1_000_000_000), 1, &[0]);
+        assert!(s.windows as u64 <= MAX_SERIES_WINDOWS);
+        assert_eq!(s.window_ns, 500 * 1_000_000_000);
+    }
+}

@@ -1,0 +1,744 @@
+//! The report's plots, drawn with plotters as SVG text (the browser renders the text, so no
+//! font files are needed to make them).
+//!
+//! Each function takes the data it draws (frames, the cascade, the graph) and returns a
+//! complete SVG document; none of them knows where it will be written or embedded.
+
+use super::cascade::{Cascade, Graph, Trigger};
+use super::frame::{col, Frame, Kind};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+pub type PlotResult = Result<String, String>;
+
+const W: u32 = 960;
+const FONT: &str = "sans-serif";
+
+/// Colours for lines and variants, told apart also by people with the common colour-vision
+/// deficiencies (Okabe-Ito).
+pub const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 0, 0),
+];
+
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("plotting failed: {e:?}")
+}
+
+/// A line to draw: NaN values leave gaps.
+pub struct Line {
+    pub label: String,
+    pub color: RGBColor,
+    pub points: Vec<(f64, f64)>,
+    pub dashed: bool,
+}
+
+fn segments(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
+    let mut out: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
+    for &(x, y) in points {
+        if y.is_finite() {
+            out.last_mut().expect("never empty").push((x, y));
+        } else if !out.last().expect("never empty").is_empty() {
+            out.push(Vec::new());
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// Where to put the labels of shaded windows: the first of three rows where the label does
+/// not overlap the previous one; a label that fits nowhere is left out (its window is still
+/// shaded, and the page lists every trigger).
+fn place_labels(spans: &[(f64, f64, String)], px: impl Fn(f64) -> i32) -> Vec<(usize, i32, i32)> {
+    let mut row_end = [i32::MIN; 3];
+    let mut out = Vec::new();
+    for (k, (s, _, label)) in spans.iter().enumerate() {
+        let x = px(*s) + 3;
+        let wpx = (label.chars().count() as i32) * 6 + 6;
+        if let Some(r) = (0..3).find(|&r| row_end[r] < x) {
+            row_end[r] = x + wpx;
+            out.push((k, x, r as i32));
+        }
+    }
+    out
+}
+
+fn short(label: &str, max: usize) -> String {
+    if label.chars().count() <= max {
+        label.to_string()
+    } else {
+        let mut s: String = label.chars().take(max - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+macro_rules! time_chart {
+    ($root:expr, $title:expr, $y_desc:expr, $end:expr, $yrange:expr, $lines:expr, $triggers:expr, $warmup:expr, $ybottom:expr, $ytop:expr) => {{
+        let root = $root;
+        let mut chart = ChartBuilder::on(root)
+            .caption($title, (FONT, 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(0f64..$end, $yrange)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("simulated time (s)")
+            .y_desc($y_desc)
+            .x_label_formatter(&|x: &f64| tick(*x))
+            .y_label_formatter(&|y: &f64| tick(*y))
+            .light_line_style(RGBColor(235, 235, 235))
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        let (yb, yt) = ($ybottom, $ytop);
+        if $warmup > 0.0 {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, yb), ($warmup, yt)],
+                    RGBColor(120, 120, 120).mix(0.12).filled(),
+                )))
+                .map_err(err)?;
+        }
+        let spans: Vec<(f64, f64, String)> = $triggers
+            .iter()
+            .map(|t: &Trigger| {
+                (
+                    t.start_s,
+                    t.end_s.unwrap_or($end).min($end),
+                    short(&t.label, 28),
+                )
+            })
+            .collect();
+        for (s, e, _) in &spans {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(*s, yb), (e.max(*s + $end / 400.0), yt)],
+                    RGBColor(220, 50, 47).mix(0.13).filled(),
+                )))
+                .map_err(err)?;
+        }
+        for (i, l) in $lines.iter().enumerate() {
+            let style = ShapeStyle::from(&l.color).stroke_width(2);
+            let mut first = true;
+            for seg in segments(&l.points) {
+                let anno = if l.dashed {
+                    chart
+                        .draw_series(DashedLineSeries::new(seg, 6, 4, style))
+                        .map_err(err)?
+                } else {
+                    chart
+                        .draw_series(LineSeries::new(seg, style))
+                        .map_err(err)?
+                };
+                if first {
+                    let c = l.color;
+                    anno.label(l.label.clone()).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3))
+                    });
+                    first = false;
+                }
+            }
+            let _ = i;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font((FONT, 12))
+            .draw()
+            .map_err(err)?;
+        // Labels of the shaded windows, inside the top of the plot, never overlapping.
+        let area = chart.plotting_area();
+        let (x0, y0) = area.get_base_pixel();
+        let (pw, _) = area.dim_in_pixel();
+        let end = $end;
+        let px = |x: f64| x0 + (x / end * pw as f64) as i32;
+        let placed = place_labels(&spans, px);
+        for (k, x, row) in placed {
+            root.draw(&Text::new(
+                spans[k].2.clone(),
+                (x, y0 + 4 + row * 14),
+                (FONT, 11).into_font().color(&RGBColor(160, 30, 30)),
+            ))
+            .map_err(err)?;
+        }
+        if $warmup > 0.0 {
+            root.draw(&Text::new(
+                "warm-up",
+                (x0 + 3, y0 + pw.min(1) as i32 * 0 + 4 + 3 * 14),
+                (FONT, 11).into_font().color(&RGBColor(110, 110, 110)),
+            ))
+            .map_err(err)?;
+        }
+    }};
+}
+
+/// Lines over simulated time with triggers shaded; `log_y` for latencies.
+pub fn time_plot(
+    title: &str,
+    y_desc: &str,
+    frame_end_s: f64,
+    lines: &[Line],
+    triggers: &[Trigger],
+    warmup_s: f64,
+    log_y: bool,
+) -> PlotResult {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, 380)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let ys = lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|p| p.1))
+            .filter(|y| y.is_finite());
+        let end = frame_end_s.max(1e-9);
+        if log_y {
+            let (lo, hi) = ys
+                .filter(|y| *y > 0.0)
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+                    (a.min(y), b.max(y))
+                });
+            let (lo, hi) = if lo.is_finite() {
+                (lo / 1.5, hi * 1.5)
+            } else {
+                (0.1, 10.0)
+            };
+            time_chart!(
+                &root,
+                title,
+                y_desc,
+                end,
+                (lo..hi).log_scale(),
+                lines,
+                triggers,
+                warmup_s,
+                lo,
+                hi
+            );
+        } else {
+            let hi = ys.fold(0.0f64, f64::max);
+            let hi = if hi > 0.0 { hi * 1.12 } else { 1.0 };
+            time_chart!(
+                &root,
+                title,
+                y_desc,
+                end,
+                0f64..hi,
+                lines,
+                triggers,
+                warmup_s,
+                0.0,
+                hi
+            );
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// An axis tick: no decimals on large numbers, as few as needed on small ones.
+fn tick(v: f64) -> String {
+    let a = v.abs();
+    if a >= 100.0 || v == v.trunc() {
+        format!("{v:.0}")
+    } else if a >= 1.0 {
+        format!("{v:.1}")
+    } else if a >= 0.01 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.1e}")
+    }
+}
+
+/// The heatmap's colour scale: error rates on a square-root scale, so that the few percent
+/// that breach an SLO are visible next to a total outage.
+fn heat_scale(rate: f64) -> f64 {
+    rate.clamp(0.0, 1.0).sqrt()
+}
+
+/// A colour from pale (0) to dark red (1).
+fn heat(v: f64) -> RGBColor {
+    let v = v.clamp(0.0, 1.0);
+    let lerp = |a: f64, b: f64, t: f64| (a + (b - a) * t).round() as u8;
+    if v < 0.5 {
+        let t = v / 0.5;
+        RGBColor(
+            lerp(247.0, 253.0, t),
+            lerp(247.0, 174.0, t),
+            lerp(240.0, 97.0, t),
+        )
+    } else {
+        let t = (v - 0.5) / 0.5;
+        RGBColor(
+            lerp(253.0, 165.0, t),
+            lerp(174.0, 0.0, t),
+            lerp(97.0, 38.0, t),
+        )
+    }
+}
+
+/// Services (deepest dependency at the bottom) by time, coloured by error rate, with the
+/// triggers marked above.
+pub fn heatmap(frame: &Frame, graph: &Graph, triggers: &[Trigger]) -> PlotResult {
+    let mut rows: Vec<(String, usize)> =
+        graph.services.iter().map(|s| (s.0.clone(), s.1)).collect();
+    rows.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    rows.insert(0, ("clients (end to end)".into(), 0));
+    let n = rows.len();
+    let h = 150 + 26 * n as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let end = frame.end_s.max(1e-9);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Error rate per service over time (darker = more failed requests)",
+                (FONT, 18),
+            )
+            .margin(12)
+            .margin_top(52)
+            .x_label_area_size(40)
+            .y_label_area_size(150)
+            .right_y_label_area_size(70)
+            .build_cartesian_2d(0f64..end, 0f64..n as f64)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .disable_y_axis()
+            .x_desc("simulated time (s)")
+            .x_label_formatter(&|x: &f64| tick(*x))
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        for (r, (name, _)) in rows.iter().enumerate() {
+            let e = if r == 0 {
+                Some(frame.system())
+            } else {
+                frame.get(Kind::Service, name)
+            };
+            let Some(e) = e else { continue };
+            let y0 = (n - 1 - r) as f64;
+            for i in 0..frame.windows() {
+                let v = e.rows[i][col::ERROR_RATE];
+                let stuck = e.finished(i) == 0.0 && e.rows[i][col::OFFERED] > 0.0;
+                let c = if v.is_nan() && !stuck {
+                    RGBColor(255, 255, 255)
+                } else {
+                    heat(if stuck { 1.0 } else { heat_scale(v) })
+                };
+                let x0 = frame.t(i);
+                let x1 = (x0 + frame.window_s).min(end);
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x0, y0 + 0.06), (x1, y0 + 0.94)],
+                        c.filled(),
+                    )))
+                    .map_err(err)?;
+            }
+            let p = chart.backend_coord(&(0.0, y0 + 0.5));
+            root.draw(&Text::new(
+                short(name, 22),
+                (p.0 - 8, p.1),
+                (FONT, 12)
+                    .into_text_style(&root)
+                    .pos(Pos::new(HPos::Right, VPos::Center)),
+            ))
+            .map_err(err)?;
+        }
+        // Trigger markers: a line across all rows at the start, a label above.
+        let spans: Vec<(f64, f64, String)> = triggers
+            .iter()
+            .map(|t| (t.start_s, t.end_s.unwrap_or(end), short(&t.label, 28)))
+            .collect();
+        for (s, e, _) in &spans {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(*s, 0.0), (*s, n as f64)],
+                    RGBColor(40, 40, 40).stroke_width(2),
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(e.min(end), 0.0), (e.min(end), n as f64)],
+                    ShapeStyle::from(&RGBColor(40, 40, 40)).stroke_width(1),
+                )))
+                .map_err(err)?;
+        }
+        let (x0, y0) = chart.plotting_area().get_base_pixel();
+        let (pw, _) = chart.plotting_area().dim_in_pixel();
+        let px = |x: f64| x0 + (x / end * pw as f64) as i32;
+        for (k, x, row) in place_labels(&spans, px) {
+            root.draw(&Text::new(
+                format!("▼ {}", spans[k].2),
+                (x - 7, y0 - 14 - row * 13),
+                (FONT, 11).into_font().color(&RGBColor(40, 40, 40)),
+            ))
+            .map_err(err)?;
+        }
+        // The colour scale.
+        let lx = x0 + pw as i32 + 16;
+        for k in 0..=20 {
+            let v = k as f64 / 20.0;
+            let y = y0 + 10 + (20 - k) * 5;
+            root.draw(&Rectangle::new(
+                [(lx, y), (lx + 14, y + 5)],
+                heat(v).filled(),
+            ))
+            .map_err(err)?;
+        }
+        for (rate, label) in [
+            (0.0, "0%"),
+            (0.01, "1%"),
+            (0.1, "10%"),
+            (0.5, "50%"),
+            (1.0, "100%"),
+        ] {
+            let v = heat_scale(rate);
+            let y = y0 + 10 + ((1.0 - v) * 100.0) as i32 + 3;
+            root.draw(&Text::new(
+                label,
+                (lx + 18, y),
+                (FONT, 11)
+                    .into_text_style(&root)
+                    .pos(Pos::new(HPos::Left, VPos::Center)),
+            ))
+            .map_err(err)?;
+        }
+        root.draw(&Text::new("errors", (lx, y0 - 2), (FONT, 11)))
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// The call graph, services placed by depth, each coloured by when it first breached.
+pub fn graph(graph: &Graph, cascade: &Cascade) -> PlotResult {
+    let max_depth = graph.services.iter().map(|s| s.1).max().unwrap_or(1);
+    let mut columns: Vec<Vec<&str>> = vec![Vec::new(); max_depth + 1];
+    columns[0].push("clients");
+    for (name, depth, _) in &graph.services {
+        columns[*depth].push(name);
+    }
+    let tallest = columns.iter().map(Vec::len).max().unwrap_or(1);
+    let h = (110 + 70 * tallest as u32).max(260);
+    let mut svg = String::new();
+    let first: Vec<(String, f64)> = cascade
+        .chain
+        .iter()
+        .map(|s| (s.name.clone(), s.first_breach_s))
+        .collect();
+    let (t_lo, t_hi) = first
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, t)| {
+            (a.min(*t), b.max(*t))
+        });
+    let colour = |name: &str| -> (RGBColor, String) {
+        if name == "clients" {
+            return match cascade.breaches[0].intervals.first() {
+                Some(iv) => (RGBColor(190, 190, 190), format!("breached {:.0} s", iv.0)),
+                None => (RGBColor(190, 190, 190), String::new()),
+            };
+        }
+        match first.iter().find(|(n, _)| n == name) {
+            Some((_, t)) => {
+                let f = if t_hi > t_lo {
+                    (t - t_lo) / (t_hi - t_lo)
+                } else {
+                    0.0
+                };
+                (
+                    heat(1.0 - 0.6 * f),
+                    format!("breached {}", super::cascade::secs(*t)),
+                )
+            }
+            None => (RGBColor(200, 230, 201), "held".into()),
+        }
+    };
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        root.draw(&Text::new(
+            "Dependency graph: each service coloured by when it first breached its SLO (darkest first)",
+            (12, 10),
+            (FONT, 16),
+        ))
+        .map_err(err)?;
+        let col_w = (W as i32 - 40) / (max_depth as i32 + 1);
+        let pos = |name: &str| -> Option<(i32, i32)> {
+            columns.iter().enumerate().find_map(|(d, c)| {
+                c.iter().position(|n| *n == name).map(|k| {
+                    let x = 20 + d as i32 * col_w + col_w / 2;
+                    let span = h as i32 - 110;
+                    let y = 60 + ((k as f64 + 0.5) / c.len() as f64 * span as f64) as i32;
+                    (x, y)
+                })
+            })
+        };
+        let (bw, bh) = ((col_w - 30).min(170), 40);
+        // Edges first, so boxes sit on top of them.
+        let mut edges: Vec<(&str, &str)> = Vec::new();
+        for (name, depth, _) in &graph.services {
+            if *depth == 1 {
+                edges.push(("clients", name));
+            }
+        }
+        for (name, _, callees) in &graph.services {
+            for c in callees {
+                edges.push((name, c));
+            }
+        }
+        for (a, b) in edges {
+            if let (Some(pa), Some(pb)) = (pos(a), pos(b)) {
+                let (sx, ex) = if pb.0 > pa.0 {
+                    (pa.0 + bw / 2, pb.0 - bw / 2)
+                } else {
+                    (pa.0, pb.0)
+                };
+                root.draw(&PathElement::new(
+                    vec![(sx, pa.1), (ex, pb.1)],
+                    RGBColor(120, 120, 120).stroke_width(2),
+                ))
+                .map_err(err)?;
+                root.draw(&Circle::new(
+                    (ex, pb.1),
+                    4,
+                    RGBColor(120, 120, 120).filled(),
+                ))
+                .map_err(err)?;
+            }
+        }
+        for c in &columns {
+            for name in c {
+                let Some((x, y)) = pos(name) else { continue };
+                let (fill, note) = colour(name);
+                root.draw(&Rectangle::new(
+                    [(x - bw / 2, y - bh / 2), (x + bw / 2, y + bh / 2)],
+                    fill.filled(),
+                ))
+                .map_err(err)?;
+                root.draw(&Rectangle::new(
+                    [(x - bw / 2, y - bh / 2), (x + bw / 2, y + bh / 2)],
+                    RGBColor(80, 80, 80).stroke_width(1),
+                ))
+                .map_err(err)?;
+                let dark = fill.0 as u32 + fill.1 as u32 + fill.2 as u32 > 380;
+                let text_c = if dark { BLACK } else { WHITE };
+                root.draw(&Text::new(
+                    short(name, 20),
+                    (x, y - 7),
+                    (FONT, 13)
+                        .into_font()
+                        .color(&text_c)
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
+                ))
+                .map_err(err)?;
+                if !note.is_empty() {
+                    root.draw(&Text::new(
+                        note,
+                        (x, y + 10),
+                        (FONT, 11)
+                            .into_font()
+                            .color(&text_c)
+                            .pos(Pos::new(HPos::Center, VPos::Center)),
+                    ))
+                    .map_err(err)?;
+                }
+            }
+        }
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}
+
+/// Health and breaker timelines: per service the share of replicas up and in balancing, per
+/// call edge with breakers the number open, window by window.
+pub fn states(frame: &Frame, triggers: &[Trigger]) -> Option<PlotResult> {
+    let mut rows: Vec<(String, Vec<f64>, f64)> = Vec::new();
+    for e in frame.entities.iter().filter(|e| e.kind == Kind::Service) {
+        let v: Vec<f64> = e.column(col::HEALTHY).collect();
+        let max = v
+            .iter()
+            .copied()
+            .filter(|x| x.is_finite())
+            .fold(0.0, f64::max);
+        if v.iter().any(|x| x.is_finite() && *x < max) || max == 0.0 {
+            rows.push((format!("{} replicas up", e.name), v, max));
+        }
+    }
+    for e in frame
+        .entities
+        .iter()
+        .filter(|e| matches!(e.kind, Kind::Call | Kind::Client))
+    {
+        let v: Vec<f64> = e.column(col::BREAKERS_OPEN).collect();
+        if v.iter().any(|x| x.is_finite()) {
+            let label = if e.kind == Kind::Client {
+                format!("client {} breakers open", e.name)
+            } else {
+                format!("{} breakers open", e.name)
+            };
+            rows.push((label, v, -1.0));
+        }
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    let n = rows.len();
+    let h = 90 + 26 * n as u32 + 40;
+    let mut svg = String::new();
+    let res = (|| {
+        let root = SVGBackend::with_string(&mut svg, (W, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let end = frame.end_s.max(1e-9);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Health and breaker state over time (end of each window)",
+                (FONT, 18),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(230)
+            .build_cartesian_2d(0f64..end, 0f64..n as f64)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .disable_y_axis()
+            .x_desc("simulated time (s)")
+            .x_label_formatter(&|x: &f64| tick(*x))
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        for (r, (label, v, max)) in rows.iter().enumerate() {
+            let y0 = (n - 1 - r) as f64;
+            for (i, x) in v.iter().enumerate() {
+                if !x.is_finite() {
+                    continue;
+                }
+                let c = if *max >= 0.0 {
+                    // Health: green when all are up, red when none are.
+                    let share = if *max > 0.0 { x / max } else { 0.0 };
+                    if share >= 1.0 {
+                        RGBColor(120, 190, 120)
+                    } else if share <= 0.0 {
+                        RGBColor(200, 40, 40)
+                    } else {
+                        RGBColor(240, 170, 60)
+                    }
+                } else if *x > 0.0 {
+                    RGBColor(200, 40, 40)
+                } else {
+                    RGBColor(120, 190, 120)
+                };
+                let x0 = frame.t(i);
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x0, y0 + 0.1), ((x0 + frame.window_s).min(end), y0 + 0.9)],
+                        c.filled(),
+                    )))
+                    .map_err(err)?;
+            }
+            let p = chart.backend_coord(&(0.0, y0 + 0.5));
+            root.draw(&Text::new(
+                short(label, 36),
+                (p.0 - 8, p.1),
+                (FONT, 12)
+                    .into_text_style(&root)
+                    .pos(Pos::new(HPos::Right, VPos::Center)),
+            ))
+            .map_err(err)?;
+        }
+        for t in triggers {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(t.start_s, 0.0), (t.start_s, n as f64)],
+                    RGBColor(40, 40, 40).stroke_width(2),
+                )))
+                .map_err(err)?;
+        }
+        root.draw(&Text::new(
+            "green: all replicas up / breakers closed · amber: some replicas out · red: none up / a breaker open · black lines: fault starts",
+            (12, h as i32 - 14),
+            (FONT, 11),
+        ))
+        .map_err(err)?;
+        root.present().map_err(err)
+    })();
+    Some(res.map(|_| svg))
+}
+
+/// Latency CDFs: each line is `(label, [(latency_ms, quantile)])`.
+pub fn cdf(title: &str, lines: &[(String, Vec<(f64, f64)>)]) -> PlotResult {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (W, 400)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let xs = lines
+            .iter()
+            .flat_map(|l| l.1.iter().map(|p| p.0))
+            .filter(|x| *x > 0.0);
+        let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+        let (lo, hi) = if lo.is_finite() {
+            (lo / 1.3, hi * 1.3)
+        } else {
+            (0.1, 10.0)
+        };
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d((lo..hi).log_scale(), 0f64..1.0)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("latency of ok requests (ms, log scale)")
+            .x_label_formatter(&|x: &f64| tick(*x))
+            .y_desc("share of requests at most this slow")
+            .light_line_style(RGBColor(235, 235, 235))
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        for (i, (label, pts)) in lines.iter().enumerate() {
+            let c = PALETTE[i % PALETTE.len()];
+            let style = ShapeStyle::from(&c).stroke_width(2);
+            chart
+                .draw_series(LineSeries::new(
+                    pts.iter().copied().filter(|p| p.0 > 0.0),
+                    style,
+                ))
+                .map_err(err)?
+                .label(label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font((FONT, 12))
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(svg)
+}

@@ -1,0 +1,236 @@
+//! Reports: what `faultline run` writes beside the summary (time series, cascade analysis,
+//! plots, pages), checked against what the scenarios are built to show, and `faultline report`
+//! rebuilding the same pages from the data alone.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("faultline-report-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn faultline(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn run(scenario: &str, dir: &Path) -> String {
+    let (code, out, err) = faultline(&[
+        "run",
+        &format!("scenarios/{scenario}.ron"),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    out
+}
+
+fn read(p: PathBuf) -> String {
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The lines of a variant's section of report.md under "How the failure spread".
+fn spread(md: &str, variant: &str) -> Vec<String> {
+    let sec = md.split("## How the failure spread").nth(1).unwrap();
+    let sec = sec.split("## Fault schedule").next().unwrap();
+    let part = sec
+        .split(&format!("### {variant}\n"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no section for {variant} in:\n{sec}"));
+    part.split("### ")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("- ").map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn quickstart_report_shows_the_cascade_in_the_order_it_broke() {
+    let dir = tmp("quickstart");
+    run("quickstart", &dir);
+    for f in [
+        "index.html",
+        "report.md",
+        "summary.json",
+        "timeseries.csv",
+        "manifest.json",
+    ] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+    for p in [
+        "variants-goodput.svg",
+        "baseline-throughput.svg",
+        "baseline-cascade.svg",
+        "baseline-graph.svg",
+        "retries-latency.svg",
+        "fail-fast-cdf.svg",
+    ] {
+        let svg = read(dir.join("plots").join(p));
+        assert!(
+            svg.contains("<svg") && svg.contains("</svg>"),
+            "{p} is not an SVG"
+        );
+    }
+    let md = read(dir.join("report.md"));
+    // The database slows down; catalog (which calls it) breaks first, then storefront (which
+    // calls catalog), then the gateway (which calls storefront).
+    let base = spread(&md, "baseline");
+    assert!(
+        base[0].starts_with("It started with slowdown x3 db/0 at 70 s"),
+        "{base:?}"
+    );
+    let order: Vec<&str> = base
+        .iter()
+        .filter_map(|l| l.split_once(". ").filter(|(n, _)| n.parse::<u32>().is_ok()))
+        .map(|(_, rest)| rest.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(order, ["catalog", "storefront", "gateway"], "{base:?}");
+    assert!(
+        base[2].contains("reached through its call to catalog"),
+        "{base:?}"
+    );
+    // Variants differ: the same arrivals and fault, different policies, different outcomes.
+    let m = read(dir.join("manifest.json"));
+    let hashes: Vec<&str> = m
+        .lines()
+        .filter(|l| l.contains("\"trace_hash\""))
+        .skip(1)
+        .collect();
+    assert_eq!(hashes.len(), 3, "{m}");
+    assert!(
+        hashes[0] != hashes[1] && hashes[1] != hashes[2],
+        "{hashes:?}"
+    );
+    // The page is self-contained: plots inline, nothing to fetch.
+    let html = read(dir.join("index.html"));
+    let files = std::fs::read_dir(dir.join("plots")).unwrap().count();
+    assert!(files >= 3 + 3 * 5, "{files} plots");
+    assert_eq!(html.matches("<svg").count(), files, "every plot is inline");
+    for bad in ["<script", "<link", "src=", "url(", "@import"] {
+        assert!(!html.contains(bad), "index.html contains {bad}");
+    }
+}
+
+#[test]
+fn report_rebuilds_the_same_pages_from_the_data() {
+    let dir = tmp("rebuild");
+    run("metastable_retries", &dir);
+    let html = read(dir.join("index.html"));
+    let md = read(dir.join("report.md"));
+    let svg = read(dir.join("plots/no-budget-cascade.svg"));
+    std::fs::remove_file(dir.join("index.html")).unwrap();
+    std::fs::remove_dir_all(dir.join("plots")).unwrap();
+    let (code, out, err) = faultline(&["report", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(read(dir.join("index.html")), html);
+    assert_eq!(read(dir.join("report.md")), md);
+    assert_eq!(read(dir.join("plots/no-budget-cascade.svg")), svg);
+    // A directory that is not a run is bad input.
+    let (code, _, err) = faultline(&["report", "scenarios"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("manifest.json"), "{err}");
+}
+
+#[test]
+fn retries_after_a_spike_are_flagged_metastable_and_a_budget_is_not() {
+    let dir = tmp("metastable");
+    let out = run("metastable_retries", &dir);
+    let md = read(dir.join("report.md"));
+    let no_budget = spread(&md, "no-budget");
+    let budget = spread(&md, "budget");
+    assert!(
+        no_budget
+            .iter()
+            .any(|l| l.starts_with("METASTABLE: clients was still in breach")),
+        "{no_budget:?}"
+    );
+    assert!(
+        !budget.iter().any(|l| l.starts_with("METASTABLE")),
+        "{budget:?}"
+    );
+    assert!(
+        budget
+            .iter()
+            .any(|l| l.contains("everything was back within its SLO")),
+        "{budget:?}"
+    );
+    assert!(out.contains("no-budget") && out.contains("YES"), "{out}");
+    // Goodput after the spike, from the time series: the last 30 s of each variant.
+    let csv = read(dir.join("timeseries.csv"));
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let goodput = header.iter().position(|h| *h == "goodput_per_s").unwrap();
+    let late = |variant: &str| {
+        let v: Vec<f64> = csv
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|c| c[0] == variant && c[3] == "system" && c[1].parse::<f64>().unwrap() >= 60.0)
+            .map(|c| c[goodput].parse::<f64>().unwrap())
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    // 300 requests/s are offered; without a budget almost none succeed, with one nearly all.
+    assert!(late("no-budget") < 60.0, "{}", late("no-budget"));
+    assert!(late("budget") > 280.0, "{}", late("budget"));
+}
+
+#[test]
+fn time_series_are_identical_for_the_same_seed() {
+    let (a, b) = (tmp("same-a"), tmp("same-b"));
+    run("bad_config", &a);
+    run("bad_config", &b);
+    for f in ["timeseries.csv", "summary.json", "report.md", "index.html"] {
+        assert_eq!(
+            read(a.join(f)),
+            read(b.join(f)),
+            "{f} differs between two runs"
+        );
+    }
+    let (code, _, err) = faultline(&[
+        "run",
+        "scenarios/bad_config.ron",
+        "--seed",
+        "2",
+        "--quiet",
+        "--out",
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_ne!(
+        read(a.join("timeseries.csv")),
+        read(b.join("timeseries.csv"))
+    );
+}
+
+#[test]
+fn time_series_memory_is_bounded_by_windows() {
+    // A 100,000 s run at 1 s windows keeps at most 2,000 windows (wider ones).
+    let dir = tmp("long");
+    let (code, out, err) = faultline(&[
+        "run",
+        "scenarios/mm1.ron",
+        "--duration",
+        "100000s",
+        "--quiet",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let csv = read(dir.join("timeseries.csv"));
+    let systems = csv.lines().filter(|l| l.contains(",system,")).count();
+    assert_eq!(systems, 2_000);
+    assert!(
+        csv.lines().nth(1).unwrap().contains(",50,system,"),
+        "window of 50 s"
+    );
+}
