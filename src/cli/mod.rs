@@ -486,6 +486,13 @@ fn write_report(dir: &Path) -> Result<Vec<(report::Headline, Vec<String>)>> {
     let plots = dir.join("plots");
     std::fs::create_dir_all(&plots)
         .with_context(|| format!("cannot create {}", plots.display()))?;
+    // Plots of an earlier report in this directory that this one does not draw would mislead.
+    for e in std::fs::read_dir(&plots)?.flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "svg" || x == "png") {
+            std::fs::remove_file(&p).with_context(|| format!("cannot remove {}", p.display()))?;
+        }
+    }
     for (file, svg) in &pages.plots {
         write_file(&plots.join(file), svg.as_bytes())?;
     }

@@ -455,8 +455,10 @@ fn healthy_replicas(
     window_s: f64,
     end_s: f64,
 ) -> Vec<f64> {
-    let mut out = vec![0.0; n];
+    // Replicas the health log never mentions stayed as they started: the first `initial` up.
+    let mut out = vec![initial as f64; n];
     for h in summary.health.iter().filter(|h| h.service == service) {
+        let assumed = (h.replica < initial) as u32 as f64;
         // Reasons a replica is not serving; it is healthy when none holds.
         let (mut down, mut paused, mut out_of_lb, mut removed) =
             (false, false, false, h.replica >= initial);
@@ -480,7 +482,7 @@ fn healthy_replicas(
                 }
                 changes.next();
             }
-            *o += (!(down || paused || out_of_lb || removed)) as u32 as f64;
+            *o += (!(down || paused || out_of_lb || removed)) as u32 as f64 - assumed;
         }
     }
     out

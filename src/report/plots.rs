@@ -295,19 +295,23 @@ pub fn heatmap(frame: &Frame, graph: &Graph, triggers: &[Trigger]) -> PlotResult
     rows.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
     rows.insert(0, ("clients (end to end)".into(), 0));
     let n = rows.len();
-    let h = 150 + 26 * n as u32;
+    let h = 170 + 26 * n as u32;
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, h)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let end = frame.end_s.max(1e-9);
+        root.draw(&Text::new(
+            "Error rate per service over time (darker = more failed requests)",
+            (W as i32 / 2, 12),
+            (FONT, 18)
+                .into_text_style(&root)
+                .pos(Pos::new(HPos::Center, VPos::Top)),
+        ))
+        .map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Error rate per service over time (darker = more failed requests)",
-                (FONT, 18),
-            )
             .margin(12)
-            .margin_top(52)
+            .margin_top(84)
             .x_label_area_size(40)
             .y_label_area_size(150)
             .right_y_label_area_size(70)
@@ -574,7 +578,7 @@ pub fn states(frame: &Frame, triggers: &[Trigger]) -> Option<PlotResult> {
             .copied()
             .filter(|x| x.is_finite())
             .fold(0.0, f64::max);
-        if v.iter().any(|x| x.is_finite() && *x < max) || max == 0.0 {
+        if v.iter().any(|x| x.is_finite() && *x < max) {
             rows.push((format!("{} replicas up", e.name), v, max));
         }
     }
@@ -597,7 +601,7 @@ pub fn states(frame: &Frame, triggers: &[Trigger]) -> Option<PlotResult> {
         return None;
     }
     let n = rows.len();
-    let h = 90 + 26 * n as u32 + 40;
+    let h = 90 + 26 * n as u32 + 60;
     let mut svg = String::new();
     let res = (|| {
         let root = SVGBackend::with_string(&mut svg, (W, h)).into_drawing_area();
@@ -672,7 +676,7 @@ pub fn states(frame: &Frame, triggers: &[Trigger]) -> Option<PlotResult> {
         }
         root.draw(&Text::new(
             "green: all replicas up / breakers closed · amber: some replicas out · red: none up / a breaker open · black lines: fault starts",
-            (12, h as i32 - 14),
+            (12, h as i32 - 16),
             (FONT, 11),
         ))
         .map_err(err)?;
