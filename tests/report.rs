@@ -234,3 +234,34 @@ fn time_series_memory_is_bounded_by_windows() {
         "window of 50 s"
     );
 }
+
+#[test]
+fn png_plots_are_written_on_request() {
+    let dir = tmp("png");
+    let (code, out, err) = faultline(&[
+        "run",
+        "scenarios/metastable_retries.ron",
+        "--quiet",
+        "--png",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let names: Vec<String> = std::fs::read_dir(dir.join("plots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let svgs = names.iter().filter(|n| n.ends_with(".svg")).count();
+    let pngs: Vec<&String> = names.iter().filter(|n| n.ends_with(".png")).collect();
+    assert!(svgs > 5 && pngs.len() == svgs, "{names:?}");
+    for p in pngs {
+        let bytes = std::fs::read(dir.join("plots").join(p)).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{p} is not a PNG");
+        // Width from the IHDR chunk: every plot is 960 pixels wide.
+        assert_eq!(
+            u32::from_be_bytes(bytes[16..20].try_into().unwrap()),
+            960,
+            "{p}"
+        );
+    }
+}

@@ -67,6 +67,9 @@ pub enum Command {
 pub struct ReportArgs {
     /// A directory written by `faultline run`.
     pub dir: PathBuf,
+    /// Also write every plot as a PNG file (plots/*.png), drawn with a built-in font.
+    #[arg(long)]
+    pub png: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -91,6 +94,9 @@ pub struct RunArgs {
     /// Print only the trace hash line and errors (and no progress bar).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also write every plot as a PNG file (plots/*.png), drawn with a built-in font.
+    #[arg(long)]
+    pub png: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -309,7 +315,7 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
         report::frame::Frame::to_csv(&csv_frames).as_bytes(),
     )?;
     write_file(&out.join("manifest.json"), &to_json(&manifest)?)?;
-    let headlines = write_report(&out)?;
+    let headlines = write_report(&out, a.png)?;
 
     if !a.quiet {
         println!(
@@ -390,7 +396,7 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
 }
 
 fn cmd_report(a: ReportArgs) -> Result<()> {
-    let heads = write_report(&a.dir)?;
+    let heads = write_report(&a.dir, a.png)?;
     for line in table::cascade(&heads) {
         println!("{line}");
     }
@@ -425,7 +431,7 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
 
 /// Builds the report of the run in `dir` from its files; returns each run's analysis in
 /// short form for the terminal.
-fn write_report(dir: &Path) -> Result<Vec<(report::Headline, Vec<String>)>> {
+fn write_report(dir: &Path, png: bool) -> Result<Vec<(report::Headline, Vec<String>)>> {
     let m = read_manifest(dir)?;
     let overrides = Overrides {
         seed: Some(m.seed),
@@ -481,8 +487,6 @@ fn write_report(dir: &Path) -> Result<Vec<(report::Headline, Vec<String>)>> {
             },
         ));
     }
-    let pages = report::page::build(sc, &m.fault_schedule, &analysed)
-        .map_err(|e| anyhow!("cannot draw the report: {e}"))?;
     let plots = dir.join("plots");
     std::fs::create_dir_all(&plots)
         .with_context(|| format!("cannot create {}", plots.display()))?;
@@ -493,6 +497,13 @@ fn write_report(dir: &Path) -> Result<Vec<(report::Headline, Vec<String>)>> {
             std::fs::remove_file(&p).with_context(|| format!("cannot remove {}", p.display()))?;
         }
     }
+    let pages = report::page::build(
+        sc,
+        &m.fault_schedule,
+        &analysed,
+        png.then_some(plots.as_path()),
+    )
+    .map_err(|e| anyhow!("cannot draw the report: {e}"))?;
     for (file, svg) in &pages.plots {
         write_file(&plots.join(file), svg.as_bytes())?;
     }

@@ -6,9 +6,11 @@
 //! running anything. This module does not read or write files and does not run scenarios.
 
 pub mod cascade;
+pub mod font;
 pub mod frame;
 pub mod page;
 pub mod plots;
+pub mod png;
 
 use crate::metrics::{Summary, CDF_QUANTILES};
 use crate::model::SystemSpec;

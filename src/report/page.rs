@@ -4,10 +4,11 @@
 
 use super::cascade::{ms, secs};
 use super::frame::col;
-use super::plots::{self, Line, PALETTE};
+use super::plots::{self, Line, Target, PALETTE};
 use super::{cdf_points, system_points, Analysed};
 use crate::scenario::Scenario;
 use std::fmt::Write as _;
+use std::path::Path;
 
 /// A finished report: the two pages and the plots (file name, SVG text).
 pub struct Pages {
@@ -37,8 +38,27 @@ fn pct(v: f64) -> String {
     }
 }
 
-/// Builds every plot and both pages.
-pub fn build(scenario: &Scenario, schedule: &[String], runs: &[Analysed]) -> Result<Pages, String> {
+/// Draws a plot as SVG, and as `png_dir/NAME.png` too when asked.
+fn make(
+    file: String,
+    title: String,
+    png_dir: Option<&Path>,
+    draw: &dyn Fn(&Target) -> plots::PlotResult,
+) -> Result<Plot, String> {
+    let svg = draw(&Target::Svg)?;
+    if let Some(dir) = png_dir {
+        draw(&Target::Png(dir.join(file.replace(".svg", ".png"))))?;
+    }
+    Ok(Plot { file, title, svg })
+}
+
+/// Builds every plot and both pages; with `png`, also writes each plot as a PNG file there.
+pub fn build(
+    scenario: &Scenario,
+    schedule: &[String],
+    runs: &[Analysed],
+    png: Option<&Path>,
+) -> Result<Pages, String> {
     let warmup_s = scenario.warmup.0 as f64 / 1e9;
     let g = super::graph(&scenario.system);
     let mut plots_out: Vec<Plot> = Vec::new();
@@ -63,19 +83,25 @@ pub fn build(scenario: &Scenario, schedule: &[String], runs: &[Analysed]) -> Res
                 dashed: true,
             }))
             .collect();
-        plots_out.push(Plot {
-            file: "variants-goodput.svg".into(),
-            title: "Goodput by variant (same arrivals, same faults)".into(),
-            svg: plots::time_plot(
-                "Goodput by variant: ok or degraded client requests per second",
-                "requests per second",
-                end,
-                &goodput,
-                &runs[0].triggers,
-                warmup_s,
-                false,
-            )?,
-        });
+        plots_out.push(make(
+            "variants-goodput.svg".into(),
+            "Goodput by variant (same arrivals, same faults)".into(),
+            png,
+            &|t| {
+                plots::time_plot(
+                    &plots::TimePlot {
+                        title: "Goodput by variant: ok or degraded client requests per second",
+                        y_desc: "requests per second",
+                        end_s: end,
+                        lines: &goodput,
+                        triggers: &runs[0].triggers,
+                        warmup_s,
+                        log_y: false,
+                    },
+                    t,
+                )
+            },
+        )?);
         let p99: Vec<Line> = runs
             .iter()
             .enumerate()
@@ -86,19 +112,25 @@ pub fn build(scenario: &Scenario, schedule: &[String], runs: &[Analysed]) -> Res
                 dashed: false,
             })
             .collect();
-        plots_out.push(Plot {
-            file: "variants-p99.svg".into(),
-            title: "Client p99 latency by variant".into(),
-            svg: plots::time_plot(
-                "Client p99 latency of ok requests by variant (per window)",
-                "latency (ms, log scale)",
-                end,
-                &p99,
-                &runs[0].triggers,
-                warmup_s,
-                true,
-            )?,
-        });
+        plots_out.push(make(
+            "variants-p99.svg".into(),
+            "Client p99 latency by variant".into(),
+            png,
+            &|t| {
+                plots::time_plot(
+                    &plots::TimePlot {
+                        title: "Client p99 latency of ok requests by variant (per window)",
+                        y_desc: "latency (ms, log scale)",
+                        end_s: end,
+                        lines: &p99,
+                        triggers: &runs[0].triggers,
+                        warmup_s,
+                        log_y: true,
+                    },
+                    t,
+                )
+            },
+        )?);
         let cdfs: Vec<(String, Vec<(f64, f64)>)> = runs
             .iter()
             .filter_map(|r| {
@@ -115,14 +147,18 @@ pub fn build(scenario: &Scenario, schedule: &[String], runs: &[Analysed]) -> Res
             })
             .collect();
         if !cdfs.is_empty() {
-            plots_out.push(Plot {
-                file: "variants-cdf.svg".into(),
-                title: "End-to-end latency CDF by variant".into(),
-                svg: plots::cdf(
-                    "End-to-end latency CDF by variant (measured interval)",
-                    &cdfs,
-                )?,
-            });
+            plots_out.push(make(
+                "variants-cdf.svg".into(),
+                "End-to-end latency CDF by variant".into(),
+                png,
+                &|t| {
+                    plots::cdf(
+                        "End-to-end latency CDF by variant (measured interval)",
+                        &cdfs,
+                        t,
+                    )
+                },
+            )?);
         }
     }
 
@@ -158,19 +194,27 @@ pub fn build(scenario: &Scenario, schedule: &[String], runs: &[Analysed]) -> Res
                 dashed: false,
             },
         ];
-        plots_out.push(Plot {
-            file: format!("{prefix}throughput.svg"),
-            title: format!("Goodput, offered load and attempts{tag}"),
-            svg: plots::time_plot(
-                &format!("Goodput vs offered load vs attempts, clients end to end{tag}"),
-                "requests per second",
-                f.end_s,
-                &lines,
-                &r.triggers,
-                warmup_s,
-                false,
-            )?,
-        });
+        plots_out.push(make(
+            format!("{prefix}throughput.svg"),
+            format!("Goodput, offered load and attempts{tag}"),
+            png,
+            &|t| {
+                plots::time_plot(
+                    &plots::TimePlot {
+                        title: &format!(
+                            "Goodput vs offered load vs attempts, clients end to end{tag}"
+                        ),
+                        y_desc: "requests per second",
+                        end_s: f.end_s,
+                        lines: &lines,
+                        triggers: &r.triggers,
+                        warmup_s,
+                        log_y: false,
+                    },
+                    t,
+                )
+            },
+        )?);
         let lat = vec![
             Line {
                 label: "p50".into(),
@@ -191,35 +235,44 @@ pub fn build(scenario: &Scenario, schedule: &[String], runs: &[Analysed]) -> Res
                 dashed: false,
             },
         ];
-        plots_out.push(Plot {
-            file: format!("{prefix}latency.svg"),
-            title: format!("Latency percentiles over time{tag}"),
-            svg: plots::time_plot(
-                &format!("Client latency of ok requests per window{tag}"),
-                "latency (ms, log scale)",
-                f.end_s,
-                &lat,
-                &r.triggers,
-                warmup_s,
-                true,
-            )?,
-        });
-        plots_out.push(Plot {
-            file: format!("{prefix}cascade.svg"),
-            title: format!("Cascade heatmap{tag}"),
-            svg: plots::heatmap(f, &g, &r.triggers)?,
-        });
-        plots_out.push(Plot {
-            file: format!("{prefix}graph.svg"),
-            title: format!("Dependency graph by first breach{tag}"),
-            svg: plots::graph(&g, &r.cascade)?,
-        });
-        if let Some(svg) = plots::states(f, &r.triggers) {
-            plots_out.push(Plot {
-                file: format!("{prefix}states.svg"),
-                title: format!("Health and breaker timelines{tag}"),
-                svg: svg?,
-            });
+        plots_out.push(make(
+            format!("{prefix}latency.svg"),
+            format!("Latency percentiles over time{tag}"),
+            png,
+            &|t| {
+                plots::time_plot(
+                    &plots::TimePlot {
+                        title: &format!("Client latency of ok requests per window{tag}"),
+                        y_desc: "latency (ms, log scale)",
+                        end_s: f.end_s,
+                        lines: &lat,
+                        triggers: &r.triggers,
+                        warmup_s,
+                        log_y: true,
+                    },
+                    t,
+                )
+            },
+        )?);
+        plots_out.push(make(
+            format!("{prefix}cascade.svg"),
+            format!("Cascade heatmap{tag}"),
+            png,
+            &|t| plots::heatmap(f, &g, &r.triggers, t),
+        )?);
+        plots_out.push(make(
+            format!("{prefix}graph.svg"),
+            format!("Dependency graph by first breach{tag}"),
+            png,
+            &|t| plots::graph(&g, &r.cascade, t),
+        )?);
+        if plots::states(f, &r.triggers, &Target::Svg).is_some() {
+            plots_out.push(make(
+                format!("{prefix}states.svg"),
+                format!("Health and breaker timelines{tag}"),
+                png,
+                &|t| plots::states(f, &r.triggers, t).unwrap_or_else(|| Ok(String::new())),
+            )?);
         }
         let mut cdfs: Vec<(String, Vec<(f64, f64)>)> = r
             .summary
@@ -237,14 +290,18 @@ pub fn build(scenario: &Scenario, schedule: &[String], runs: &[Analysed]) -> Res
                 .map(|s| (s.name.clone(), cdf_points(&s.latency_cdf_ms))),
         );
         if !cdfs.is_empty() {
-            plots_out.push(Plot {
-                file: format!("{prefix}cdf.svg"),
-                title: format!("Latency CDFs{tag}"),
-                svg: plots::cdf(
-                    &format!("Latency CDF of ok requests, whole measured interval{tag}"),
-                    &cdfs,
-                )?,
-            });
+            plots_out.push(make(
+                format!("{prefix}cdf.svg"),
+                format!("Latency CDFs{tag}"),
+                png,
+                &|t| {
+                    plots::cdf(
+                        &format!("Latency CDF of ok requests, whole measured interval{tag}"),
+                        &cdfs,
+                        t,
+                    )
+                },
+            )?);
         }
     }
 

@@ -9,7 +9,38 @@ use super::frame::{col, Frame, Kind};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+/// SVG text, or empty when the plot went to a PNG file.
 pub type PlotResult = Result<String, String>;
+
+/// Where a plot goes: SVG text (returned), or a PNG file drawn with the built-in bitmap font.
+pub enum Target {
+    Svg,
+    Png(std::path::PathBuf),
+}
+
+/// Runs `$body` with `$root` a drawing area of `$w` x `$h` pixels on the target's backend; the
+/// body is compiled once per backend.
+macro_rules! canvas {
+    ($target:expr, $w:expr, $h:expr, |$root:ident| $body:block) => {{
+        match $target {
+            Target::Svg => {
+                let mut svg = String::new();
+                {
+                    let $root = SVGBackend::with_string(&mut svg, ($w, $h)).into_drawing_area();
+                    $body
+                    $root.present().map_err(err)?;
+                }
+                Ok(svg)
+            }
+            Target::Png(path) => {
+                let $root = super::png::PngBackend::new(path, ($w, $h)).into_drawing_area();
+                $body
+                $root.present().map_err(err)?;
+                Ok(String::new())
+            }
+        }
+    }};
+}
 
 const W: u32 = 960;
 const FONT: &str = "sans-serif";
@@ -184,18 +215,25 @@ macro_rules! time_chart {
 }
 
 /// Lines over simulated time with triggers shaded; `log_y` for latencies.
-pub fn time_plot(
-    title: &str,
-    y_desc: &str,
-    frame_end_s: f64,
-    lines: &[Line],
-    triggers: &[Trigger],
-    warmup_s: f64,
-    log_y: bool,
-) -> PlotResult {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, 380)).into_drawing_area();
+/// A plot of lines over simulated time.
+pub struct TimePlot<'a> {
+    pub title: &'a str,
+    pub y_desc: &'a str,
+    pub end_s: f64,
+    pub lines: &'a [Line],
+    /// Shaded and labelled.
+    pub triggers: &'a [Trigger],
+    /// Shaded grey.
+    pub warmup_s: f64,
+    /// For latencies.
+    pub log_y: bool,
+}
+
+pub fn time_plot(p: &TimePlot, target: &Target) -> PlotResult {
+    let (title, y_desc, frame_end_s, lines, triggers, warmup_s, log_y) = (
+        p.title, p.y_desc, p.end_s, p.lines, p.triggers, p.warmup_s, p.log_y,
+    );
+    canvas!(target, W, 380, |root| {
         root.fill(&WHITE).map_err(err)?;
         let ys = lines
             .iter()
@@ -241,9 +279,7 @@ pub fn time_plot(
                 hi
             );
         }
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+    })
 }
 
 /// An axis tick: no decimals on large numbers, as few as needed on small ones.
@@ -289,16 +325,14 @@ fn heat(v: f64) -> RGBColor {
 
 /// Services (deepest dependency at the bottom) by time, coloured by error rate, with the
 /// triggers marked above.
-pub fn heatmap(frame: &Frame, graph: &Graph, triggers: &[Trigger]) -> PlotResult {
+pub fn heatmap(frame: &Frame, graph: &Graph, triggers: &[Trigger], target: &Target) -> PlotResult {
     let mut rows: Vec<(String, usize)> =
         graph.services.iter().map(|s| (s.0.clone(), s.1)).collect();
     rows.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
     rows.insert(0, ("clients (end to end)".into(), 0));
     let n = rows.len();
     let h = 170 + 26 * n as u32;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, h)).into_drawing_area();
+    canvas!(target, W, h, |root| {
         root.fill(&WHITE).map_err(err)?;
         let end = frame.end_s.max(1e-9);
         root.draw(&Text::new(
@@ -423,13 +457,11 @@ pub fn heatmap(frame: &Frame, graph: &Graph, triggers: &[Trigger]) -> PlotResult
         }
         root.draw(&Text::new("errors", (lx, y0 - 2), (FONT, 11)))
             .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+    })
 }
 
 /// The call graph, services placed by depth, each coloured by when it first breached.
-pub fn graph(graph: &Graph, cascade: &Cascade) -> PlotResult {
+pub fn graph(graph: &Graph, cascade: &Cascade, target: &Target) -> PlotResult {
     let max_depth = graph.services.iter().map(|s| s.1).max().unwrap_or(1);
     let mut columns: Vec<Vec<&str>> = vec![Vec::new(); max_depth + 1];
     columns[0].push("clients");
@@ -438,7 +470,6 @@ pub fn graph(graph: &Graph, cascade: &Cascade) -> PlotResult {
     }
     let tallest = columns.iter().map(Vec::len).max().unwrap_or(1);
     let h = (110 + 70 * tallest as u32).max(260);
-    let mut svg = String::new();
     let first: Vec<(String, f64)> = cascade
         .chain
         .iter()
@@ -471,8 +502,7 @@ pub fn graph(graph: &Graph, cascade: &Cascade) -> PlotResult {
             None => (RGBColor(200, 230, 201), "held".into()),
         }
     };
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, h)).into_drawing_area();
+    canvas!(target, W, h, |root| {
         root.fill(&WHITE).map_err(err)?;
         root.draw(&Text::new(
             "Dependency graph: each service coloured by when it first breached its SLO (darkest first)",
@@ -562,14 +592,12 @@ pub fn graph(graph: &Graph, cascade: &Cascade) -> PlotResult {
                 }
             }
         }
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+    })
 }
 
 /// Health and breaker timelines: per service the share of replicas up and in balancing, per
 /// call edge with breakers the number open, window by window.
-pub fn states(frame: &Frame, triggers: &[Trigger]) -> Option<PlotResult> {
+pub fn states(frame: &Frame, triggers: &[Trigger], target: &Target) -> Option<PlotResult> {
     let mut rows: Vec<(String, Vec<f64>, f64)> = Vec::new();
     for e in frame.entities.iter().filter(|e| e.kind == Kind::Service) {
         let v: Vec<f64> = e.column(col::HEALTHY).collect();
@@ -602,94 +630,91 @@ pub fn states(frame: &Frame, triggers: &[Trigger]) -> Option<PlotResult> {
     }
     let n = rows.len();
     let h = 90 + 26 * n as u32 + 60;
-    let mut svg = String::new();
-    let res = (|| {
-        let root = SVGBackend::with_string(&mut svg, (W, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        let end = frame.end_s.max(1e-9);
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Health and breaker state over time (end of each window)",
-                (FONT, 18),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(230)
-            .build_cartesian_2d(0f64..end, 0f64..n as f64)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .disable_y_axis()
-            .x_desc("simulated time (s)")
-            .x_label_formatter(&|x: &f64| tick(*x))
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
-            .draw()
-            .map_err(err)?;
-        for (r, (label, v, max)) in rows.iter().enumerate() {
-            let y0 = (n - 1 - r) as f64;
-            for (i, x) in v.iter().enumerate() {
-                if !x.is_finite() {
-                    continue;
-                }
-                let c = if *max >= 0.0 {
-                    // Health: green when all are up, red when none are.
-                    let share = if *max > 0.0 { x / max } else { 0.0 };
-                    if share >= 1.0 {
-                        RGBColor(120, 190, 120)
-                    } else if share <= 0.0 {
+    let res: PlotResult = (|| {
+        canvas!(target, W, h, |root| {
+            root.fill(&WHITE).map_err(err)?;
+            let end = frame.end_s.max(1e-9);
+            let mut chart = ChartBuilder::on(&root)
+                .caption(
+                    "Health and breaker state over time (end of each window)",
+                    (FONT, 18),
+                )
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(230)
+                .build_cartesian_2d(0f64..end, 0f64..n as f64)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .disable_y_axis()
+                .x_desc("simulated time (s)")
+                .x_label_formatter(&|x: &f64| tick(*x))
+                .label_style((FONT, 12))
+                .axis_desc_style((FONT, 13))
+                .draw()
+                .map_err(err)?;
+            for (r, (label, v, max)) in rows.iter().enumerate() {
+                let y0 = (n - 1 - r) as f64;
+                for (i, x) in v.iter().enumerate() {
+                    if !x.is_finite() {
+                        continue;
+                    }
+                    let c = if *max >= 0.0 {
+                        // Health: green when all are up, red when none are.
+                        let share = if *max > 0.0 { x / max } else { 0.0 };
+                        if share >= 1.0 {
+                            RGBColor(120, 190, 120)
+                        } else if share <= 0.0 {
+                            RGBColor(200, 40, 40)
+                        } else {
+                            RGBColor(240, 170, 60)
+                        }
+                    } else if *x > 0.0 {
                         RGBColor(200, 40, 40)
                     } else {
-                        RGBColor(240, 170, 60)
-                    }
-                } else if *x > 0.0 {
-                    RGBColor(200, 40, 40)
-                } else {
-                    RGBColor(120, 190, 120)
-                };
-                let x0 = frame.t(i);
+                        RGBColor(120, 190, 120)
+                    };
+                    let x0 = frame.t(i);
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [(x0, y0 + 0.1), ((x0 + frame.window_s).min(end), y0 + 0.9)],
+                            c.filled(),
+                        )))
+                        .map_err(err)?;
+                }
+                let p = chart.backend_coord(&(0.0, y0 + 0.5));
+                root.draw(&Text::new(
+                    short(label, 36),
+                    (p.0 - 8, p.1),
+                    (FONT, 12)
+                        .into_text_style(&root)
+                        .pos(Pos::new(HPos::Right, VPos::Center)),
+                ))
+                .map_err(err)?;
+            }
+            for t in triggers {
                 chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(x0, y0 + 0.1), ((x0 + frame.window_s).min(end), y0 + 0.9)],
-                        c.filled(),
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(t.start_s, 0.0), (t.start_s, n as f64)],
+                        RGBColor(40, 40, 40).stroke_width(2),
                     )))
                     .map_err(err)?;
             }
-            let p = chart.backend_coord(&(0.0, y0 + 0.5));
             root.draw(&Text::new(
-                short(label, 36),
-                (p.0 - 8, p.1),
-                (FONT, 12)
-                    .into_text_style(&root)
-                    .pos(Pos::new(HPos::Right, VPos::Center)),
-            ))
-            .map_err(err)?;
-        }
-        for t in triggers {
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(t.start_s, 0.0), (t.start_s, n as f64)],
-                    RGBColor(40, 40, 40).stroke_width(2),
-                )))
-                .map_err(err)?;
-        }
-        root.draw(&Text::new(
             "green: all replicas up / breakers closed · amber: some replicas out · red: none up / a breaker open · black lines: fault starts",
             (12, h as i32 - 16),
             (FONT, 11),
         ))
         .map_err(err)?;
-        root.present().map_err(err)
+        })
     })();
-    Some(res.map(|_| svg))
+    Some(res)
 }
 
 /// Latency CDFs: each line is `(label, [(latency_ms, quantile)])`.
-pub fn cdf(title: &str, lines: &[(String, Vec<(f64, f64)>)]) -> PlotResult {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (W, 400)).into_drawing_area();
+pub fn cdf(title: &str, lines: &[(String, Vec<(f64, f64)>)], target: &Target) -> PlotResult {
+    canvas!(target, W, 400, |root| {
         root.fill(&WHITE).map_err(err)?;
         let xs = lines
             .iter()
@@ -742,7 +767,5 @@ pub fn cdf(title: &str, lines: &[(String, Vec<(f64, f64)>)]) -> PlotResult {
             .label_font((FONT, 12))
             .draw()
             .map_err(err)?;
-        root.present().map_err(err)?;
-    }
-    Ok(svg)
+    })
 }
