@@ -143,7 +143,12 @@ impl Cascade {
                     let r = &e.rows[i];
                     let done = e.finished(i);
                     let err = r[col::ERROR_RATE];
-                    let stuck = !is_clients && done == 0.0 && r[col::OFFERED] >= MIN_REQUESTS;
+                    // Requests arrived, none finished, and work is waiting: stuck (a hang). A
+                    // long poll that finishes nothing in a window but has free workers is not.
+                    let stuck = !is_clients
+                        && done == 0.0
+                        && r[col::OFFERED] >= MIN_REQUESTS
+                        && r[col::QUEUE] >= 1.0;
                     let by_errors = done >= MIN_REQUESTS && err > max_err + 1e-12;
                     let by_latency = th
                         .latency_p99_ms
@@ -285,21 +290,31 @@ impl Cascade {
             }
         });
 
-        // Recovery: from a trigger's end to the first window from which nothing breaches for
-        // three windows (or to the end of the run).
+        // Recovery: from a trigger's end to the first window from which nothing breaches again
+        // until the next trigger starts (or the run ends): back, and staying back.
         let any_breach = |i: usize| flags.iter().any(|f| f[i]);
         let recoveries = triggers
             .iter()
             .filter_map(|t| t.end_s.map(|e| (t, e)))
             .map(|(t, e)| {
                 let first = (e / w - 1e-9).ceil().max(0.0) as usize;
-                let rec = (first..n)
-                    .find(|&i| (i..(i + 3).min(n)).all(|j| !any_breach(j)))
-                    .map(|i| (frame.t(i) - e).max(0.0));
+                let next = triggers
+                    .iter()
+                    .map(|o| o.start_s)
+                    .filter(|&s| s >= e)
+                    .fold(frame.end_s, f64::min);
+                let stop = ((next / w).ceil() as usize).min(n);
+                let last_breach = (first..stop).rev().find(|&i| any_breach(i));
+                let back = match last_breach {
+                    None => Some(first),
+                    Some(i) if i + 1 < stop => Some(i + 1),
+                    // Still breaching when the next trigger started or the run ended.
+                    Some(_) => None,
+                };
                 Recovery {
                     trigger: t.label.clone(),
                     ended_s: e,
-                    recovered_after_s: rec,
+                    recovered_after_s: back.map(|i| (frame.t(i) - e).max(0.0)),
                 }
             })
             .collect();

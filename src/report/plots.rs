@@ -371,7 +371,9 @@ pub fn heatmap(frame: &Frame, graph: &Graph, triggers: &[Trigger], target: &Targ
             let y0 = (n - 1 - r) as f64;
             for i in 0..frame.windows() {
                 let v = e.rows[i][col::ERROR_RATE];
-                let stuck = e.finished(i) == 0.0 && e.rows[i][col::OFFERED] > 0.0;
+                let stuck = e.finished(i) == 0.0
+                    && e.rows[i][col::OFFERED] > 0.0
+                    && e.rows[i][col::QUEUE] >= 1.0;
                 let c = if v.is_nan() && !stuck {
                     RGBColor(255, 255, 255)
                 } else {
