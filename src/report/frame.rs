@@ -153,15 +153,7 @@ impl Frame {
             for o in OUTCOMES {
                 row[col::OUTCOMES + o.index()] = t.outcomes[o.index()][i] as f64;
             }
-            let done: f64 = row[col::OUTCOMES..col::OUTCOMES + 8].iter().sum();
-            let good = row[col::OK] + row[col::DEGRADED];
-            let w = width(i);
-            row[col::GOODPUT] = if w > 0.0 { good / w } else { f64::NAN };
-            row[col::ERROR_RATE] = if done > 0.0 {
-                1.0 - good / done
-            } else {
-                f64::NAN
-            };
+            rates(row, width(i));
             for (c, v) in [
                 (col::P50, t.p50_ns[i]),
                 (col::P99, t.p99_ns[i]),
@@ -206,15 +198,7 @@ impl Frame {
         // The system row's percentiles are the worst client's: each client's window
         // histogram is read on its own, and merging percentiles is not meaningful.
         for (i, r) in system.iter_mut().enumerate() {
-            let done: f64 = r[col::OUTCOMES..col::OUTCOMES + 8].iter().sum();
-            let good = r[col::OK] + r[col::DEGRADED];
-            let w = width(i);
-            r[col::GOODPUT] = if w > 0.0 { good / w } else { f64::NAN };
-            r[col::ERROR_RATE] = if done > 0.0 {
-                1.0 - good / done
-            } else {
-                f64::NAN
-            };
+            rates(r, width(i));
             r[col::AMPLIFICATION] = ratio(r[col::ATTEMPTS], r[col::OFFERED]);
             for c in [col::P50, col::P99, col::P999] {
                 r[c] = entities
@@ -404,6 +388,22 @@ impl Frame {
         }
         Ok(frames)
     }
+}
+
+/// Goodput (per second of the window's `width_s`) and error rate from a row's outcome counts.
+fn rates(row: &mut Row, width_s: f64) {
+    let done: f64 = row[col::OUTCOMES..col::OUTCOMES + 8].iter().sum();
+    let good = row[col::OK] + row[col::DEGRADED];
+    row[col::GOODPUT] = if width_s > 0.0 {
+        good / width_s
+    } else {
+        f64::NAN
+    };
+    row[col::ERROR_RATE] = if done > 0.0 {
+        1.0 - good / done
+    } else {
+        f64::NAN
+    };
 }
 
 fn ratio(a: f64, b: f64) -> f64 {

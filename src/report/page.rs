@@ -403,6 +403,26 @@ fn differences(runs: &[Analysed]) -> Vec<String> {
         .collect()
 }
 
+/// Seed, length, warm-up, SLO and the number of variants, in one line.
+fn meta(scenario: &Scenario, runs: usize) -> String {
+    let d = |ns: u64| crate::engine::format_duration(ns);
+    format!(
+        "seed {} · {} simulated, measured after a {} warm-up · SLO: availability {} per {} window, service error rate at most {}{} · {} variant{}",
+        scenario.seed,
+        d(scenario.duration.0),
+        d(scenario.warmup.0),
+        pct(scenario.slo.availability),
+        d(scenario.slo.window.0),
+        pct(scenario.slo.error_rate),
+        scenario
+            .slo
+            .latency_p99
+            .map_or(String::new(), |l| format!(", p99 at most {}", d(l.0))),
+        runs,
+        if runs == 1 { "" } else { "s" }
+    )
+}
+
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
@@ -424,19 +444,8 @@ fn html(scenario: &Scenario, schedule: &[String], runs: &[Analysed], plots: &[Pl
     }
     let _ = writeln!(
         o,
-        "<p class=\"meta\">seed {} · {} simulated, measured after a {} warm-up · SLO: availability {} per {} window, service error rate at most {}{} · {} variant{}</p>",
-        scenario.seed,
-        crate::engine::format_duration(scenario.duration.0),
-        crate::engine::format_duration(scenario.warmup.0),
-        pct(scenario.slo.availability),
-        crate::engine::format_duration(scenario.slo.window.0),
-        pct(scenario.slo.error_rate),
-        scenario
-            .slo
-            .latency_p99
-            .map_or(String::new(), |d| format!(", p99 at most {}", crate::engine::format_duration(d.0))),
-        runs.len(),
-        if runs.len() == 1 { "" } else { "s" }
+        "<p class=\"meta\">{}</p>",
+        esc(&meta(scenario, runs.len()))
     );
 
     o.push_str("<h2>Headline numbers</h2>\n<table><tr><th></th>");
@@ -549,16 +558,7 @@ fn markdown(scenario: &Scenario, schedule: &[String], runs: &[Analysed], plots: 
     if !scenario.description.is_empty() {
         let _ = writeln!(o, "{}\n", scenario.description);
     }
-    let _ = writeln!(
-        o,
-        "Seed {}, {} simulated, measured after a {} warm-up. SLO: availability {} per {} window; service error rate at most {}.\n",
-        scenario.seed,
-        crate::engine::format_duration(scenario.duration.0),
-        crate::engine::format_duration(scenario.warmup.0),
-        pct(scenario.slo.availability),
-        crate::engine::format_duration(scenario.slo.window.0),
-        pct(scenario.slo.error_rate),
-    );
+    let _ = writeln!(o, "{}\n", meta(scenario, runs.len()));
     o.push_str("## Headline numbers\n\n|  |");
     for r in runs {
         let _ = write!(o, " {} |", r.name);
