@@ -423,6 +423,27 @@ fn meta(scenario: &Scenario, runs: usize) -> String {
     )
 }
 
+/// A service's breach intervals, `73-82, 84-86`, or `-`.
+fn breach_intervals(c: &super::cascade::Cascade, name: &str) -> String {
+    let ivs: Vec<String> = c
+        .breaches
+        .iter()
+        .filter(|b| b.name == name)
+        .flat_map(|b| b.intervals.iter())
+        .map(|(a, b)| format!("{}-{}", trim(*a), trim(*b)))
+        .collect();
+    if ivs.is_empty() {
+        "-".into()
+    } else {
+        ivs.join(", ")
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map_or(s.clone(), str::to_string)
+}
+
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
@@ -525,14 +546,9 @@ fn html(scenario: &Scenario, schedule: &[String], runs: &[Analysed], plots: &[Pl
         if runs.len() > 1 {
             let _ = writeln!(o, "<h3>{}</h3>", esc(&r.name));
         }
-        o.push_str("<table><tr><th>service</th><th>requests</th><th>ok</th><th>p99</th><th>utilisation</th><th>mean queue</th><th>first breach</th></tr>\n");
+        o.push_str("<table><tr><th>service</th><th>requests</th><th>ok</th><th>p99</th><th>utilisation</th><th>mean queue</th><th>in breach of its SLO (s)</th></tr>\n");
         for s in &r.summary.services {
-            let first = r
-                .cascade
-                .chain
-                .iter()
-                .find(|c| c.name == s.name)
-                .map_or("-".to_string(), |c| secs(c.first_breach_s));
+            let first = breach_intervals(&r.cascade, &s.name);
             let _ = writeln!(
                 o,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{:.2}</td><td>{}</td></tr>",
