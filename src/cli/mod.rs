@@ -61,6 +61,34 @@ pub enum Command {
         after_help = "Example:\n  faultline run scenarios/quickstart.ron --out reports/q\n  faultline report reports/q"
     )]
     Report(ReportArgs),
+    /// Run a grid of parameter values x seeds in parallel; write runs.csv and points.csv.
+    #[command(
+        after_help = "Examples:\n  faultline sweep scenarios/metastable_retries.ron --set clients.shoppers.load.rate_per_s=200..=350:50 --seeds 1..=5\n  faultline sweep scenarios/quickstart.ron --set services.db.workers=2,3,4 --set services.gateway.calls.storefront.timeout=300ms,1500ms -j 2"
+    )]
+    Sweep(SweepArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    /// The scenario file (RON); its variants are not run, the file itself is.
+    pub file: PathBuf,
+    /// A field path and its values: `PATH=1,2,3`, `PATH=100..=1000:100` or `PATH=50ms,1s`.
+    /// Paths are those validation messages print, with names for indices
+    /// (`services.db.workers`, `clients.web.load.rate_per_s`). Repeat for a grid.
+    #[arg(long = "set", value_name = "PATH=VALUES", required = true)]
+    pub set: Vec<String>,
+    /// Seeds every point runs with: `1..=20` or `1,5,9` [default: the scenario's seed].
+    #[arg(long)]
+    pub seeds: Option<String>,
+    /// Threads [default: one per core]. Results do not depend on it.
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Output directory [default: reports/<scenario file name>-sweep].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress bar and no summary, only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -174,6 +202,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::Replay(a) => cmd_replay(a),
         Command::Validate(a) => cmd_validate(a),
         Command::Report(a) => cmd_report(a).map(|_| 0),
+        Command::Sweep(a) => cmd_sweep(a),
     };
     match result {
         Ok(code) => code,
@@ -390,6 +419,127 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
     }
     if let Some(hit) = results.iter().find_map(|r| r.stopped.as_ref()) {
         eprintln!("stopped early: {hit}");
+        return Ok(EXIT_LIMIT);
+    }
+    Ok(0)
+}
+
+fn cmd_sweep(a: SweepArgs) -> Result<i32> {
+    use crate::sweep;
+    use rayon::prelude::*;
+    use std::io::Write as _;
+    let bad = |msg: String| anyhow!(Exit(EXIT_BAD_INPUT, msg));
+    let file = a.file.display().to_string();
+    let text = std::fs::read_to_string(&a.file).map_err(|e| {
+        bad(format!(
+            "error: cannot read scenario file {file}: {e} (check the path; scenarios ship in scenarios/)"
+        ))
+    })?;
+    let sets = a
+        .set
+        .iter()
+        .map(|s| sweep::parse_set(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("error: --set {e}")))?;
+    let seeds = a
+        .seeds
+        .as_deref()
+        .map(sweep::parse_seeds)
+        .transpose()
+        .map_err(|e| bad(format!("error: {e}")))?;
+    if a.jobs == Some(0) {
+        return Err(bad("error: -j 0: at least one thread".into()));
+    }
+    let plan = sweep::plan(&text, &file, &sets, seeds).map_err(|ps| {
+        bad(ps
+            .iter()
+            .map(|p| format!("error: {file}: {p}"))
+            .collect::<Vec<_>>()
+            .join("\n"))
+    })?;
+    let out = a.out.clone().unwrap_or_else(|| {
+        let mut d = default_out(&a.file).into_os_string();
+        d.push("-sweep");
+        PathBuf::from(d)
+    });
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create output directory {}", out.display()))?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.jobs.unwrap_or(0))
+        .build()
+        .context("cannot start the thread pool")?;
+    let runs = plan.runs();
+    let n_seeds = plan.seeds.len();
+    let bar = progress::sweep_bar(a.quiet, runs as u64);
+    // Finished runs go to a journal as they finish (any order); the CSV files are written in
+    // point and seed order at the end, so they do not depend on the threads.
+    let journal_path = out.join("runs.journal");
+    let journal = std::sync::Mutex::new(std::io::BufWriter::new(
+        std::fs::File::create(&journal_path)
+            .with_context(|| format!("cannot write {}", journal_path.display()))?,
+    ));
+    let wall = Instant::now();
+    let results: Vec<Result<sweep::RunRow, String>> = pool.install(|| {
+        (0..runs)
+            .into_par_iter()
+            .map(|k| {
+                let r = sweep::run_one(&plan, k / n_seeds, k % n_seeds);
+                if let Ok(row) = &r {
+                    if let Ok(mut j) = journal.lock() {
+                        let _ = writeln!(j, "{}", sweep::runs_line(&plan, row));
+                        let _ = j.flush();
+                    }
+                }
+                if let Some(b) = &bar {
+                    b.inc(1);
+                }
+                r
+            })
+            .collect()
+    });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let wall_s = wall.elapsed().as_secs_f64();
+    let rows: Vec<sweep::RunRow> = results
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow!("a run failed: {e}"))?;
+    let mut runs_csv = sweep::runs_header(&plan);
+    runs_csv.push('\n');
+    for r in &rows {
+        runs_csv.push_str(&sweep::runs_line(&plan, r));
+        runs_csv.push('\n');
+    }
+    write_file(&out.join("runs.csv"), runs_csv.as_bytes())?;
+    write_file(
+        &out.join("points.csv"),
+        sweep::points_csv(&plan, &rows).as_bytes(),
+    )?;
+    drop(journal);
+    let _ = std::fs::remove_file(&journal_path);
+    if !a.quiet {
+        println!(
+            "{} runs ({} point{} x {} seed{}) in {:.2}s wall, {:.1} runs/s on {} thread{}",
+            runs,
+            plan.points.len(),
+            if plan.points.len() == 1 { "" } else { "s" },
+            n_seeds,
+            if n_seeds == 1 { "" } else { "s" },
+            wall_s,
+            runs as f64 / wall_s.max(1e-9),
+            pool.current_num_threads(),
+            if pool.current_num_threads() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+        println!("wrote {}/{{runs.csv, points.csv}}", out.display());
+    }
+    let stopped = rows.iter().filter(|r| r.stopped_by.is_some()).count();
+    if stopped > 0 {
+        eprintln!("{stopped} run(s) stopped at a limit (see the stopped_by column of runs.csv)");
         return Ok(EXIT_LIMIT);
     }
     Ok(0)

@@ -26,6 +26,21 @@ pub fn bar(quiet: bool, sc: &Scenario, name: &str, many: bool) -> Option<Progres
     Some(bar)
 }
 
+/// A bar for a sweep: runs done, runs per second, time to go.
+pub fn sweep_bar(quiet: bool, runs: u64) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(Some(runs), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "[{bar:40}] {pos}/{len} runs · {per_sec} · {elapsed} wall, about {eta} to go",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    Some(bar)
+}
+
 /// Counts events and moves the bar.
 pub struct Progress {
     bar: Option<ProgressBar>,

@@ -299,6 +299,15 @@ fn from_str_one(text: &str, file: &str, overrides: &Overrides) -> Result<Scenari
     })
 }
 
+/// The raw schema of `text`, or its one syntax or type error as text (for sweeps, which name
+/// fields by path before anything is validated).
+pub fn parse_raw(text: &str) -> Result<RawScenario, String> {
+    parse(text).map_err(|p| match (p.line, p.col) {
+        (Some(l), Some(c)) => format!("{l}:{c}: {}", p.message),
+        _ => p.message,
+    })
+}
+
 /// RON text to the raw schema. Syntax and type errors stop the parser, so this reports one.
 fn parse(text: &str) -> Result<RawScenario, Problem> {
     use ron::extensions::Extensions;
