@@ -151,7 +151,7 @@ fn retries_after_a_spike_are_flagged_metastable_and_a_budget_is_not() {
     assert!(
         no_budget
             .iter()
-            .any(|l| l.starts_with("METASTABLE: clients was still in breach")),
+            .any(|l| l.starts_with("METASTABLE: the clients (end to end) were still in breach")),
         "{no_budget:?}"
     );
     assert!(

@@ -449,8 +449,12 @@ impl Cascade {
         }
         for m in &self.metastable {
             out.push(format!(
-                "METASTABLE: {} was still in breach when the run ended, {} after every fault and load surge had ended.",
-                m.name,
+                "METASTABLE: {} still in breach when the run ended, {} after every fault and load surge had ended.",
+                if m.name == "clients" {
+                    "the clients (end to end) were".to_string()
+                } else {
+                    format!("{} was", m.name)
+                },
                 secs(m.lasted_s)
             ));
         }
