@@ -78,9 +78,8 @@ pub struct Metastable {
     pub name: String,
     /// When the last trigger ended.
     pub triggers_ended_s: f64,
-    /// How long the breach lasted after that (to the end of the run if it never ended).
+    /// How long the breach had lasted after that when the run ended (it had not ended).
     pub lasted_s: f64,
-    pub still_degraded_at_end: bool,
 }
 
 /// The whole analysis.
@@ -339,7 +338,6 @@ impl Cascade {
                         name: b.name.clone(),
                         triggers_ended_s: ended,
                         lasted_s: end_t - ended.max(iv.0),
-                        still_degraded_at_end: true,
                     });
                 }
             }

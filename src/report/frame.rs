@@ -7,7 +7,7 @@
 //! breaker transitions), so it knows nothing the run did not record.
 
 use crate::metrics::{SeriesSet, Summary, Track};
-use crate::model::{Load, Outcome, SystemSpec, OUTCOMES};
+use crate::model::{Load, SystemSpec, OUTCOMES};
 use crate::policy::breaker::BreakerState;
 use std::fmt::Write as _;
 
@@ -554,14 +554,6 @@ fn split_csv(line: &str) -> Vec<String> {
     }
     cells.push(cur);
     cells
-}
-
-/// The outcome columns that are failures, with their names.
-pub fn failure_columns() -> impl Iterator<Item = (usize, &'static str)> {
-    OUTCOMES
-        .into_iter()
-        .filter(|o| !matches!(o, Outcome::Ok | Outcome::Degraded))
-        .map(|o| (col::OUTCOMES + o.index(), o.name()))
 }
 
 #[cfg(test)]

@@ -162,7 +162,7 @@ pub fn analyse(scenario: &Scenario, run: Run) -> Analysed {
     let g = graph(spec);
     let triggers = triggers(spec, &run.summary);
     let cascade = Cascade::analyse(&run.frame, &g, triggers.clone(), &thresholds(scenario));
-    let headline = headline(&run.name, &run.summary, &run.frame, &cascade);
+    let headline = headline(&run.name, &run.summary, &cascade);
     Analysed {
         name: run.name,
         summary: run.summary,
@@ -173,7 +173,7 @@ pub fn analyse(scenario: &Scenario, run: Run) -> Analysed {
     }
 }
 
-fn headline(name: &str, s: &Summary, f: &Frame, c: &Cascade) -> Headline {
+fn headline(name: &str, s: &Summary, c: &Cascade) -> Headline {
     let completed: u64 = s.clients.iter().map(|c| c.completed).sum();
     let good: u64 = s
         .clients
@@ -185,7 +185,6 @@ fn headline(name: &str, s: &Summary, f: &Frame, c: &Cascade) -> Headline {
     let arrivals: u64 = s.services.iter().map(|s| s.offered).sum();
     let span = (s.measured_to_s - s.measured_from_s).max(1e-9);
     let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
-    let _ = f;
     Headline {
         variant: name.to_string(),
         availability: ratio(good, completed),

@@ -266,13 +266,18 @@ pub fn build(
             png,
             &|t| plots::graph(&g, &r.cascade, t),
         )?);
-        if plots::states(f, &r.triggers, &Target::Svg).is_some() {
-            plots_out.push(make(
-                format!("{prefix}states.svg"),
-                format!("Health and breaker timelines{tag}"),
-                png,
-                &|t| plots::states(f, &r.triggers, t).unwrap_or_else(|| Ok(String::new())),
-            )?);
+        // Drawn only when some replica or breaker changed state; SVG once, PNG when asked.
+        if let Some(svg) = plots::states(f, &r.triggers, &Target::Svg) {
+            let file = format!("{prefix}states.svg");
+            if let Some(dir) = png {
+                let path = dir.join(file.replace(".svg", ".png"));
+                plots::states(f, &r.triggers, &Target::Png(path)).transpose()?;
+            }
+            plots_out.push(Plot {
+                file,
+                title: format!("Health and breaker timelines{tag}"),
+                svg: svg?,
+            });
         }
         let mut cdfs: Vec<(String, Vec<(f64, f64)>)> = r
             .summary

@@ -157,7 +157,7 @@ macro_rules! time_chart {
                 )))
                 .map_err(err)?;
         }
-        for (i, l) in $lines.iter().enumerate() {
+        for l in $lines.iter() {
             let style = ShapeStyle::from(&l.color).stroke_width(2);
             let mut first = true;
             for seg in segments(&l.points) {
@@ -178,7 +178,6 @@ macro_rules! time_chart {
                     first = false;
                 }
             }
-            let _ = i;
         }
         chart
             .configure_series_labels()
