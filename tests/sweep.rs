@@ -113,3 +113,194 @@ fn bad_paths_and_values_are_reported_before_anything_runs() {
         assert!(!out.join("runs.csv").exists(), "{args:?} ran something");
     }
 }
+
+/// A small grid for the resume and shard tests: 3 rates x 2 retry limits x 4 seeds = 24 runs.
+const SMALL: &[&str] = &[
+    "scenarios/metastable_retries.ron",
+    "--set",
+    "clients.shoppers.load.rate_per_s=200..=300:50",
+    "--set",
+    "clients.shoppers.policies[0].max_attempts=1,3",
+    "--seeds",
+    "1..=4",
+    "-q",
+];
+
+const OUTPUTS: [&str; 4] = ["runs.csv", "points.csv", "index.html", "sweep.json"];
+
+fn same_outputs(a: &std::path::Path, b: &std::path::Path, what: &str) {
+    for f in OUTPUTS {
+        let (x, y) = (
+            std::fs::read(a.join(f)).unwrap_or_default(),
+            std::fs::read(b.join(f)).unwrap_or_default(),
+        );
+        assert!(!x.is_empty(), "{what}: {} missing", a.join(f).display());
+        assert!(x == y, "{what}: {f} differs from the uninterrupted sweep's");
+    }
+}
+
+/// The uninterrupted sweep every other way of running SMALL must match.
+fn reference(name: &str) -> PathBuf {
+    let d = tmp(&format!("reference-{name}"));
+    let (code, out, err) = sweep(&[SMALL, &["-j", "2"]].concat(), &d);
+    assert_eq!(code, 0, "{out}\n{err}");
+    d
+}
+
+#[test]
+fn a_killed_sweep_resumes_to_identical_outputs() {
+    let want = reference("killed");
+    let d = tmp("killed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("sweep")
+        .args(SMALL)
+        .args(["-j", "1", "--out"])
+        .arg(&d)
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL: no chance to tidy up) once a third of the runs are in the journal.
+    let journal = d.join("runs.journal");
+    let t0 = std::time::Instant::now();
+    loop {
+        let lines = std::fs::read_to_string(&journal)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines > 8 || t0.elapsed().as_secs() > 120 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !d.join("runs.csv").exists(),
+        "the sweep finished before it was killed; the test needs a bigger grid"
+    );
+    // A crash can also leave a line cut short, or (a machine's crash) damaged: neither may be
+    // read as a finished run.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let whole = text.lines().nth(1).unwrap().to_string();
+    let damaged = whole.replacen(',', ",9", 1);
+    let cut = &whole[..whole.len() / 2];
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .unwrap();
+    use std::io::Write as _;
+    write!(f, "{damaged}\n{cut}").unwrap();
+    drop(f);
+    let finished = text.lines().count() - 1;
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("sweep")
+        .args(&SMALL[..SMALL.len() - 1])
+        .args(["-j", "2", "--resume", "--out"])
+        .arg(&d)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "{finished} runs already finished; 2 unfinished or damaged"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{finished} were done, {} ran now", 24 - finished)),
+        "{stdout}"
+    );
+    same_outputs(&d, &want, "killed and resumed");
+    assert!(
+        !journal.exists(),
+        "the journal is removed once the outputs are written"
+    );
+    // Resuming a finished sweep runs nothing and changes nothing.
+    let (code, out, err) = sweep(&[SMALL, &["--resume"]].concat(), &d);
+    assert_eq!(code, 0, "{out}\n{err}");
+    same_outputs(&d, &want, "resumed after finishing");
+    // Another sweep's directory is refused, not mixed in.
+    let (code, _, err) = sweep(
+        &[&SMALL[..SMALL.len() - 2], &["1..=5", "--resume", "-q"][..]].concat(),
+        &d,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("of a different sweep"), "{err}");
+}
+
+#[test]
+fn three_shards_merge_to_identical_outputs() {
+    let want = reference("shards");
+    let d = tmp("shards");
+    // One shard by flag, one as a Kubernetes Indexed Job sees it, one as a Slurm array task
+    // numbered from 1.
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+    let envs: [(&[&str], Vars); 3] = [
+        (&["--shard", "0/3"], &[]),
+        (&["--shards", "3"], &[("JOB_COMPLETION_INDEX", "1")]),
+        (
+            &["--shards", "3"],
+            &[("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "1")],
+        ),
+    ];
+    for (args, vars) in envs {
+        let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .arg("sweep")
+            .args(SMALL)
+            .args(args)
+            .arg("--out")
+            .arg(&d)
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?} {vars:?}: {o:?}");
+        assert!(
+            !d.join("runs.csv").exists(),
+            "a shard wrote the merged files"
+        );
+    }
+    for k in 0..3 {
+        let runs = std::fs::read_to_string(d.join(format!("shard-{k}-of-3/runs.csv"))).unwrap();
+        assert_eq!(runs.lines().count(), 1 + 8, "shard {k} has every third run");
+    }
+    // Before every shard is there, merge says which are missing.
+    let hidden = d.join("hidden");
+    std::fs::rename(d.join("shard-2-of-3"), &hidden).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["sweep", "merge"])
+        .arg(&d)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("shards missing: 2/3"));
+    std::fs::rename(&hidden, d.join("shard-2-of-3")).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["sweep", "merge", "-q"])
+        .arg(&d)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    same_outputs(&d, &want, "three shards merged");
+}
+
+#[test]
+fn the_page_marks_where_the_slo_stops_holding() {
+    let d = reference("page");
+    let page = std::fs::read_to_string(d.join("index.html")).unwrap();
+    // Without retries the SLO (availability >= 0.95, the scenario's) holds up to 250/s; with
+    // three attempts the spike at 250/s tips the clients into lasting overload.
+    assert!(
+        page.contains(
+            "max_attempts=3: along clients.shoppers.load.rate_per_s: holds at 200, fails from 250"
+        ),
+        "{page}"
+    );
+    // A heatmap (two parameters vary) and one plot per metric, each with a band and the
+    // tipping line.
+    assert_eq!(page.matches("<svg").count(), 1 + 8);
+    assert!(page.contains("availability (mean across seeds)"));
+    assert!(page.contains("SLO fails from here"));
+    let points = std::fs::read_to_string(d.join("points.csv")).unwrap();
+    assert_eq!(points.lines().count(), 1 + 6);
+}

@@ -69,9 +69,13 @@ pub enum Command {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct SweepArgs {
+    #[command(subcommand)]
+    pub command: Option<SweepCommand>,
     /// The scenario file (RON); its variants are not run, the file itself is.
-    pub file: PathBuf,
+    #[arg(required = true)]
+    pub file: Option<PathBuf>,
     /// A field path and its values: `PATH=1,2,3`, `PATH=100..=1000:100` or `PATH=50ms,1s`.
     /// Paths are those validation messages print, with names for indices
     /// (`services.db.workers`, `clients.web.load.rate_per_s`). Repeat for a grid.
@@ -86,7 +90,47 @@ pub struct SweepArgs {
     /// Output directory [default: reports/<scenario file name>-sweep].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Continue a sweep that was stopped (Ctrl-C, kill, a lost machine) in the same --out:
+    /// finished runs are kept, the rest are run. Same arguments as the first time.
+    #[arg(long)]
+    pub resume: bool,
+    /// Run only shard K of N (K from 0): every N-th run, into OUT/shard-K-of-N/. Combine the
+    /// shards with `faultline sweep merge OUT`.
+    #[arg(long, value_name = "K/N", conflicts_with = "shards")]
+    pub shard: Option<String>,
+    /// Split into N shards and take this task's index from the batch engine:
+    /// JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm array).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+    /// The SLO the page judges points by: `METRIC>=X` or `METRIC<=X` on the mean across seeds,
+    /// e.g. `availability>=0.99`, `p99_ms<=250` [default: availability>= the scenario's target].
+    #[arg(long, value_name = "METRIC>=X")]
+    pub slo: Option<String>,
     /// No progress bar and no summary, only errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum SweepCommand {
+    /// Combine the shards of a sweep (OUT/shard-K-of-N/) into OUT/runs.csv, points.csv and
+    /// index.html, byte-identical to running the sweep on one machine.
+    #[command(
+        after_help = "Example:\n  faultline sweep scenarios/metastable_retries.ron --set clients.shoppers.load.rate_per_s=200..=300:50 --seeds 1..=4 --shard 0/2 --out reports/s\n  faultline sweep scenarios/metastable_retries.ron --set clients.shoppers.load.rate_per_s=200..=300:50 --seeds 1..=4 --shard 1/2 --out reports/s\n  faultline sweep merge reports/s"
+    )]
+    Merge(MergeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// The sweep's output directory: the merged files go here.
+    pub dir: PathBuf,
+    /// Shard directories [default: every DIR/shard-K-of-N].
+    pub shards: Vec<PathBuf>,
+    /// Judge points by this SLO instead of the one the shards were run with.
+    #[arg(long, value_name = "METRIC>=X")]
+    pub slo: Option<String>,
+    /// No summary, only errors.
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -424,13 +468,26 @@ fn cmd_run(a: RunArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// A sweep-store error as the CLI reports it: the user's to fix (exit 2) or an I/O failure.
+fn store_err(e: crate::sweep::store::StoreError) -> anyhow::Error {
+    match e {
+        crate::sweep::store::StoreError::Input(m) => {
+            anyhow!(Exit(EXIT_BAD_INPUT, format!("error: {m}")))
+        }
+        io => anyhow!(io),
+    }
+}
+
 fn cmd_sweep(a: SweepArgs) -> Result<i32> {
-    use crate::sweep;
+    use crate::sweep::{self, store};
     use rayon::prelude::*;
-    use std::io::Write as _;
+    if let Some(SweepCommand::Merge(m)) = a.command {
+        return cmd_sweep_merge(m);
+    }
     let bad = |msg: String| anyhow!(Exit(EXIT_BAD_INPUT, msg));
-    let file = a.file.display().to_string();
-    let text = std::fs::read_to_string(&a.file).map_err(|e| {
+    let scenario_file = a.file.clone().context("a scenario file is required")?;
+    let file = scenario_file.display().to_string();
+    let text = std::fs::read_to_string(&scenario_file).map_err(|e| {
         bad(format!(
             "error: cannot read scenario file {file}: {e} (check the path; scenarios ship in scenarios/)"
         ))
@@ -450,6 +507,20 @@ fn cmd_sweep(a: SweepArgs) -> Result<i32> {
     if a.jobs == Some(0) {
         return Err(bad("error: -j 0: at least one thread".into()));
     }
+    let slo = a
+        .slo
+        .as_deref()
+        .map(sweep::Criterion::parse)
+        .transpose()
+        .map_err(|e| bad(format!("error: {e}")))?;
+    let shard = match (&a.shard, a.shards) {
+        (Some(s), _) => Some(sweep::Shard::parse(s).map_err(|e| bad(format!("error: {e}")))?),
+        (None, Some(n)) => Some(
+            sweep::Shard::from_env(n, |k| std::env::var(k).ok())
+                .map_err(|e| bad(format!("error: {e}")))?,
+        ),
+        (None, None) => None,
+    };
     let plan = sweep::plan(&text, &file, &sets, seeds).map_err(|ps| {
         bad(ps
             .iter()
@@ -457,43 +528,78 @@ fn cmd_sweep(a: SweepArgs) -> Result<i32> {
             .collect::<Vec<_>>()
             .join("\n"))
     })?;
-    let out = a.out.clone().unwrap_or_else(|| {
-        let mut d = default_out(&a.file).into_os_string();
+    let slo = slo.unwrap_or(plan.default_slo);
+    let base = a.out.clone().unwrap_or_else(|| {
+        let mut d = default_out(&scenario_file).into_os_string();
         d.push("-sweep");
         PathBuf::from(d)
     });
+    let out = match shard {
+        Some(s) => base.join(s.dir_name()),
+        None => base.clone(),
+    };
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create output directory {}", out.display()))?;
+    let (journal, mut rows) = if a.resume {
+        let r = store::Journal::resume(&out, &plan, shard).map_err(store_err)?;
+        if !a.quiet {
+            println!(
+                "resuming in {}: {} run{} already finished{}",
+                out.display(),
+                r.rows.len(),
+                if r.rows.len() == 1 { "" } else { "s" },
+                if r.discarded > 0 {
+                    format!(
+                        "; {} unfinished or damaged journal line{} dropped (those runs are done again)",
+                        r.discarded,
+                        if r.discarded == 1 { "" } else { "s" }
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        (r.journal, r.rows)
+    } else {
+        store::clear_outputs(&out).map_err(store_err)?;
+        (
+            store::Journal::create(&out, &plan.fingerprint()).map_err(store_err)?,
+            Vec::new(),
+        )
+    };
+    store::Manifest::new(&plan, &slo, shard)
+        .write(&out)
+        .map_err(store_err)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(a.jobs.unwrap_or(0))
         .build()
         .context("cannot start the thread pool")?;
-    let runs = plan.runs();
     let n_seeds = plan.seeds.len();
-    let bar = progress::sweep_bar(a.quiet, runs as u64);
-    // Finished runs go to a journal as they finish (any order); the CSV files are written in
-    // point and seed order at the end, so they do not depend on the threads.
-    let journal_path = out.join("runs.journal");
-    let journal = std::sync::Mutex::new(std::io::BufWriter::new(
-        std::fs::File::create(&journal_path)
-            .with_context(|| format!("cannot write {}", journal_path.display()))?,
-    ));
+    let done: std::collections::BTreeSet<usize> = rows
+        .iter()
+        .map(|r| plan.run_index(r.point, r.seed_index))
+        .collect();
+    let todo: Vec<usize> = (0..plan.runs())
+        .filter(|&k| shard.is_none_or(|s| s.owns(k)) && !done.contains(&k))
+        .collect();
+    let bar = progress::sweep_bar(a.quiet, todo.len() as u64);
+    // Finished runs go to the journal as they finish (any order); the CSV files are written in
+    // point and seed order at the end, so they depend neither on the threads nor on resuming.
+    let journal = std::sync::Mutex::new(journal);
     let wall = Instant::now();
     let results: Vec<Result<sweep::RunRow, String>> = pool.install(|| {
-        (0..runs)
-            .into_par_iter()
-            .map(|k| {
-                let r = sweep::run_one(&plan, k / n_seeds, k % n_seeds);
-                if let Ok(row) = &r {
-                    if let Ok(mut j) = journal.lock() {
-                        let _ = writeln!(j, "{}", sweep::runs_line(&plan, row));
-                        let _ = j.flush();
-                    }
-                }
+        todo.par_iter()
+            .map(|&k| {
+                let row = sweep::run_one(&plan, k / n_seeds, k % n_seeds)?;
+                journal
+                    .lock()
+                    .map_err(|_| "the journal's lock was poisoned".to_string())?
+                    .append(&plan, &row)
+                    .map_err(|e| e.to_string())?;
                 if let Some(b) = &bar {
                     b.inc(1);
                 }
-                r
+                Ok(row)
             })
             .collect()
     });
@@ -501,48 +607,106 @@ fn cmd_sweep(a: SweepArgs) -> Result<i32> {
         b.finish_and_clear();
     }
     let wall_s = wall.elapsed().as_secs_f64();
-    let rows: Vec<sweep::RunRow> = results
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .map_err(|e| anyhow!("a run failed: {e}"))?;
-    let mut runs_csv = sweep::runs_header(&plan);
-    runs_csv.push('\n');
-    for r in &rows {
-        runs_csv.push_str(&sweep::runs_line(&plan, r));
-        runs_csv.push('\n');
+    for r in results {
+        rows.push(r.map_err(|e| anyhow!("a run failed: {e}"))?);
     }
-    write_file(&out.join("runs.csv"), runs_csv.as_bytes())?;
-    write_file(
-        &out.join("points.csv"),
-        sweep::points_csv(&plan, &rows).as_bytes(),
-    )?;
-    drop(journal);
-    let _ = std::fs::remove_file(&journal_path);
+    store::write_outputs(&out, &plan, &slo, &rows, shard).map_err(store_err)?;
+    journal
+        .into_inner()
+        .map_err(|_| anyhow!("the journal's lock was poisoned"))?
+        .finish()
+        .map_err(store_err)?;
     if !a.quiet {
+        let threads = pool.current_num_threads();
+        let earlier = rows.len() - todo.len();
         println!(
-            "{} runs ({} point{} x {} seed{}) in {:.2}s wall, {:.1} runs/s on {} thread{}",
-            runs,
+            "{} runs ({} point{} x {} seed{}{}){} in {:.2}s wall, {:.1} runs/s on {} thread{}",
+            rows.len(),
             plan.points.len(),
             if plan.points.len() == 1 { "" } else { "s" },
             n_seeds,
             if n_seeds == 1 { "" } else { "s" },
-            wall_s,
-            runs as f64 / wall_s.max(1e-9),
-            pool.current_num_threads(),
-            if pool.current_num_threads() == 1 {
-                ""
+            match shard {
+                Some(s) => format!(" in shard {}/{}", s.index, s.count),
+                None => String::new(),
+            },
+            if a.resume {
+                format!(": {earlier} were done, {} ran now", todo.len())
             } else {
-                "s"
-            }
+                String::new()
+            },
+            wall_s,
+            todo.len() as f64 / wall_s.max(1e-9),
+            threads,
+            if threads == 1 { "" } else { "s" }
         );
-        println!("wrote {}/{{runs.csv, points.csv}}", out.display());
+        match shard {
+            Some(s) => println!(
+                "wrote {}/runs.csv (shard {} of {}); when every shard has finished: faultline sweep merge {}",
+                out.display(),
+                s.index,
+                s.count,
+                base.display()
+            ),
+            None => print_sweep_findings(&out, &plan, &slo, &rows),
+        }
     }
+    Ok(sweep_exit(&rows))
+}
+
+fn print_sweep_findings(
+    out: &Path,
+    plan: &crate::sweep::Plan,
+    slo: &crate::sweep::Criterion,
+    rows: &[crate::sweep::RunRow],
+) {
+    println!("SLO {slo} (mean across seeds):");
+    for line in crate::sweep::page::findings(plan, slo, rows) {
+        println!("  {line}");
+    }
+    println!(
+        "wrote {}/{{runs.csv, points.csv, index.html}}",
+        out.display()
+    );
+}
+
+fn sweep_exit(rows: &[crate::sweep::RunRow]) -> i32 {
     let stopped = rows.iter().filter(|r| r.stopped_by.is_some()).count();
     if stopped > 0 {
         eprintln!("{stopped} run(s) stopped at a limit (see the stopped_by column of runs.csv)");
-        return Ok(EXIT_LIMIT);
+        return EXIT_LIMIT;
     }
-    Ok(0)
+    0
+}
+
+fn cmd_sweep_merge(a: MergeArgs) -> Result<i32> {
+    use crate::sweep::{self, store};
+    let shards = if a.shards.is_empty() {
+        store::shard_dirs(&a.dir).map_err(store_err)?
+    } else {
+        a.shards.clone()
+    };
+    let (plan, slo, rows) = store::merge(&shards).map_err(store_err)?;
+    let slo = match a.slo.as_deref() {
+        Some(s) => sweep::Criterion::parse(s)
+            .map_err(|e| anyhow!(Exit(EXIT_BAD_INPUT, format!("error: {e}"))))?,
+        None => slo,
+    };
+    std::fs::create_dir_all(&a.dir)
+        .with_context(|| format!("cannot create output directory {}", a.dir.display()))?;
+    store::write_outputs(&a.dir, &plan, &slo, &rows, None).map_err(store_err)?;
+    if !a.quiet {
+        println!(
+            "merged {} shard{}: {} runs ({} points x {} seeds)",
+            shards.len(),
+            if shards.len() == 1 { "" } else { "s" },
+            rows.len(),
+            plan.points.len(),
+            plan.seeds.len()
+        );
+        print_sweep_findings(&a.dir, &plan, &slo, &rows);
+    }
+    Ok(sweep_exit(&rows))
 }
 
 fn cmd_report(a: ReportArgs) -> Result<()> {

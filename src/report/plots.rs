@@ -770,3 +770,290 @@ pub fn cdf(title: &str, lines: &[(String, Vec<(f64, f64)>)], target: &Target) ->
             .map_err(err)?;
     })
 }
+
+/// One series of a sweep plot: a metric's mean at each parameter value with its 95% band.
+pub struct Band {
+    pub label: String,
+    pub color: RGBColor,
+    /// (x, mean, low, high); NaN where the point has no value.
+    pub points: Vec<(f64, f64, f64, f64)>,
+    /// Where the SLO stops holding along x (marked with a dashed vertical line).
+    pub tip_x: Option<f64>,
+}
+
+/// A metric against a swept parameter.
+pub struct ParamPlot<'a> {
+    pub title: &'a str,
+    pub x_desc: &'a str,
+    pub y_desc: &'a str,
+    /// Tick labels at x = 0, 1, 2... when the values are not numbers.
+    pub categories: Option<&'a [String]>,
+    pub bands: &'a [Band],
+    /// The SLO's threshold, drawn as a grey dashed line when this metric is the SLO's.
+    pub threshold: Option<f64>,
+}
+
+pub fn param_plot(p: &ParamPlot, target: &Target) -> PlotResult {
+    canvas!(target, W, 360, |root| {
+        root.fill(&WHITE).map_err(err)?;
+        let xs = p.bands.iter().flat_map(|b| b.points.iter().map(|q| q.0));
+        let (x_lo, x_hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+        let (x_lo, x_hi) = if !x_lo.is_finite() {
+            (0.0, 1.0)
+        } else if x_hi > x_lo {
+            let pad = (x_hi - x_lo) * 0.04;
+            (x_lo - pad, x_hi + pad)
+        } else {
+            (x_lo - 0.5, x_hi + 0.5)
+        };
+        let ys = p
+            .bands
+            .iter()
+            .flat_map(|b| b.points.iter().flat_map(|q| [q.1, q.2, q.3]))
+            .chain(p.threshold)
+            .filter(|y| y.is_finite());
+        let (y_lo, y_hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+            (a.min(y), b.max(y))
+        });
+        let (y_lo, y_hi) = if !y_lo.is_finite() {
+            (0.0, 1.0)
+        } else {
+            let lo = y_lo.min(0.0);
+            let span = (y_hi - lo).max(1e-9);
+            (lo, y_hi + span * 0.12)
+        };
+        let cats = p.categories;
+        let x_fmt = |x: &f64| match cats {
+            Some(c) => {
+                let k = x.round();
+                if (x - k).abs() < 1e-6 && k >= 0.0 && (k as usize) < c.len() {
+                    short(&c[k as usize], 12)
+                } else {
+                    String::new()
+                }
+            }
+            None => tick(*x),
+        };
+        // The legend gets a column of its own so that it never hides a line.
+        let (left, right) = root.split_horizontally(W - 210);
+        let mut chart = ChartBuilder::on(&left)
+            .caption(p.title, (FONT, 18))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
+            .map_err(err)?;
+        let n_cats = cats.map(|c| c.len()).unwrap_or(10);
+        chart
+            .configure_mesh()
+            .x_desc(p.x_desc)
+            .y_desc(p.y_desc)
+            .x_labels(if cats.is_some() { n_cats * 4 + 1 } else { 10 })
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&|y: &f64| tick(*y))
+            .light_line_style(RGBColor(235, 235, 235))
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        if let Some(t) = p.threshold {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(x_lo, t), (x_hi, t)],
+                    5,
+                    4,
+                    ShapeStyle::from(&RGBColor(90, 90, 90)).stroke_width(1),
+                ))
+                .map_err(err)?;
+        }
+        for b in p.bands {
+            // The band: mean +- the 95% half-width, one polygon per run of defined points.
+            let mut run: Vec<(f64, f64, f64)> = Vec::new();
+            let mut runs = Vec::new();
+            for &(x, _, lo, hi) in &b.points {
+                if lo.is_finite() && hi.is_finite() {
+                    run.push((x, lo, hi));
+                } else if !run.is_empty() {
+                    runs.push(std::mem::take(&mut run));
+                }
+            }
+            runs.push(run);
+            for r in runs.into_iter().filter(|r| r.len() > 1) {
+                let poly: Vec<(f64, f64)> = r
+                    .iter()
+                    .map(|q| (q.0, q.2))
+                    .chain(r.iter().rev().map(|q| (q.0, q.1)))
+                    .collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(poly, b.color.mix(0.16))))
+                    .map_err(err)?;
+            }
+        }
+        for b in p.bands {
+            let style = ShapeStyle::from(&b.color).stroke_width(2);
+            let pts: Vec<(f64, f64)> = b.points.iter().map(|q| (q.0, q.1)).collect();
+            for seg in segments(&pts) {
+                chart
+                    .draw_series(LineSeries::new(seg.clone(), style))
+                    .map_err(err)?;
+                chart
+                    .draw_series(seg.iter().map(|&q| Circle::new(q, 3, b.color.filled())))
+                    .map_err(err)?;
+            }
+            if let Some(tx) = b.tip_x {
+                chart
+                    .draw_series(DashedLineSeries::new([(tx, y_lo), (tx, y_hi)], 6, 4, style))
+                    .map_err(err)?;
+            }
+        }
+        let mut entries: Vec<(String, RGBColor, bool)> = p
+            .bands
+            .iter()
+            .map(|b| (short(&b.label, 28), b.color, false))
+            .collect();
+        if p.threshold.is_some() {
+            entries.push(("SLO threshold".into(), RGBColor(90, 90, 90), true));
+        }
+        if p.bands.iter().any(|b| b.tip_x.is_some()) {
+            entries.push(("SLO fails from here".into(), RGBColor(90, 90, 90), true));
+        }
+        for (k, (label, c, dashed)) in entries.iter().enumerate() {
+            let y = 48 + 18 * k as i32;
+            let style = ShapeStyle::from(c).stroke_width(if *dashed { 1 } else { 3 });
+            if *dashed {
+                right
+                    .draw(&PathElement::new(vec![(4, y), (9, y)], style))
+                    .map_err(err)?;
+                right
+                    .draw(&PathElement::new(vec![(14, y), (20, y)], style))
+                    .map_err(err)?;
+            } else {
+                right
+                    .draw(&PathElement::new(vec![(4, y), (20, y)], style))
+                    .map_err(err)?;
+            }
+            right
+                .draw(&Text::new(
+                    label.clone(),
+                    (26, y),
+                    (FONT, 12)
+                        .into_text_style(&right)
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
+                ))
+                .map_err(err)?;
+        }
+    })
+}
+
+/// A grid of two swept parameters, each cell a point coloured by a metric's mean (darker =
+/// worse), its value written in, and the cells where the SLO fails outlined.
+pub struct GridHeat<'a> {
+    pub title: &'a str,
+    pub x_desc: &'a str,
+    pub y_desc: &'a str,
+    pub x_labels: &'a [String],
+    pub y_labels: &'a [String],
+    /// `cells[y][x]`: the value, its text, and whether the SLO holds there.
+    pub cells: &'a [Vec<(f64, String, Option<bool>)>],
+    pub higher_is_better: bool,
+}
+
+pub fn grid_heatmap(g: &GridHeat, target: &Target) -> PlotResult {
+    let (nx, ny) = (g.x_labels.len().max(1), g.y_labels.len().max(1));
+    let h = (150 + 34 * ny as u32).min(900);
+    canvas!(target, W, h, |root| {
+        root.fill(&WHITE).map_err(err)?;
+        let vals = g
+            .cells
+            .iter()
+            .flatten()
+            .map(|c| c.0)
+            .filter(|v| v.is_finite());
+        let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+        let badness = |v: f64| {
+            if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
+                0.0
+            } else if g.higher_is_better {
+                (hi - v) / (hi - lo)
+            } else {
+                (v - lo) / (hi - lo)
+            }
+        };
+        let mut chart = ChartBuilder::on(&root)
+            .caption(g.title, (FONT, 18))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(90)
+            .build_cartesian_2d(0f64..nx as f64, 0f64..ny as f64)
+            .map_err(err)?;
+        let xl = g.x_labels;
+        let yl = g.y_labels;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(g.x_desc)
+            .y_desc(g.y_desc)
+            .x_labels(nx * 2 + 1)
+            .y_labels(ny * 2 + 1)
+            .x_label_formatter(&|x: &f64| {
+                let k = x - 0.5;
+                if (k - k.round()).abs() < 1e-6 && k >= 0.0 && (k.round() as usize) < xl.len() {
+                    short(&xl[k.round() as usize], 12)
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|y: &f64| {
+                let k = y - 0.5;
+                if (k - k.round()).abs() < 1e-6 && k >= 0.0 && (k.round() as usize) < yl.len() {
+                    short(&yl[k.round() as usize], 12)
+                } else {
+                    String::new()
+                }
+            })
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 13))
+            .draw()
+            .map_err(err)?;
+        for (y, row) in g.cells.iter().enumerate() {
+            for (x, (v, text, holds)) in row.iter().enumerate() {
+                let (x0, y0) = (x as f64, y as f64);
+                let t = badness(*v);
+                let fill = if v.is_finite() {
+                    heat(t)
+                } else {
+                    RGBColor(255, 255, 255)
+                };
+                chart
+                    .draw_series(std::iter::once(Rectangle::new(
+                        [(x0 + 0.02, y0 + 0.04), (x0 + 0.98, y0 + 0.96)],
+                        fill.filled(),
+                    )))
+                    .map_err(err)?;
+                if *holds == Some(false) {
+                    chart
+                        .draw_series(std::iter::once(Rectangle::new(
+                            [(x0 + 0.06, y0 + 0.12), (x0 + 0.94, y0 + 0.88)],
+                            ShapeStyle::from(&RGBColor(20, 20, 20)).stroke_width(2),
+                        )))
+                        .map_err(err)?;
+                }
+                let c = chart.backend_coord(&(x0 + 0.5, y0 + 0.5));
+                let ink = if t > 0.6 { WHITE } else { BLACK };
+                root.draw(&Text::new(
+                    short(text, 10),
+                    c,
+                    (FONT, 12)
+                        .into_text_style(&root)
+                        .color(&ink)
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
+                ))
+                .map_err(err)?;
+            }
+        }
+    })
+}

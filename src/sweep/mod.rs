@@ -7,6 +7,9 @@
 //! points are the parameters' doing, not noise). This module knows nothing of files or terminals;
 //! the CLI writes what it returns.
 
+pub mod page;
+pub mod store;
+
 use crate::report::{self, frame::Frame};
 use crate::runner;
 use crate::scenario::{self, overrides, Overrides, RawScenario, Scenario};
@@ -130,6 +133,14 @@ pub fn parse_seeds(s: &str) -> Result<Vec<u64>, String> {
             .map(|x| x.trim().parse().map_err(|_| bad(x)))
             .collect::<Result<_, _>>()?
     };
+    let mut sorted = seeds.clone();
+    sorted.sort_unstable();
+    if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!(
+            "--seeds `{s}`: seed {} appears twice; each seed once",
+            w[0]
+        ));
+    }
     Ok(seeds)
 }
 
@@ -146,6 +157,15 @@ pub struct Point {
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub file: String,
+    /// The scenario's name (for the page).
+    pub name: String,
+    /// The SLO points are judged by unless `--slo` says otherwise: the scenario's availability
+    /// target.
+    pub default_slo: Criterion,
+    /// The scenario file's text, as read.
+    pub text: String,
+    /// The `--set`s as given (path, value labels).
+    pub sets: Vec<(String, Vec<String>)>,
     pub params: Vec<Param>,
     pub seeds: Vec<u64>,
     pub points: Vec<Point>,
@@ -154,6 +174,167 @@ pub struct Plan {
 impl Plan {
     pub fn runs(&self) -> usize {
         self.points.len() * self.seeds.len()
+    }
+
+    /// Run `k` is point `k / seeds` with seed `k % seeds`.
+    pub fn run_index(&self, point: usize, seed_index: usize) -> usize {
+        point * self.seeds.len() + seed_index
+    }
+
+    /// Everything a run's result depends on (faultline's version, the file's name and text, the
+    /// sets, the seeds), hashed: a journal or shard with another fingerprint belongs to another
+    /// sweep and is never mixed in.
+    pub fn fingerprint(&self) -> String {
+        let mut b = format!(
+            "faultline {}\0{}\0{}\0",
+            env!("CARGO_PKG_VERSION"),
+            self.file,
+            self.text
+        );
+        for (path, values) in &self.sets {
+            b.push_str(&format!("set {path}={}\0", values.join("\u{1f}")));
+        }
+        for s in &self.seeds {
+            b.push_str(&format!("seed {s}\0"));
+        }
+        format!("{:016x}", crate::engine::stable_hash_bytes(b.as_bytes()))
+    }
+}
+
+/// A deterministic share of a sweep's runs: shard `index` of `count` (from 0) takes the runs
+/// `k` with `k % count == index`. Dealing runs round-robin spreads slow points (high load, long
+/// incidents) evenly over the shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+/// The most shards a sweep may be split into.
+pub const MAX_SHARDS: usize = 10_000;
+
+impl Shard {
+    /// `K/N` with `0 <= K < N`.
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let bad =
+            || format!("--shard `{s}`: expected K/N with 0 <= K < N <= {MAX_SHARDS}, e.g. 0/4");
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (usize, usize) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        Shard::new(index, count).ok_or_else(bad)
+    }
+
+    pub fn new(index: usize, count: usize) -> Option<Shard> {
+        ((1..=MAX_SHARDS).contains(&count) && index < count).then_some(Shard { index, count })
+    }
+
+    /// The shard index a batch engine gives a task: Kubernetes Indexed Jobs set
+    /// `JOB_COMPLETION_INDEX` (from 0); Slurm job arrays set `SLURM_ARRAY_TASK_ID`, counted from
+    /// `SLURM_ARRAY_TASK_MIN` so that `--array=1-4` works as well as `--array=0-3`.
+    pub fn from_env(count: usize, var: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let num = |name: &str, v: String| {
+            v.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("{name}=`{v}` is not a shard index (a whole number from 0)"))
+        };
+        let index = if let Some(v) = var("JOB_COMPLETION_INDEX") {
+            num("JOB_COMPLETION_INDEX", v)?
+        } else if let Some(v) = var("SLURM_ARRAY_TASK_ID") {
+            let id = num("SLURM_ARRAY_TASK_ID", v)?;
+            let min = match var("SLURM_ARRAY_TASK_MIN") {
+                Some(m) => num("SLURM_ARRAY_TASK_MIN", m)?,
+                None => 0,
+            };
+            id.checked_sub(min).ok_or_else(|| {
+                format!("SLURM_ARRAY_TASK_ID={id} is below SLURM_ARRAY_TASK_MIN={min}")
+            })?
+        } else {
+            return Err(format!(
+                "--shards {count}: neither JOB_COMPLETION_INDEX (Kubernetes Indexed Job) nor SLURM_ARRAY_TASK_ID (Slurm array) is set; outside a batch engine use --shard K/{count}"
+            ));
+        };
+        Shard::new(index, count).ok_or_else(|| {
+            format!(
+                "shard index {index} from the environment is not below --shards {count}; give the job as many completions (or array tasks) as shards"
+            )
+        })
+    }
+
+    pub fn owns(&self, run: usize) -> bool {
+        run % self.count == self.index
+    }
+
+    /// The directory name of this shard's outputs inside the sweep's directory.
+    pub fn dir_name(&self) -> String {
+        format!("shard-{}-of-{}", self.index, self.count)
+    }
+}
+
+/// The SLO a sweep's page judges points by: a metric's mean across seeds against a threshold.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Criterion {
+    /// Index into [`METRICS`].
+    pub metric: usize,
+    /// `>=` (else `<=`).
+    pub at_least: bool,
+    pub threshold: f64,
+}
+
+impl Criterion {
+    /// `availability>=0.99`, `p99_ms<=250`.
+    pub fn parse(s: &str) -> Result<Criterion, String> {
+        let (name, at_least, v) = if let Some((a, b)) = s.split_once(">=") {
+            (a, true, b)
+        } else if let Some((a, b)) = s.split_once("<=") {
+            (a, false, b)
+        } else {
+            return Err(format!(
+                "--slo `{s}`: expected METRIC>=X or METRIC<=X, e.g. availability>=0.99 or p99_ms<=250"
+            ));
+        };
+        let metric = METRICS
+            .iter()
+            .position(|m| *m == name.trim())
+            .ok_or_else(|| {
+                format!(
+                    "--slo `{s}`: no metric `{}`; one of {}",
+                    name.trim(),
+                    METRICS.join(", ")
+                )
+            })?;
+        let threshold: f64 = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|x: &f64| x.is_finite())
+            .ok_or_else(|| format!("--slo `{s}`: `{}` is not a number", v.trim()))?;
+        Ok(Criterion {
+            metric,
+            at_least,
+            threshold,
+        })
+    }
+
+    pub fn holds(&self, mean: f64) -> bool {
+        if self.at_least {
+            mean >= self.threshold
+        } else {
+            mean <= self.threshold
+        }
+    }
+}
+
+impl std::fmt::Display for Criterion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}{}{}",
+            METRICS[self.metric],
+            if self.at_least { ">=" } else { "<=" },
+            report::frame::fmt_num(self.threshold)
+        )
     }
 }
 
@@ -257,6 +438,14 @@ pub fn plan(
     }
     Ok(Plan {
         file: file.to_string(),
+        name: first.name.clone(),
+        default_slo: Criterion {
+            metric: 0,
+            at_least: true,
+            threshold: first.slo.availability,
+        },
+        text: text.to_string(),
+        sets: sets.to_vec(),
         params,
         seeds,
         points,
@@ -294,20 +483,29 @@ pub fn run_one(plan: &Plan, point: usize, seed_index: usize) -> Result<RunRow, S
         },
     );
     let h = &a.headline;
+    let metrics = [
+        h.availability,
+        h.goodput_per_s,
+        h.p99_ms,
+        h.client_amplification,
+        h.service_amplification,
+        h.services_breached as f64,
+        h.metastable as u8 as f64,
+        h.time_to_recover_s.unwrap_or(f64::NAN),
+    ];
     Ok(RunRow {
         point,
         seed_index,
         seed,
-        metrics: [
-            h.availability,
-            h.goodput_per_s,
-            h.p99_ms,
-            h.client_amplification,
-            h.service_amplification,
-            h.services_breached as f64,
-            h.metastable as u8 as f64,
-            h.time_to_recover_s.unwrap_or(f64::NAN),
-        ],
+        // As runs.csv prints them, so that figures computed from a row read back from a journal
+        // or a shard's file are the same as from a row just computed.
+        metrics: metrics.map(|v| {
+            if v.is_finite() {
+                report::frame::fmt_num(v).parse().unwrap_or(v)
+            } else {
+                f64::NAN
+            }
+        }),
         trace_hash: h.trace_hash.clone(),
         stopped_by: r.stopped.map(|s| s.limit.to_string()),
     })
@@ -351,6 +549,110 @@ pub fn runs_line(plan: &Plan, r: &RunRow) -> String {
     l
 }
 
+/// Reads back a line written by [`runs_line`], checking it against the plan: the point's values
+/// and the seed must be the plan's.
+pub fn parse_runs_line(plan: &Plan, line: &str) -> Result<RunRow, String> {
+    let cells = report::frame::split_csv(line);
+    let np = plan.params.len();
+    let want = 1 + np + 1 + METRICS.len() + 2;
+    if cells.len() != want {
+        return Err(format!("{} cells, expected {want}", cells.len()));
+    }
+    let point: usize = cells[0]
+        .parse()
+        .ok()
+        .filter(|&p| p < plan.points.len())
+        .ok_or_else(|| format!("point `{}` is not in this sweep", cells[0]))?;
+    if cells[1..=np] != plan.points[point].labels[..] {
+        return Err(format!(
+            "point {point} has values {:?}, this sweep's has {:?}",
+            &cells[1..=np],
+            plan.points[point].labels
+        ));
+    }
+    let seed: u64 = cells[np + 1]
+        .parse()
+        .map_err(|_| format!("seed `{}` is not a number", cells[np + 1]))?;
+    let seed_index = plan
+        .seeds
+        .iter()
+        .position(|&s| s == seed)
+        .ok_or_else(|| format!("seed {seed} is not one of this sweep's"))?;
+    let mut metrics = [f64::NAN; METRICS.len()];
+    for (k, m) in metrics.iter_mut().enumerate() {
+        let c = &cells[np + 2 + k];
+        if !c.is_empty() {
+            *m = c
+                .parse()
+                .map_err(|_| format!("{} `{c}` is not a number", METRICS[k]))?;
+        }
+    }
+    let trace_hash = cells[want - 2].clone();
+    if trace_hash.len() != 16 || !trace_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("trace hash `{trace_hash}` is not 16 hex digits"));
+    }
+    let stopped = &cells[want - 1];
+    Ok(RunRow {
+        point,
+        seed_index,
+        seed,
+        metrics,
+        trace_hash,
+        stopped_by: (!stopped.is_empty()).then(|| stopped.clone()),
+    })
+}
+
+/// runs.csv for the given rows (any order; written in run order).
+pub fn runs_csv(plan: &Plan, rows: &[RunRow]) -> String {
+    let mut sorted: Vec<&RunRow> = rows.iter().collect();
+    sorted.sort_by_key(|r| plan.run_index(r.point, r.seed_index));
+    let mut out = runs_header(plan);
+    out.push('\n');
+    for r in sorted {
+        out.push_str(&runs_line(plan, r));
+        out.push('\n');
+    }
+    out
+}
+
+/// One point's figures across its seeds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointStats {
+    pub runs: usize,
+    /// Per metric: the mean over the runs where it is defined, and the 95% half-width.
+    pub mean: [Option<f64>; METRICS.len()],
+    pub ci95: [Option<f64>; METRICS.len()],
+}
+
+/// Every point's statistics, in point order. `rows` may come in any order.
+pub fn point_stats(plan: &Plan, rows: &[RunRow]) -> Vec<PointStats> {
+    let mut by_point: Vec<Vec<&RunRow>> = vec![Vec::new(); plan.points.len()];
+    for r in rows {
+        by_point[r.point].push(r);
+    }
+    by_point
+        .into_iter()
+        .map(|mut mine| {
+            // In seed order, whatever order the rows came in: float sums depend on the order.
+            mine.sort_by_key(|r| r.seed_index);
+            let mut st = PointStats {
+                runs: mine.len(),
+                mean: [None; METRICS.len()],
+                ci95: [None; METRICS.len()],
+            };
+            for k in 0..METRICS.len() {
+                let xs: Vec<f64> = mine
+                    .iter()
+                    .map(|r| r.metrics[k])
+                    .filter(|v| v.is_finite())
+                    .collect();
+                (st.mean[k], st.ci95[k]) = mean_ci95(&xs);
+            }
+            st
+        })
+        .collect()
+}
+
 /// points.csv: per point, the mean of each metric across seeds and the half-width of its 95%
 /// confidence interval (Student's t; empty with one seed). `rows` must hold every run.
 pub fn points_csv(plan: &Plan, rows: &[RunRow]) -> String {
@@ -364,29 +666,16 @@ pub fn points_csv(plan: &Plan, rows: &[RunRow]) -> String {
         out.push_str(&format!(",{m}_mean,{m}_ci95"));
     }
     out.push('\n');
-    for p in &plan.points {
-        let mine: Vec<&RunRow> = rows.iter().filter(|r| r.point == p.index).collect();
+    let num = |v: Option<f64>| v.map(report::frame::fmt_num).unwrap_or_default();
+    for (p, st) in plan.points.iter().zip(point_stats(plan, rows)) {
         out.push_str(&p.index.to_string());
         for v in &p.labels {
             out.push(',');
             out.push_str(&csv(v));
         }
-        out.push_str(&format!(",{}", mine.len()));
+        out.push_str(&format!(",{}", st.runs));
         for k in 0..METRICS.len() {
-            let xs: Vec<f64> = mine
-                .iter()
-                .map(|r| r.metrics[k])
-                .filter(|v| v.is_finite())
-                .collect();
-            let (mean, half) = mean_ci95(&xs);
-            out.push(',');
-            if let Some(m) = mean {
-                out.push_str(&report::frame::fmt_num(m));
-            }
-            out.push(',');
-            if let Some(h) = half {
-                out.push_str(&report::frame::fmt_num(h));
-            }
+            out.push_str(&format!(",{},{}", num(st.mean[k]), num(st.ci95[k])));
         }
         out.push('\n');
     }
@@ -425,11 +714,7 @@ fn t975(df: usize) -> f64 {
 }
 
 fn csv(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    report::frame::csv_field(s)
 }
 
 #[cfg(test)]
