@@ -45,8 +45,9 @@ document.getElementById('f').onload = function () {
 };
 </script></body></html>"#;
 
-#[test]
-fn the_report_renders_in_chromium_and_fetches_nothing() {
+/// Opens DIR/index.html through the check page in headless Chromium; returns the check's
+/// result line, or None when there is no browser here and none is required.
+fn check_in_browser(dir: &std::path::Path) -> Option<String> {
     let required = std::env::var("FAULTLINE_BROWSER_TEST").is_ok_and(|v| v == "1");
     let Some(browser) = chromium() else {
         assert!(
@@ -54,21 +55,8 @@ fn the_report_renders_in_chromium_and_fetches_nothing() {
             "FAULTLINE_BROWSER_TEST=1 but no chromium was found (apt-get install chromium)"
         );
         eprintln!("SKIPPED: no chromium on this machine (.ci/run installs it)");
-        return;
+        return None;
     };
-    let dir = std::env::temp_dir().join(format!("faultline-browser-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["run", "scenarios/quickstart.ron", "--quiet", "--out"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let plots = std::fs::read_dir(dir.join("plots")).unwrap().count();
     std::fs::write(dir.join("check.html"), CHECK_PAGE).unwrap();
     let profile = dir.join("profile");
     let page = format!("file://{}", dir.join("check.html").display());
@@ -102,6 +90,33 @@ fn the_report_renders_in_chromium_and_fetches_nothing() {
                 String::from_utf8_lossy(&out.stderr)
             )
         });
+    Some(result.to_string())
+}
+
+fn faultline(args: &[&str], out: &std::path::Path) {
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-browser-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn the_report_renders_in_chromium_and_fetches_nothing() {
+    let dir = tmp("report");
+    faultline(&["run", "scenarios/quickstart.ron", "--quiet"], &dir);
+    let plots = std::fs::read_dir(dir.join("plots")).unwrap().count();
+    let Some(result) = check_in_browser(&dir) else {
+        return;
+    };
     assert!(
         result.contains(&format!("svgs={plots} ")),
         "{result} (plots/ has {plots})"
@@ -114,5 +129,34 @@ fn the_report_renders_in_chromium_and_fetches_nothing() {
     assert!(
         result.contains("fetched=[]"),
         "the report fetched something: {result}"
+    );
+}
+
+#[test]
+fn the_sweep_page_renders_in_chromium_and_fetches_nothing() {
+    let dir = tmp("sweep");
+    faultline(
+        &[
+            "sweep",
+            "scenarios/metastable_retries.ron",
+            "--set",
+            "clients.shoppers.load.rate_per_s=200..=300:50",
+            "--set",
+            "clients.shoppers.policies[0].max_attempts=1,3",
+            "--seeds",
+            "1,2",
+            "-q",
+        ],
+        &dir,
+    );
+    let Some(result) = check_in_browser(&dir) else {
+        return;
+    };
+    // The heatmap and one plot per metric (8), each laid out with its text.
+    assert!(result.contains("svgs=9 shown=9 "), "{result}");
+    assert!(result.contains("h1=Sweep: metastable_retries"), "{result}");
+    assert!(
+        result.contains("fetched=[]"),
+        "the page fetched something: {result}"
     );
 }
