@@ -99,11 +99,42 @@ fn bad_paths_and_values_are_reported_before_anything_runs() {
             &["--set", "services.api.workers=2", "--seeds", "x"],
             "--seeds",
         ),
+        (
+            &["--set", "services.api.workers=2", "--seeds", "1,2,1"],
+            "seed 1 appears twice",
+        ),
+        (
+            &["--set", "services.api.workers=2", "--shard", "2/2"],
+            "0 <= K < N",
+        ),
+        (
+            &["--set", "services.api.workers=2", "--shards", "2"],
+            "neither JOB_COMPLETION_INDEX",
+        ),
+        (
+            &["--set", "services.api.workers=2", "--slo", "p42>=1"],
+            "no metric `p42`",
+        ),
+        (
+            &["--set", "services.api.workers=2", "--slo", "p99_ms=250"],
+            "METRIC>=X or METRIC<=X",
+        ),
     ];
     for (args, expect) in cases {
-        let (code, o, err) = sweep(
-            &[&["scenarios/metastable_retries.ron"], *args].concat(),
-            &out,
+        let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .arg("sweep")
+            .arg("scenarios/metastable_retries.ron")
+            .args(*args)
+            .arg("--out")
+            .arg(&out)
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .output()
+            .unwrap();
+        let (code, o, err) = (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
         );
         assert_eq!(code, 2, "{args:?}\n{o}\n{err}");
         assert!(

@@ -61,9 +61,10 @@ pub enum Command {
         after_help = "Example:\n  faultline run scenarios/quickstart.ron --out reports/q\n  faultline report reports/q"
     )]
     Report(ReportArgs),
-    /// Run a grid of parameter values x seeds in parallel; write runs.csv and points.csv.
+    /// Run a grid of parameter values x seeds in parallel: runs.csv, points.csv and index.html
+    /// (each metric against the parameters, where the SLO stops holding); resume, shard, merge.
     #[command(
-        after_help = "Examples:\n  faultline sweep scenarios/metastable_retries.ron --set clients.shoppers.load.rate_per_s=200..=350:50 --seeds 1..=5\n  faultline sweep scenarios/quickstart.ron --set services.db.workers=2,3,4 --set services.gateway.calls.storefront.timeout=300ms,1500ms -j 2"
+        after_help = "Examples:\n  faultline sweep scenarios/metastable_retries.ron --set clients.shoppers.load.rate_per_s=150..=350:25 --set 'clients.shoppers.policies[0].max_attempts=1,2,3,4' --seeds 1..=10 --out reports/metastable-sweep\n  (the same command with --resume continues it after Ctrl-C or kill)\n  faultline sweep scenarios/quickstart.ron --set services.db.workers=2,3,4 --set services.gateway.calls.storefront.timeout=300ms,1500ms --slo 'p99_ms<=400' -j 2\n  faultline sweep scenarios/mm1.ron --set services.server.workers=1,2 --seeds 1..=4 --shard 0/2 --out reports/s\n  faultline sweep scenarios/mm1.ron --set services.server.workers=1,2 --seeds 1..=4 --shard 1/2 --out reports/s\n  faultline sweep merge reports/s"
     )]
     Sweep(SweepArgs),
 }
@@ -104,7 +105,7 @@ pub struct SweepArgs {
     pub shards: Option<usize>,
     /// The SLO the page judges points by: `METRIC>=X` or `METRIC<=X` on the mean across seeds,
     /// e.g. `availability>=0.99`, `p99_ms<=250` [default: availability>= the scenario's target].
-    #[arg(long, value_name = "METRIC>=X")]
+    #[arg(long, value_name = "EXPR")]
     pub slo: Option<String>,
     /// No progress bar and no summary, only errors.
     #[arg(long, short)]
@@ -128,7 +129,7 @@ pub struct MergeArgs {
     /// Shard directories [default: every DIR/shard-K-of-N].
     pub shards: Vec<PathBuf>,
     /// Judge points by this SLO instead of the one the shards were run with.
-    #[arg(long, value_name = "METRIC>=X")]
+    #[arg(long, value_name = "EXPR")]
     pub slo: Option<String>,
     /// No summary, only errors.
     #[arg(long, short)]
@@ -474,7 +475,8 @@ fn store_err(e: crate::sweep::store::StoreError) -> anyhow::Error {
         crate::sweep::store::StoreError::Input(m) => {
             anyhow!(Exit(EXIT_BAD_INPUT, format!("error: {m}")))
         }
-        io => anyhow!(io),
+        // The message already names the cause; anyhow's chain would print it twice.
+        io => anyhow!(io.to_string()),
     }
 }
 

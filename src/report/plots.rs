@@ -786,8 +786,8 @@ pub struct ParamPlot<'a> {
     pub title: &'a str,
     pub x_desc: &'a str,
     pub y_desc: &'a str,
-    /// Tick labels at x = 0, 1, 2... when the values are not numbers.
-    pub categories: Option<&'a [String]>,
+    /// The x axis is labelled at exactly these positions (the swept values, as written).
+    pub ticks: &'a [(f64, String)],
     pub bands: &'a [Band],
     /// The SLO's threshold, drawn as a grey dashed line when this metric is the SLO's.
     pub threshold: Option<f64>,
@@ -824,18 +824,6 @@ pub fn param_plot(p: &ParamPlot, target: &Target) -> PlotResult {
             let span = (y_hi - lo).max(1e-9);
             (lo, y_hi + span * 0.12)
         };
-        let cats = p.categories;
-        let x_fmt = |x: &f64| match cats {
-            Some(c) => {
-                let k = x.round();
-                if (x - k).abs() < 1e-6 && k >= 0.0 && (k as usize) < c.len() {
-                    short(&c[k as usize], 12)
-                } else {
-                    String::new()
-                }
-            }
-            None => tick(*x),
-        };
         // The legend gets a column of its own so that it never hides a line.
         let (left, right) = root.split_horizontally(W - 210);
         let mut chart = ChartBuilder::on(&left)
@@ -845,19 +833,46 @@ pub fn param_plot(p: &ParamPlot, target: &Target) -> PlotResult {
             .y_label_area_size(70)
             .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
             .map_err(err)?;
-        let n_cats = cats.map(|c| c.len()).unwrap_or(10);
+        // Plotters would put ticks at round numbers; a sweep's axis is labelled at its values
+        // (every k-th when there are many), drawn here, with a light grid line at each.
         chart
             .configure_mesh()
             .x_desc(p.x_desc)
             .y_desc(p.y_desc)
-            .x_labels(if cats.is_some() { n_cats * 4 + 1 } else { 10 })
-            .x_label_formatter(&x_fmt)
+            .x_labels(0)
+            .disable_x_mesh()
             .y_label_formatter(&|y: &f64| tick(*y))
             .light_line_style(RGBColor(235, 235, 235))
             .label_style((FONT, 12))
             .axis_desc_style((FONT, 13))
             .draw()
             .map_err(err)?;
+        let every = p.ticks.len().div_ceil(14).max(1);
+        for (k, (x, label)) in p.ticks.iter().enumerate() {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(*x, y_lo), (*x, y_hi)],
+                    RGBColor(235, 235, 235),
+                )))
+                .map_err(err)?;
+            if k % every != 0 {
+                continue;
+            }
+            let (px, py) = chart.backend_coord(&(*x, y_lo));
+            left.draw(&PathElement::new(
+                vec![(px, py), (px, py + 5)],
+                RGBColor(0, 0, 0),
+            ))
+            .map_err(err)?;
+            left.draw(&Text::new(
+                short(label, 12),
+                (px, py + 8),
+                (FONT, 12)
+                    .into_text_style(&left)
+                    .pos(Pos::new(HPos::Center, VPos::Top)),
+            ))
+            .map_err(err)?;
+        }
         if let Some(t) = p.threshold {
             chart
                 .draw_series(DashedLineSeries::new(

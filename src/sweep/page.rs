@@ -34,12 +34,16 @@ fn describe(metric: usize) -> &'static str {
     }
 }
 
+/// Metrics that are shares, between 0 and 1.
+fn bounded(metric: usize) -> bool {
+    matches!(METRICS[metric], "availability" | "metastable")
+}
+
 /// How a parameter's values sit on an axis: as numbers (plain, or durations in a unit) or as
 /// evenly spaced categories.
 struct Axis {
     desc: String,
     xs: Vec<f64>,
-    categories: Option<Vec<String>>,
 }
 
 fn axis(path: &str, labels: &[String]) -> Axis {
@@ -51,7 +55,6 @@ fn axis(path: &str, labels: &[String]) -> Axis {
         return Axis {
             desc: path.to_string(),
             xs,
-            categories: None,
         };
     }
     if let Some(ns) = labels
@@ -64,13 +67,11 @@ fn axis(path: &str, labels: &[String]) -> Axis {
         return Axis {
             desc: format!("{path} ({unit})"),
             xs: ns.iter().map(|n| n / div).collect(),
-            categories: None,
         };
     }
     Axis {
         desc: path.to_string(),
         xs: (0..labels.len()).map(|k| k as f64).collect(),
-        categories: Some(labels.to_vec()),
     }
 }
 
@@ -350,13 +351,19 @@ pub fn render(plan: &Plan, slo: &Criterion, rows: &[RunRow]) -> Result<String, S
         for (fi, facet) in lay.facets.iter().enumerate().take(MAX_FACETS) {
             let facet_desc = describe_combo(plan, facet, &lay.facet_params);
             let lines = facet_lines(plan, &lay, x, facet);
+            let ticks: Vec<(f64, String)> = ax
+                .xs
+                .iter()
+                .copied()
+                .zip(plan.params[x].labels.iter().cloned())
+                .collect();
             if !facet_desc.is_empty() {
                 let _ = writeln!(figures, "<h2>{}</h2>", esc(&facet_desc));
             } else {
                 figures.push_str("<h2>Plots</h2>\n");
             }
             if fi == 0 {
-                figures.push_str("<p>Each line is the mean across seeds; the shaded band its 95% confidence interval (Student's t).</p>\n");
+                figures.push_str("<p>Each line is the mean across seeds; the shaded band its 95% confidence interval (Student's t; drawn within the metric's range, points.csv has it as computed). Two points of one seed differ only by the parameters, so a gap between lines is often clearer than the bands suggest.</p>\n");
             }
             if let Some(s) = lay.series {
                 let svg = heatmap(plan, slo, &stats, &holds, x, s, facet)?;
@@ -379,7 +386,16 @@ pub fn render(plan: &Plan, slo: &Criterion, rows: &[RunRow]) -> Result<String, S
                                     let st = &stats[p];
                                     let mean = st.mean[m].unwrap_or(f64::NAN);
                                     let half = st.ci95[m].unwrap_or(0.0);
-                                    (ax.xs[i], mean, mean - half, mean + half)
+                                    // The band is drawn within the metric's range (shares
+                                    // lie in 0..1, nothing is negative); points.csv has the
+                                    // interval as computed.
+                                    let top = if bounded(m) { 1.0 } else { f64::INFINITY };
+                                    (
+                                        ax.xs[i],
+                                        mean,
+                                        (mean - half).max(0.0),
+                                        (mean + half).min(top),
+                                    )
                                 })
                                 .collect(),
                             tip_x: tip(&h).map(|i| ax.xs[i]),
@@ -392,7 +408,7 @@ pub fn render(plan: &Plan, slo: &Criterion, rows: &[RunRow]) -> Result<String, S
                         title,
                         x_desc: &ax.desc,
                         y_desc: metric,
-                        categories: ax.categories.as_deref(),
+                        ticks: &ticks,
                         bands: &bands,
                         threshold: (m == slo.metric).then_some(slo.threshold),
                     },
@@ -554,11 +570,11 @@ mod tests {
     fn axes_are_numbers_durations_or_categories() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let a = axis("p", &s(&["1", "2.5", "10"]));
-        assert_eq!((a.xs, a.categories), (vec![1.0, 2.5, 10.0], None));
+        assert_eq!(a.xs, vec![1.0, 2.5, 10.0]);
         let a = axis("t", &s(&["50ms", "1s"]));
         assert_eq!((a.xs, a.desc.as_str()), (vec![50.0, 1000.0], "t (ms)"));
+        // Not numbers: evenly spaced, labelled as written.
         let a = axis("m", &s(&["Fixed", "Jitter"]));
-        assert_eq!(a.xs, vec![0.0, 1.0]);
-        assert!(a.categories.is_some());
+        assert_eq!((a.xs, a.desc.as_str()), (vec![0.0, 1.0], "m"));
     }
 }

@@ -310,12 +310,24 @@ pub fn write_outputs(
 /// The shard directories under a sweep directory (`shard-K-of-N`), in name order.
 pub fn shard_dirs(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io("read", dir))?
+        .map_err(|e| {
+            StoreError::Input(format!(
+                "cannot read {}: {e} (merge takes the --out directory of a sweep run with --shard or --shards)",
+                dir.display()
+            ))
+        })?
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().starts_with("shard-") && e.path().is_dir())
         .map(|e| e.path())
         .collect();
     v.sort();
+    if v.is_empty() {
+        return Err(StoreError::Input(format!(
+            "{} has no shard directories (shard-K-of-N): run the sweep with --shard K/N or --shards N and --out {} first",
+            dir.display(),
+            dir.display()
+        )));
+    }
     Ok(v)
 }
 
