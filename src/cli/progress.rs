@@ -33,8 +33,16 @@ pub fn sweep_bar(quiet: bool, runs: u64) -> Option<ProgressBar> {
     }
     let bar = ProgressBar::with_draw_target(Some(runs), ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template(
-        "[{bar:40}] {pos}/{len} runs · {per_sec} · {elapsed} wall, about {eta} to go",
+        "[{bar:40}] {pos}/{len} runs · {rate} · {elapsed} wall, about {eta} to go",
     )
+    .map(|st| {
+        st.with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.1} runs/s", state.per_sec());
+            },
+        )
+    })
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");
     bar.set_style(style);
