@@ -313,6 +313,23 @@ fn three_shards_merge_to_identical_outputs() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     same_outputs(&d, &want, "three shards merged");
+    // A shard of another sweep (other seeds) is refused, not mixed in.
+    let other = tmp("other-shards");
+    let mut args = SMALL.to_vec();
+    args[6] = "5..=8";
+    let (code, out, err) = sweep(&[&args[..], &["--shard", "2/3"]].concat(), &other);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["sweep", "merge"])
+        .arg(&d)
+        .arg(d.join("shard-0-of-3"))
+        .arg(d.join("shard-1-of-3"))
+        .arg(other.join("shard-2-of-3"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("belongs to a different sweep"), "{err}");
 }
 
 #[test]
