@@ -173,14 +173,14 @@ impl Frame {
         for (ci, c) in spec.clients.iter().enumerate() {
             let t = &series.clients[ci];
             let edge = format!("client:{}", c.name);
+            let open = breakers_open(summary, &edge, n, window_s, end_s);
             let rows: Vec<Row> = (0..n)
                 .map(|i| {
                     let mut row = [f64::NAN; COLUMNS.len()];
                     counts(t, &mut row, i);
                     row[col::IN_FLIGHT] = series.client_in_flight[ci].mean(i, window_ns);
                     row[col::AMPLIFICATION] = ratio(row[col::ATTEMPTS], row[col::OFFERED]);
-                    row[col::BREAKERS_OPEN] =
-                        breakers_open(summary, &edge, window_end_s(i, window_s, end_s));
+                    row[col::BREAKERS_OPEN] = open[i];
                     client_offered[i] += row[col::OFFERED];
                     for k in 0..col::OUTCOMES + 8 {
                         system[i][k] += row[k];
@@ -251,6 +251,7 @@ impl Frame {
             for ki in 0..s.calls.len() {
                 let t = &series.calls[si][ki];
                 let name = spec.call_name(si, ki);
+                let open = breakers_open(summary, &name, n, window_s, end_s);
                 let rows: Vec<Row> = (0..n)
                     .map(|i| {
                         let mut row = [f64::NAN; COLUMNS.len()];
@@ -258,8 +259,7 @@ impl Frame {
                         row[col::OFFERED] = f64::NAN;
                         let done: f64 = row[col::OUTCOMES..col::OUTCOMES + 8].iter().sum();
                         row[col::AMPLIFICATION] = ratio(row[col::ATTEMPTS], done);
-                        row[col::BREAKERS_OPEN] =
-                            breakers_open(summary, &name, window_end_s(i, window_s, end_s));
+                        row[col::BREAKERS_OPEN] = open[i];
                         row
                     })
                     .collect();
@@ -418,31 +418,44 @@ fn window_end_s(i: usize, window_s: f64, end_s: f64) -> f64 {
     ((i + 1) as f64 * window_s).min(end_s)
 }
 
-/// Breaker instances on `edge` that are open at time `t_s` (from their transition logs).
-fn breakers_open(summary: &Summary, edge: &str, t_s: f64) -> f64 {
-    let mut open = 0;
-    let mut any = false;
-    for p in summary.policies.iter().filter(|p| {
-        p.kind == "circuit_breaker"
-            && (p.edge == edge
-                || p.edge
-                    .strip_prefix(edge)
-                    .is_some_and(|r| r.starts_with(" #")))
-    }) {
-        any = true;
-        let state = p
-            .transitions
-            .iter()
-            .take_while(|tr| tr.at_s < t_s)
-            .last()
-            .map_or(BreakerState::Closed, |tr| tr.to);
-        open += (state == BreakerState::Open) as u32;
+/// Per window, the breaker instances on `edge` open at the window's end (from their transition
+/// logs; NaN where the edge has no breaker). One pass over each log: a cursor per instance moves
+/// forward as the window ends do.
+fn breakers_open(summary: &Summary, edge: &str, n: usize, window_s: f64, end_s: f64) -> Vec<f64> {
+    let logs: Vec<&[crate::metrics::TransitionSummary]> = summary
+        .policies
+        .iter()
+        .filter(|p| {
+            p.kind == "circuit_breaker"
+                && (p.edge == edge
+                    || p.edge
+                        .strip_prefix(edge)
+                        .is_some_and(|r| r.starts_with(" #")))
+        })
+        .map(|p| &p.transitions[..])
+        .collect();
+    if logs.is_empty() {
+        return vec![f64::NAN; n];
     }
-    if any {
-        open as f64
-    } else {
-        f64::NAN
-    }
+    let mut cursor = vec![0usize; logs.len()];
+    (0..n)
+        .map(|i| {
+            let t_s = window_end_s(i, window_s, end_s);
+            let mut open = 0u32;
+            for (log, c) in logs.iter().zip(cursor.iter_mut()) {
+                while *c < log.len() && log[*c].at_s < t_s {
+                    *c += 1;
+                }
+                let state = if *c == 0 {
+                    BreakerState::Closed
+                } else {
+                    log[*c - 1].to
+                };
+                open += (state == BreakerState::Open) as u32;
+            }
+            open as f64
+        })
+        .collect()
 }
 
 /// Replicas of `service` up and in load balancing at the end of each window, from the health
