@@ -1005,35 +1005,45 @@ pub fn grid_heatmap(g: &GridHeat, target: &Target) -> PlotResult {
             .y_label_area_size(90)
             .build_cartesian_2d(0f64..nx as f64, 0f64..ny as f64)
             .map_err(err)?;
-        let xl = g.x_labels;
-        let yl = g.y_labels;
+        // Each row and column is labelled at its centre (drawn here: plotters' ticks would also
+        // mark the cell borders).
         chart
             .configure_mesh()
             .disable_mesh()
             .x_desc(g.x_desc)
             .y_desc(g.y_desc)
-            .x_labels(nx * 2 + 1)
-            .y_labels(ny * 2 + 1)
-            .x_label_formatter(&|x: &f64| {
-                let k = x - 0.5;
-                if (k - k.round()).abs() < 1e-6 && k >= 0.0 && (k.round() as usize) < xl.len() {
-                    short(&xl[k.round() as usize], 12)
-                } else {
-                    String::new()
-                }
-            })
-            .y_label_formatter(&|y: &f64| {
-                let k = y - 0.5;
-                if (k - k.round()).abs() < 1e-6 && k >= 0.0 && (k.round() as usize) < yl.len() {
-                    short(&yl[k.round() as usize], 12)
-                } else {
-                    String::new()
-                }
-            })
+            .x_labels(0)
+            .y_labels(0)
             .label_style((FONT, 12))
             .axis_desc_style((FONT, 13))
             .draw()
             .map_err(err)?;
+        for (k, label) in g.x_labels.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(k as f64 + 0.5, 0.0));
+            root.draw(&PathElement::new(vec![(px, py), (px, py + 5)], BLACK))
+                .map_err(err)?;
+            root.draw(&Text::new(
+                short(label, 12),
+                (px, py + 8),
+                (FONT, 12)
+                    .into_text_style(&root)
+                    .pos(Pos::new(HPos::Center, VPos::Top)),
+            ))
+            .map_err(err)?;
+        }
+        for (k, label) in g.y_labels.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(0.0, k as f64 + 0.5));
+            root.draw(&PathElement::new(vec![(px - 5, py), (px, py)], BLACK))
+                .map_err(err)?;
+            root.draw(&Text::new(
+                short(label, 12),
+                (px - 8, py),
+                (FONT, 12)
+                    .into_text_style(&root)
+                    .pos(Pos::new(HPos::Right, VPos::Center)),
+            ))
+            .map_err(err)?;
+        }
         for (y, row) in g.cells.iter().enumerate() {
             for (x, (v, text, holds)) in row.iter().enumerate() {
                 let (x0, y0) = (x as f64, y as f64);
