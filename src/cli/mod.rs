@@ -839,10 +839,7 @@ fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
 
 /// Writes through a temporary file and a rename, so a crash never leaves half a file.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    crate::sweep::store::write_atomic(path, bytes).map_err(|e| anyhow!(e.to_string()))
 }
 
 fn cmd_replay(a: ReplayArgs) -> Result<i32> {

@@ -6,6 +6,7 @@
 
 use super::cascade::{Cascade, Graph, Trigger};
 use super::frame::{col, Frame, Kind};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -56,6 +57,18 @@ pub const PALETTE: [RGBColor; 7] = [
     RGBColor(230, 159, 0),
     RGBColor(0, 0, 0),
 ];
+
+/// Draws `text` in the 12-point font at pixel `at` of `area`, anchored there at (`h`, `v`).
+fn text_at<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: impl Into<String>,
+    at: (i32, i32),
+    h: HPos,
+    v: VPos,
+) -> Result<(), String> {
+    let style = (FONT, 12).into_text_style(area).pos(Pos::new(h, v));
+    area.draw(&Text::new(text.into(), at, style)).map_err(err)
+}
 
 fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("plotting failed: {e:?}")
@@ -388,14 +401,13 @@ pub fn heatmap(frame: &Frame, graph: &Graph, triggers: &[Trigger], target: &Targ
                     .map_err(err)?;
             }
             let p = chart.backend_coord(&(0.0, y0 + 0.5));
-            root.draw(&Text::new(
+            text_at(
+                &root,
                 short(name, 22),
                 (p.0 - 8, p.1),
-                (FONT, 12)
-                    .into_text_style(&root)
-                    .pos(Pos::new(HPos::Right, VPos::Center)),
-            ))
-            .map_err(err)?;
+                HPos::Right,
+                VPos::Center,
+            )?;
         }
         // Trigger markers: a line across all rows at the start, a label above.
         let spans: Vec<(f64, f64, String)> = triggers
@@ -685,14 +697,13 @@ pub fn states(frame: &Frame, triggers: &[Trigger], target: &Target) -> Option<Pl
                         .map_err(err)?;
                 }
                 let p = chart.backend_coord(&(0.0, y0 + 0.5));
-                root.draw(&Text::new(
+                text_at(
+                    &root,
                     short(label, 36),
                     (p.0 - 8, p.1),
-                    (FONT, 12)
-                        .into_text_style(&root)
-                        .pos(Pos::new(HPos::Right, VPos::Center)),
-                ))
-                .map_err(err)?;
+                    HPos::Right,
+                    VPos::Center,
+                )?;
             }
             for t in triggers {
                 chart
@@ -864,14 +875,13 @@ pub fn param_plot(p: &ParamPlot, target: &Target) -> PlotResult {
                 RGBColor(0, 0, 0),
             ))
             .map_err(err)?;
-            left.draw(&Text::new(
+            text_at(
+                &left,
                 short(label, 12),
                 (px, py + 8),
-                (FONT, 12)
-                    .into_text_style(&left)
-                    .pos(Pos::new(HPos::Center, VPos::Top)),
-            ))
-            .map_err(err)?;
+                HPos::Center,
+                VPos::Top,
+            )?;
         }
         if let Some(t) = p.threshold {
             chart
@@ -949,15 +959,7 @@ pub fn param_plot(p: &ParamPlot, target: &Target) -> PlotResult {
                     .draw(&PathElement::new(vec![(4, y), (20, y)], style))
                     .map_err(err)?;
             }
-            right
-                .draw(&Text::new(
-                    label.clone(),
-                    (26, y),
-                    (FONT, 12)
-                        .into_text_style(&right)
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
-                ))
-                .map_err(err)?;
+            text_at(&right, label.clone(), (26, y), HPos::Left, VPos::Center)?;
         }
     })
 }
@@ -1022,27 +1024,25 @@ pub fn grid_heatmap(g: &GridHeat, target: &Target) -> PlotResult {
             let (px, py) = chart.backend_coord(&(k as f64 + 0.5, 0.0));
             root.draw(&PathElement::new(vec![(px, py), (px, py + 5)], BLACK))
                 .map_err(err)?;
-            root.draw(&Text::new(
+            text_at(
+                &root,
                 short(label, 12),
                 (px, py + 8),
-                (FONT, 12)
-                    .into_text_style(&root)
-                    .pos(Pos::new(HPos::Center, VPos::Top)),
-            ))
-            .map_err(err)?;
+                HPos::Center,
+                VPos::Top,
+            )?;
         }
         for (k, label) in g.y_labels.iter().enumerate() {
             let (px, py) = chart.backend_coord(&(0.0, k as f64 + 0.5));
             root.draw(&PathElement::new(vec![(px - 5, py), (px, py)], BLACK))
                 .map_err(err)?;
-            root.draw(&Text::new(
+            text_at(
+                &root,
                 short(label, 12),
                 (px - 8, py),
-                (FONT, 12)
-                    .into_text_style(&root)
-                    .pos(Pos::new(HPos::Right, VPos::Center)),
-            ))
-            .map_err(err)?;
+                HPos::Right,
+                VPos::Center,
+            )?;
         }
         for (y, row) in g.cells.iter().enumerate() {
             for (x, (v, text, holds)) in row.iter().enumerate() {

@@ -164,8 +164,6 @@ pub struct Plan {
     pub default_slo: Criterion,
     /// The scenario file's text, as read.
     pub text: String,
-    /// The `--set`s as given (path, value labels).
-    pub sets: Vec<(String, Vec<String>)>,
     pub params: Vec<Param>,
     pub seeds: Vec<u64>,
     pub points: Vec<Point>,
@@ -191,8 +189,8 @@ impl Plan {
             self.file,
             self.text
         );
-        for (path, values) in &self.sets {
-            b.push_str(&format!("set {path}={}\0", values.join("\u{1f}")));
+        for p in &self.params {
+            b.push_str(&format!("set {}={}\0", p.path, p.labels.join("\u{1f}")));
         }
         for s in &self.seeds {
             b.push_str(&format!("seed {s}\0"));
@@ -445,7 +443,6 @@ pub fn plan(
             threshold: first.slo.availability,
         },
         text: text.to_string(),
-        sets: sets.to_vec(),
         params,
         seeds,
         points,

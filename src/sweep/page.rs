@@ -171,8 +171,8 @@ fn seeds_text(seeds: &[u64]) -> String {
 /// The command that reruns this sweep.
 pub fn command(plan: &Plan, slo: &Criterion) -> String {
     let mut c = format!("faultline sweep {}", plan.file);
-    for (path, values) in &plan.sets {
-        let _ = write!(c, " --set {path}={}", values.join(","));
+    for p in &plan.params {
+        let _ = write!(c, " --set {}={}", p.path, p.labels.join(","));
     }
     let _ = write!(c, " --seeds {} --slo '{slo}'", seeds_text(&plan.seeds));
     c

@@ -34,7 +34,8 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreEr
     move |source| StoreError::Io { what, path, source }
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename.
+/// Writes `bytes` to `path` through a temporary file and a rename (every file `run`, `report`
+/// and `sweep` write goes through here).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -74,11 +75,11 @@ impl Manifest {
             fingerprint: plan.fingerprint(),
             file: plan.file.clone(),
             sets: plan
-                .sets
+                .params
                 .iter()
-                .map(|(path, values)| SetSpec {
-                    path: path.clone(),
-                    values: values.clone(),
+                .map(|p| SetSpec {
+                    path: p.path.clone(),
+                    values: p.labels.clone(),
                 })
                 .collect(),
             seeds: plan.seeds.clone(),
@@ -188,12 +189,17 @@ impl Journal {
                 dir.display()
             ))
         };
-        if let Ok(m) = Manifest::read(dir) {
-            let same_shard = m.shard == shard.map(|s| [s.index, s.count]);
-            if m.fingerprint != fingerprint || !same_shard {
-                return Err(other("the manifest (sweep.json)"));
+        // A manifest, if there is one, must be this sweep's (then its runs.csv is too).
+        let has_manifest = match Manifest::read(dir) {
+            Ok(m) => {
+                let same_shard = m.shard == shard.map(|s| [s.index, s.count]);
+                if m.fingerprint != fingerprint || !same_shard {
+                    return Err(other("the manifest (sweep.json)"));
+                }
+                true
             }
-        }
+            Err(_) => false,
+        };
         let path = dir.join(JOURNAL);
         match std::fs::read(&path) {
             Ok(bytes) => {
@@ -226,15 +232,14 @@ impl Journal {
             Err(e) => return Err(io("read", &path)(e)),
         }
         // A sweep that finished has no journal but a runs.csv.
-        if let Ok(text) = std::fs::read_to_string(dir.join("runs.csv")) {
-            if Manifest::read(dir).is_ok() {
-                for line in text.lines().skip(1) {
-                    if let Ok(row) = super::parse_runs_line(plan, line) {
-                        let k = plan.run_index(row.point, row.seed_index);
-                        if shard.is_none_or(|s| s.owns(k)) {
-                            found.entry(k).or_insert((row, line.to_string()));
-                        }
-                    }
+        let finished = has_manifest
+            .then(|| std::fs::read_to_string(dir.join("runs.csv")).ok())
+            .flatten();
+        for line in finished.iter().flat_map(|t| t.lines().skip(1)) {
+            if let Ok(row) = super::parse_runs_line(plan, line) {
+                let k = plan.run_index(row.point, row.seed_index);
+                if shard.is_none_or(|s| s.owns(k)) {
+                    found.entry(k).or_insert((row, line.to_string()));
                 }
             }
         }
@@ -331,7 +336,8 @@ pub fn shard_dirs(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
     Ok(v)
 }
 
-/// Combines finished shards into one sweep's rows. Every shard of the split must be there, from
+/// Combines finished shards into one sweep's rows (in no particular order: the outputs sort
+/// them). Every shard of the split must be there, from
 /// the same sweep, each with exactly the runs it owns.
 pub fn merge(shards: &[PathBuf]) -> Result<(Plan, Criterion, Vec<RunRow>), StoreError> {
     let first = shards
@@ -351,6 +357,8 @@ pub fn merge(shards: &[PathBuf]) -> Result<(Plan, Criterion, Vec<RunRow>), Store
     };
     let mut seen: Vec<Option<&PathBuf>> = vec![None; count];
     let mut rows = Vec::with_capacity(plan.runs());
+    // Which runs have been read: each exactly once, from the shard that owns it.
+    let mut have = vec![false; plan.runs()];
     for d in shards {
         let m = Manifest::read(d)?;
         let [index, n] = m.shard.ok_or_else(|| {
@@ -382,7 +390,6 @@ pub fn merge(shards: &[PathBuf]) -> Result<(Plan, Criterion, Vec<RunRow>), Store
                 path.display()
             ))
         })?;
-        let mut mine = 0;
         for (n, line) in text.lines().enumerate().skip(1) {
             let row = super::parse_runs_line(&plan, line)
                 .map_err(|e| StoreError::Input(format!("{}:{}: {e}", path.display(), n + 1)))?;
@@ -394,13 +401,21 @@ pub fn merge(shards: &[PathBuf]) -> Result<(Plan, Criterion, Vec<RunRow>), Store
                     n + 1
                 )));
             }
+            if std::mem::replace(&mut have[k], true) {
+                return Err(StoreError::Input(format!(
+                    "{}:{}: run {k} appears twice",
+                    path.display(),
+                    n + 1
+                )));
+            }
             rows.push(row);
-            mine += 1;
         }
-        let owned = (0..plan.runs()).filter(|&k| shard.owns(k)).count();
-        if mine != owned {
+        let lacking = (0..plan.runs())
+            .filter(|&k| shard.owns(k) && !have[k])
+            .count();
+        if lacking > 0 {
             return Err(StoreError::Input(format!(
-                "{}: {mine} runs, shard {index}/{count} has {owned}; run it again with --resume",
+                "{}: {lacking} of shard {index}/{count}'s runs are missing; run it again with --resume",
                 path.display()
             )));
         }
@@ -416,15 +431,6 @@ pub fn merge(shards: &[PathBuf]) -> Result<(Plan, Criterion, Vec<RunRow>), Store
             "shards missing: {} (run them with --shard K/{count}, into the same --out)",
             missing.join(", ")
         )));
-    }
-    // Each run once: shards own disjoint runs and each held exactly its own.
-    rows.sort_by_key(|r| plan.run_index(r.point, r.seed_index));
-    if rows.windows(2).any(|w| {
-        plan.run_index(w[0].point, w[0].seed_index) == plan.run_index(w[1].point, w[1].seed_index)
-    }) {
-        return Err(StoreError::Input(
-            "a run appears twice in the shards".into(),
-        ));
     }
     Ok((plan, slo, rows))
 }
