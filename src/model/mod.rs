@@ -1,23 +1,32 @@
 //! The system model: clients, services with replicas, load balancers, calls and links. It turns
 //! events into state changes and new events.
 //!
-//! It knows the engine (time, queue, streams) and nothing above it: results go out through the
-//! [`Observer`] trait, which the `metrics` layer implements, so the model never decides what is
-//! kept or how it is summarised.
+//! It knows the engine (time, queue, streams) and the policies, and nothing above them:
+//! results go out through the [`Observer`] trait, which the `metrics` layer implements, so the
+//! model never decides what is kept or how it is summarised.
+//!
+//! Below the running world (`world/`) sit the parts it is built from, none of which knows the
+//! world: the typed spec (`spec.rs`), distributions (`dist.rs`), what a request is and the slab
+//! it lives in (`request.rs`), the policy stacks' state (`stack.rs`), and the pure state
+//! machines of the optional machinery (`replication.rs`, `cache.rs`).
 
 pub mod cache;
 pub mod dist;
+mod observer;
 pub mod replication;
+mod request;
 pub mod spec;
 mod stack;
 mod world;
 
+pub use crate::policy::{Outcome, OUTCOMES};
 pub use dist::Dist;
+pub use observer::Observer;
 pub use spec::*;
 pub use stack::{LayerCounters, Transition};
 pub use world::{
     entity_names, AdmissionReport, Event, FaultReport, HealthChange, HealthReport, LinkReport,
-    Observer, Outcome, PolicyReport, World, WorldLimits, OUTCOMES,
+    PolicyReport, World, WorldLimits,
 };
 
 /// The name of a trace event kind code (`deliver`, `response`, ...).

@@ -1,11 +1,13 @@
 //! Policy stacks in the running model: for every client and every call edge, the ordered layers
 //! of its policies, each with its instances (one per caller replica, or one shared) and counters.
 //!
-//! The mechanism (invocations, timers, attempts) lives in `world.rs`; the decisions are the
-//! `policy` module's. This file only holds state and builds it from the spec.
+//! The mechanism (invocations, timers, attempts) lives in `world/invoke.rs`; the decisions are
+//! the `policy` module's. This file only holds state, builds it from the spec, and keeps the
+//! slab of live invocations. It knows requests only as the [`CallerRef`] an invocation answers.
 
+use super::request::{live_limit_hit, CallerRef, NO_SLOT};
 use super::spec::*;
-use crate::engine::RngStream;
+use crate::engine::{LimitHit, RngStream, SimTime};
 use crate::policy::adaptive::{FeatureFlag, SreThrottle};
 use crate::policy::backoff::BackoffState;
 use crate::policy::breaker::{Breaker, BreakerState, PollyBreaker, PyBreaker, Resilience4jBreaker};
@@ -321,7 +323,7 @@ pub struct Inv {
     pub layer: u8,
     pub instance: u32,
     pub done: bool,
-    pub parent: super::world::CallerRef,
+    pub parent: CallerRef,
     pub caller_entity: u32,
     pub caller_replica: u32,
     /// When the layer was entered (for the root: the call's start, for latency).
@@ -340,4 +342,129 @@ pub struct Inv {
     /// timeout can tell passive health checking which replica failed to answer.
     pub child_slot: u32,
     pub child_gen: u32,
+}
+
+impl Inv {
+    /// A free slab entry (also what a freed one is reset to, but for its generation).
+    fn vacant() -> Self {
+        Inv {
+            gen: 0,
+            edge: 0,
+            layer: 0,
+            instance: 0,
+            done: true,
+            parent: CallerRef::Inv {
+                inv: 0,
+                gen: 0,
+                tag: 0,
+            },
+            caller_entity: 0,
+            caller_replica: 0,
+            started_at_ns: 0,
+            child_started_at_ns: 0,
+            attempt: 0,
+            backoff: BackoffState::default(),
+            ticket: None,
+            bulkhead_ticket: 0,
+            pending: 0,
+            deadline_ns: u64::MAX,
+            child_slot: NO_SLOT,
+            child_gen: 0,
+        }
+    }
+}
+
+/// Every policy stack of the system and the invocations alive in them.
+pub(crate) struct Stacks {
+    /// One edge per client, then one per call of each service, in scenario order.
+    pub edges: Vec<EdgeState>,
+    pub client_edge: Vec<u32>,
+    /// `call_edge[s][i]`: the edge of call `i` of service `s`.
+    pub call_edge: Vec<Vec<u32>>,
+    /// Live invocations (a slab, reused through `inv_free`); bounded like live requests.
+    pub invs: Vec<Inv>,
+    pub inv_free: Vec<u32>,
+    max_live: u32,
+}
+
+impl Stacks {
+    /// A stack per client and per call, each layer with its instances, and the edge's backoff
+    /// jitter stream (`policy:client:A->service:B` or `policy:service:A->service:B/call:I`,
+    /// purpose `retry`).
+    pub fn new(spec: &SystemSpec, seed: u64, max_live: u32) -> Self {
+        let n_clients = spec.clients.len();
+        let mut edges = Vec::new();
+        let mut client_edge = Vec::new();
+        for (ci, c) in spec.clients.iter().enumerate() {
+            client_edge.push(edges.len() as u32);
+            let name = format!(
+                "policy:client:{}->service:{}",
+                c.name, spec.services[c.target].name
+            );
+            edges.push(EdgeState::new(
+                EdgeOwner::Client(ci),
+                ci as u32,
+                c.target,
+                &c.policies,
+                1,
+                c.propagate_deadline,
+                RngStream::derive(seed, &name, "retry"),
+            ));
+        }
+        let mut call_edge = Vec::new();
+        for (si, s) in spec.services.iter().enumerate() {
+            let mut v = Vec::new();
+            for (i, call) in s.calls.iter().enumerate() {
+                v.push(edges.len() as u32);
+                let name = format!(
+                    "policy:service:{}->service:{}/call:{i}",
+                    s.name, spec.services[call.to].name
+                );
+                edges.push(EdgeState::new(
+                    EdgeOwner::Call {
+                        service: si,
+                        call: i,
+                    },
+                    (n_clients + si) as u32,
+                    call.to,
+                    &call.policies,
+                    s.replicas,
+                    call.propagate_deadline,
+                    RngStream::derive(seed, &name, "retry"),
+                ));
+            }
+            call_edge.push(v);
+        }
+        Stacks {
+            edges,
+            client_edge,
+            call_edge,
+            invs: Vec::new(),
+            inv_free: Vec::new(),
+            max_live,
+        }
+    }
+
+    /// A slab entry for a new invocation at `now`, or the live limit it hit. The entry keeps
+    /// the generation it had; the caller fills the rest.
+    pub fn alloc(&mut self, now: SimTime) -> Result<u32, LimitHit> {
+        if let Some(i) = self.inv_free.pop() {
+            debug_assert!(self.invs[i as usize].done, "a free invocation is done");
+            return Ok(i);
+        }
+        if self.invs.len() as u64 >= self.max_live as u64 {
+            return Err(live_limit_hit(self.max_live, now));
+        }
+        self.invs.push(Inv::vacant());
+        Ok((self.invs.len() - 1) as u32)
+    }
+
+    /// Invocation `id` answered its parent: its generation moves on, so its timers and late
+    /// results are ignored, and its entry is reused.
+    pub fn free(&mut self, id: u32) {
+        let v = &mut self.invs[id as usize];
+        debug_assert!(v.done, "an invocation is freed once it answered");
+        v.gen = v.gen.wrapping_add(1);
+        self.inv_free.push(id);
+    }
 }

@@ -1,0 +1,100 @@
+//! Clients: open-loop arrivals (Poisson or constant, with rate steps from load spikes) and
+//! closed-loop users who think between requests. A client's request enters its policy stack
+//! (`invoke.rs`) or goes straight to the network; over its in-flight cap it is `rejected` at
+//! once.
+//!
+//! It owns each client's streams and in-flight count. It knows nothing of replicas or links;
+//! what happens to a request after it leaves is the rest of the world's.
+
+use super::event::Event;
+use super::{Observer, World};
+use crate::engine::{EventQueue, LimitHit, RngStream, SimDuration, SimTime};
+use crate::model::request::CallerRef;
+use crate::model::spec::*;
+use crate::policy::Outcome;
+
+pub(super) struct ClientState {
+    pub arrivals: RngStream,
+    pub think: RngStream,
+    pub in_flight: u32,
+}
+
+impl ClientState {
+    /// A client with its streams (`client:NAME`, purposes `arrivals` and `think_time`).
+    pub fn new(spec: &ClientSpec, seed: u64) -> Self {
+        let entity = format!("client:{}", spec.name);
+        ClientState {
+            arrivals: RngStream::derive(seed, &entity, "arrivals"),
+            think: RngStream::derive(seed, &entity, "think_time"),
+            in_flight: 0,
+        }
+    }
+}
+
+impl<O: Observer> World<O> {
+    /// The next open-loop arrival after `now`, honouring rate steps. A Poisson gap that would
+    /// cross a step is redrawn from the step at the new rate, which is exact for a piecewise-
+    /// constant Poisson process because exponential gaps are memoryless.
+    #[inline]
+    pub(super) fn next_arrival(&mut self, ci: usize, now: SimTime) -> Option<SimTime> {
+        let Load::Open {
+            arrivals,
+            rate_per_s,
+            steps,
+        } = &self.spec.clients[ci].load
+        else {
+            return None;
+        };
+        let rng = &mut self.clients[ci].arrivals;
+        let mut t = now;
+        loop {
+            let idx = steps.partition_point(|s| s.at <= t);
+            let rate = if idx == 0 {
+                *rate_per_s
+            } else {
+                steps[idx - 1].rate_per_s
+            };
+            let next_step = steps.get(idx).map(|s| s.at);
+            if rate <= 0.0 {
+                t = next_step?;
+                continue;
+            }
+            let gap_ns = match arrivals {
+                Arrivals::Poisson => -(1e9 / rate) * rng.uniform_open0().ln(),
+                Arrivals::Constant => 1e9 / rate,
+            };
+            let cand = t + SimDuration((gap_ns + 0.5).max(1.0) as u64);
+            match next_step {
+                Some(b) if cand > b => t = b,
+                _ => return Some(cand),
+            }
+        }
+    }
+
+    #[inline]
+    pub(super) fn client_send(
+        &mut self,
+        ci: usize,
+        user: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<u64, LimitHit> {
+        self.obs.client_sent(ci, now);
+        let spec = &self.spec.clients[ci];
+        if self.clients[ci].in_flight >= spec.max_in_flight {
+            // Open loop only: validation keeps closed-loop users within max_in_flight.
+            self.obs.client_done(ci, Outcome::Rejected, now, now);
+            return Ok(0);
+        }
+        self.clients[ci].in_flight += 1;
+        self.obs
+            .client_in_flight(ci, self.clients[ci].in_flight, now);
+        let caller = CallerRef::Client {
+            client: ci as u32,
+            user,
+        };
+        let id = self.requests.next_id();
+        self.start_call(self.stacks.client_edge[ci], caller, now, q)?;
+        Ok(id)
+    }
+}

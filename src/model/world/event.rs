@@ -1,0 +1,95 @@
+//! The closed set of events the world schedules, the trace kind codes that name them in the
+//! trace hash, and the small codes carried inside them (policy timers, probes).
+//!
+//! The kind codes are part of the trace hash (v1): changing one changes every hash.
+
+use crate::engine::{EventQueue, SimTime};
+
+/// The closed set of events the model schedules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The next open-loop arrival of a client.
+    ClientArrival { client: u32 },
+    /// A closed-loop user finished thinking and sends a request.
+    UserWake { client: u32, user: u32 },
+    /// A request reaches its replica.
+    Deliver { slot: u32 },
+    /// A worker finished a request's service time (`gen`: the request's generation, so a
+    /// completion for a request a crash already failed is recognised and ignored).
+    ServiceDone { slot: u32, gen: u32 },
+    /// A response reaches its caller.
+    Response { slot: u32 },
+    /// A policy's timer: a timeout, the end of a retry backoff, a bulkhead wait's deadline,
+    /// or a rate limiter's delay.
+    PolicyTimer { inv: u32, gen: u32, what: u8 },
+    /// Fault window `index` of the schedule starts (`start`) or ends.
+    Fault { index: u32, start: bool },
+    /// A health probe of a replica (`what`: see `probe`); `incarnation` ties a probe's
+    /// timeout to the process it was sent to.
+    Probe {
+        replica: u32,
+        what: u8,
+        incarnation: u32,
+    },
+    /// A replica killed by its liveness probe comes back.
+    Restart { replica: u32 },
+    /// The outlier detector of a service sweeps its hosts.
+    OutlierSweep { service: u32 },
+    /// A heartbeat round of an active-passive service.
+    Heartbeat { service: u32 },
+}
+
+/// Trace kind codes: stable, part of the trace hash.
+pub mod kind {
+    pub const CLIENT_ARRIVAL: u8 = 1;
+    pub const USER_WAKE: u8 = 2;
+    pub const DELIVER: u8 = 3;
+    pub const SERVICE_DONE: u8 = 4;
+    pub const RESPONSE: u8 = 5;
+    pub const POLICY_TIMER: u8 = 6;
+    pub const FAULT: u8 = 7;
+    pub const PROBE: u8 = 8;
+    pub const RESTART: u8 = 9;
+    pub const OUTLIER_SWEEP: u8 = 10;
+    pub const HEARTBEAT: u8 = 11;
+    pub const NAMES: [&str; 12] = [
+        "",
+        "client_arrival",
+        "user_wake",
+        "deliver",
+        "service_done",
+        "response",
+        "policy_timer",
+        "fault",
+        "probe",
+        "restart",
+        "outlier_sweep",
+        "heartbeat",
+    ];
+}
+
+/// What a probe event is: the probe kind in bit 0, and bit 1 set for "the probe sent earlier
+/// timed out".
+pub(super) mod probe {
+    pub const READINESS: u8 = 0;
+    pub const LIVENESS: u8 = 1;
+    pub const TIMED_OUT: u8 = 2;
+}
+
+/// What a policy timer is for.
+pub(super) mod timer {
+    pub const TIMEOUT: u8 = 1;
+    pub const RETRY: u8 = 2;
+    pub const BULKHEAD_WAIT: u8 = 3;
+    pub const DELAY: u8 = 4;
+    pub const HEDGE: u8 = 5;
+}
+
+/// Schedules policy timer `what` for invocation `id` (generation `gen`) at `at`.
+pub(super) fn push_timer(q: &mut EventQueue<Event>, at: SimTime, id: u32, gen: u32, what: u8) {
+    debug_assert!(
+        (timer::TIMEOUT..=timer::HEDGE).contains(&what),
+        "unknown policy timer {what}"
+    );
+    q.push(at, Event::PolicyTimer { inv: id, gen, what });
+}

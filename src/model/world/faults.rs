@@ -1,0 +1,436 @@
+//! Faults at work: each fault window's effect applied at its start and taken off at its end
+//! (crash and restart, hang, slowdown, injected errors, stuck workers, a memory leak and the
+//! kill it ends in, link partitions and degradations, disk faults, cache flushes, configuration
+//! changes and scaling), and the book of what each fault did.
+//!
+//! The schedule (when each window starts and ends) is `faults/`'s, computed before the run;
+//! this file knows only what a window does. It changes replicas' life and capacity, links (via
+//! `Net`), caches, the running configuration and the fault book; a crash answers everything
+//! the process held through the normal response path.
+
+use super::event::Event;
+use super::fleet::ConcurrencyLimiter;
+use super::health::NO_FAULT;
+use super::{Observer, World};
+use crate::engine::{EventQueue, LimitHit, SimTime};
+use crate::model::spec::*;
+use crate::policy::health::NginxPassive;
+use crate::policy::Outcome;
+
+/// What each fault window of the schedule did and what it replaced.
+pub(super) struct FaultBook {
+    /// Requests each fault failed (reset or refused by a crash, lost to a partition or loss,
+    /// failed by an injected error or a disk fault).
+    pub failed: Vec<u64>,
+    /// When a health check (or a failover) first noticed a fault aimed at a replica.
+    pub detected: Vec<Option<SimTime>>,
+    /// Workers a stuck-workers fault took (given back at its end).
+    pub taken: Vec<u32>,
+    /// Per config-change fault: the values it replaced, put back at its end.
+    pub config_saved: Vec<ConfigChange>,
+    /// Per scale fault: the replica count it replaced.
+    pub scale_saved: Vec<u32>,
+}
+
+impl FaultBook {
+    pub fn new(faults: usize) -> Self {
+        FaultBook {
+            failed: vec![0; faults],
+            detected: vec![None; faults],
+            taken: vec![0; faults],
+            config_saved: vec![ConfigChange::default(); faults],
+            scale_saved: vec![0; faults],
+        }
+    }
+
+    /// A request failed because of fault `cause` (`NO_FAULT`: nobody to blame, not counted).
+    #[inline]
+    pub fn count(&mut self, cause: u32) {
+        if let Some(c) = self.failed.get_mut(cause as usize) {
+            *c += 1;
+        }
+    }
+
+    /// Fault `i` was noticed at `now`, unless it was noticed before.
+    pub fn detect(&mut self, i: usize, now: SimTime) {
+        if self.detected[i].is_none() {
+            self.detected[i] = Some(now);
+        }
+    }
+}
+
+impl<O: Observer> World<O> {
+    /// Fault window `index` starts (`start`) or ends: its effect is applied to, or taken off,
+    /// the part of the system it names.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn fault_event(
+        &mut self,
+        index: usize,
+        start: bool,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let cause = index as u32;
+        let fault = &self.spec.faults[index];
+        let (end, target) = (fault.end, fault.effect.replica());
+        match &fault.effect {
+            &FaultEffect::Crash { replica } => {
+                if start {
+                    self.crash(replica, cause, now, q)?;
+                } else {
+                    self.restart(replica, now);
+                }
+            }
+            &FaultEffect::Hang { replica } => {
+                let h = &mut self.fleet.replicas[replica as usize].health;
+                if start {
+                    if h.down == 0 {
+                        h.paused_until = end.unwrap_or(SimTime(u64::MAX));
+                        h.pause_cause = cause;
+                        self.log_health(replica, "paused", now);
+                    }
+                } else if h.paused_until == now {
+                    // Not cut short by a crash: resume and drain the backlog.
+                    h.paused_until = SimTime::ZERO;
+                    self.log_health(replica, "resumed", now);
+                    self.drain(replica, now, q)?;
+                }
+            }
+            &FaultEffect::Slowdown { replica, factor } => {
+                let h = &mut self.fleet.replicas[replica as usize].health;
+                if start {
+                    h.slowdowns.push((cause, factor));
+                } else {
+                    h.slowdowns.retain(|&(c, _)| c != cause);
+                }
+                h.slow_factor = h.slowdowns.iter().map(|&(_, f)| f).product();
+            }
+            &FaultEffect::Errors { replica, rate } => {
+                let h = &mut self.fleet.replicas[replica as usize].health;
+                if start {
+                    h.fault_error_rate = rate;
+                    h.error_cause = cause;
+                } else if h.error_cause == cause {
+                    h.fault_error_rate = 0.0;
+                    h.error_cause = NO_FAULT;
+                }
+            }
+            &FaultEffect::StuckWorkers { replica, workers } => {
+                let total = self.spec.services
+                    [self.fleet.replicas[replica as usize].service as usize]
+                    .workers;
+                let h = &mut self.fleet.replicas[replica as usize].health;
+                if start {
+                    let take = workers.min(total - h.stuck.min(total));
+                    h.stuck += take;
+                    self.faults.taken[index] = take;
+                } else {
+                    h.stuck = h.stuck.saturating_sub(self.faults.taken[index]);
+                    self.drain(replica, now, q)?;
+                }
+            }
+            &FaultEffect::MemoryLeak {
+                replica,
+                per_request_mb,
+                limit_mb,
+            } => {
+                let h = &mut self.fleet.replicas[replica as usize].health;
+                if start {
+                    h.leak_per_request_mb = per_request_mb;
+                    h.leak_limit_mb = limit_mb;
+                    h.leak_cause = cause;
+                } else if h.leak_cause == cause {
+                    // Rolled back: no more leaking (what leaked stays until the next restart).
+                    h.leak_per_request_mb = 0.0;
+                    h.leak_cause = NO_FAULT;
+                }
+            }
+            FaultEffect::Partition { from, to, one_way } => {
+                self.net.partition(from, to, *one_way, cause, start);
+            }
+            FaultEffect::Degrade {
+                from,
+                to,
+                added_latency,
+                loss,
+            } => {
+                self.net
+                    .degrade(*from, *to, added_latency, *loss, cause, start);
+            }
+            FaultEffect::Spike { .. } => {}
+            &FaultEffect::Scale { service, replicas } => {
+                let old = self.fleet.services[service].replicas;
+                let to = if start {
+                    self.faults.scale_saved[index] = old;
+                    replicas
+                } else {
+                    self.faults.scale_saved[index]
+                };
+                self.scale(service, to, now);
+            }
+            &FaultEffect::Disk { replica, fault } => {
+                if let Some(d) = &mut self.fleet.replicas[replica as usize].disk {
+                    if start {
+                        d.fault = Some((fault, cause));
+                    } else if d.fault.is_some_and(|(_, c)| c == cause) {
+                        d.fault = None;
+                    }
+                }
+            }
+            &FaultEffect::FlushCache { service, call } => {
+                if start {
+                    let edge = self.stacks.call_edge[service][call] as usize;
+                    if let Some(c) = &mut self.caches.by_edge[edge] {
+                        c.flush(now);
+                    }
+                }
+            }
+            &FaultEffect::Config { target, change } => {
+                let set = if start {
+                    change
+                } else {
+                    self.faults.config_saved[index]
+                };
+                let old = self.apply_config(target, set, now, q)?;
+                if start {
+                    self.faults.config_saved[index] = old;
+                }
+            }
+        }
+        if let Some(r) = target {
+            self.fleet.replicas[r as usize].refresh_impaired();
+        }
+        Ok(())
+    }
+
+    /// Applies a configuration change to the running system; returns the values it replaced.
+    /// New invocations of an edge see a new timeout or retry count (those in progress keep
+    /// theirs); more workers start queued requests at once, fewer let the busy ones finish.
+    #[cold]
+    #[inline(never)]
+    fn apply_config(
+        &mut self,
+        target: ConfigTarget,
+        change: ConfigChange,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<ConfigChange, LimitHit> {
+        let mut old = ConfigChange::default();
+        let edge = match target {
+            ConfigTarget::Client(c) => Some(self.stacks.client_edge[c] as usize),
+            ConfigTarget::Call { service, call } => {
+                Some(self.stacks.call_edge[service][call] as usize)
+            }
+            ConfigTarget::Service(_) => None,
+        };
+        if let Some(e) = edge {
+            let layers = &mut self.stacks.edges[e].layers;
+            if let Some(t) = change.timeout {
+                // The innermost timeout: the edge's own `timeout` field when it has one.
+                if let Some(PolicySpec::Timeout { timeout }) = layers
+                    .iter_mut()
+                    .rev()
+                    .map(|l| &mut l.spec)
+                    .find(|s| matches!(s, PolicySpec::Timeout { .. }))
+                {
+                    old.timeout = Some(std::mem::replace(timeout, t));
+                }
+            }
+            if let Some(a) = change.max_attempts {
+                if let Some(PolicySpec::Retry(r)) = layers
+                    .iter_mut()
+                    .map(|l| &mut l.spec)
+                    .find(|s| matches!(s, PolicySpec::Retry(_)))
+                {
+                    old.max_attempts = Some(std::mem::replace(&mut r.max_attempts, a));
+                }
+            }
+        }
+        if let (ConfigTarget::Service(s), Some(w)) = (target, change.workers) {
+            old.workers = Some(std::mem::replace(&mut self.spec.services[s].workers, w));
+            let first = self.fleet.services[s].first_replica;
+            for r in first..first + self.spec.services[s].replicas {
+                self.drain(r, now, q)?;
+            }
+        }
+        Ok(old)
+    }
+
+    /// `svc` runs `n` replicas from now: the ones beyond `n` take no new requests (they finish
+    /// what they hold); the ones added start like a restarted process (cold, readiness to earn).
+    #[cold]
+    #[inline(never)]
+    fn scale(&mut self, svc: usize, n: u32, now: SimTime) {
+        let old = self.fleet.services[svc].replicas;
+        let first = self.fleet.services[svc].first_replica;
+        self.fleet.services[svc].replicas = n;
+        self.fleet.services[svc].rr_next = 0;
+        for local in old..n {
+            let r = first + local;
+            let spec = &self.spec.services[svc];
+            let (warmup, cold) = (spec.restart.warmup, spec.restart.cold_factor);
+            let h = &mut self.fleet.replicas[r as usize].health;
+            h.up_since = Some(now);
+            h.warming = warmup.0 > 0 && cold != 1.0;
+            if let Some(p) = &mut h.readiness {
+                p.reset(false);
+                h.ready = false;
+            }
+            self.fleet.replicas[r as usize].refresh_impaired();
+            self.log_health(r, "added", now);
+        }
+        for local in n..old {
+            self.log_health(first + local, "removed", now);
+        }
+    }
+
+    /// Starts queued requests on every free worker of `replica`.
+    fn drain(
+        &mut self,
+        replica: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let svc = self.fleet.replicas[replica as usize].service as usize;
+        let workers = self.spec.services[svc].workers;
+        for _ in 0..workers {
+            let r = &self.fleet.replicas[replica as usize];
+            if r.queue.is_empty() || r.busy + r.health.stuck >= workers {
+                break;
+            }
+            self.take_next_from_queue(replica, svc, now, q)?;
+        }
+        Ok(())
+    }
+
+    /// A leaking replica reached its memory limit: the kernel kills it (everything it holds is
+    /// reset, the request that tipped it over included) and it restarts after the delay.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn out_of_memory(
+        &mut self,
+        replica: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let h = &mut self.fleet.replicas[replica as usize].health;
+        let cause = h.leak_cause;
+        h.oom_kills += (now >= self.count_from) as u64;
+        self.log_health(replica, "oom_kill", now);
+        self.crash(replica, cause, now, q)?;
+        let svc = self.fleet.replicas[replica as usize].service as usize;
+        let delay = self.spec.services[svc].restart.delay;
+        q.push(now + delay, Event::Restart { replica });
+        Ok(())
+    }
+
+    /// The replica's process dies: everything it holds is reset.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn crash(
+        &mut self,
+        replica: u32,
+        cause: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let counting = now >= self.count_from;
+        let rep = &mut self.fleet.replicas[replica as usize];
+        rep.health.down += 1;
+        if rep.health.down > 1 {
+            return Ok(()); // already down
+        }
+        let svc = rep.service as usize;
+        let h = &mut rep.health;
+        h.down_cause = cause;
+        h.incarnation = h.incarnation.wrapping_add(1);
+        h.paused_until = SimTime::ZERO;
+        h.stuck = 0;
+        h.crashes += counting as u64;
+        rep.busy = 0;
+        rep.refresh_impaired();
+        rep.limiter = self.spec.services[svc]
+            .admission
+            .concurrency_limit
+            .as_ref()
+            .map(ConcurrencyLimiter::new);
+        self.log_health(replica, "down", now);
+        let s = &mut self.fleet.services[svc];
+        let local = replica - s.first_replica;
+        if let Some(g) = &mut s.ap {
+            g.crashed(local, now);
+        }
+        // Everything the process held: its backlog, then what was in service, in slot order.
+        // Answering a queued request clears its `at_server`, so the scan finds only the ones in
+        // service; nothing new lands here meanwhile, as the replica is down.
+        let queued: Vec<u32> = self.fleet.replicas[replica as usize]
+            .queue
+            .drain(..)
+            .collect();
+        self.reset_all(replica, cause, counting, queued, now, q)?;
+        let in_service = self.requests.at_replica(replica);
+        self.reset_all(replica, cause, counting, in_service, now, q)?;
+        self.emit_level(replica, now);
+        Ok(())
+    }
+
+    /// Answers each of `slots` (held by crashed `replica`) with a reset.
+    fn reset_all(
+        &mut self,
+        replica: u32,
+        cause: u32,
+        counting: bool,
+        slots: Vec<u32>,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        for slot in slots {
+            let r = &self.requests[slot];
+            if !r.live || r.server_done {
+                continue; // answered by a reset sent earlier in this loop
+            }
+            self.fleet.replicas[replica as usize].health.reset += counting as u64;
+            self.faults.count(cause);
+            self.requests[slot].conn_error = true;
+            self.respond(slot, Outcome::Error, false, now, q)?;
+        }
+        Ok(())
+    }
+
+    /// A crash fault ends, or a liveness kill's restart delay is over.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn restart(&mut self, replica: u32, now: SimTime) {
+        let svc = self.fleet.replicas[replica as usize].service as usize;
+        let h = &mut self.fleet.replicas[replica as usize].health;
+        h.down = h.down.saturating_sub(1);
+        if h.down > 0 {
+            return;
+        }
+        h.down_cause = NO_FAULT;
+        h.up_since = Some(now);
+        h.leaked_mb = 0.0; // a new process
+        let r = &self.spec.services[svc].restart;
+        h.warming = r.warmup.0 > 0 && r.cold_factor != 1.0;
+        // A new container: readiness must be earned again, liveness starts passing.
+        if let Some(p) = &mut h.readiness {
+            p.reset(false);
+            h.ready = false;
+        }
+        if let Some(p) = &mut h.liveness {
+            p.reset(true);
+        }
+        h.nginx = NginxPassive::default();
+        let s = &mut self.fleet.services[svc];
+        if let Some(o) = &mut s.outlier {
+            o.reset_host((replica - s.first_replica) as usize);
+        }
+        let local = replica - s.first_replica;
+        if let Some(g) = &mut s.ap {
+            g.restarted(local, now);
+        }
+        self.fleet.replicas[replica as usize].refresh_impaired();
+        self.log_health(replica, "up", now);
+    }
+}

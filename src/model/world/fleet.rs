@@ -1,0 +1,207 @@
+//! The fleet: every service's balancing state and every replica's workers, queue, admission
+//! control, disk and health, in one place so that serving, balancing, faults and health checks
+//! act on the same records.
+//!
+//! It owns the state; what changes it lives with the concern that changes it (`balance.rs`
+//! picks replicas, `serve.rs` queues and serves, `faults.rs` crashes and restarts, `health.rs`
+//! probes). It knows nothing of requests in flight, links or policy stacks.
+
+use super::disk::DiskState;
+use super::health::ReplicaHealth;
+use crate::engine::{RngStream, SimTime};
+use crate::model::replication::Group;
+use crate::model::spec::*;
+use crate::policy::adaptive::{AimdLimit, Gradient2Limit};
+use crate::policy::health::OutlierDetector;
+use std::collections::VecDeque;
+
+/// A replica's queue is preallocated up to this many slots (4 bytes each); a service with a
+/// larger `queue_capacity` grows its queues when they fill, so a deep but idle queue costs
+/// nothing.
+const QUEUE_PREALLOC_MAX: usize = 4096;
+
+pub(super) struct ServiceState {
+    pub first_replica: u32,
+    /// Replicas in service now (a `Scale` fault changes it); `ServiceSpec::replicas` is the
+    /// most it can reach, and every one of those has its `ReplicaState`.
+    pub replicas: u32,
+    pub rr_next: u32,
+    /// Some health check can take replicas out of balancing: the balancer filters.
+    pub checked: bool,
+    pub outlier: Option<OutlierDetector>,
+    /// Active-passive replication state (None: active-active).
+    pub ap: Option<Box<Group>>,
+    pub balancer_rng: RngStream,
+    pub error_rng: RngStream,
+    pub call_rng: RngStream,
+}
+
+pub(super) struct ReplicaState {
+    pub service: u32,
+    pub index: u32,
+    pub busy: u32,
+    pub queue: VecDeque<u32>,
+    pub outstanding: u32,
+    pub service_time_rng: RngStream,
+    pub limiter: Option<ConcurrencyLimiter>,
+    pub shed_by_limit: u64,
+    pub shed_by_queue_time: u64,
+    pub shed_expired: u64,
+    /// Something in `health` can change how a request is served here (down, paused, stuck
+    /// workers, injected errors, a slowdown, a cold start): the hot paths look at `health` only
+    /// when this is set. Kept true by [`ReplicaState::refresh_impaired`] after every change.
+    pub impaired: bool,
+    /// A replica of an active-passive service (keeps `impaired` set: replication is checked
+    /// where faults are).
+    pub active_passive: bool,
+    /// Its disk, if the service has one (also keeps `impaired` set).
+    pub disk: Option<Box<DiskState>>,
+    pub health: ReplicaHealth,
+}
+
+impl ReplicaState {
+    /// Recomputes `impaired` from `health` (call after changing any field it summarises).
+    pub fn refresh_impaired(&mut self) {
+        let h = &self.health;
+        self.impaired = self.active_passive
+            || self.disk.is_some()
+            || h.down > 0
+            || h.paused_until != SimTime::ZERO
+            || h.stuck > 0
+            || h.fault_error_rate > 0.0
+            || h.slow_factor != 1.0
+            || h.warming
+            || h.leak_per_request_mb > 0.0;
+    }
+}
+
+/// A replica's adaptive concurrency limit.
+#[derive(Clone, Debug)]
+pub(super) enum ConcurrencyLimiter {
+    Aimd(AimdLimit),
+    Gradient2(Gradient2Limit),
+}
+
+impl ConcurrencyLimiter {
+    pub fn new(spec: &ConcurrencyLimitSpec) -> Self {
+        // Validated when the scenario was loaded.
+        match *spec {
+            ConcurrencyLimitSpec::Aimd {
+                initial,
+                min,
+                max,
+                backoff_ratio,
+                timeout,
+            } => ConcurrencyLimiter::Aimd(
+                AimdLimit::new(initial, min, max, backoff_ratio, timeout.0).expect("validated"),
+            ),
+            ConcurrencyLimitSpec::Gradient2 {
+                initial,
+                min,
+                max,
+                smoothing,
+                long_window,
+                rtt_tolerance,
+                queue_size,
+            } => ConcurrencyLimiter::Gradient2(
+                Gradient2Limit::new(
+                    initial,
+                    min,
+                    max,
+                    smoothing,
+                    long_window,
+                    rtt_tolerance,
+                    queue_size,
+                )
+                .expect("validated"),
+            ),
+        }
+    }
+    pub fn limit(&self) -> u32 {
+        match self {
+            ConcurrencyLimiter::Aimd(l) => l.limit(),
+            ConcurrencyLimiter::Gradient2(l) => l.limit(),
+        }
+    }
+    pub fn on_sample(&mut self, rtt_ns: u64, inflight: u32, dropped: bool) {
+        match self {
+            ConcurrencyLimiter::Aimd(l) => l.on_sample(rtt_ns, inflight, dropped),
+            ConcurrencyLimiter::Gradient2(l) => l.on_sample(rtt_ns, inflight, dropped),
+        }
+    }
+}
+
+/// Services and their replicas, with scratch space for the outlier sweeps.
+pub(super) struct Fleet {
+    pub services: Vec<ServiceState>,
+    /// Every replica a service can ever run (its `replicas`), services in scenario order.
+    pub replicas: Vec<ReplicaState>,
+    /// Scratch for outlier sweeps (hosts returned to balancing).
+    pub unejected: Vec<usize>,
+}
+
+impl Fleet {
+    /// Builds every service and replica with its named streams (`service:NAME` for the
+    /// balancer, errors and calls; `service:NAME/replica:N` for service times, faults, probe
+    /// phases and the disk).
+    pub fn new(spec: &SystemSpec, seed: u64) -> Self {
+        let mut services = Vec::with_capacity(spec.services.len());
+        let mut replicas = Vec::new();
+        for (si, s) in spec.services.iter().enumerate() {
+            let entity = format!("service:{}", s.name);
+            let outlier = match s.health.passive {
+                Some(PassiveHealth::Envoy(cfg)) => {
+                    Some(OutlierDetector::new(cfg, s.replicas as usize).expect("validated"))
+                }
+                _ => None,
+            };
+            services.push(ServiceState {
+                first_replica: replicas.len() as u32,
+                replicas: s.initial_replicas,
+                rr_next: 0,
+                checked: s.health.readiness.is_some() || s.health.passive.is_some(),
+                outlier,
+                ap: s
+                    .active_passive
+                    .clone()
+                    .map(|a| Box::new(Group::new(a, s.replicas, seed, &s.name))),
+                balancer_rng: RngStream::derive(seed, &entity, "balancer"),
+                error_rng: RngStream::derive(seed, &entity, "errors"),
+                call_rng: RngStream::derive(seed, &entity, "calls"),
+            });
+            for r in 0..s.replicas {
+                let name = format!("{entity}/replica:{r}");
+                replicas.push(ReplicaState {
+                    service: si as u32,
+                    index: r,
+                    busy: 0,
+                    queue: VecDeque::with_capacity(
+                        (s.queue_capacity as usize).min(QUEUE_PREALLOC_MAX),
+                    ),
+                    outstanding: 0,
+                    service_time_rng: RngStream::derive(seed, &name, "service_time"),
+                    limiter: s
+                        .admission
+                        .concurrency_limit
+                        .as_ref()
+                        .map(ConcurrencyLimiter::new),
+                    shed_by_limit: 0,
+                    shed_by_queue_time: 0,
+                    shed_expired: 0,
+                    impaired: s.active_passive.is_some() || s.disk.is_some(),
+                    active_passive: s.active_passive.is_some(),
+                    disk: s
+                        .disk
+                        .as_ref()
+                        .map(|d| Box::new(DiskState::new(d, seed, &name))),
+                    health: ReplicaHealth::new(s, seed, &name),
+                });
+            }
+        }
+        Fleet {
+            services,
+            replicas,
+            unejected: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! Health: a replica's life (crashes, pauses, restarts), the probes that watch it (Kubernetes
+//! readiness and liveness), and passive checking of real traffic (NGINX `max_fails`, Envoy
+//! outlier detection), which decide whether the balancer may send to it.
+//!
+//! It owns each replica's [`ReplicaHealth`] and the health log; it changes readiness, NGINX
+//! and Envoy state and, through a liveness kill, crashes a replica (`faults.rs` does the
+//! crash). It never picks replicas (`balance.rs` reads what it decided) and never serves.
+
+use super::event::{probe, Event};
+use super::{Observer, World};
+use crate::engine::{EventQueue, LimitHit, RngStream, SimDuration, SimTime};
+use crate::model::request::NO_SLOT;
+use crate::model::spec::*;
+use crate::policy::health::{NginxPassive, OutlierEvent, Probe};
+use crate::policy::Outcome;
+
+/// No fault to blame.
+pub(super) const NO_FAULT: u32 = u32::MAX;
+
+/// A replica's life and health: faults acting on it, its probes and what they decided.
+pub(super) struct ReplicaHealth {
+    /// Crash faults and liveness kills in progress; the process runs when 0.
+    pub down: u32,
+    pub down_cause: u32,
+    /// Bumped by every crash, so a probe timeout sent to the old process is ignored.
+    pub incarnation: u32,
+    /// A stop-the-world pause lasts until here (ZERO: not paused).
+    pub paused_until: SimTime,
+    pub pause_cause: u32,
+    /// Active slowdowns (fault index, factor) and their product.
+    pub slowdowns: Vec<(u32, f64)>,
+    pub slow_factor: f64,
+    pub fault_error_rate: f64,
+    pub error_cause: u32,
+    pub fault_rng: RngStream,
+    /// Workers taken by a stuck-workers fault.
+    pub stuck: u32,
+    /// A memory leak in force: megabytes per finished request, the kill point, the fault,
+    /// and what this process has leaked so far.
+    pub leak_per_request_mb: f64,
+    pub leak_limit_mb: f64,
+    pub leak_cause: u32,
+    pub leaked_mb: f64,
+    pub oom_kills: u64,
+    /// The last restart (None: up since the run began), for probes' initial delay and the
+    /// cold-start warm-up.
+    pub up_since: Option<SimTime>,
+    /// Restarted with a cold start still in progress (service times are stretched).
+    pub warming: bool,
+    /// Where in its period each probe (readiness, liveness) first fires, as a share of it:
+    /// the probers of a running deployment are in arbitrary phase.
+    pub probe_phase: [f64; 2],
+    /// Readiness passing (true without a readiness probe).
+    pub ready: bool,
+    pub readiness: Option<Probe>,
+    pub liveness: Option<Probe>,
+    pub nginx: NginxPassive,
+    pub crashes: u64,
+    pub liveness_kills: u64,
+    pub refused: u64,
+    pub reset: u64,
+    pub ejections: u64,
+    pub log: Vec<HealthChange>,
+    pub log_dropped: u64,
+}
+
+/// One change of a replica's state, for the summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct HealthChange {
+    pub at_ns: u64,
+    /// `down`, `up`, `unready`, `ready`, `ejected`, `returned`, `nginx_down`, `liveness_kill`,
+    /// `paused`, `resumed`, `oom_kill`, `added`, `removed`.
+    pub what: &'static str,
+}
+
+/// At most this many changes are kept per replica; later ones are only counted
+/// (`changes_dropped`). The log feeds the report's health timelines, and the counts (crashes,
+/// ejections, kills) stay exact beyond it. A replica that flaps at every 1 s probe period
+/// fills it in about eight simulated minutes; 1,000 entries of 24 bytes bound it at 24 KB.
+const HEALTH_LOG_MAX: usize = 1000;
+const _: () = assert!(std::mem::size_of::<HealthChange>() == 24);
+
+impl ReplicaHealth {
+    /// A replica as the run starts: up, ready, passing its probes, with its fault and probe
+    /// phase streams (`NAME` is `service:S/replica:N`).
+    pub fn new(s: &ServiceSpec, seed: u64, name: &str) -> Self {
+        ReplicaHealth {
+            down: 0,
+            down_cause: NO_FAULT,
+            incarnation: 0,
+            paused_until: SimTime::ZERO,
+            pause_cause: NO_FAULT,
+            slowdowns: Vec::new(),
+            slow_factor: 1.0,
+            fault_error_rate: 0.0,
+            error_cause: NO_FAULT,
+            fault_rng: RngStream::derive(seed, name, "faults"),
+            stuck: 0,
+            leak_per_request_mb: 0.0,
+            leak_limit_mb: 0.0,
+            leak_cause: NO_FAULT,
+            leaked_mb: 0.0,
+            oom_kills: 0,
+            up_since: None,
+            warming: false,
+            probe_phase: {
+                let mut rng = RngStream::derive(seed, name, "probe_phase");
+                [rng.uniform(), rng.uniform()]
+            },
+            ready: true,
+            // The run starts with every replica up and passing its probes.
+            readiness: s.health.readiness.map(|c| Probe::new(c, true)),
+            liveness: s.health.liveness.map(|c| Probe::new(c, true)),
+            nginx: NginxPassive::default(),
+            crashes: 0,
+            liveness_kills: 0,
+            refused: 0,
+            reset: 0,
+            ejections: 0,
+            log: Vec::new(),
+            log_dropped: 0,
+        }
+    }
+}
+
+impl<O: Observer> World<O> {
+    /// Appends to a replica's health log (bounded).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn log_health(&mut self, replica: u32, what: &'static str, now: SimTime) {
+        let h = &mut self.fleet.replicas[replica as usize].health;
+        if h.log.len() < HEALTH_LOG_MAX {
+            h.log.push(HealthChange { at_ns: now.0, what });
+        } else {
+            h.log_dropped += 1;
+        }
+    }
+
+    /// The replica just left load balancing: the first such moment during a fault aimed at it
+    /// is that fault's detection time.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn left_balancing(&mut self, replica: u32, what: &'static str, now: SimTime) {
+        self.log_health(replica, what, now);
+        for (i, f) in self.spec.faults.iter().enumerate() {
+            let Some(target) = f.effect.replica() else {
+                continue;
+            };
+            let active = f.start <= now && f.end.is_none_or(|e| now <= e);
+            if target == replica && active {
+                self.faults.detect(i, now);
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn probe(
+        &mut self,
+        replica: u32,
+        what: u8,
+        incarnation: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let kind = what & 1;
+        let svc = self.fleet.replicas[replica as usize].service as usize;
+        let health = self.spec.services[svc].health;
+        let cfg = if kind == probe::READINESS {
+            health.readiness
+        } else {
+            health.liveness
+        }
+        .expect("probes are scheduled only when configured");
+        let h = &self.fleet.replicas[replica as usize].health;
+        let ok = if what & probe::TIMED_OUT != 0 {
+            if incarnation != h.incarnation {
+                return Ok(()); // sent to a process that has since died
+            }
+            false
+        } else {
+            q.push(
+                now + SimDuration(cfg.period_ns),
+                Event::Probe {
+                    replica,
+                    what,
+                    incarnation: 0,
+                },
+            );
+            if h.up_since
+                .is_some_and(|t| now.0 < t.0 + cfg.initial_delay_ns)
+            {
+                return Ok(()); // initialDelaySeconds after a (re)start
+            }
+            if h.down > 0 {
+                false // connection refused
+            } else if h.paused_until > now && h.paused_until.0 - now.0 >= cfg.timeout_ns {
+                q.push(
+                    now + SimDuration(cfg.timeout_ns),
+                    Event::Probe {
+                        replica,
+                        what: what | probe::TIMED_OUT,
+                        incarnation: h.incarnation,
+                    },
+                );
+                return Ok(());
+            } else {
+                true
+            }
+        };
+        let h = &mut self.fleet.replicas[replica as usize].health;
+        if kind == probe::READINESS {
+            match h.readiness.as_mut().and_then(|p| p.on_result(ok)) {
+                Some(false) => {
+                    h.ready = false;
+                    self.left_balancing(replica, "unready", now);
+                }
+                Some(true) => {
+                    h.ready = true;
+                    self.log_health(replica, "ready", now);
+                }
+                None => {}
+            }
+        } else if let Some(false) = h.liveness.as_mut().and_then(|p| p.on_result(ok)) {
+            if h.down == 0 {
+                // The kubelet kills the container and starts a new one after the delay.
+                h.liveness_kills += (now >= self.count_from) as u64;
+                let cause = if h.paused_until > now {
+                    h.pause_cause
+                } else {
+                    NO_FAULT
+                };
+                self.left_balancing(replica, "liveness_kill", now);
+                self.crash(replica, cause, now, q)?;
+                let delay = self.spec.services[svc].restart.delay;
+                q.push(now + delay, Event::Restart { replica });
+            }
+        }
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn outlier_sweep(&mut self, svc: usize, now: SimTime, q: &mut EventQueue<Event>) {
+        let first = self.fleet.services[svc].first_replica;
+        let mut out = std::mem::take(&mut self.fleet.unejected);
+        if let Some(o) = &mut self.fleet.services[svc].outlier {
+            o.sweep(now.0, &mut out);
+            q.push(
+                now + SimDuration(o.config().interval_ns),
+                Event::OutlierSweep {
+                    service: svc as u32,
+                },
+            );
+        }
+        for &i in &out {
+            self.log_health(first + i as u32, "returned", now);
+        }
+        self.fleet.unejected = out;
+    }
+
+    /// Passive health checking sees the outcome of a request to `replica`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn passive_result(
+        &mut self,
+        svc: usize,
+        replica: u32,
+        status: Outcome,
+        conn_error: bool,
+        now: SimTime,
+    ) {
+        match self.spec.services[svc].health.passive {
+            Some(PassiveHealth::Nginx(cfg)) => {
+                // proxy_next_upstream's default `error timeout`: connection failures and
+                // timeouts count, an HTTP error response does not.
+                let failed = conn_error || matches!(status, Outcome::Refused | Outcome::Timeout);
+                let h = &mut self.fleet.replicas[replica as usize].health;
+                if h.nginx.on_result(&cfg, !failed, now.0) && self.fleet.services[svc].replicas > 1
+                {
+                    self.left_balancing(replica, "nginx_down", now);
+                }
+            }
+            Some(PassiveHealth::Envoy(_)) => {
+                // 5xx and locally originated failures (reset, refused, timeout) alike.
+                let failed = !matches!(status, Outcome::Ok | Outcome::Degraded);
+                let s = &mut self.fleet.services[svc];
+                let host = (replica - s.first_replica) as usize;
+                let o = s
+                    .outlier
+                    .as_mut()
+                    .expect("envoy passive health has a detector");
+                if o.on_result(host, !failed, now.0) == OutlierEvent::Ejected {
+                    self.fleet.replicas[replica as usize].health.ejections += 1;
+                    self.left_balancing(replica, "ejected", now);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// A per-attempt timeout fired with request `slot` (generation `gen`) still out: passive
+    /// health checking counts it against its replica now, not when its late answer comes.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn attempt_timed_out(&mut self, slot: u32, gen: u32, now: SimTime) {
+        if slot == NO_SLOT {
+            return;
+        }
+        let r = &mut self.requests[slot];
+        if r.gen != gen || !r.live || r.abandoned {
+            return;
+        }
+        r.abandoned = true;
+        let (svc, replica) = (r.service as usize, r.replica);
+        if self.fleet.services[svc].checked {
+            self.passive_result(svc, replica, Outcome::Timeout, false, now);
+        }
+    }
+}

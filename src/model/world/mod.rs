@@ -1,0 +1,331 @@
+//! The running system: the world a scenario describes, in motion, event by event.
+//!
+//! [`World`] is a set of rooms, each owning its state: `requests` (the slab of requests in
+//! flight, `model/request.rs`), `clients`, the `fleet` (services and replicas: workers, queues,
+//! admission, disks, health), the `net` (links, partitions, bandwidth), the policy `stacks`
+//! (`model/stack.rs`), the `faults` book, `caches` and `pools`. The code that changes them is
+//! split by concern, one file each:
+//!
+//! | file | what it does |
+//! |---|---|
+//! | `clients.rs` | open- and closed-loop arrivals; a client's request enters its stack |
+//! | `invoke.rs` | policy stacks at work: invocations, timers, retries, hedges |
+//! | `network.rs` | `send` (pick a replica, take a slot) and `transmit`; `Net` decides each message |
+//! | `balance.rs` | which replica gets a request (methods of `Fleet`) |
+//! | `serve.rs` | deliver, queue, serve, call out, respond, and the caller learning the answer |
+//! | `faults.rs` | fault windows: crash, restart, hang, slowdown, scale, config, OOM; `FaultBook` |
+//! | `health.rs` | probes, outlier sweeps, passive checks; `ReplicaHealth` |
+//! | `replication.rs`, `cache.rs`, `disk.rs`, `pools.rs` | optional machinery, behind one flag each |
+//! | `reports.rs` | the figures the summary reads after the run |
+//! | `event.rs` | the events, their trace kind codes, policy timer and probe codes |
+//!
+//! This file keeps the struct, its construction (each room builds itself) and the dispatch of
+//! each event to its concern. Handlers borrow the rooms they need side by side
+//! (`self.fleet.pick(&self.spec.services[svc], ..)`, `self.net.carry(..)`); what one room
+//! decides that concerns another comes back as a value (`Carry::Lost(cause)`: the world counts
+//! the fault and frees the slot). The chains that re-enter within one event (a zero-latency
+//! response completes a parent that sends its next call) stay `World` methods, in the order
+//! that fixes the draws and events of a run.
+//!
+//! The world knows the engine (time, queue, streams), the policies and the spec; it reports
+//! through [`Observer`] and knows nothing of metrics, plans of faults or reports.
+
+mod balance;
+mod cache;
+mod clients;
+mod disk;
+mod event;
+mod faults;
+mod fleet;
+mod health;
+mod invoke;
+mod network;
+mod pools;
+mod replication;
+mod reports;
+mod serve;
+
+use super::observer::Observer;
+pub use event::{kind, Event};
+pub use health::HealthChange;
+pub use reports::{AdmissionReport, FaultReport, HealthReport, LinkReport, PolicyReport};
+
+use super::request::{Requests, NO_USER};
+use super::spec::*;
+use super::stack::Stacks;
+use crate::engine::{EventQueue, LimitHit, Model, SimTime, TraceRecord};
+use cache::Caches;
+use clients::ClientState;
+use event::probe;
+use faults::FaultBook;
+use fleet::Fleet;
+use network::Net;
+use pools::Pools;
+
+/// The model's own bounds.
+#[derive(Clone, Copy, Debug)]
+pub struct WorldLimits {
+    /// Requests alive at once (in flight anywhere, including abandoned ones still being served).
+    pub max_live_requests: u32,
+    /// Policy counters count events from this instant on (the end of the warm-up).
+    pub count_from: SimTime,
+}
+
+/// The system in motion. Create it with [`World::new`], schedule its first events with
+/// [`World::start`], then hand it to [`crate::engine::run`].
+pub struct World<O: Observer> {
+    /// The system as specified; a configuration change (a service's `workers`) is the only
+    /// thing that alters it during a run.
+    spec: SystemSpec,
+    obs: O,
+    /// Policy counters count from here (the warm-up's end), like the observer's figures.
+    count_from: SimTime,
+    requests: Requests,
+    clients: Vec<ClientState>,
+    fleet: Fleet,
+    net: Net,
+    stacks: Stacks,
+    faults: FaultBook,
+    caches: Caches,
+    pools: Pools,
+}
+
+impl<O: Observer> World<O> {
+    /// Builds the system's state and its random streams from `seed`. The spec must be valid
+    /// (the `scenario` layer checks it); indices out of range panic here, never mid-run.
+    /// Every stream is named after its entity and purpose, so the order in which the parts
+    /// are built does not matter.
+    pub fn new(spec: SystemSpec, seed: u64, limits: WorldLimits, obs: O) -> Self {
+        let stacks = Stacks::new(&spec, seed, limits.max_live_requests);
+        let edges = stacks.edges.len();
+        World {
+            obs,
+            count_from: limits.count_from,
+            requests: Requests::new(limits.max_live_requests),
+            clients: spec
+                .clients
+                .iter()
+                .map(|c| ClientState::new(c, seed))
+                .collect(),
+            fleet: Fleet::new(&spec, seed),
+            net: Net::new(&spec, seed),
+            faults: FaultBook::new(spec.faults.len()),
+            caches: Caches::new(&spec, &stacks.call_edge, edges, seed, limits.count_from),
+            pools: Pools::new(&spec, &stacks.call_edge, edges),
+            stacks,
+            spec,
+        }
+    }
+
+    /// Schedules every client's first request, the fault windows, the first health probes
+    /// and the outlier sweeps.
+    pub fn start(&mut self, q: &mut EventQueue<Event>) {
+        for (i, f) in self.spec.faults.iter().enumerate() {
+            if matches!(f.effect, FaultEffect::Spike { .. }) {
+                continue; // folded into the client's rate steps before the run
+            }
+            q.push(
+                f.start,
+                Event::Fault {
+                    index: i as u32,
+                    start: true,
+                },
+            );
+            if let Some(end) = f.end {
+                q.push(
+                    end,
+                    Event::Fault {
+                        index: i as u32,
+                        start: false,
+                    },
+                );
+            }
+        }
+        for r in 0..self.fleet.replicas.len() {
+            let svc = self.fleet.replicas[r].service as usize;
+            let health = self.spec.services[svc].health;
+            for (what, cfg) in [
+                (probe::READINESS, health.readiness),
+                (probe::LIVENESS, health.liveness),
+            ] {
+                if let Some(cfg) = cfg {
+                    let u = self.fleet.replicas[r].health.probe_phase[what as usize];
+                    let at = SimTime((u * cfg.period_ns as f64) as u64);
+                    q.push(
+                        at,
+                        Event::Probe {
+                            replica: r as u32,
+                            what,
+                            incarnation: 0,
+                        },
+                    );
+                }
+            }
+        }
+        for (si, s) in self.fleet.services.iter().enumerate() {
+            if let Some(o) = &s.outlier {
+                q.push(
+                    SimTime(o.config().interval_ns),
+                    Event::OutlierSweep { service: si as u32 },
+                );
+            }
+            if let Some(g) = &s.ap {
+                q.push(
+                    SimTime(g.spec().heartbeat_interval.0),
+                    Event::Heartbeat { service: si as u32 },
+                );
+            }
+        }
+        for ci in 0..self.spec.clients.len() {
+            match &self.spec.clients[ci].load {
+                Load::Open { .. } => {
+                    if let Some(t) = self.next_arrival(ci, SimTime::ZERO) {
+                        q.push(t, Event::ClientArrival { client: ci as u32 });
+                    }
+                }
+                Load::Closed { users, think_time } => {
+                    // Each user starts after one think time, so users do not all fire at t=0.
+                    for u in 0..*users {
+                        let d = think_time.sample(&mut self.clients[ci].think);
+                        q.push(
+                            SimTime(d),
+                            Event::UserWake {
+                                client: ci as u32,
+                                user: u,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn spec(&self) -> &SystemSpec {
+        &self.spec
+    }
+    pub fn observer(&self) -> &O {
+        &self.obs
+    }
+    pub fn into_observer(self) -> O {
+        self.obs
+    }
+    /// Requests alive now (for end-of-run accounting).
+    pub fn live_requests(&self) -> usize {
+        self.requests.live()
+    }
+
+    /// Trace entities: clients first, then every replica in scenario order, then the fault
+    /// windows (see [`entity_names`]).
+    #[inline(always)]
+    fn client_entity(&self, c: u32) -> u32 {
+        c
+    }
+    #[inline(always)]
+    fn replica_entity(&self, r: u32) -> u32 {
+        self.spec.clients.len() as u32 + r
+    }
+    fn fault_entity(&self, index: u32) -> u32 {
+        (self.spec.clients.len() + self.fleet.replicas.len()) as u32 + index
+    }
+}
+
+impl<O: Observer> Model for World<O> {
+    type Event = Event;
+
+    /// Routes each event to its concern and names it for the trace (kind, entity, request).
+    /// The record is taken before the handler runs, as the handler may free the slot.
+    #[inline]
+    fn handle(
+        &mut self,
+        now: SimTime,
+        event: Event,
+        q: &mut EventQueue<Event>,
+    ) -> Result<TraceRecord, LimitHit> {
+        let rec = |kind, entity, request| TraceRecord {
+            kind,
+            entity,
+            request,
+        };
+        let r = match event {
+            Event::ClientArrival { client } => {
+                if let Some(t) = self.next_arrival(client as usize, now) {
+                    q.push(t, Event::ClientArrival { client });
+                }
+                let id = self.client_send(client as usize, NO_USER, now, q)?;
+                rec(kind::CLIENT_ARRIVAL, self.client_entity(client), id)
+            }
+            Event::UserWake { client, user } => {
+                let id = self.client_send(client as usize, user, now, q)?;
+                rec(kind::USER_WAKE, self.client_entity(client), id)
+            }
+            Event::Deliver { slot } => {
+                let req = &self.requests[slot];
+                let r = rec(kind::DELIVER, self.replica_entity(req.replica), req.id);
+                self.deliver(slot, now, q)?;
+                r
+            }
+            Event::ServiceDone { slot, gen } => {
+                let req = &self.requests[slot];
+                let r = rec(kind::SERVICE_DONE, self.replica_entity(req.replica), req.id);
+                self.service_done(slot, gen, now, q)?;
+                r
+            }
+            Event::Response { slot } => {
+                let req = &self.requests[slot];
+                let r = rec(kind::RESPONSE, req.caller_entity, req.id);
+                self.response(slot, now, q)?;
+                r
+            }
+            Event::PolicyTimer { inv, gen, what } => {
+                let entity = self.stacks.invs[inv as usize].caller_entity;
+                self.policy_timer(inv, gen, what, now, q)?;
+                rec(kind::POLICY_TIMER, entity, inv as u64)
+            }
+            Event::Fault { index, start } => {
+                self.fault_event(index as usize, start, now, q)?;
+                rec(kind::FAULT, self.fault_entity(index), start as u64)
+            }
+            Event::Probe {
+                replica,
+                what,
+                incarnation,
+            } => {
+                self.probe(replica, what, incarnation, now, q)?;
+                rec(kind::PROBE, self.replica_entity(replica), what as u64)
+            }
+            Event::Restart { replica } => {
+                self.restart(replica, now);
+                rec(kind::RESTART, self.replica_entity(replica), 0)
+            }
+            Event::OutlierSweep { service } => {
+                self.outlier_sweep(service as usize, now, q);
+                let first = self.fleet.services[service as usize].first_replica;
+                rec(kind::OUTLIER_SWEEP, self.replica_entity(first), 0)
+            }
+            Event::Heartbeat { service } => {
+                self.heartbeat(service as usize, now, q);
+                let first = self.fleet.services[service as usize].first_replica;
+                rec(kind::HEARTBEAT, self.replica_entity(first), 0)
+            }
+        };
+        if self.pools.any && !self.pools.freed.is_empty() {
+            self.dispatch_pools(now, q)?;
+        }
+        Ok(r)
+    }
+}
+
+/// Trace entity names in entity-id order: clients first, then every replica as `service/index`,
+/// then the fault windows.
+pub fn entity_names(spec: &SystemSpec) -> Vec<String> {
+    let mut v: Vec<String> = spec.clients.iter().map(|c| c.name.clone()).collect();
+    for s in &spec.services {
+        for r in 0..s.replicas {
+            v.push(format!("{}/{}", s.name, r));
+        }
+    }
+    for (i, f) in spec.faults.iter().enumerate() {
+        v.push(format!("fault#{i}:{}", f.label));
+    }
+    v
+}

@@ -1,0 +1,510 @@
+//! Serving: a request reaches its replica (`deliver`: admission, a worker or the queue),
+//! is served (`service_done`: pauses, disk I/O, injected errors, replication, then its calls
+//! out, one after another or all at once), answered (`respond`: release the worker, start the
+//! next queued request, send the response back) and learned by its caller (`response`,
+//! `root_learns`, `child_done`: a client's outcome, a parent request's next step, or a policy
+//! layer's result).
+//!
+//! This is the hot path. It changes replicas' workers, queues and admission counts and the
+//! requests' own fields; it hands calls to `invoke.rs`, messages to the network, crashes
+//! (out of memory) to `faults.rs`, and outcomes to passive health checking. The response
+//! chain may re-enter itself within one event (a zero-latency response completes a parent
+//! that sends its next call), so these functions keep their order of draws and events.
+
+use super::event::Event;
+use super::fleet::ReplicaState;
+use super::network::{Carry, Dir};
+use super::{Observer, World};
+use crate::engine::{EventQueue, LimitHit, SimDuration, SimTime};
+use crate::model::request::{CallerRef, NO_USER};
+use crate::model::spec::*;
+use crate::policy::Outcome;
+
+impl<O: Observer> World<O> {
+    #[inline(always)]
+    pub(super) fn emit_level(&mut self, replica: u32, now: SimTime) {
+        let r = &self.fleet.replicas[replica as usize];
+        self.obs.replica_level(
+            r.service as usize,
+            r.index,
+            r.busy,
+            r.queue.len() as u32,
+            now,
+        );
+    }
+
+    /// The request in `slot` is lost (in the network, or in a crashed process's backlog):
+    /// nobody answers; whoever waits finds out by its own timeout.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn lose(&mut self, slot: u32) {
+        let r = self.requests[slot].replica;
+        self.fleet.replicas[r as usize].outstanding -= 1;
+        self.release(slot);
+    }
+
+    #[inline]
+    pub(super) fn deliver(
+        &mut self,
+        slot: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let req = &mut self.requests[slot];
+        req.arrived_at = now;
+        let (svc, replica) = (req.service as usize, req.replica);
+        self.obs.service_arrival(svc, now);
+        let cap = self.spec.services[svc].queue_capacity as usize;
+        let counting = now >= self.count_from;
+        let rep = &mut self.fleet.replicas[replica as usize];
+        let mut workers = self.spec.services[svc].workers;
+        if rep.impaired {
+            if rep.health.down > 0 || rep.health.paused_until > now {
+                return self.deliver_to_stopped(slot, replica, cap, now, q);
+            }
+            workers = workers.saturating_sub(rep.health.stuck);
+        }
+        self.requests[slot].at_server = true;
+        let rep = &mut self.fleet.replicas[replica as usize];
+        if let Some(lim) = &rep.limiter {
+            let inflight = rep.busy + rep.queue.len() as u32;
+            if inflight >= lim.limit() {
+                // Over the adaptive limit: shed before queueing.
+                rep.shed_by_limit += counting as u64;
+                self.requests[slot].started_at = now;
+                return self.respond(slot, Outcome::Overloaded, false, now, q);
+            }
+            let req = &mut self.requests[slot];
+            req.admitted = true;
+            req.inflight_at_admit = inflight;
+        }
+        let rep = &mut self.fleet.replicas[replica as usize];
+        if rep.busy < workers {
+            rep.busy += 1;
+            self.emit_level(replica, now);
+            self.start_service(slot, now, q);
+        } else if rep.queue.len() < cap {
+            rep.queue.push_back(slot);
+            self.emit_level(replica, now);
+        } else {
+            // Turned away at admission: no worker was held, the answer goes straight back.
+            self.requests[slot].started_at = now;
+            return self.respond(slot, Outcome::Overloaded, false, now, q);
+        }
+        Ok(())
+    }
+
+    /// A request reaches a replica whose process is down (refused) or paused (queued in its
+    /// backlog, or lost when the backlog is full).
+    #[cold]
+    #[inline(never)]
+    fn deliver_to_stopped(
+        &mut self,
+        slot: u32,
+        replica: u32,
+        cap: usize,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let counting = now >= self.count_from;
+        let rep = &mut self.fleet.replicas[replica as usize];
+        if rep.health.down > 0 {
+            // The process is gone: connection refused.
+            rep.health.refused += counting as u64;
+            let cause = rep.health.down_cause;
+            self.faults.count(cause);
+            self.requests[slot].started_at = now;
+            self.requests[slot].conn_error = true;
+            return self.respond(slot, Outcome::Refused, false, now, q);
+        }
+        // A paused process accepts connections into its backlog but answers nothing.
+        if rep.queue.len() < cap {
+            rep.queue.push_back(slot);
+            self.requests[slot].at_server = true;
+            self.emit_level(replica, now);
+        } else {
+            let cause = rep.health.pause_cause;
+            self.faults.count(cause);
+            self.lose(slot);
+        }
+        Ok(())
+    }
+
+    /// A worker of `replica` is free: start the oldest queued request, shedding the ones that
+    /// waited longer than the service's `max_queue_time`.
+    #[inline]
+    pub(super) fn take_next_from_queue(
+        &mut self,
+        replica: u32,
+        svc: usize,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let max_wait = self.spec.services[svc].admission.max_queue_time;
+        loop {
+            let rep = &mut self.fleet.replicas[replica as usize];
+            let mut workers = self.spec.services[svc].workers;
+            if rep.impaired {
+                if rep.health.down > 0 || rep.health.paused_until > now {
+                    break; // nothing starts in a dead or paused process
+                }
+                workers = workers.saturating_sub(rep.health.stuck);
+            }
+            // A response sent below can bring a new request that takes the worker first.
+            if rep.busy >= workers {
+                break;
+            }
+            let Some(next) = rep.queue.pop_front() else {
+                break;
+            };
+            let waited = now.0 - self.requests[next].arrived_at.0;
+            if self.requests[next].deadline_ns <= now.0 {
+                // Its caller's deadline has passed: nobody will read the answer.
+                rep.shed_expired += (now >= self.count_from) as u64;
+                self.emit_level(replica, now);
+                self.requests[next].started_at = now;
+                self.respond(next, Outcome::Timeout, false, now, q)?;
+                continue;
+            }
+            if max_wait.is_some_and(|m| waited > m.0) {
+                rep.shed_by_queue_time += (now >= self.count_from) as u64;
+                self.emit_level(replica, now);
+                self.requests[next].started_at = now;
+                self.respond(next, Outcome::Overloaded, false, now, q)?;
+                continue;
+            }
+            rep.busy += 1;
+            self.emit_level(replica, now);
+            self.start_service(next, now, q);
+            return Ok(());
+        }
+        self.emit_level(replica, now);
+        Ok(())
+    }
+
+    #[inline]
+    fn start_service(&mut self, slot: u32, now: SimTime, q: &mut EventQueue<Event>) {
+        let req = &mut self.requests[slot];
+        req.started_at = now;
+        let gen = req.gen;
+        let svc = req.service as usize;
+        let rep = &mut self.fleet.replicas[req.replica as usize];
+        let spec = &self.spec.services[svc];
+        let mut d = spec.service_time.sample(&mut rep.service_time_rng);
+        if rep.impaired {
+            d = Self::stretched(rep, spec, d, now);
+        }
+        q.push(now + SimDuration(d), Event::ServiceDone { slot, gen });
+    }
+
+    /// A service time `d` at an impaired replica: times its slowdowns, and its cold-start
+    /// factor while warming up after a restart (which ends the warm-up once it is over).
+    #[cold]
+    #[inline(never)]
+    fn stretched(rep: &mut ReplicaState, spec: &ServiceSpec, d: u64, now: SimTime) -> u64 {
+        let h = &mut rep.health;
+        let mut f = h.slow_factor;
+        if h.warming {
+            // Cold after a restart: cold_factor at first, back to 1 linearly over warmup.
+            let w = spec.restart.warmup.0;
+            let since = now.0 - h.up_since.map_or(0, |t| t.0);
+            if since < w {
+                let left = 1.0 - since as f64 / w as f64;
+                f *= 1.0 + (spec.restart.cold_factor - 1.0) * left;
+            } else {
+                h.warming = false;
+                rep.refresh_impaired();
+            }
+        }
+        if f == 1.0 {
+            return d;
+        }
+        (d as f64 * f).round().min(u64::MAX as f64 / 2.0) as u64
+    }
+
+    pub(super) fn service_done(
+        &mut self,
+        slot: u32,
+        gen: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let req = &self.requests[slot];
+        if req.gen != gen || req.server_done {
+            return Ok(()); // a crash already failed it
+        }
+        let (svc, replica) = (req.service as usize, req.replica as usize);
+        // Active-passive replicas are always `impaired`, so healthy active-active ones skip
+        // the replication checks with the fault checks.
+        let (mut ap, mut replicated) = (false, false);
+        if self.fleet.replicas[replica].impaired {
+            let h = &mut self.fleet.replicas[replica].health;
+            if h.paused_until > now {
+                // Finished inside a pause: the answer goes out when the pause ends.
+                q.push(h.paused_until, Event::ServiceDone { slot, gen });
+                return Ok(());
+            }
+            if self.fleet.replicas[replica].disk.is_some() && self.disk_io(slot, gen, now, q)? {
+                return Ok(());
+            }
+            let h = &mut self.fleet.replicas[replica].health;
+            if h.fault_error_rate > 0.0 && h.fault_rng.chance(h.fault_error_rate) {
+                let cause = h.error_cause;
+                self.faults.count(cause);
+                return self.respond(slot, Outcome::Error, true, now, q);
+            }
+            if h.leak_per_request_mb > 0.0 {
+                h.leaked_mb += h.leak_per_request_mb;
+                if h.leaked_mb >= h.leak_limit_mb {
+                    return self.out_of_memory(replica as u32, now, q);
+                }
+            }
+            if self.fleet.services[svc].ap.is_some() {
+                ap = true;
+                replicated = self.ap_acked(slot);
+            }
+        }
+        let spec = &self.spec.services[svc];
+        let st = &mut self.fleet.services[svc];
+        if !replicated {
+            if spec.error_rate > 0.0 && st.error_rng.chance(spec.error_rate) {
+                return self.respond(slot, Outcome::Error, true, now, q);
+            }
+            if ap && self.ap_write(slot, gen, now, q)? {
+                return Ok(());
+            }
+        }
+        let spec = &self.spec.services[svc];
+        let st = &mut self.fleet.services[svc];
+        match spec.fan_out {
+            FanOut::Sequential => {
+                self.requests[slot].next_call = 0;
+                self.next_sequential(slot, now, q)
+            }
+            FanOut::Parallel => {
+                // Decide every call first and set the pending count before sending, because a
+                // call over a zero-latency link can complete inside `send`.
+                let n = spec.calls.len();
+                let mut taken: u64 = 0;
+                for (i, c) in spec.calls.iter().enumerate() {
+                    if st.call_rng.chance(c.probability) {
+                        taken |= 1 << i;
+                    }
+                }
+                let count = taken.count_ones() as u16;
+                if count == 0 {
+                    return self.respond(slot, Outcome::Ok, true, now, q);
+                }
+                let gen = self.requests[slot].gen;
+                self.requests[slot].pending = count;
+                for i in 0..n {
+                    if taken & (1 << i) == 0 {
+                        continue;
+                    }
+                    let p = &self.requests[slot];
+                    if p.gen != gen || p.server_done {
+                        break; // failed fast on an earlier call
+                    }
+                    let caller = CallerRef::Call {
+                        parent: slot,
+                        parent_gen: gen,
+                        call: i as u16,
+                    };
+                    self.start_call(self.stacks.call_edge[svc][i], caller, now, q)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    #[inline]
+    fn next_sequential(
+        &mut self,
+        slot: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let svc = self.requests[slot].service as usize;
+        loop {
+            let i = self.requests[slot].next_call as usize;
+            let calls = &self.spec.services[svc].calls;
+            if i >= calls.len() {
+                return self.respond(slot, Outcome::Ok, true, now, q);
+            }
+            self.requests[slot].next_call += 1;
+            let p = calls[i].probability;
+            if self.fleet.services[svc].call_rng.chance(p) {
+                let caller = CallerRef::Call {
+                    parent: slot,
+                    parent_gen: self.requests[slot].gen,
+                    call: i as u16,
+                };
+                return self.start_call(self.stacks.call_edge[svc][i], caller, now, q);
+            }
+        }
+    }
+
+    /// The replica finishes a request with `status` and sends the response back.
+    #[inline]
+    pub(super) fn respond(
+        &mut self,
+        slot: u32,
+        status: Outcome,
+        held_worker: bool,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let req = &mut self.requests[slot];
+        req.server_done = true;
+        req.at_server = false;
+        let status = if status == Outcome::Ok && req.degraded {
+            Outcome::Degraded
+        } else {
+            status
+        };
+        req.status = status;
+        let (svc, replica, from) = (req.service as usize, req.replica, req.from);
+        let (arrived_at, started_at) = (req.arrived_at, req.started_at);
+        self.obs
+            .service_done(svc, status, arrived_at, started_at, now);
+        let (admitted, inflight_at_admit) = (req.admitted, req.inflight_at_admit);
+        if admitted {
+            if let Some(lim) = &mut self.fleet.replicas[replica as usize].limiter {
+                let dropped = matches!(status, Outcome::Error | Outcome::Overloaded);
+                lim.on_sample(now.0 - arrived_at.0, inflight_at_admit, dropped);
+            }
+        }
+        if held_worker {
+            self.fleet.replicas[replica as usize].busy -= 1;
+            self.take_next_from_queue(replica, svc, now, q)?;
+        }
+        let link = self.net.link(from, svc);
+        let caller = self.requests[slot].caller_entity;
+        match self.net.carry(link, Dir::Response, caller, replica, now) {
+            // A zero-latency link answers within this event; the caller may send its next
+            // call from here, which can hit a limit.
+            Carry::Now => self.response(slot, now, q),
+            Carry::After(d) => {
+                q.push(now + SimDuration(d), Event::Response { slot });
+                Ok(())
+            }
+            Carry::Lost(cause) => {
+                self.faults.count(cause);
+                self.lose(slot);
+                Ok(())
+            }
+        }
+    }
+
+    /// The response to `slot` reaches its caller.
+    #[inline]
+    pub(super) fn response(
+        &mut self,
+        slot: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let req = &self.requests[slot];
+        let (service, replica, status, caller) = (req.service, req.replica, req.status, req.caller);
+        let (from, sent_at) = (req.from, req.sent_at);
+        if !req.abandoned && self.fleet.services[service as usize].checked {
+            let conn_error = req.conn_error;
+            self.passive_result(service as usize, replica, status, conn_error, now);
+        }
+        self.fleet.replicas[replica as usize].outstanding -= 1;
+        self.release(slot);
+        match caller {
+            CallerRef::Inv { inv, gen, tag } => {
+                self.inv_child_result(inv, gen, tag, status, now, q)
+            }
+            root => self.root_learns(root, from, status, sent_at, now, q),
+        }
+    }
+
+    /// The waiting end of a call (a client, or a parent request) learns its outcome.
+    #[inline]
+    pub(super) fn root_learns(
+        &mut self,
+        root: CallerRef,
+        from: u32,
+        outcome: Outcome,
+        started_at: SimTime,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        match root {
+            CallerRef::Client { client, user } => {
+                let c = client as usize;
+                self.obs.client_done(c, outcome, started_at, now);
+                let st = &mut self.clients[c];
+                st.in_flight -= 1;
+                self.obs.client_in_flight(c, st.in_flight, now);
+                if user != NO_USER {
+                    if let Load::Closed { think_time, .. } = &self.spec.clients[c].load {
+                        let d = think_time.sample(&mut self.clients[c].think);
+                        q.push(now + SimDuration(d), Event::UserWake { client, user });
+                    }
+                }
+                Ok(())
+            }
+            CallerRef::Call {
+                parent,
+                parent_gen,
+                call,
+            } => {
+                let parent_svc = from as usize - self.spec.clients.len();
+                self.obs
+                    .call_done(parent_svc, call as usize, outcome, started_at, now);
+                if self.caches.any {
+                    let edge = self.stacks.call_edge[parent_svc][call as usize] as usize;
+                    if self.caches.by_edge[edge].is_some() {
+                        return self.cache_filled(edge, parent, parent_gen, call, outcome, now, q);
+                    }
+                }
+                self.child_done(parent, parent_gen, outcome, now, q)
+            }
+            CallerRef::Inv { inv, gen, tag } => {
+                self.inv_child_result(inv, gen, tag, outcome, now, q)
+            }
+        }
+    }
+
+    #[inline]
+    pub(super) fn child_done(
+        &mut self,
+        parent: u32,
+        gen: u32,
+        outcome: Outcome,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let p = &mut self.requests[parent];
+        if p.gen != gen || p.server_done {
+            return Ok(()); // the parent already answered (it failed fast on another call)
+        }
+        match outcome {
+            Outcome::Ok => {}
+            // A degraded answer lets the request go on, and makes its own answer degraded.
+            Outcome::Degraded => p.degraded = true,
+            _ => return self.respond(parent, Outcome::Error, true, now, q),
+        }
+        match self.spec.services[p.service as usize].fan_out {
+            FanOut::Sequential => self.next_sequential(parent, now, q),
+            FanOut::Parallel => {
+                p.pending -= 1;
+                if p.pending == 0 {
+                    return self.respond(parent, Outcome::Ok, true, now, q);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Frees `slot` (its connection, if it held one, goes back to its pool).
+    #[inline]
+    pub(super) fn release(&mut self, slot: u32) {
+        if let Some(p) = self.requests.release(slot) {
+            self.pools.give_back(p);
+        }
+    }
+}
