@@ -2,8 +2,8 @@
 //! active-passive replication, and its SLO: raw text in, typed values out, every problem with
 //! its field path.
 
+use super::check::{unknown_name, Checker};
 use super::raw::*;
-use super::validate::Checker;
 use crate::engine::{SimDuration, SimTime};
 use crate::faults::{FaultKind, FaultPlan, FaultRule, Timing};
 use crate::model::{
@@ -368,7 +368,7 @@ impl Names<'_> {
         let Some(s) = self.service(name) else {
             c.err(
                 path,
-                super::validate::unknown_name("service", name, &self.service_names())
+                unknown_name("service", name, &self.service_names())
                     + " (a fault target is `service` for every replica or `service/N` for one)",
             );
             return Vec::new();
@@ -478,10 +478,7 @@ impl Names<'_> {
         }
         let mut all = self.service_names();
         all.extend(self.clients.iter().copied());
-        c.err(
-            path,
-            super::validate::unknown_name("client or service", n, &all),
-        );
+        c.err(path, unknown_name("client or service", n, &all));
         None
     }
 }
@@ -525,7 +522,7 @@ pub(super) fn plan(
                 if s.is_none() {
                     c.err(
                         format!("{kp}.service"),
-                        super::validate::unknown_name("service", service, &names.service_names()),
+                        unknown_name("service", service, &names.service_names()),
                     );
                 }
                 if s.is_some_and(|s| names.services[s].active_passive.is_some()) {
@@ -675,7 +672,7 @@ pub(super) fn plan(
                 if te.is_none() {
                     c.err(
                         format!("{kp}.to"),
-                        super::validate::unknown_name("service", to, &names.service_names()),
+                        unknown_name("service", to, &names.service_names()),
                     );
                 }
                 if let (Some(fe), Some(te)) = (fe, te) {
@@ -721,7 +718,7 @@ pub(super) fn plan(
                 match ci {
                     None => c.err(
                         format!("{kp}.client"),
-                        super::validate::unknown_name("client", client, names.clients),
+                        unknown_name("client", client, names.clients),
                     ),
                     Some(ci) if !open_loop[ci] => c.err(
                         format!("{kp}.client"),
@@ -785,7 +782,7 @@ fn config_change(
             all.extend(names.clients.iter().copied());
             c.err(
                 &tp,
-                super::validate::unknown_name("client or service", target, &all)
+                unknown_name("client or service", target, &all)
                     + " (a call edge is written `caller -> callee`)",
             );
             (None, None)

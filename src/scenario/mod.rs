@@ -5,6 +5,7 @@
 //! hands the model a [`SystemSpec`] in which every reference is an index and every value is
 //! checked, so the model never has to report a user's mistake.
 
+mod check;
 mod faults;
 pub mod overrides;
 mod policies;
@@ -12,6 +13,7 @@ mod raw;
 mod spans;
 mod validate;
 
+pub use check::Problem;
 pub use faults::Slo;
 pub use raw::RawScenario;
 pub use spans::SpanIndex;
@@ -19,7 +21,6 @@ pub use validate::{events_per_request, DEFAULT_MAX_EVENTS};
 
 use crate::engine::{stable_hash_bytes, SimDuration};
 use crate::model::SystemSpec;
-use std::fmt;
 use std::path::Path;
 
 /// A validated scenario: the system plus how to run it.
@@ -57,16 +58,6 @@ pub struct Overrides {
     pub seed: Option<u64>,
     pub duration: Option<SimDuration>,
     pub max_events: Option<u64>,
-}
-
-/// One thing wrong with a scenario.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// Field path such as `services[1].calls[0].to`; empty for the whole file.
-    pub path: String,
-    pub line: Option<usize>,
-    pub col: Option<usize>,
-    pub message: String,
 }
 
 /// Why a scenario could not be loaded.
@@ -117,12 +108,6 @@ fn render_problems(file: &str, problems: &[Problem]) -> String {
         if n == 1 { "" } else { "s" }
     ));
     out
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
-    }
 }
 
 /// A scenario read from a file, with the text it came from.

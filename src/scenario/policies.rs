@@ -2,8 +2,8 @@
 //! by the policy's own constructor so that the rules live in one place (`policy/`), and every
 //! problem reported with its field path.
 
+use super::check::Checker;
 use super::raw::*;
-use super::validate::Checker;
 use crate::engine::SimDuration;
 use crate::model::{
     AdmissionSpec, BreakerSpec, BudgetSpec, BulkheadSpec, ConcurrencyLimitSpec, HedgeDelay,

@@ -1,0 +1,204 @@
+//! `faultline run`: runs a scenario (or each of its variants), writes the run's directory
+//! (scenario, summaries, time series, manifest) and its report, and prints the tables, the
+//! cascade and the trace hash.
+
+use super::rundir::{default_out, load, to_json, write_file, Manifest, VariantRecord};
+use super::{progress, table, RunArgs, EXIT_LIMIT};
+use crate::engine::format_duration;
+use crate::faults;
+use crate::report;
+use crate::runner::{self, JsonlTrace};
+use crate::scenario::{self, Overrides};
+use anyhow::{Context, Result};
+use std::time::Instant;
+
+pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
+    let overrides = Overrides {
+        seed: a.seed,
+        duration: a.duration,
+        max_events: a.max_events,
+    };
+    let loaded = load(&a.file, &overrides)?;
+    let sc = &loaded.scenario;
+    let out = a.out.clone().unwrap_or_else(|| default_out(&a.file));
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create output directory {}", out.display()))?;
+
+    let schedule: Vec<String> = sc.system.faults.iter().map(faults::describe).collect();
+    if !a.quiet && !schedule.is_empty() {
+        println!(
+            "fault schedule ({} window{}, seed {}):",
+            schedule.len(),
+            if schedule.len() == 1 { "" } else { "s" },
+            sc.seed
+        );
+        const SHOWN: usize = 20;
+        for line in schedule.iter().take(SHOWN) {
+            println!("  {line}");
+        }
+        if schedule.len() > SHOWN {
+            println!(
+                "  ... and {} more (all of them in manifest.json)",
+                schedule.len() - SHOWN
+            );
+        }
+        println!();
+    }
+    // The scenario itself, or each of its variants (same seed, same streams).
+    let runs: Vec<(String, &scenario::Scenario)> = if sc.variants.is_empty() {
+        vec![("base".to_string(), sc)]
+    } else {
+        sc.variants.iter().map(|(n, v)| (n.clone(), v)).collect()
+    };
+    let wall = Instant::now();
+    let mut results = Vec::new();
+    let mut frames = Vec::new();
+    for (k, (name, run_sc)) in runs.iter().enumerate() {
+        let bar = progress::bar(a.quiet, run_sc, name, runs.len() > 1);
+        let mut progress = progress::Progress::new(bar);
+        let (r, recorder) = match (&a.trace, k) {
+            (Some(path), 0) => {
+                let f = std::fs::File::create(path)
+                    .with_context(|| format!("cannot create trace file {}", path.display()))?;
+                let mut sink = JsonlTrace::new(std::io::BufWriter::new(f), &run_sc.system);
+                let mut tee = progress::Tee(&mut sink, &mut progress);
+                let out = runner::run_traced(run_sc, Some(&mut tee));
+                sink.finish()
+                    .with_context(|| format!("cannot write trace file {}", path.display()))?;
+                out
+            }
+            _ if progress.active() => runner::run_traced(run_sc, Some(&mut progress)),
+            _ => runner::run_traced(run_sc, None),
+        };
+        progress.finish();
+        frames.push((
+            name.clone(),
+            report::frame::Frame::build(&recorder.series, &run_sc.system, &r.summary),
+        ));
+        results.push(r);
+    }
+    let wall_seconds = wall.elapsed().as_secs_f64();
+    let result = &results[0];
+
+    let manifest = Manifest {
+        faultline_version: env!("CARGO_PKG_VERSION").to_string(),
+        scenario_name: sc.name.clone(),
+        scenario_file: a.file.display().to_string(),
+        scenario_hash: loaded.file_hash.clone(),
+        seed: sc.seed,
+        duration_override_ns: a.duration.map(|d| d.0),
+        max_events_override: a.max_events,
+        trace_hash: result.summary.trace_hash.clone(),
+        events: result.events,
+        stopped_by: result.stopped.as_ref().map(|h| h.limit.to_string()),
+        wall_seconds,
+        fault_schedule: schedule,
+        variants: if sc.variants.is_empty() {
+            Vec::new()
+        } else {
+            runs.iter()
+                .zip(&results)
+                .map(|((n, _), r)| VariantRecord {
+                    name: n.clone(),
+                    trace_hash: r.summary.trace_hash.clone(),
+                    events: r.events,
+                })
+                .collect()
+        },
+    };
+    write_file(&out.join("scenario.ron"), loaded.text.as_bytes())?;
+    write_file(&out.join("summary.json"), &to_json(&result.summary)?)?;
+    if !sc.variants.is_empty() {
+        for ((n, _), r) in runs.iter().zip(&results) {
+            let d = out.join("variants").join(n);
+            std::fs::create_dir_all(&d)
+                .with_context(|| format!("cannot create {}", d.display()))?;
+            write_file(&d.join("summary.json"), &to_json(&r.summary)?)?;
+        }
+    }
+    let csv_frames: Vec<(String, &report::frame::Frame)> =
+        frames.iter().map(|(n, f)| (n.clone(), f)).collect();
+    write_file(
+        &out.join("timeseries.csv"),
+        report::frame::Frame::to_csv(&csv_frames).as_bytes(),
+    )?;
+    write_file(&out.join("manifest.json"), &to_json(&manifest)?)?;
+    let headlines = super::report::write_report(&out, a.png)?;
+
+    if !a.quiet {
+        println!(
+            "faultline run: {} ({}), seed {}, {} simulated{}\n",
+            sc.name,
+            a.file.display(),
+            sc.seed,
+            format_duration(sc.duration.0),
+            if sc.warmup.0 > 0 {
+                format!(
+                    ", measured after a {} warm-up",
+                    format_duration(sc.warmup.0)
+                )
+            } else {
+                String::new()
+            }
+        );
+        print!("{}", table::services(&result.summary));
+        println!();
+        print!("{}", table::clients(&result.summary));
+        println!();
+        for extra in [
+            table::policies(&result.summary),
+            table::admission(&result.summary),
+            table::faults(&result.summary),
+            table::health(&result.summary),
+            table::replication(&result.summary),
+            table::caches(&result.summary),
+            table::pools(&result.summary),
+            table::links(&result.summary),
+        ] {
+            if !extra.is_empty() {
+                print!("{extra}");
+                println!();
+            }
+        }
+    }
+    if !a.quiet {
+        for line in table::cascade(&headlines) {
+            println!("{line}");
+        }
+        println!();
+    }
+    for (k, r) in results.iter().enumerate() {
+        println!(
+            "{}seed {} · trace hash {} · {} events{}",
+            if runs.len() > 1 {
+                format!("{}: ", runs[k].0)
+            } else {
+                String::new()
+            },
+            sc.seed,
+            r.summary.trace_hash,
+            table::thousands(r.events),
+            if k == 0 {
+                format!(" in {wall_seconds:.2}s wall")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if !a.quiet {
+        println!(
+            "wrote {}/{{index.html, report.md, summary.json, timeseries.csv, manifest.json, scenario.ron, plots/}}",
+            out.display()
+        );
+        println!("open the report: {}", out.join("index.html").display());
+        if let Some(t) = &a.trace {
+            println!("wrote trace {}", t.display());
+        }
+        println!("replay with: faultline replay {}", out.display());
+    }
+    if let Some(hit) = results.iter().find_map(|r| r.stopped.as_ref()) {
+        eprintln!("stopped early: {hit}");
+        return Ok(EXIT_LIMIT);
+    }
+    Ok(0)
+}
