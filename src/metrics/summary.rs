@@ -461,7 +461,7 @@ pub struct SummaryContext<'a> {
     pub health: Vec<HealthReport>,
     pub replication: Vec<(String, crate::model::replication::ReplicationReport)>,
     pub caches: Vec<(String, crate::model::cache::CacheReport)>,
-    pub pools: Vec<(String, u32, u32, u64, u32, u64)>,
+    pub pools: Vec<crate::model::PoolReport>,
     pub links: Vec<crate::model::LinkReport>,
     /// The availability objective for recovery times.
     pub slo_availability: f64,
@@ -678,16 +678,14 @@ impl Summary {
             pools: ctx
                 .pools
                 .into_iter()
-                .map(
-                    |(call, replica, connections, waited, max_waiting, abandoned)| PoolSummary {
-                        call,
-                        replica,
-                        connections,
-                        waited,
-                        max_waiting,
-                        abandoned,
-                    },
-                )
+                .map(|p| PoolSummary {
+                    call: p.call,
+                    replica: p.replica,
+                    connections: p.connections,
+                    waited: p.waited,
+                    max_waiting: p.max_waiting,
+                    abandoned: p.abandoned,
+                })
                 .collect(),
             caches: ctx
                 .caches

@@ -26,7 +26,7 @@ pub use spec::*;
 pub use stack::{LayerCounters, Transition};
 pub use world::{
     entity_names, AdmissionReport, Event, FaultReport, HealthChange, HealthReport, LinkReport,
-    PolicyReport, World, WorldLimits,
+    PolicyReport, PoolReport, World, WorldLimits,
 };
 
 /// The name of a trace event kind code (`deliver`, `response`, ...).

@@ -48,7 +48,9 @@ mod serve;
 use super::observer::Observer;
 pub use event::{kind, Event};
 pub use health::HealthChange;
-pub use reports::{AdmissionReport, FaultReport, HealthReport, LinkReport, PolicyReport};
+pub use reports::{
+    AdmissionReport, FaultReport, HealthReport, LinkReport, PolicyReport, PoolReport,
+};
 
 use super::request::{Requests, NO_USER};
 use super::spec::*;

@@ -73,6 +73,22 @@ pub struct PolicyReport {
     pub transitions_dropped: u64,
 }
 
+/// One caller replica's connection pool for one call, for the summary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolReport {
+    /// `caller -> callee`.
+    pub call: String,
+    /// The caller replica the pool belongs to.
+    pub replica: u32,
+    /// The pool's size.
+    pub connections: u32,
+    /// Attempts that found every connection busy and waited.
+    pub waited: u64,
+    pub max_waiting: u32,
+    /// Waiting attempts dropped unsent because their caller gave up first.
+    pub abandoned: u64,
+}
+
 /// A bandwidth-limited link's figures, per direction (requests, responses).
 #[derive(Clone, Debug, PartialEq)]
 pub struct LinkReport {
@@ -223,9 +239,8 @@ impl<O: Observer> World<O> {
         out
     }
 
-    /// Each pooled call's figures: `caller -> callee`, caller replica, size, attempts that
-    /// waited, the longest queue, waiters dropped because their caller gave up.
-    pub fn pool_reports(&self) -> Vec<(String, u32, u32, u64, u32, u64)> {
+    /// Each pooled call's figures, per caller replica.
+    pub fn pool_reports(&self) -> Vec<PoolReport> {
         let mut out = Vec::new();
         for (si, s) in self.spec.services.iter().enumerate() {
             for i in 0..s.calls.len() {
@@ -234,14 +249,14 @@ impl<O: Observer> World<O> {
                 };
                 for r in 0..s.replicas {
                     let p = &self.pools.all[(base + r) as usize];
-                    out.push((
-                        self.spec.call_name(si, i),
-                        r,
-                        p.size,
-                        p.waited,
-                        p.max_waiting,
-                        p.abandoned,
-                    ));
+                    out.push(PoolReport {
+                        call: self.spec.call_name(si, i),
+                        replica: r,
+                        connections: p.size,
+                        waited: p.waited,
+                        max_waiting: p.max_waiting,
+                        abandoned: p.abandoned,
+                    });
                 }
             }
         }

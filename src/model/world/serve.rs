@@ -7,9 +7,10 @@
 //!
 //! This is the hot path. It changes replicas' workers, queues and admission counts and the
 //! requests' own fields; it hands calls to `invoke.rs`, messages to the network, crashes
-//! (out of memory) to `faults.rs`, and outcomes to passive health checking. The response
-//! chain may re-enter itself within one event (a zero-latency response completes a parent
-//! that sends its next call), so these functions keep their order of draws and events.
+//! (out of memory) to `faults.rs`, and outcomes to passive health checking. It decides no
+//! policy, picks no replica and carries no message itself. The response chain may re-enter
+//! itself within one event (a zero-latency response completes a parent that sends its next
+//! call), so these functions keep their order of draws and events.
 
 use super::event::Event;
 use super::fleet::ReplicaState;
