@@ -152,8 +152,12 @@ fn the_sweep_page_renders_in_chromium_and_fetches_nothing() {
     let Some(result) = check_in_browser(&dir) else {
         return;
     };
-    // The heatmap and one plot per metric (8), each laid out with its text.
-    assert!(result.contains("svgs=9 shown=9 "), "{result}");
+    // The heatmap and one plot per metric, each laid out with its text.
+    let plots = faultline::sweep::METRICS.len() + 1;
+    assert!(
+        result.contains(&format!("svgs={plots} shown={plots} ")),
+        "{result}"
+    );
     assert!(result.contains("h1=Sweep: metastable_retries"), "{result}");
     assert!(
         result.contains("fetched=[]"),

@@ -346,7 +346,10 @@ fn the_page_marks_where_the_slo_stops_holding() {
     );
     // A heatmap (two parameters vary) and one plot per metric, each with a band and the
     // tipping line.
-    assert_eq!(page.matches("<svg").count(), 1 + 8);
+    assert_eq!(
+        page.matches("<svg").count(),
+        1 + faultline::sweep::METRICS.len()
+    );
     assert!(page.contains("availability (mean across seeds)"));
     assert!(page.contains("SLO fails from here"));
     let points = std::fs::read_to_string(d.join("points.csv")).unwrap();

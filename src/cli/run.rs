@@ -2,7 +2,7 @@
 //! (scenario, summaries, time series, manifest) and its report, and prints the tables, the
 //! cascade and the trace hash.
 
-use super::rundir::{default_out, load, to_json, write_file, Manifest, VariantRecord};
+use super::rundir::{default_out, load, to_json, write_file, Manifest, SummaryFile, VariantRecord};
 use super::{progress, table, RunArgs, EXIT_LIMIT};
 use crate::engine::format_duration;
 use crate::faults;
@@ -106,22 +106,40 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
                 .collect()
         },
     };
+    // The analysis reads the frames as timeseries.csv gives them back, as `faultline report`
+    // does, so summary.json's verdicts and the report's are the same to the last digit.
+    let csv_frames: Vec<(String, &report::frame::Frame)> =
+        frames.iter().map(|(n, f)| (n.clone(), f)).collect();
+    let csv = report::frame::Frame::to_csv(&csv_frames);
+    let read_back = report::frame::Frame::from_csv(&csv)
+        .map_err(|e| anyhow::anyhow!("the time series does not read back: {e}"))?;
+    let analysed: Vec<report::Analysed> = runs
+        .iter()
+        .zip(&results)
+        .zip(read_back)
+        .map(|(((name, run_sc), r), (_, frame))| {
+            report::analyse(
+                run_sc,
+                report::Run {
+                    name: name.clone(),
+                    summary: r.summary.clone(),
+                    frame,
+                },
+            )
+        })
+        .collect();
+    let summary_json = |a: &report::Analysed| to_json(&SummaryFile::new(&a.summary, a.analysis()));
     write_file(&out.join("scenario.ron"), loaded.text.as_bytes())?;
-    write_file(&out.join("summary.json"), &to_json(&result.summary)?)?;
+    write_file(&out.join("summary.json"), &summary_json(&analysed[0])?)?;
     if !sc.variants.is_empty() {
-        for ((n, _), r) in runs.iter().zip(&results) {
+        for ((n, _), a) in runs.iter().zip(&analysed) {
             let d = out.join("variants").join(n);
             std::fs::create_dir_all(&d)
                 .with_context(|| format!("cannot create {}", d.display()))?;
-            write_file(&d.join("summary.json"), &to_json(&r.summary)?)?;
+            write_file(&d.join("summary.json"), &summary_json(a)?)?;
         }
     }
-    let csv_frames: Vec<(String, &report::frame::Frame)> =
-        frames.iter().map(|(n, f)| (n.clone(), f)).collect();
-    write_file(
-        &out.join("timeseries.csv"),
-        report::frame::Frame::to_csv(&csv_frames).as_bytes(),
-    )?;
+    write_file(&out.join("timeseries.csv"), csv.as_bytes())?;
     write_file(&out.join("manifest.json"), &to_json(&manifest)?)?;
     let headlines = super::report::write_report(&out, a.png)?;
 
@@ -148,7 +166,7 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
         for extra in [
             table::policies(&result.summary),
             table::admission(&result.summary),
-            table::faults(&result.summary),
+            table::faults(&result.summary, &analysed[0].cascade.recoveries),
             table::health(&result.summary),
             table::replication(&result.summary),
             table::caches(&result.summary),

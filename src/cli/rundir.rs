@@ -63,3 +63,19 @@ pub(super) fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
 pub(super) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     crate::sweep::store::write_atomic(path, bytes).map_err(|e| anyhow!(e.to_string()))
 }
+
+/// What `summary.json` holds: every figure of the run ([`crate::metrics::Summary`], read
+/// back by `report` and `replay`) and, beside them, the analysis's verdicts
+/// ([`crate::report::Analysis`], by the rules of docs/analysis.md).
+#[derive(Serialize)]
+pub struct SummaryFile<'a> {
+    #[serde(flatten)]
+    pub summary: &'a crate::metrics::Summary,
+    pub analysis: crate::report::Analysis,
+}
+
+impl<'a> SummaryFile<'a> {
+    pub fn new(summary: &'a crate::metrics::Summary, analysis: crate::report::Analysis) -> Self {
+        SummaryFile { summary, analysis }
+    }
+}

@@ -269,41 +269,50 @@ fn seconds(s: f64) -> String {
     crate::engine::format_duration((s * 1e9).round() as u64)
 }
 
-/// One row per fault window. Empty when the scenario has no faults.
-pub fn faults(s: &Summary) -> String {
+/// One row per fault window, with what the analysis found of it (`recoveries`, one per
+/// trigger; a fault's is the one with its label and start). Empty when there are no faults.
+pub fn faults(s: &Summary, recoveries: &[crate::report::cascade::Recovery]) -> String {
     if s.faults.is_empty() {
         return String::new();
     }
     let header = [
         "fault",
         "window",
-        "requests failed",
+        "failed by it",
+        "client requests failed while it lasted",
         "detected after",
-        &format!(
-            "recovered after (>= {}% per {})",
-            s.availability.slo * 100.0,
-            seconds(s.availability.window_s)
-        ),
+        "recovered after",
     ];
     let rows: Vec<Vec<String>> = s
         .faults
         .iter()
         .map(|f| {
+            let r = recoveries
+                .iter()
+                .find(|r| r.trigger == f.fault && (r.start_s - f.start_s).abs() < 1e-9);
             vec![
                 f.fault.clone(),
-                format!(
-                    "{} -> {}",
-                    seconds(f.start_s),
-                    f.end_s.map(seconds).unwrap_or_else(|| "end".to_string())
-                ),
+                if f.instant {
+                    format!("at {}", seconds(f.start_s))
+                } else {
+                    format!(
+                        "{} -> {}",
+                        seconds(f.start_s),
+                        f.end_s.map(seconds).unwrap_or_else(|| "end".to_string())
+                    )
+                },
                 thousands(f.requests_failed),
+                r.map_or("-".to_string(), |r| thousands(r.induced_failures)),
                 f.detected_after_s
                     .map(seconds)
                     .unwrap_or_else(|| "-".to_string()),
-                match (f.end_s, f.recovered_after_s) {
-                    (None, _) => "-".to_string(),
-                    (Some(_), Some(r)) => seconds(r),
-                    (Some(_), None) => "not recovered".to_string(),
+                match r {
+                    Some(r) if r.from_s.is_none() => "in force".to_string(),
+                    Some(r) => r
+                        .recovered_after_s
+                        .map(seconds)
+                        .unwrap_or_else(|| "not recovered".to_string()),
+                    None => "-".to_string(),
                 },
             ]
         })
@@ -527,31 +536,29 @@ pub fn cascade(runs: &[(crate::report::Headline, Vec<String>)]) -> Vec<String> {
         }
     }
     if runs.len() > 1 {
+        // Variants side by side on what their users saw, then how each run ended.
         out.push(String::new());
         out.push(format!(
-            "{:<16} {:>12} {:>11} {:>11} {:>10} {:>10} {:>10}",
-            "variant",
-            "availability",
-            "goodput/s",
-            "client p99",
-            "arrivals/",
-            "breached",
-            "metastable"
+            "{:<16} {:>12} {:>11} {:>11} {:>10} {:>12}  {}",
+            "variant", "availability", "goodput/s", "client p99", "arrivals/", "recovered", "ended"
         ));
         out.push(format!(
-            "{:<16} {:>12} {:>11} {:>11} {:>10} {:>10} {:>10}",
-            "", "", "", "", "request", "services", ""
+            "{:<16} {:>12} {:>11} {:>11} {:>10} {:>12}",
+            "", "", "", "", "request", "after"
         ));
         for (h, _) in runs {
             out.push(format!(
-                "{:<16} {:>11.3}% {:>11.1} {:>11} {:>10.2} {:>10} {:>10}",
+                "{:<16} {:>11.3}% {:>11.1} {:>11} {:>10.2} {:>12}  {}",
                 h.variant,
                 h.availability * 100.0,
                 h.goodput_per_s,
                 crate::report::cascade::ms(h.p99_ms),
                 h.service_amplification,
-                h.services_breached,
-                if h.metastable { "YES" } else { "no" }
+                h.recovered_after_s.map_or("-".to_string(), seconds),
+                match h.ending.as_str() {
+                    "sustained" => "METASTABLE".to_string(),
+                    e => e.replace('_', " "),
+                }
             ));
         }
     }

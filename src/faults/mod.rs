@@ -448,6 +448,10 @@ pub fn apply_spikes(system: &mut SystemSpec) {
 
 /// One line per window, for the terminal and the manifest: `crash api/1  30s -> 50s  scripted`.
 pub fn describe(w: &FaultWindow) -> String {
+    if w.effect.instant(w.end) {
+        // A cache flush, or a change that is not undone, happens at one instant.
+        return format!("{}  at {}  ({})", w.label, SimDuration(w.start.0), w.source);
+    }
     let end = match w.end {
         Some(e) => format!("{}", SimDuration(e.0)),
         None => "end".to_string(),

@@ -9,7 +9,7 @@
 mod series;
 mod summary;
 
-pub use series::{LevelTrack, SeriesSet, Track, MAX_SERIES_WINDOWS};
+pub use series::{CallWindows, LevelTrack, SeriesSet, ServiceWindows, Track, MAX_SERIES_WINDOWS};
 
 pub use summary::{
     AdmissionSummary, AvailabilitySeries, CacheSummary, CallSummary, ClientSummary,
@@ -19,7 +19,7 @@ pub use summary::{
 };
 
 use crate::engine::SimTime;
-use crate::model::{ClientId, Observer, Outcome, ServiceId, SystemSpec};
+use crate::model::{ClientId, Observer, Outcome, ServiceId, Shed, SystemSpec};
 use hdrhistogram::Histogram;
 
 /// The largest latency the histograms resolve; longer ones are recorded as this.
@@ -100,6 +100,8 @@ pub struct ClientRecord {
 /// Per-call-edge measurements, as the caller saw them.
 #[derive(Clone)]
 pub struct CallRecord {
+    /// Calls started (one per parent request that made the call, before any policy or cache).
+    pub started: u64,
     /// Attempts sent over the network (retries and hedges included).
     pub attempts: u64,
     pub outcomes: [u64; 8],
@@ -119,9 +121,29 @@ pub struct ServiceRecord {
     pub wait_sum_ns: u128,
     pub busy: Area,
     pub queued: Area,
+    /// Workers able to take a request, over all replicas (down, paused, stuck and scaled-away
+    /// workers excluded): what `busy` is a share of.
+    pub capacity: Area,
     pub max_queue: u32,
+    /// Requests turned away because every worker was busy and the queue was full.
+    pub queue_full: u64,
+    /// Requests shed by admission control (concurrency limit, queue time) or dropped unserved
+    /// because their deadline had passed.
+    pub shed: u64,
+    /// Answers that reached a caller who had stopped waiting, and the worker time they held.
+    pub late_answers: u64,
+    pub wasted_worker_ns: u128,
     pub calls: Vec<CallRecord>,
-    levels: Vec<(u32, u32)>,
+    levels: Vec<ReplicaLevels>,
+}
+
+/// One replica's last reported levels; the service-wide levels are their sums.
+#[derive(Clone, Copy, Debug, Default)]
+struct ReplicaLevels {
+    busy: u32,
+    queued: u32,
+    capacity: u32,
+    accepts: bool,
 }
 
 /// End-to-end request outcomes per fixed window, from time zero (warm-up included, so a
@@ -197,7 +219,7 @@ impl Recorder {
     /// `window_ns` is the availability window; `end` bounds the run.
     pub fn new(spec: &SystemSpec, warmup: SimTime, window_ns: u64, end: SimTime) -> Self {
         let calls: Vec<usize> = spec.services.iter().map(|s| s.calls.len()).collect();
-        Recorder {
+        let mut r = Recorder {
             warmup,
             availability: Windows::new(window_ns, end),
             series: SeriesSet::new(window_ns, end, spec.clients.len(), &calls),
@@ -224,20 +246,41 @@ impl Recorder {
                     wait_sum_ns: 0,
                     busy: Area::default(),
                     queued: Area::default(),
+                    capacity: Area::default(),
                     max_queue: 0,
+                    queue_full: 0,
+                    shed: 0,
+                    late_answers: 0,
+                    wasted_worker_ns: 0,
                     calls: s
                         .calls
                         .iter()
                         .map(|_| CallRecord {
+                            started: 0,
                             attempts: 0,
                             outcomes: [0; 8],
                             latency: Latency::new(),
                         })
                         .collect(),
-                    levels: vec![(0, 0); s.replicas as usize],
+                    levels: (0..s.replicas)
+                        .map(|r| ReplicaLevels {
+                            capacity: if r < s.initial_replicas { s.workers } else { 0 },
+                            accepts: r < s.initial_replicas,
+                            ..ReplicaLevels::default()
+                        })
+                        .collect(),
                 })
                 .collect(),
+        };
+        // The initial replicas start with every worker able to work.
+        for (si, s) in spec.services.iter().enumerate() {
+            let cap = s.workers as u64 * s.initial_replicas as u64;
+            let from = r.warmup.0;
+            r.services[si].capacity.set(cap, 0, from);
+            r.series
+                .service_capacity(si, cap, s.initial_replicas as u64, SimTime::ZERO);
         }
+        r
     }
 
     /// Closes the time integrals at the end of the measured interval.
@@ -249,6 +292,7 @@ impl Recorder {
         for s in &mut self.services {
             s.busy.advance(end.0, from);
             s.queued.advance(end.0, from);
+            s.capacity.advance(end.0, from);
         }
         self.series.finish(end);
     }
@@ -340,7 +384,9 @@ impl Observer for Recorder {
     ) {
         let from = self.warmup.0;
         let s = &mut self.services[service];
-        let old = std::mem::replace(&mut s.levels[replica as usize], (busy, queued));
+        let l = &mut s.levels[replica as usize];
+        let old = (l.busy, l.queued);
+        (l.busy, l.queued) = (busy, queued);
         // The service-wide levels are sums over replicas: move them by this replica's change.
         let total_busy = s.busy.level + busy as u64 - old.0 as u64;
         let total_queued = s.queued.level + queued as u64 - old.1 as u64;
@@ -387,5 +433,66 @@ impl Observer for Recorder {
                 c.latency.record(now.0 - sent_at.0);
             }
         }
+    }
+
+    fn replica_capacity(
+        &mut self,
+        service: ServiceId,
+        replica: u32,
+        workers: u32,
+        accepts: bool,
+        now: SimTime,
+    ) {
+        let from = self.warmup.0;
+        let s = &mut self.services[service];
+        let l = &mut s.levels[replica as usize];
+        if (l.capacity, l.accepts) == (workers, accepts) {
+            return;
+        }
+        let old = std::mem::replace(&mut l.capacity, workers);
+        l.accepts = accepts;
+        let total = s.capacity.level + workers as u64 - old as u64;
+        s.capacity.set(total, now.0, from);
+        // Capacity changes are rare (faults, restarts, scaling): a count over replicas is cheap.
+        let accepting = s.levels.iter().filter(|l| l.accepts).count() as u64;
+        self.series.service_capacity(service, total, accepting, now);
+    }
+
+    fn shed(&mut self, service: ServiceId, why: Shed, now: SimTime) {
+        let full = why == Shed::QueueFull;
+        self.series.shed(service, full, now);
+        if self.measured(now) {
+            let s = &mut self.services[service];
+            if full {
+                s.queue_full += 1;
+            } else {
+                s.shed += 1;
+            }
+        }
+    }
+
+    fn late_answer(&mut self, service: ServiceId, worker_ns: u64, now: SimTime) {
+        self.series.late_answer(service, worker_ns, now);
+        if self.measured(now) {
+            let s = &mut self.services[service];
+            s.late_answers += 1;
+            s.wasted_worker_ns += worker_ns as u128;
+        }
+    }
+
+    #[inline]
+    fn call_started(&mut self, service: ServiceId, call: usize, now: SimTime) {
+        self.series.call_started(service, call, now);
+        if self.measured(now) {
+            self.services[service].calls[call].started += 1;
+        }
+    }
+
+    fn pool_wait(&mut self, service: ServiceId, call: usize, now: SimTime) {
+        self.series.pool_wait(service, call, now);
+    }
+
+    fn cache_lookup(&mut self, service: ServiceId, call: usize, hit: bool, now: SimTime) {
+        self.series.cache_lookup(service, call, hit, now);
     }
 }

@@ -151,6 +151,53 @@ impl Track {
     }
 }
 
+/// What a service turned away, answered in vain and could take, per window (beside its
+/// [`Track`]).
+#[derive(Clone, Debug)]
+pub struct ServiceWindows {
+    /// Requests turned away because every worker was busy and the queue was full.
+    pub queue_full: Vec<u32>,
+    /// Requests shed by admission control or dropped unserved past their deadline.
+    pub shed: Vec<u32>,
+    /// Answers that reached a caller who had stopped waiting (by arrival time), and the worker
+    /// time they held, in nanoseconds.
+    pub late: Vec<u32>,
+    pub wasted_ns: Vec<u64>,
+}
+
+impl ServiceWindows {
+    fn new(windows: usize) -> Self {
+        ServiceWindows {
+            queue_full: vec![0; windows],
+            shed: vec![0; windows],
+            late: vec![0; windows],
+            wasted_ns: vec![0; windows],
+        }
+    }
+}
+
+/// A call edge's calls, pool waits and cache lookups, per window (beside its [`Track`]).
+#[derive(Clone, Debug)]
+pub struct CallWindows {
+    /// Calls started (the denominator of attempts per call).
+    pub started: Vec<u32>,
+    /// Attempts that waited for a connection of their pool.
+    pub pool_waits: Vec<u32>,
+    pub cache_hits: Vec<u32>,
+    pub cache_misses: Vec<u32>,
+}
+
+impl CallWindows {
+    fn new(windows: usize) -> Self {
+        CallWindows {
+            started: vec![0; windows],
+            pool_waits: vec![0; windows],
+            cache_hits: vec![0; windows],
+            cache_misses: vec![0; windows],
+        }
+    }
+}
+
 /// Every entity's series for one run.
 #[derive(Clone, Debug)]
 pub struct SeriesSet {
@@ -164,8 +211,13 @@ pub struct SeriesSet {
     /// Busy workers and queued requests per service (all replicas).
     pub busy: Vec<LevelTrack>,
     pub queued: Vec<LevelTrack>,
+    /// Workers able to take a request, and replicas accepting requests, per service.
+    pub capacity: Vec<LevelTrack>,
+    pub accepting: Vec<LevelTrack>,
+    pub service_windows: Vec<ServiceWindows>,
     /// Per service, per call edge (in the order of the service's calls).
     pub calls: Vec<Vec<Track>>,
+    pub call_windows: Vec<Vec<CallWindows>>,
     cur: usize,
     cur_end_ns: u64,
 }
@@ -184,9 +236,18 @@ impl SeriesSet {
             services: (0..services).map(|_| Track::new(windows)).collect(),
             busy: (0..services).map(|_| LevelTrack::new(windows)).collect(),
             queued: (0..services).map(|_| LevelTrack::new(windows)).collect(),
+            capacity: (0..services).map(|_| LevelTrack::new(windows)).collect(),
+            accepting: (0..services).map(|_| LevelTrack::new(windows)).collect(),
+            service_windows: (0..services)
+                .map(|_| ServiceWindows::new(windows))
+                .collect(),
             calls: calls_per_service
                 .iter()
                 .map(|&n| (0..n).map(|_| Track::new(windows)).collect())
+                .collect(),
+            call_windows: calls_per_service
+                .iter()
+                .map(|&n| (0..n).map(|_| CallWindows::new(windows)).collect())
                 .collect(),
             cur: 0,
             cur_end_ns: window_ns,
@@ -224,6 +285,8 @@ impl SeriesSet {
             .iter_mut()
             .chain(self.busy.iter_mut())
             .chain(self.queued.iter_mut())
+            .chain(self.capacity.iter_mut())
+            .chain(self.accepting.iter_mut())
     }
 
     #[inline]
@@ -298,6 +361,64 @@ impl SeriesSet {
     ) {
         let w = self.window(now);
         self.calls[service][call].done(w, outcome, latency_ns);
+    }
+
+    pub(super) fn service_capacity(
+        &mut self,
+        service: usize,
+        workers: u64,
+        accepting: u64,
+        now: SimTime,
+    ) {
+        self.window(now);
+        self.capacity[service].set(workers, now.0);
+        self.accepting[service].set(accepting, now.0);
+    }
+
+    pub(super) fn shed(&mut self, service: usize, queue_full: bool, now: SimTime) {
+        let w = self.window(now);
+        let s = &mut self.service_windows[service];
+        Track::bump(
+            if queue_full {
+                &mut s.queue_full
+            } else {
+                &mut s.shed
+            },
+            w,
+        );
+    }
+
+    pub(super) fn late_answer(&mut self, service: usize, worker_ns: u64, now: SimTime) {
+        let w = self.window(now);
+        let s = &mut self.service_windows[service];
+        Track::bump(&mut s.late, w);
+        if let Some(x) = s.wasted_ns.get_mut(w) {
+            *x = x.saturating_add(worker_ns);
+        }
+    }
+
+    #[inline]
+    pub(super) fn call_started(&mut self, service: usize, call: usize, now: SimTime) {
+        let w = self.window(now);
+        Track::bump(&mut self.call_windows[service][call].started, w);
+    }
+
+    pub(super) fn pool_wait(&mut self, service: usize, call: usize, now: SimTime) {
+        let w = self.window(now);
+        Track::bump(&mut self.call_windows[service][call].pool_waits, w);
+    }
+
+    pub(super) fn cache_lookup(&mut self, service: usize, call: usize, hit: bool, now: SimTime) {
+        let w = self.window(now);
+        let c = &mut self.call_windows[service][call];
+        Track::bump(
+            if hit {
+                &mut c.cache_hits
+            } else {
+                &mut c.cache_misses
+            },
+            w,
+        );
     }
 
     /// Closes the last windows' histograms and levels at `end`.

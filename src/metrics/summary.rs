@@ -155,11 +155,15 @@ pub struct ClientSummary {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallSummary {
     pub to: String,
-    /// Calls made (each ends in one outcome).
+    /// Calls started (by requests that arrived after the warm-up).
     pub calls: u64,
-    /// Attempts sent over the network, retries included.
+    /// Calls whose outcome the caller learned by the end of the run.
+    #[serde(default)]
+    pub completed: u64,
+    /// Attempts sent over the network, retries and hedges included.
     pub attempts: u64,
-    /// Attempts per call.
+    /// Attempts per call started: 1.0 on an edge without retries or hedges, below 1 when a
+    /// cache answers some calls.
     pub amplification: f64,
     pub outcomes: OutcomeCounts,
     pub latency: LatencySummary,
@@ -185,8 +189,25 @@ pub struct ServiceSummary {
     pub mean_wait_ms: f64,
     /// Share of requests that got a worker only after waiting in the queue.
     pub waited_ratio: f64,
-    /// Busy worker time over available worker time.
+    /// Busy worker time over the time of workers able to work (down, paused, stuck and
+    /// scaled-away workers are not available).
     pub utilisation: f64,
+    /// Time-average of workers able to take a request, over all replicas.
+    #[serde(default)]
+    pub mean_capacity: f64,
+    /// Requests turned away because every worker was busy and the queue was full.
+    #[serde(default)]
+    pub queue_full: u64,
+    /// Requests shed by admission control or dropped unserved past their deadline.
+    #[serde(default)]
+    pub shed: u64,
+    /// Wasted work: answers that reached a caller who had stopped waiting (its timeout had
+    /// fired, a hedge had won, the parent request had already failed) ...
+    #[serde(default)]
+    pub late_answers: u64,
+    /// ... and the worker time they held, in seconds.
+    #[serde(default)]
+    pub wasted_worker_s: f64,
     /// Time-average of requests at the service (queued plus being served).
     pub mean_in_system: f64,
     pub mean_queue: f64,
@@ -264,9 +285,13 @@ pub struct FaultSummary {
     /// From the fault's start to the first time a health check took its replica out of
     /// balancing; None if none did (or the fault hits no replica).
     pub detected_after_s: Option<f64>,
-    /// From the fault's end to the start of the first SLO window that met the availability
-    /// objective; None if none did before the run ended (or the fault never ended).
-    pub recovered_after_s: Option<f64>,
+    /// The services it acts on directly.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// It acts at its start only (a cache flush; a configuration change or scaling that is
+    /// not undone): its impact is measured from that instant.
+    #[serde(default)]
+    pub instant: bool,
 }
 
 /// What an active-passive service's failovers cost. Counted over the whole run, warm-up
@@ -508,7 +533,6 @@ impl Summary {
             .zip(&rec.services)
             .map(|(s, r)| {
                 let outcomes = OutcomeCounts::from_array(&r.outcomes);
-                let workers = (s.replicas as u64 * s.workers as u64) as f64;
                 ServiceSummary {
                     name: s.name.clone(),
                     replicas: s.replicas,
@@ -524,7 +548,16 @@ impl Summary {
                         r.wait_sum_ns as f64 / r.served as f64 / 1e6
                     },
                     waited_ratio: ratio(r.waited, r.served),
-                    utilisation: time_avg(r.busy.integral) / workers,
+                    utilisation: if r.capacity.integral > 0 {
+                        r.busy.integral as f64 / r.capacity.integral as f64
+                    } else {
+                        0.0
+                    },
+                    mean_capacity: time_avg(r.capacity.integral),
+                    queue_full: r.queue_full,
+                    shed: r.shed,
+                    late_answers: r.late_answers,
+                    wasted_worker_s: r.wasted_worker_ns as f64 / 1e9,
                     mean_in_system: time_avg(r.busy.integral + r.queued.integral),
                     mean_queue: time_avg(r.queued.integral),
                     max_queue: r.max_queue,
@@ -535,9 +568,10 @@ impl Summary {
                         .zip(&r.calls)
                         .map(|(c, cr)| CallSummary {
                             to: spec.services[c.to].name.clone(),
-                            calls: cr.outcomes.iter().sum(),
+                            calls: cr.started,
+                            completed: cr.outcomes.iter().sum(),
                             attempts: cr.attempts,
-                            amplification: ratio(cr.attempts, cr.outcomes.iter().sum()),
+                            amplification: ratio(cr.attempts, cr.started),
                             outcomes: OutcomeCounts::from_array(&cr.outcomes),
                             latency: LatencySummary::from(&cr.latency),
                         })
@@ -601,11 +635,8 @@ impl Summary {
                     end_s: f.end.map(|e| e.as_secs_f64()),
                     requests_failed: f.requests_failed,
                     detected_after_s: f.detected_at.map(|d| (d.0 - f.start.0) as f64 / 1e9),
-                    recovered_after_s: f.end.and_then(|e| {
-                        rec.availability
-                            .recovered_at(e, ctx.slo_availability, ctx.end)
-                            .map(|t| (t.0 - e.0) as f64 / 1e9)
-                    }),
+                    targets: f.targets.clone(),
+                    instant: f.instant,
                 })
                 .collect(),
             health: ctx

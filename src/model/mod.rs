@@ -21,7 +21,7 @@ mod world;
 
 pub use crate::policy::{Outcome, OUTCOMES};
 pub use dist::Dist;
-pub use observer::Observer;
+pub use observer::{Observer, Shed};
 pub use spec::*;
 pub use stack::{LayerCounters, Transition};
 pub use world::{

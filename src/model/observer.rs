@@ -49,4 +49,57 @@ pub trait Observer {
         sent_at: SimTime,
         now: SimTime,
     );
+
+    /// What a replica can take changed: `workers` that can start a request (0 while it is
+    /// down, paused or scaled away; fewer while workers are stuck; a new count after a
+    /// configuration change), and whether it `accepts` requests into its queue at all (up and
+    /// in service; a paused replica accepts but serves nothing). Every replica starts with its
+    /// service's `workers`, accepting, if it is among the initial replicas, else with 0, not.
+    fn replica_capacity(
+        &mut self,
+        service: ServiceId,
+        replica: u32,
+        workers: u32,
+        accepts: bool,
+        now: SimTime,
+    ) {
+        let _ = (service, replica, workers, accepts, now);
+    }
+    /// A replica of `service` turned a request away (it is also reported to
+    /// [`Observer::service_done`] with its outcome, or lost when a paused replica's backlog is
+    /// full) and why.
+    fn shed(&mut self, service: ServiceId, why: Shed, now: SimTime) {
+        let _ = (service, why, now);
+    }
+    /// An answer of `service` reached a caller that had stopped waiting for it (a timeout
+    /// fired, a hedge had already won, the parent request had already failed): wasted work,
+    /// which held a worker for `worker_ns`.
+    fn late_answer(&mut self, service: ServiceId, worker_ns: u64, now: SimTime) {
+        let _ = (service, worker_ns, now);
+    }
+    /// A request of `service` started its call `call` (before any policy, cache or retry).
+    fn call_started(&mut self, service: ServiceId, call: usize, now: SimTime) {
+        let _ = (service, call, now);
+    }
+    /// An attempt of call `call` of `service` found its connection pool exhausted and waits.
+    fn pool_wait(&mut self, service: ServiceId, call: usize, now: SimTime) {
+        let _ = (service, call, now);
+    }
+    /// Call `call` of `service` looked its key up in its cache.
+    fn cache_lookup(&mut self, service: ServiceId, call: usize, hit: bool, now: SimTime) {
+        let _ = (service, call, hit, now);
+    }
+}
+
+/// Why a replica turned a request away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shed {
+    /// Every worker busy and the queue full (`overloaded`; lost at a paused replica).
+    QueueFull,
+    /// The adaptive concurrency limit was reached (`overloaded`).
+    ConcurrencyLimit,
+    /// It waited in the queue longer than `max_queue_time` (`overloaded`).
+    QueueTime,
+    /// Its propagated deadline had passed when a worker would take it (`timeout`).
+    Expired,
 }

@@ -86,6 +86,9 @@ pub(crate) struct Req {
     /// The connection pool it goes through (NO_POOL: none), and whether it holds a connection.
     pub pool: u32,
     pub pool_held: bool,
+    /// How long it held a worker, from the worker taking it to its answer (0: it never held
+    /// one, or was reset by a crash); what its answer cost if nobody wants it any more.
+    pub worker_ns: u64,
 }
 
 impl Default for Req {
@@ -120,6 +123,7 @@ impl Default for Req {
             io: 0,
             pool: NO_POOL,
             pool_held: false,
+            worker_ns: 0,
         }
     }
 }

@@ -34,6 +34,18 @@ impl SystemSpec {
         let s = &self.services[service];
         format!("{} -> {}", s.name, self.services[s.calls[call].to].name)
     }
+
+    /// The service global replica `replica` belongs to.
+    pub fn service_of_replica(&self, replica: u32) -> ServiceId {
+        let mut first = 0;
+        for (i, s) in self.services.iter().enumerate() {
+            if replica < first + s.replicas {
+                return i;
+            }
+            first += s.replicas;
+        }
+        panic!("replica {replica} is beyond every service's replicas")
+    }
 }
 
 /// A source of requests aimed at one entry service.
@@ -313,6 +325,54 @@ pub struct ConfigChange {
 }
 
 impl FaultEffect {
+    /// The services a fault acts on directly, in service order: a replica fault's service; a
+    /// partition's services (or the services of the replicas it names); a degraded link's
+    /// callee (its answers arrive late or not at all); a load spike's or a client
+    /// configuration's entry service; a configuration change's or a scaling's service (for a
+    /// call, its caller); a cache flush's callee, which the misses reach.
+    pub fn services(&self, spec: &SystemSpec) -> Vec<ServiceId> {
+        let mut out = match self {
+            FaultEffect::Partition { from, to, .. } => from
+                .iter()
+                .chain(to)
+                .filter_map(|e| match *e {
+                    Endpoint::Service(s) => Some(s),
+                    Endpoint::Replica(r) => Some(spec.service_of_replica(r)),
+                    Endpoint::Client(_) => None,
+                })
+                .collect(),
+            FaultEffect::Degrade { to, .. } => vec![*to],
+            FaultEffect::Spike { client, .. } => vec![spec.clients[*client].target],
+            FaultEffect::Config { target, .. } => vec![match *target {
+                ConfigTarget::Client(c) => spec.clients[c].target,
+                ConfigTarget::Call { service, .. } | ConfigTarget::Service(service) => service,
+            }],
+            FaultEffect::FlushCache { service, call } => {
+                vec![spec.services[*service].calls[*call].to]
+            }
+            FaultEffect::Scale { service, .. } => vec![*service],
+            e => e
+                .replica()
+                .map(|r| spec.service_of_replica(r))
+                .into_iter()
+                .collect(),
+        };
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Does the fault act at one instant rather than over a window? A cache flush always does;
+    /// a configuration change or a scaling without an end is a lasting change made at its
+    /// start, not a fault in force until the run ends.
+    pub fn instant(&self, end: Option<SimTime>) -> bool {
+        match self {
+            FaultEffect::FlushCache { .. } => true,
+            FaultEffect::Config { .. } | FaultEffect::Scale { .. } => end.is_none(),
+            _ => false,
+        }
+    }
+
     /// The replica a replica fault acts on (None for network and load faults).
     pub fn replica(&self) -> Option<u32> {
         match *self {

@@ -1,111 +1,255 @@
-//! Cascade analysis: which services breached their SLO and when, in what order the breaches
-//! spread along the dependency graph, which fault came first, how far it reached, how long
-//! recovery took, and whether anything stayed broken after every trigger had ended (a
-//! metastable failure).
+//! The story of a run: what set it off (triggers), which services the faults hit and whether
+//! they degraded (origin), how the degradation spread along the call graph and why at each
+//! step (the chain, with causes), when the system was back (one definition of recovery), what
+//! each fault cost (direct and induced failures), and what state it was left in after the last
+//! trigger (recovered, recovering with a drain time, sustained by a named loop: metastable, or
+//! undecided). The rules are docs/analysis.md's.
 //!
-//! It reads a [`Frame`] and the run's fault windows; it does not know how the frame was made
-//! or how the answer is drawn. Windows inside the warm-up are not judged.
+//! It reads a [`Frame`] and the judgement of its windows (`judge.rs`); it does not know how the
+//! frame was made or how the story is drawn. Windows inside the warm-up are not judged.
 
 use super::frame::{col, Frame, Kind};
+use super::judge::{self, Graph, Judged, Signal, Signals, Slo, MIN_REQUESTS};
 use serde::Serialize;
 
-/// Fewer requests than this in a window is too few to call its error rate a breach.
-pub const MIN_REQUESTS: f64 = 5.0;
-
-/// What counts as a breach, per window.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Thresholds {
-    /// Clients end to end: the share of requests answered ok or degraded.
-    pub availability: f64,
-    /// Services: the largest acceptable share of failed requests.
-    pub service_error_rate: f64,
-    /// Services and clients: the largest acceptable p99 latency, if any.
-    pub latency_p99_ms: Option<f64>,
-    /// A breach that outlives every trigger by this long is metastable.
-    pub metastable_after_s: f64,
-    /// Measurements before this are not judged (the warm-up).
-    pub from_s: f64,
-}
+/// A run needs this many judged windows after its last trigger before anything is concluded
+/// about how it ended.
+pub const MIN_WINDOWS_AFTER: usize = 5;
 
 /// Something that can set off a cascade: a fault window or a load surge.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Trigger {
     pub label: String,
     pub start_s: f64,
-    /// None: lasts to the end of the run.
+    /// None: lasts to the end of the run (for an instant trigger: always None).
     pub end_s: Option<f64>,
     /// A load surge rather than an injected fault.
     pub load: bool,
+    /// Acts at its start only (a cache flush; a change with no end).
+    pub instant: bool,
+    /// The services it acts on directly (a load surge: its client's entry service).
+    pub targets: Vec<String>,
+    /// Requests the fault itself failed (faults only).
+    pub direct_failures: Option<u64>,
 }
 
-/// One service (or `clients`, end to end) and its breaches.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Breaches {
-    pub name: String,
-    /// Distance from the clients in the call graph (clients 0, entry services 1, ...).
-    pub depth: usize,
-    /// `[start_s, end_s)` intervals; gaps of one window are bridged.
-    pub intervals: Vec<(f64, f64)>,
-    /// Worst error rate and p99 (ms) seen in a breached window.
-    pub worst_error_rate: f64,
-    pub worst_p99_ms: f64,
+impl Trigger {
+    /// When its impact can start to end: its end, or its instant; None while in force.
+    pub fn over_s(&self) -> Option<f64> {
+        if self.instant {
+            Some(self.start_s)
+        } else {
+            self.end_s
+        }
+    }
 }
 
-/// One step of the cascade chain.
+/// The worst a service looked while degraded.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Worst {
+    pub error_rate: f64,
+    pub p99_ms: f64,
+    pub utilisation: f64,
+    pub queue_fill: f64,
+}
+
+/// One step of the chain.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Step {
-    pub name: String,
-    pub first_breach_s: f64,
-    /// A dependency (callee) that breached no later, the likely way it was reached.
-    pub via: Option<String>,
-    /// The latest trigger that started at or before this breach.
+    pub service: String,
+    pub first_degraded_s: f64,
+    /// When it first broke its SLO (None: it degraded but held its SLO).
+    pub first_breach_s: Option<f64>,
+    /// Degraded in the same window as the step before it.
+    pub simultaneous: bool,
+    /// A callee degraded in that window or the one before: the way it was likely reached.
+    pub reached_through: Option<String>,
+    /// The signals of its first two degraded windows, in naming order.
+    pub causes: Vec<String>,
+    /// The cause figures, in words, one per cause.
+    pub cause_words: Vec<String>,
+    /// Signals that appeared only later while it was degraded, each with when it first did
+    /// and its figures then: (signal, at_s, words).
+    pub later_causes: Vec<(String, f64, String)>,
+    /// The latest trigger that had started by then.
     pub after_trigger: Option<String>,
+    pub worst: Worst,
 }
 
-/// Recovery after one trigger ended.
+/// A fault and the targets it hit that degraded.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Origin {
+    pub trigger: String,
+    /// Its targets that degraded while it acted (empty: contained).
+    pub degraded: Vec<String>,
+    /// Of those, the ones already degraded in the window before it started (by an earlier
+    /// trigger): it hit them when they were down already.
+    pub already_degraded: Vec<String>,
+    /// Its targets that did not.
+    pub held: Vec<String>,
+    pub first_degraded_s: Option<f64>,
+    /// The clients breached their SLO while it acted: it was not contained, whatever its
+    /// targets did.
+    pub clients_breached: bool,
+}
+
+/// What one trigger cost and when the system was back after it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Recovery {
     pub trigger: String,
-    pub ended_s: f64,
-    /// From the trigger's end until no service (and no client) breached; None if that never
-    /// happened before the run ended.
+    pub start_s: f64,
+    /// When the recovery clock starts: the trigger's end, or its instant (None: in force).
+    pub from_s: Option<f64>,
+    /// From `from_s` to the start of the first window from which, until the next trigger or
+    /// the end, nothing breaches and every backlog is near its baseline (None: never).
     pub recovered_after_s: Option<f64>,
+    /// Requests the fault itself failed (faults only).
+    pub direct_failures: Option<u64>,
+    /// Client requests that failed from its start until it recovered (or the run ended).
+    pub induced_failures: u64,
 }
 
-/// A service that stayed in breach after every trigger had ended.
+/// How the run stood after its last trigger.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Metastable {
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Ending {
+    /// No trigger: nothing to recover from.
+    NoTrigger,
+    /// A fault lasts to the end of the run.
+    InForce {
+        trigger: String,
+    },
+    Recovered {
+        after_s: f64,
+    },
+    /// Still in breach, but the backlog drains: back near its baseline at `back_at_s`.
+    Recovering {
+        backlog: f64,
+        drain_per_s: f64,
+        back_at_s: f64,
+    },
+    /// Metastable: a loop holds a service above what it can complete.
+    Sustained {
+        service: String,
+        by: String,
+        /// Arrivals per second at the service, what the users' own load would bring, and
+        /// what it completes.
+        arrivals_per_s: f64,
+        own_load_per_s: f64,
+        completes_per_s: f64,
+    },
+    Undecided {
+        reason: String,
+    },
+}
+
+impl Ending {
+    /// Metastable: true for a sustained breach, false for a recovery (done or under way), None
+    /// when nothing can be concluded.
+    pub fn metastable(&self) -> Option<bool> {
+        match self {
+            Ending::Sustained { .. } => Some(true),
+            Ending::Recovered { .. } | Ending::Recovering { .. } => Some(false),
+            Ending::NoTrigger | Ending::InForce { .. } | Ending::Undecided { .. } => None,
+        }
+    }
+    pub fn name(&self) -> &'static str {
+        match self {
+            Ending::NoTrigger => "no_trigger",
+            Ending::InForce { .. } => "in_force",
+            Ending::Recovered { .. } => "recovered",
+            Ending::Recovering { .. } => "recovering",
+            Ending::Sustained { .. } => "sustained",
+            Ending::Undecided { .. } => "undecided",
+        }
+    }
+}
+
+/// An entity's breach and degradation intervals (`[start_s, end_s)`), for tables and plots.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Intervals {
     pub name: String,
-    /// When the last trigger ended.
-    pub triggers_ended_s: f64,
-    /// How long the breach had lasted after that when the run ended (it had not ended).
-    pub lasted_s: f64,
+    pub depth: usize,
+    pub breached: Vec<(f64, f64)>,
+    pub degraded: Vec<(f64, f64)>,
+}
+
+/// Wasted work of one service: answers nobody waited for any more.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Wasted {
+    pub service: String,
+    pub late_answers: u64,
+    pub worker_s: f64,
 }
 
 /// The whole analysis.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Cascade {
     pub triggers: Vec<Trigger>,
-    /// Every service and the clients, breached or not, in dependency order.
-    pub breaches: Vec<Breaches>,
-    /// Breached services in the order they first breached.
+    /// The clients first, then every service: each window's signals.
+    pub judged: Vec<Judged>,
+    /// The same, as intervals.
+    pub intervals: Vec<Intervals>,
+    pub origins: Vec<Origin>,
     pub chain: Vec<Step>,
     pub first_trigger: Option<String>,
-    /// Services that breached at least once, of all services.
+    pub services_degraded: usize,
     pub services_breached: usize,
     pub services_total: usize,
-    /// Client requests that failed, as a share of all judged client requests.
+    /// Client requests that failed, of all judged ones ...
     pub failed_share: f64,
-    /// ... and of those finished during the incident (first trigger to last breach).
+    /// ... and of those finished from the first trigger to the last breach.
     pub failed_share_during_incident: Option<f64>,
     pub recoveries: Vec<Recovery>,
-    pub metastable: Vec<Metastable>,
+    /// After the last trigger: from its end (or instant) until everything was back.
+    pub recovered_after_s: Option<f64>,
+    pub ending: Ending,
+    pub wasted: Vec<Wasted>,
+    /// Triggers exist but the baseline before them is too short for the relative rules.
+    pub baseline_windows: usize,
 }
 
-/// The dependency graph as the analysis needs it: services with their callees and depth.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Graph {
-    pub services: Vec<(String, usize, Vec<String>)>,
+fn window_of(t: f64, w: f64) -> usize {
+    ((t / w) + 1e-9).floor().max(0.0) as usize
+}
+
+fn first_window_from(t: f64, w: f64) -> usize {
+    ((t / w) - 1e-9).ceil().max(0.0) as usize
+}
+
+fn intervals(frame: &Frame, f: &[bool]) -> Vec<(f64, f64)> {
+    let n = f.len();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < n {
+        if f[i] {
+            let s = i;
+            while i < n && f[i] {
+                i += 1;
+            }
+            out.push((frame.t(s), frame.t(i).min(frame.end_s)));
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Least-squares slope of `(x, y)` points (NaN with fewer than two distinct x).
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if n < 2.0 {
+        return f64::NAN;
+    }
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    if sxx > 0.0 {
+        sxy / sxx
+    } else {
+        f64::NAN
+    }
 }
 
 impl Cascade {
@@ -113,350 +257,737 @@ impl Cascade {
         frame: &Frame,
         graph: &Graph,
         triggers: Vec<Trigger>,
-        th: &Thresholds,
+        slo: &Slo,
+        tail_windows: usize,
     ) -> Cascade {
         let n = frame.windows();
         let w = frame.window_s;
-        let judged = |i: usize| frame.t(i) >= th.from_s - 1e-9 && frame.width(i) >= w / 2.0;
-        let mut breaches = Vec::new();
-        let mut flags: Vec<Vec<bool>> = Vec::new();
-        let entities = std::iter::once(("clients".to_string(), 0, frame.system(), true)).chain(
-            graph.services.iter().filter_map(|(name, depth, _)| {
-                frame
-                    .get(Kind::Service, name)
-                    .map(|e| (name.clone(), *depth, e, false))
-            }),
-        );
-        for (name, depth, e, is_clients) in entities {
-            let max_err = if is_clients {
-                1.0 - th.availability
-            } else {
-                th.service_error_rate
-            };
-            let (mut worst_err, mut worst_p99) = (0.0f64, 0.0f64);
-            let mut f: Vec<bool> = (0..n)
-                .map(|i| {
-                    if !judged(i) {
-                        return false;
-                    }
-                    let r = &e.rows[i];
-                    let done = e.finished(i);
-                    let err = r[col::ERROR_RATE];
-                    // Requests arrived, none finished, and work is waiting: stuck (a hang). A
-                    // long poll that finishes nothing in a window but has free workers is not.
-                    let stuck = !is_clients
-                        && done == 0.0
-                        && r[col::OFFERED] >= MIN_REQUESTS
-                        && r[col::QUEUE] >= 1.0;
-                    let by_errors = done >= MIN_REQUESTS && err > max_err + 1e-12;
-                    let by_latency = th
-                        .latency_p99_ms
-                        .is_some_and(|l| r[col::P99] > l && r[col::OK] >= MIN_REQUESTS);
-                    let b = stuck || by_errors || by_latency;
-                    if b {
-                        if !err.is_nan() {
-                            worst_err = worst_err.max(err);
-                        }
-                        if stuck {
-                            worst_err = 1.0;
-                        }
-                        if !r[col::P99].is_nan() {
-                            worst_p99 = worst_p99.max(r[col::P99]);
-                        }
-                    }
-                    b
-                })
-                .collect();
-            // Bridge one-window gaps: a breach that flickers is one breach.
-            for i in 1..n.saturating_sub(1) {
-                if !f[i] && f[i - 1] && f[i + 1] {
-                    f[i] = true;
-                }
-            }
-            let mut intervals = Vec::new();
-            let mut i = 0;
-            while i < n {
-                if f[i] {
-                    let s = i;
-                    while i < n && f[i] {
-                        i += 1;
-                    }
-                    intervals.push((frame.t(s), (frame.t(i)).min(frame.end_s)));
-                } else {
-                    i += 1;
-                }
-            }
-            breaches.push(Breaches {
-                name,
-                depth,
-                intervals,
-                worst_error_rate: worst_err,
-                worst_p99_ms: worst_p99,
-            });
-            flags.push(f);
-        }
-
-        // The chain: services in the order they first breached; within one window, callees
-        // (deeper services) first, since that is the direction failures travel.
-        let mut chain: Vec<Step> = breaches
+        let first_start = triggers
             .iter()
-            .skip(1)
-            .filter_map(|b| b.intervals.first().map(|iv| (b, iv.0)))
-            .map(|(b, t)| Step {
-                name: b.name.clone(),
-                first_breach_s: t,
-                via: None,
-                after_trigger: triggers
-                    .iter()
-                    .filter(|tr| tr.start_s <= t + w)
-                    .max_by(|a, b| a.start_s.total_cmp(&b.start_s))
-                    .map(|tr| tr.label.clone()),
+            .map(|t| t.start_s)
+            .fold(f64::INFINITY, f64::min);
+        let first_trigger_s = first_start.is_finite().then_some(first_start);
+        let (judged, from) = judge::judge(frame, graph, slo, first_trigger_s);
+        let is_judged = |i: usize| judge::judged(frame, slo, i);
+        // Degradation is judged, and the chain starts, where the baseline ended.
+        let from = from.unwrap_or(0);
+
+        let intervals_all: Vec<Intervals> = judged
+            .iter()
+            .map(|j| Intervals {
+                name: j.name.clone(),
+                depth: j.depth,
+                breached: intervals(frame, &j.breach),
+                degraded: intervals(frame, &j.degraded),
             })
             .collect();
-        let depth_of = |name: &str| {
-            graph
-                .services
-                .iter()
-                .find(|s| s.0 == name)
-                .map_or(0, |s| s.1)
-        };
-        chain.sort_by(|a, b| {
-            a.first_breach_s
-                .total_cmp(&b.first_breach_s)
-                .then(depth_of(&b.name).cmp(&depth_of(&a.name)))
-                .then(a.name.cmp(&b.name))
-        });
-        for k in 0..chain.len() {
-            let callees = graph
-                .services
-                .iter()
-                .find(|s| s.0 == chain[k].name)
-                .map(|s| s.2.clone())
-                .unwrap_or_default();
-            chain[k].via = chain[..k]
-                .iter()
-                .find(|earlier| callees.contains(&earlier.name))
-                .map(|s| s.name.clone());
-        }
-        let first_breach = chain
+
+        let chain = chain(frame, graph, &judged, &triggers, from);
+        let first_degraded = chain
             .first()
-            .map(|s| s.first_breach_s)
+            .map(|s| s.first_degraded_s)
             .into_iter()
-            .chain(breaches[0].intervals.first().map(|iv| iv.0))
+            .chain(judged[0].breach.iter().position(|&b| b).map(|i| frame.t(i)))
             .fold(f64::INFINITY, f64::min);
-        // The first injected fault before the first breach; a load surge only if no fault.
-        let before: Vec<&Trigger> = triggers
+        // The first trigger that had started when the first degradation began; at the same
+        // instant a fault before a load surge.
+        let first_trigger = triggers
             .iter()
-            .filter(|t| t.start_s <= first_breach + w)
-            .collect();
-        let first_trigger = before
-            .iter()
-            .filter(|t| !t.load)
-            .chain(before.iter().filter(|t| t.load))
-            .next()
+            .filter(|t| t.start_s < first_degraded + w)
+            .min_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.load.cmp(&b.load)))
             .map(|t| t.label.clone());
+
+        let recoveries: Vec<Recovery> = triggers
+            .iter()
+            .map(|t| recovery(frame, &judged, &triggers, t, slo))
+            .collect();
+        let origins = origins(frame, graph, &judged, &triggers, &recoveries);
 
         // Blast radius over the judged client requests.
         let sys = frame.system();
-        let (mut failed, mut all) = (0.0, 0.0);
-        for i in (0..n).filter(|&i| judged(i)) {
-            let done = sys.finished(i);
-            all += done;
-            failed += done - sys.rows[i][col::OK] - sys.rows[i][col::DEGRADED];
-        }
-        let last_breach_end = breaches
-            .iter()
-            .filter_map(|b| b.intervals.last().map(|iv| iv.1))
-            .fold(f64::NEG_INFINITY, f64::max);
-        let incident_start = triggers
-            .iter()
-            .map(|t| t.start_s)
-            .fold(f64::INFINITY, f64::min)
-            .min(first_breach);
-        let failed_share_during_incident = (last_breach_end > incident_start).then(|| {
-            let (mut f, mut a) = (0.0, 0.0);
-            for i in (0..n).filter(|&i| {
-                judged(i) && frame.t(i) + w > incident_start && frame.t(i) < last_breach_end
-            }) {
+        let failed_in = |range: &mut dyn Iterator<Item = usize>| {
+            let (mut failed, mut all) = (0.0, 0.0);
+            for i in range.filter(|&i| is_judged(i)) {
                 let done = sys.finished(i);
-                a += done;
-                f += done - sys.rows[i][col::OK] - sys.rows[i][col::DEGRADED];
+                all += done;
+                failed += done - sys.rows[i][col::OK] - sys.rows[i][col::DEGRADED];
             }
-            if a > 0.0 {
-                f / a
+            (failed, all)
+        };
+        let (failed, all) = failed_in(&mut (0..n));
+        let last_breach_end = intervals_all
+            .iter()
+            .filter_map(|b| b.breached.last().map(|iv| iv.1))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let incident_start = first_start.min(first_degraded);
+        let failed_share_during_incident = (last_breach_end > incident_start).then(|| {
+            let a = window_of(incident_start, w);
+            let b = first_window_from(last_breach_end, w).min(n);
+            let (f, all) = failed_in(&mut (a..b));
+            if all > 0.0 {
+                f / all
             } else {
                 0.0
             }
         });
 
-        // Recovery: from a trigger's end to the first window from which nothing breaches again
-        // until the next trigger starts (or the run ends): back, and staying back.
-        let any_breach = |i: usize| flags.iter().any(|f| f[i]);
-        let recoveries = triggers
+        let last = last_trigger(&triggers);
+        let recovered_after_s = last.and_then(|t| {
+            recoveries
+                .iter()
+                .find(|r| r.trigger == t.label)
+                .and_then(|r| r.recovered_after_s)
+        });
+        let ending = ending(
+            &Ctx {
+                frame,
+                graph,
+                judged: &judged,
+                triggers: &triggers,
+                slo,
+            },
+            recovered_after_s,
+            tail_windows,
+            from,
+        );
+        let wasted = judged
             .iter()
-            .filter_map(|t| t.end_s.map(|e| (t, e)))
-            .map(|(t, e)| {
-                let first = (e / w - 1e-9).ceil().max(0.0) as usize;
-                let next = triggers
-                    .iter()
-                    .map(|o| o.start_s)
-                    .filter(|&s| s >= e)
-                    .fold(frame.end_s, f64::min);
-                let stop = ((next / w).ceil() as usize).min(n);
-                let last_breach = (first..stop).rev().find(|&i| any_breach(i));
-                let back = match last_breach {
-                    None => Some(first),
-                    Some(i) if i + 1 < stop => Some(i + 1),
-                    // Still breaching when the next trigger started or the run ended.
-                    Some(_) => None,
-                };
-                Recovery {
-                    trigger: t.label.clone(),
-                    ended_s: e,
-                    recovered_after_s: back.map(|i| (frame.t(i) - e).max(0.0)),
+            .skip(1)
+            .filter_map(|j| {
+                let e = frame.get(Kind::Service, &j.name)?;
+                let (mut late, mut secs) = (0.0, 0.0);
+                for i in (0..n).filter(|&i| is_judged(i)) {
+                    late += e.rows[i][col::LATE].max(0.0);
+                    secs += e.rows[i][col::WASTED_S].max(0.0);
                 }
+                (late > 0.0).then(|| Wasted {
+                    service: j.name.clone(),
+                    late_answers: late.round() as u64,
+                    worker_s: secs,
+                })
             })
             .collect();
-
-        // Metastable: still in breach when the run ends, at least `metastable_after_s` after
-        // the last trigger ended. A breach that ends on its own is a slow recovery (it shows
-        // in the recovery times), not a state the system is stuck in.
-        let mut metastable = Vec::new();
-        let all_end = triggers
-            .iter()
-            .map(|t| t.end_s)
-            .try_fold(f64::NEG_INFINITY, |m, e| e.map(|e| m.max(e)));
-        if let Some(ended) = all_end.filter(|_| !triggers.is_empty()) {
-            // The last window counts as the end if it is a whole one.
-            let last_whole = (0..n).rev().find(|&i| frame.width(i) >= w / 2.0);
-            let end_t = last_whole.map_or(0.0, |i| (frame.t(i) + w).min(frame.end_s));
-            for b in &breaches {
-                if let Some(iv) = b.intervals.last().filter(|iv| {
-                    iv.1 >= end_t - 1e-9 && end_t - ended.max(iv.0) >= th.metastable_after_s
-                }) {
-                    metastable.push(Metastable {
-                        name: b.name.clone(),
-                        triggers_ended_s: ended,
-                        lasted_s: end_t - ended.max(iv.0),
-                    });
-                }
-            }
-        }
-
         Cascade {
-            services_breached: breaches
-                .iter()
-                .skip(1)
-                .filter(|b| !b.intervals.is_empty())
-                .count(),
-            services_total: breaches.len() - 1,
+            services_degraded: chain.len(),
+            services_breached: chain.iter().filter(|s| s.first_breach_s.is_some()).count(),
+            services_total: judged.len() - 1,
+            baseline_windows: judged[0].baseline.windows,
             triggers,
-            breaches,
+            intervals: intervals_all,
+            judged,
+            origins,
             chain,
             first_trigger,
             failed_share: if all > 0.0 { failed / all } else { 0.0 },
             failed_share_during_incident,
             recoveries,
-            metastable,
+            recovered_after_s,
+            ending,
+            wasted,
         }
     }
+}
 
-    /// The cascade in words, one sentence per line.
-    pub fn narrative(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if self.chain.is_empty() && self.breaches[0].intervals.is_empty() {
-            out.push(if self.triggers.is_empty() {
-                "No service breached its SLO, and nothing was injected.".to_string()
-            } else {
-                "No service breached its SLO: every fault was contained.".to_string()
-            });
-            return out;
+/// The trigger whose impact ends last (None if there is none, or one lasts to the end).
+fn last_trigger(triggers: &[Trigger]) -> Option<&Trigger> {
+    if triggers.iter().any(|t| t.over_s().is_none()) {
+        return None;
+    }
+    triggers
+        .iter()
+        .max_by(|a, b| a.over_s().unwrap().total_cmp(&b.over_s().unwrap()))
+}
+
+/// Does any entity breach its SLO in window `i`?
+fn any_breach(judged: &[Judged], i: usize) -> bool {
+    judged.iter().any(|j| j.breach[i])
+}
+
+/// Is every entity's backlog near its baseline in window `i`?
+fn backlogs_near(judged: &[Judged], frame: &Frame, i: usize) -> bool {
+    judged.iter().all(|j| {
+        if !j.baseline.usable() {
+            return true;
         }
-        if let Some(t) = self
-            .triggers
+        let e = if j.clients {
+            Some(frame.system())
+        } else {
+            frame.get(Kind::Service, &j.name)
+        };
+        e.is_none_or(|e| j.baseline.backlog_near(e.rows[i][col::IN_FLIGHT]))
+    })
+}
+
+/// Judged windows a backlog must stay near its baseline to count as settled.
+const SETTLED_WINDOWS: usize = 5;
+
+fn recovery(
+    frame: &Frame,
+    judged: &[Judged],
+    triggers: &[Trigger],
+    t: &Trigger,
+    slo: &Slo,
+) -> Recovery {
+    let n = frame.windows();
+    let w = frame.window_s;
+    let is_judged = |i: usize| judge::judged(frame, slo, i);
+    let back = t.over_s().and_then(|e| {
+        let k0 = first_window_from(e, w);
+        let next = triggers
             .iter()
-            .find(|t| Some(&t.label) == self.first_trigger.as_ref())
-        {
-            let during = self
-                .triggers
+            .map(|o| o.start_s)
+            .filter(|&s| s > e + 1e-9)
+            .fold(frame.end_s, f64::min);
+        let stop = first_window_from(next, w).min(n);
+        let windows: Vec<usize> = (k0..stop).filter(|&i| is_judged(i)).collect();
+        // Back: the SLO holds from here on (until the next trigger or the end) ...
+        let after_last_breach = match windows.iter().rposition(|&i| any_breach(judged, i)) {
+            None => 0,
+            Some(p) => p + 1,
+        };
+        // ... and every backlog is near its baseline here and in the windows that follow.
+        (after_last_breach..windows.len())
+            .find(|&p| {
+                windows[p..]
+                    .iter()
+                    .take(SETTLED_WINDOWS)
+                    .all(|&i| backlogs_near(judged, frame, i))
+            })
+            .map(|p| (frame.t(windows[p]) - e).max(0.0))
+    });
+    // Induced: client requests failed from the trigger's start until it recovered.
+    let sys = frame.system();
+    let a = window_of(t.start_s, w);
+    let b = match (t.over_s(), back) {
+        (Some(e), Some(after)) => first_window_from(e + after, w).min(n),
+        _ => n,
+    };
+    let induced: f64 = (a..b.max(a))
+        .filter(|&i| is_judged(i))
+        .map(|i| sys.finished(i) - sys.rows[i][col::OK] - sys.rows[i][col::DEGRADED])
+        .sum();
+    Recovery {
+        trigger: t.label.clone(),
+        start_s: t.start_s,
+        from_s: t.over_s(),
+        recovered_after_s: back,
+        direct_failures: t.direct_failures,
+        induced_failures: induced.max(0.0).round() as u64,
+    }
+}
+
+/// Each fault and what its targets did while it acted (from its start to its recovery).
+fn origins(
+    frame: &Frame,
+    graph: &Graph,
+    judged: &[Judged],
+    triggers: &[Trigger],
+    recoveries: &[Recovery],
+) -> Vec<Origin> {
+    let n = frame.windows();
+    let w = frame.window_s;
+    triggers
+        .iter()
+        .zip(recoveries)
+        .filter(|(t, _)| !t.load)
+        .map(|(t, r)| {
+            let a = window_of(t.start_s, w);
+            let b = match (r.from_s, r.recovered_after_s) {
+                (Some(e), Some(after)) => first_window_from(e + after, w).max(a + 1),
+                _ => n,
+            }
+            .min(n);
+            let mut degraded = Vec::new();
+            let mut already_degraded = Vec::new();
+            let mut held = Vec::new();
+            let mut first = f64::INFINITY;
+            for name in &t.targets {
+                let Some(j) = judged.iter().find(|j| !j.clients && &j.name == name) else {
+                    continue;
+                };
+                match (a..b).find(|&i| j.degraded[i]) {
+                    Some(i) => {
+                        first = first.min(frame.t(i));
+                        degraded.push(name.clone());
+                        if a > 0 && j.degraded[a - 1] {
+                            already_degraded.push(name.clone());
+                        }
+                    }
+                    None => held.push(name.clone()),
+                }
+            }
+            // Targets in call-graph order: the deepest first, as failures travel up.
+            let by_depth = |v: &mut Vec<String>| {
+                v.sort_by(|x, y| graph.depth(y).cmp(&graph.depth(x)).then(x.cmp(y)))
+            };
+            by_depth(&mut degraded);
+            by_depth(&mut held);
+            Origin {
+                trigger: t.label.clone(),
+                clients_breached: (a..b).any(|i| judged[0].breach[i]),
+                degraded,
+                already_degraded,
+                held,
+                first_degraded_s: first.is_finite().then_some(first),
+            }
+        })
+        .collect()
+}
+
+/// Services in the order they first degraded from window `from` on; within one window,
+/// callees first.
+fn chain(
+    frame: &Frame,
+    graph: &Graph,
+    judged: &[Judged],
+    triggers: &[Trigger],
+    from: usize,
+) -> Vec<Step> {
+    let n = frame.windows();
+    let w = frame.window_s;
+    let first_of = |j: &Judged| (from..n).find(|&i| j.degraded[i]);
+    // A fault's target that degraded from the fault on, having been fine just before it, is
+    // where the failure starts: it leads the services that degraded in the same window, and
+    // it was not reached through anything.
+    let fresh_origin = |j: &Judged, k: usize| {
+        triggers.iter().filter(|t| !t.load).any(|t| {
+            let a = window_of(t.start_s, w);
+            t.targets.contains(&j.name) && a <= k && !(a > 0 && j.degraded[a - 1])
+        })
+    };
+    let mut steps: Vec<(usize, &Judged)> = judged
+        .iter()
+        .skip(1)
+        .filter_map(|j| first_of(j).map(|k| (k, j)))
+        .collect();
+    steps.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(fresh_origin(b.1, b.0).cmp(&fresh_origin(a.1, a.0)))
+            .then(b.1.depth.cmp(&a.1.depth))
+            .then(a.1.name.cmp(&b.1.name))
+    });
+    let mut out: Vec<Step> = Vec::new();
+    for (pos, &(k, j)) in steps.iter().enumerate() {
+        let callees: &[String] = if fresh_origin(j, k) {
+            &[]
+        } else {
+            graph.callees(&j.name)
+        };
+        let reached_through = callees
+            .iter()
+            .filter_map(|c| {
+                let cj = judged.iter().find(|x| !x.clients && &x.name == c)?;
+                let ck = first_of(cj)?;
+                let now = cj.degraded[k] || (k > 0 && cj.degraded[k - 1]);
+                (ck <= k && now).then_some((ck, cj))
+            })
+            .min_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then(b.1.depth.cmp(&a.1.depth))
+                    .then(a.1.name.cmp(&b.1.name))
+            })
+            .map(|(_, cj)| cj.name.clone());
+        let mut sig: Signals = j.signals[k];
+        if k + 1 < n && j.degraded[k + 1] {
+            sig = sig.union(j.signals[k + 1]);
+        }
+        let e = frame
+            .get(Kind::Service, &j.name)
+            .expect("judged services have rows");
+        let causes = sig.list();
+        // Each cause with the figures of the window it was seen in.
+        let cause_words = causes
+            .iter()
+            .map(|&s| {
+                let at = if j.signals[k].has(s) { k } else { k + 1 };
+                words(s, at, j, frame, graph)
+            })
+            .collect();
+        let mut later_causes = Vec::new();
+        for i in (k + 2..n).filter(|&i| j.degraded[i]) {
+            for s in j.signals[i].list() {
+                let name = s.name().to_string();
+                if !sig.has(s) && !later_causes.iter().any(|(c, _, _)| *c == name) {
+                    later_causes.push((name, frame.t(i), words(s, i, j, frame, graph)));
+                }
+            }
+        }
+        later_causes.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let mut worst = Worst::default();
+        for i in (from..n).filter(|&i| j.degraded[i]) {
+            let r = &e.rows[i];
+            if e.finished(i) >= MIN_REQUESTS && r[col::ERROR_RATE].is_finite() {
+                worst.error_rate = worst.error_rate.max(r[col::ERROR_RATE]);
+            }
+            for (v, x) in [
+                (&mut worst.p99_ms, r[col::P99]),
+                (&mut worst.utilisation, r[col::UTILISATION]),
+                (&mut worst.queue_fill, r[col::QUEUE_FILL]),
+            ] {
+                if x.is_finite() {
+                    *v = v.max(x);
+                }
+            }
+        }
+        let t = frame.t(k);
+        out.push(Step {
+            service: j.name.clone(),
+            first_degraded_s: t,
+            first_breach_s: (from..n).find(|&i| j.breach[i]).map(|i| frame.t(i)),
+            simultaneous: pos > 0 && steps[pos - 1].0 == k,
+            reached_through,
+            causes: causes.iter().map(|s| s.name().to_string()).collect(),
+            cause_words,
+            later_causes,
+            after_trigger: triggers
                 .iter()
-                .find(|o| {
-                    o.load
-                        && !t.load
-                        && o.start_s <= t.start_s
-                        && o.end_s.is_none_or(|e| e > t.start_s)
+                .filter(|tr| tr.start_s < t + w)
+                .max_by(|a, b| a.start_s.total_cmp(&b.start_s))
+                .map(|tr| tr.label.clone()),
+            worst,
+        });
+    }
+    out
+}
+
+/// A cause in words, with the figures of the window it was seen in.
+fn words(s: Signal, i: usize, j: &Judged, frame: &Frame, graph: &Graph) -> String {
+    let b = &j.baseline;
+    let r = &frame
+        .get(Kind::Service, &j.name)
+        .expect("judged services have rows")
+        .rows[i];
+    let outcome = |o: crate::model::Outcome| r[col::OUTCOMES + o.index()];
+    match s {
+        Signal::Unreachable => format!(
+            "unreachable ({} refused)",
+            count(outcome(crate::model::Outcome::Refused))
+        ),
+        Signal::ReplicasDown => format!(
+            "replicas down ({} of {} in balancing)",
+            r[col::HEALTHY],
+            b.healthy.round()
+        ),
+        Signal::NoProgress => "no progress (nothing finished while work waited)".into(),
+        Signal::Errors => format!("errors {}", pct(r[col::ERROR_RATE])),
+        Signal::QueueFull => format!(
+            "queue full ({} turned away, queue {} full)",
+            count(r[col::QUEUE_FULL]),
+            pct(r[col::QUEUE_FILL])
+        ),
+        Signal::WorkersSaturated => format!(
+            "workers saturated ({} of {:.0} workers busy)",
+            pct(r[col::UTILISATION]),
+            r[col::CAPACITY]
+        ),
+        Signal::PoolExhausted => "its connection pool exhausted (attempts waiting)".into(),
+        Signal::BreakerOpen => "a breaker on its calls open".into(),
+        Signal::CacheMisses => {
+            let hits: Vec<String> = graph
+                .calls
+                .iter()
+                .filter(|c| c.callee == j.name && c.cached)
+                .filter_map(|c| {
+                    let v = frame.get(Kind::Call, &c.name)?.rows[i][col::CACHE_HIT_RATIO];
+                    v.is_finite()
+                        .then(|| format!("{} hit ratio {}", c.name, pct(v)))
                 })
-                .map_or(String::new(), |o| {
-                    format!(", during the {} that began at {}", o.label, secs(o.start_s))
-                });
-            out.push(format!(
-                "It started with {} at {}{during}.",
-                t.label,
-                secs(t.start_s)
-            ));
-        } else if !self.chain.is_empty() {
-            out.push("No fault or load surge preceded the first breach: the system breached its SLO on its own.".into());
+                .collect();
+            if hits.is_empty() {
+                "cache misses".into()
+            } else {
+                format!("cache misses ({})", hits.join(", "))
+            }
         }
-        for (k, s) in self.chain.iter().enumerate() {
-            let b = self.breaches.iter().find(|b| b.name == s.name);
-            let how = b.map_or(String::new(), |b| {
-                format!(
-                    " (worst window: {:.0}% errors, p99 {})",
-                    b.worst_error_rate * 100.0,
-                    ms(b.worst_p99_ms)
-                )
-            });
-            let via = s.via.as_ref().map_or(String::new(), |v| {
-                format!(", reached through its call to {v}")
-            });
-            out.push(format!(
-                "{}. {} breached at {}{}{}.",
-                k + 1,
-                s.name,
-                secs(s.first_breach_s),
-                via,
-                how
-            ));
+        Signal::Shed => format!("shedding ({} shed)", count(r[col::SHED])),
+        Signal::Starved => format!(
+            "starved (answered {} of {} offered)",
+            count(r[col::OK] + r[col::DEGRADED]),
+            count(r[col::OFFERED])
+        ),
+        Signal::LatencySlo => format!("p99 {} above the SLO", ms(r[col::P99])),
+        Signal::Latency => format!(
+            "p99 {} ({:.0}x its {} baseline)",
+            ms(r[col::P99]),
+            r[col::P99] / b.p99_median_ms,
+            ms(b.p99_median_ms)
+        ),
+        Signal::LateAnswers => format!(
+            "answering late ({} answers after the caller gave up)",
+            count(r[col::LATE])
+        ),
+    }
+}
+
+/// A count with thousands separators: `2,818`.
+pub fn count(v: f64) -> String {
+    let n = v.round().max(0.0) as u64;
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (k, ch) in digits.chars().enumerate() {
+        if k > 0 && (digits.len() - k).is_multiple_of(3) {
+            out.push(',');
         }
-        if let Some(iv) = self.breaches[0].intervals.first() {
-            out.push(format!(
-                "Clients saw it from {}: {:.1}% of client requests failed during the incident, {:.1}% over the run.",
-                secs(iv.0),
-                self.failed_share_during_incident.unwrap_or(0.0) * 100.0,
-                self.failed_share * 100.0
-            ));
+        out.push(ch);
+    }
+    out
+}
+
+fn pct(v: f64) -> String {
+    if !v.is_finite() {
+        "n/a".into()
+    } else if v >= 0.995 || v == 0.0 {
+        format!("{:.0}%", v * 100.0)
+    } else if v < 0.1 {
+        format!("{:.1}%", v * 100.0)
+    } else {
+        format!("{:.0}%", v * 100.0)
+    }
+}
+
+/// How the run stood after its last trigger (see docs/analysis.md).
+/// What the ending is judged from.
+struct Ctx<'a> {
+    frame: &'a Frame,
+    graph: &'a Graph,
+    judged: &'a [Judged],
+    triggers: &'a [Trigger],
+    slo: &'a Slo,
+}
+
+fn ending(c: &Ctx, recovered_after_s: Option<f64>, tail_windows: usize, from: usize) -> Ending {
+    let Ctx {
+        frame,
+        graph,
+        judged,
+        triggers,
+        slo,
+    } = *c;
+    if triggers.is_empty() {
+        return Ending::NoTrigger;
+    }
+    if let Some(t) = triggers.iter().find(|t| t.over_s().is_none()) {
+        return Ending::InForce {
+            trigger: t.label.clone(),
+        };
+    }
+    if let Some(after_s) = recovered_after_s {
+        return Ending::Recovered { after_s };
+    }
+    let w = frame.window_s;
+    let n = frame.windows();
+    let last = last_trigger(triggers).expect("every trigger ends");
+    let over = last.over_s().expect("it ends");
+    let post: Vec<usize> = (first_window_from(over, w)..n)
+        .filter(|&i| judge::judged(frame, slo, i))
+        .collect();
+    if post.len() < MIN_WINDOWS_AFTER {
+        return Ending::Undecided {
+            reason: format!(
+                "the run ended {} after the last trigger ({}): too short to tell how it ends; run it longer",
+                secs((frame.end_s - over).max(0.0)),
+                last.label
+            ),
+        };
+    }
+    let tail = &post[post
+        .len()
+        .saturating_sub(tail_windows.max(MIN_WINDOWS_AFTER))..];
+    // The baseline windows, as the judge took them.
+    let base: Vec<usize> = (0..from.min(n))
+        .filter(|&i| judge::judged(frame, slo, i))
+        .collect();
+    if let Some(s) = sustained(frame, graph, judged, &base, tail) {
+        return s;
+    }
+    // The backlog: requests at services, summed.
+    let services: Vec<&Judged> = judged.iter().skip(1).collect();
+    let backlog = |i: usize| -> f64 {
+        services
+            .iter()
+            .filter_map(|j| frame.get(Kind::Service, &j.name))
+            .map(|e| e.rows[i][col::IN_FLIGHT])
+            .filter(|v| v.is_finite())
+            .sum()
+    };
+    let points: Vec<(f64, f64)> = tail
+        .iter()
+        .map(|&i| (frame.t(i) + frame.width(i) / 2.0, backlog(i)))
+        .collect();
+    let s = slope(&points);
+    let mean_backlog = points.iter().map(|p| p.1).sum::<f64>() / points.len() as f64;
+    let span_s = points.last().unwrap().0 - points[0].0;
+    if s < 0.0 && -s * span_s >= 0.1 * mean_backlog && mean_backlog > 0.0 {
+        let base: f64 = services.iter().map(|j| j.baseline.in_flight).sum();
+        let near = (2.0 * base).max(base + 3.0 * base.sqrt()) + 1.0;
+        let now = points.last().unwrap().1;
+        let end = frame.end_s;
+        return Ending::Recovering {
+            backlog: now,
+            drain_per_s: -s,
+            back_at_s: end + ((now - near).max(0.0) / -s),
+        };
+    }
+    Ending::Undecided {
+        reason: format!(
+            "not back (in breach, or with a backlog above its baseline) {} after the last trigger ({}) ended, with neither a draining backlog nor an amplifying loop; run it longer",
+            secs((frame.end_s - over).max(0.0)),
+            last.label
+        ),
+    }
+}
+
+/// A service held above what it completes by more work than its users' own load brings, and
+/// the loop that brings it (see docs/analysis.md).
+fn sustained(
+    frame: &Frame,
+    graph: &Graph,
+    judged: &[Judged],
+    base: &[usize],
+    tail: &[usize],
+) -> Option<Ending> {
+    let sys = frame.system();
+    let mean =
+        |f: &dyn Fn(usize) -> f64| tail.iter().map(|&i| f(i)).sum::<f64>() / tail.len() as f64;
+    let client_rate = mean(&|i| sys.rows[i][col::OFFERED] / frame.width(i));
+    let clients_base = judged[0].baseline.offered_per_s;
+    if clients_base <= 0.0 {
+        return None;
+    }
+    let mut best: Option<(f64, Ending)> = None;
+    for j in judged.iter().skip(1).filter(|j| j.baseline.usable()) {
+        let Some(e) = frame.get(Kind::Service, &j.name) else {
+            continue;
+        };
+        let util = mean(&|i| e.rows[i][col::UTILISATION]);
+        let arrivals = mean(&|i| e.rows[i][col::OFFERED] / frame.width(i));
+        let completes = mean(&|i| e.finished(i) / frame.width(i));
+        let own = client_rate * j.baseline.offered_per_s / clients_base;
+        if !(util >= judge::SATURATED
+            && arrivals >= 0.95 * completes
+            && arrivals >= 1.2 * own
+            && own < 0.9 * completes)
+        {
+            continue;
         }
-        out.push(format!(
-            "Blast radius: {} of {} services breached.",
-            self.services_breached, self.services_total
+        let excess = arrivals / own.max(1e-9);
+        if best.as_ref().is_some_and(|(x, _)| *x >= excess) {
+            continue;
+        }
+        best = Some((
+            excess,
+            Ending::Sustained {
+                service: j.name.clone(),
+                by: the_loop(frame, graph, base, tail, &j.name, excess),
+                arrivals_per_s: arrivals,
+                own_load_per_s: own,
+                completes_per_s: completes,
+            },
         ));
-        for r in &self.recoveries {
-            out.push(match r.recovered_after_s {
-                Some(d) => format!(
-                    "After {} ended at {}, everything was back within its SLO {} later.",
-                    r.trigger,
-                    secs(r.ended_s),
-                    secs(d)
-                ),
-                None => format!(
-                    "After {} ended at {}, the system never got back within its SLO.",
-                    r.trigger,
-                    secs(r.ended_s)
-                ),
-            });
+    }
+    best.map(|b| b.1)
+}
+
+/// Names the amplification that holds `service` up: the largest of the clients' retries, the
+/// retries on calls into it, and the cache misses on cached calls into it, against the
+/// baseline.
+fn the_loop(
+    frame: &Frame,
+    graph: &Graph,
+    base: &[usize],
+    tail: &[usize],
+    service: &str,
+    excess: f64,
+) -> String {
+    let ratio = |rows: &[usize], e: &super::frame::EntitySeries, num: usize, den: usize| {
+        let (a, b) = rows.iter().fold((0.0, 0.0), |(a, b), &i| {
+            let r = &e.rows[i];
+            (
+                a + if r[num].is_finite() { r[num] } else { 0.0 },
+                b + if r[den].is_finite() { r[den] } else { 0.0 },
+            )
+        });
+        if b > 0.0 {
+            a / b
+        } else {
+            f64::NAN
         }
-        for m in &self.metastable {
-            out.push(format!(
-                "METASTABLE: {} still in breach when the run ended, {} after every fault and load surge had ended.",
-                if m.name == "clients" {
-                    "the clients (end to end) were".to_string()
-                } else {
-                    format!("{} was", m.name)
-                },
-                secs(m.lasted_s)
+    };
+    let mut candidates: Vec<(f64, String)> = Vec::new();
+    for (client, _) in &graph.clients {
+        if let Some(e) = frame.get(Kind::Client, client) {
+            let now = ratio(tail, e, col::ATTEMPTS, col::OFFERED);
+            let was = ratio(base, e, col::ATTEMPTS, col::OFFERED);
+            if now.is_finite() && was.is_finite() && was > 0.0 {
+                candidates.push((
+                    now / was,
+                    format!(
+                        "retries at client {client} hold attempts at {now:.1}x its users' requests ({was:.1}x before the trigger)"
+                    ),
+                ));
+            }
+        }
+    }
+    for c in graph.calls.iter().filter(|c| c.callee == service) {
+        let Some(e) = frame.get(Kind::Call, &c.name) else {
+            continue;
+        };
+        let now = ratio(tail, e, col::ATTEMPTS, col::CALLS);
+        let was = ratio(base, e, col::ATTEMPTS, col::CALLS);
+        if now.is_finite() && was.is_finite() && was > 0.0 {
+            candidates.push((
+                now / was,
+                format!(
+                    "retries on {} hold {now:.1} attempts per call ({was:.1} before the trigger)",
+                    c.name
+                ),
             ));
         }
-        out
+        if c.cached {
+            let hit = |rows: &[usize]| {
+                let (h, l) = rows.iter().fold((0.0, 0.0), |(h, l), &i| {
+                    let r = &e.rows[i];
+                    if r[col::CACHE_HIT_RATIO].is_finite() && r[col::CALLS].is_finite() {
+                        (
+                            h + r[col::CACHE_HIT_RATIO] * r[col::CALLS],
+                            l + r[col::CALLS],
+                        )
+                    } else {
+                        (h, l)
+                    }
+                });
+                if l > 0.0 {
+                    h / l
+                } else {
+                    f64::NAN
+                }
+            };
+            let (now, was) = (hit(tail), hit(base));
+            if now.is_finite() && was.is_finite() && now < was {
+                // A cache that answered everything before sends "infinitely" more misses: the
+                // factor is only for ranking, the words give the ratios.
+                let factor = (1.0 - now) / (1.0 - was).max(1e-6);
+                candidates.push((
+                    factor,
+                    format!(
+                        "cache misses on {}: hit ratio {} ({} before the trigger) send {service} its misses, and failed fills keep the cache from refilling",
+                        c.name,
+                        pct(now),
+                        pct(was)
+                    ),
+                ));
+            }
+        }
+    }
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+    match candidates.first() {
+        Some((f, text)) if *f >= 1.2 => text.clone(),
+        _ if excess.is_finite() && excess < 1e3 => format!(
+            "{service} receives {excess:.1}x the work its users' own load brings, from no retry or cache loop the series show"
+        ),
+        _ => format!(
+            "{service} receives work it hardly received before the trigger, from no retry or cache loop the series show"
+        ),
     }
 }
 

@@ -11,8 +11,8 @@ use crate::model::{Load, SystemSpec, OUTCOMES};
 use crate::policy::breaker::BreakerState;
 use std::fmt::Write as _;
 
-/// The columns, in CSV order.
-pub const COLUMNS: [&str; 21] = [
+/// The columns, in CSV order. What each one means is in docs/analysis.md.
+pub const COLUMNS: [&str; 30] = [
     "offered",
     "attempts",
     "ok",
@@ -34,6 +34,15 @@ pub const COLUMNS: [&str; 21] = [
     "healthy_replicas",
     "breakers_open",
     "retry_amplification",
+    "calls",
+    "capacity",
+    "queue_fill",
+    "queue_full",
+    "shed",
+    "late",
+    "wasted_s",
+    "pool_waits",
+    "cache_hit_ratio",
 ];
 
 /// Column indices, by name.
@@ -55,6 +64,24 @@ pub mod col {
     pub const HEALTHY: usize = 18;
     pub const BREAKERS_OPEN: usize = 19;
     pub const AMPLIFICATION: usize = 20;
+    /// Call edges: calls started (attempts per call = attempts / calls).
+    pub const CALLS: usize = 21;
+    /// Services: workers able to take a request (time-average over the window).
+    pub const CAPACITY: usize = 22;
+    /// Services: queued requests over the queue room of the replicas accepting requests.
+    pub const QUEUE_FILL: usize = 23;
+    /// Services: requests turned away with every worker busy and the queue full.
+    pub const QUEUE_FULL: usize = 24;
+    /// Services: requests shed by admission control or dropped past their deadline.
+    pub const SHED: usize = 25;
+    /// Services: answers that reached a caller who had stopped waiting, and the worker
+    /// seconds they held.
+    pub const LATE: usize = 26;
+    pub const WASTED_S: usize = 27;
+    /// Call edges: attempts that waited for a pooled connection.
+    pub const POOL_WAITS: usize = 28;
+    /// Call edges with a cache: hits over lookups.
+    pub const CACHE_HIT_RATIO: usize = 29;
 }
 
 pub type Row = [f64; COLUMNS.len()];
@@ -178,7 +205,9 @@ impl Frame {
                 .map(|i| {
                     let mut row = [f64::NAN; COLUMNS.len()];
                     counts(t, &mut row, i);
-                    row[col::IN_FLIGHT] = series.client_in_flight[ci].mean(i, window_ns);
+                    // A partial last window's mean is over its own length.
+                    row[col::IN_FLIGHT] = series.client_in_flight[ci].mean(i, window_ns)
+                        * (window_s / width(i).max(1e-12));
                     row[col::AMPLIFICATION] = ratio(row[col::ATTEMPTS], row[col::OFFERED]);
                     row[col::BREAKERS_OPEN] = open[i];
                     client_offered[i] += row[col::OFFERED];
@@ -221,7 +250,7 @@ impl Frame {
         for (si, s) in spec.services.iter().enumerate() {
             let t = &series.services[si];
             let health = healthy_replicas(summary, &s.name, s.initial_replicas, n, window_s, end_s);
-            let capacity = (s.workers as f64) * (s.replicas as f64);
+            let extra = &series.service_windows[si];
             let rows: Vec<Row> = (0..n)
                 .map(|i| {
                     let mut row = [f64::NAN; COLUMNS.len()];
@@ -229,13 +258,26 @@ impl Frame {
                     row[col::ATTEMPTS] = f64::NAN;
                     let busy = series.busy[si].mean(i, window_ns);
                     let queued = series.queued[si].mean(i, window_ns);
+                    // Levels are integrated over the whole window; a partial last window's
+                    // means are over its own length.
+                    let part = window_s / width(i).max(1e-12);
+                    let capacity = series.capacity[si].mean(i, window_ns) * part;
+                    let accepting = series.accepting[si].mean(i, window_ns) * part;
+                    let (busy, queued) = (busy * part, queued * part);
                     row[col::QUEUE] = queued;
                     row[col::IN_FLIGHT] = busy + queued;
-                    row[col::UTILISATION] = if capacity > 0.0 {
-                        busy / capacity
+                    row[col::CAPACITY] = capacity;
+                    // No worker able to work (every replica down or paused): undefined, not 100%.
+                    row[col::UTILISATION] = if capacity > 1e-9 {
+                        (busy / capacity).min(1.0)
                     } else {
                         f64::NAN
                     };
+                    row[col::QUEUE_FILL] = ratio(queued, accepting * s.queue_capacity as f64);
+                    row[col::QUEUE_FULL] = extra.queue_full[i] as f64;
+                    row[col::SHED] = extra.shed[i] as f64;
+                    row[col::LATE] = extra.late[i] as f64;
+                    row[col::WASTED_S] = extra.wasted_ns[i] as f64 / 1e9;
                     row[col::HEALTHY] = health[i];
                     row[col::AMPLIFICATION] = ratio(row[col::OFFERED], client_offered[i]);
                     row
@@ -250,16 +292,23 @@ impl Frame {
         for (si, s) in spec.services.iter().enumerate() {
             for ki in 0..s.calls.len() {
                 let t = &series.calls[si][ki];
+                let extra = &series.call_windows[si][ki];
                 let name = spec.call_name(si, ki);
                 let open = breakers_open(summary, &name, n, window_s, end_s);
+                let cached = s.calls[ki].cache.is_some();
                 let rows: Vec<Row> = (0..n)
                     .map(|i| {
                         let mut row = [f64::NAN; COLUMNS.len()];
                         counts(t, &mut row, i);
                         row[col::OFFERED] = f64::NAN;
-                        let done: f64 = row[col::OUTCOMES..col::OUTCOMES + 8].iter().sum();
-                        row[col::AMPLIFICATION] = ratio(row[col::ATTEMPTS], done);
+                        row[col::CALLS] = extra.started[i] as f64;
+                        row[col::AMPLIFICATION] = ratio(row[col::ATTEMPTS], row[col::CALLS]);
                         row[col::BREAKERS_OPEN] = open[i];
+                        row[col::POOL_WAITS] = extra.pool_waits[i] as f64;
+                        if cached {
+                            let (h, m) = (extra.cache_hits[i] as f64, extra.cache_misses[i] as f64);
+                            row[col::CACHE_HIT_RATIO] = ratio(h, h + m);
+                        }
                         row
                     })
                     .collect();
@@ -309,6 +358,17 @@ impl Frame {
             }
         }
         out
+    }
+
+    /// The frame as `timeseries.csv` gives it back (every value rounded as the file prints
+    /// it): what `faultline report` reads, so analyses of the two agree to the last digit.
+    pub fn canonical(frame: Frame) -> Frame {
+        let text = Frame::to_csv(&[(String::new(), &frame)]);
+        Frame::from_csv(&text)
+            .ok()
+            .and_then(|mut v| v.pop())
+            .map(|(_, f)| f)
+            .expect("a frame's own CSV reads back")
     }
 
     /// Reads what [`Frame::to_csv`] wrote: one frame per variant, in file order.
@@ -502,10 +562,10 @@ fn healthy_replicas(
 }
 
 /// Periods in which a client's open-loop rate is above its starting rate (load surges), as
-/// `(start_s, end_s)`; an unfinished surge ends at `end_s`.
-pub fn load_surges(spec: &SystemSpec, end_s: f64) -> Vec<(String, f64, f64)> {
+/// `(client, label, start_s, end_s)`; an unfinished surge ends at `end_s`.
+pub fn load_surges(spec: &SystemSpec, end_s: f64) -> Vec<(usize, String, f64, f64)> {
     let mut out = Vec::new();
-    for c in &spec.clients {
+    for (ci, c) in spec.clients.iter().enumerate() {
         if let Load::Open {
             rate_per_s, steps, ..
         } = &c.load
@@ -516,14 +576,14 @@ pub fn load_surges(spec: &SystemSpec, end_s: f64) -> Vec<(String, f64, f64)> {
                 match (start, s.rate_per_s > *rate_per_s) {
                     (None, true) => start = Some(t),
                     (Some(a), false) => {
-                        out.push((format!("{} load surge", c.name), a, t));
+                        out.push((ci, format!("{} load surge", c.name), a, t));
                         start = None;
                     }
                     _ => {}
                 }
             }
             if let Some(a) = start {
-                out.push((format!("{} load surge", c.name), a, end_s));
+                out.push((ci, format!("{} load surge", c.name), a, end_s));
             }
         }
     }

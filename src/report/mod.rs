@@ -8,15 +8,20 @@
 pub mod cascade;
 pub mod font;
 pub mod frame;
+pub mod judge;
 pub mod page;
 pub mod plots;
 pub mod png;
+#[cfg(test)]
+mod rules_tests;
+pub mod story;
 
 use crate::metrics::{Summary, CDF_QUANTILES};
 use crate::model::SystemSpec;
 use crate::scenario::Scenario;
-use cascade::{Cascade, Graph, Thresholds, Trigger};
+use cascade::{Cascade, Ending, Trigger};
 use frame::{col, Frame};
+use judge::{CallEdge, Graph, Node, Slo};
 use serde::Serialize;
 
 /// One run of the report: a variant (or the scenario itself, named `base`).
@@ -34,7 +39,7 @@ pub struct Inputs<'a> {
     pub runs: Vec<Run>,
 }
 
-/// The numbers a design review asks for first, per run.
+/// The numbers a design review asks for first, per run: what users saw, then how it ended.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Headline {
     pub variant: String,
@@ -47,11 +52,20 @@ pub struct Headline {
     pub client_amplification: f64,
     /// Requests arriving at services per client request (retries at every hop included).
     pub service_amplification: f64,
-    /// The longest time from a trigger's end until nothing breached; None: never recovered.
-    pub time_to_recover_s: Option<f64>,
+    /// From the end (or instant) of the last trigger until everything was back (docs/analysis.md);
+    /// None: not back by the end of the run, or no trigger ended.
+    pub recovered_after_s: Option<f64>,
     pub acked_writes_lost: u64,
+    pub services_degraded: usize,
     pub services_breached: usize,
-    pub metastable: bool,
+    /// How the run stood after its last trigger (`recovered`, `recovering`, `sustained`, ...).
+    pub ending: String,
+    /// True only for a sustained breach; None when undecided.
+    pub metastable: Option<bool>,
+    pub sustained_by: Option<String>,
+    pub recovering_eta_s: Option<f64>,
+    /// Worker seconds spent on answers nobody waited for any more, over all services.
+    pub wasted_worker_s: f64,
     pub trace_hash: String,
 }
 
@@ -102,8 +116,30 @@ pub fn graph(spec: &SystemSpec) -> Graph {
                     .map(|c| spec.services[c.to].name.clone())
                     .collect();
                 callees.dedup();
-                (s.name.clone(), depth[i].max(1), callees)
+                Node {
+                    name: s.name.clone(),
+                    depth: depth[i].max(1),
+                    callees,
+                }
             })
+            .collect(),
+        calls: spec
+            .services
+            .iter()
+            .enumerate()
+            .flat_map(|(si, s)| {
+                s.calls.iter().enumerate().map(move |(ci, c)| CallEdge {
+                    name: spec.call_name(si, ci),
+                    caller: s.name.clone(),
+                    callee: spec.services[c.to].name.clone(),
+                    cached: c.cache.is_some(),
+                })
+            })
+            .collect(),
+        clients: spec
+            .clients
+            .iter()
+            .map(|c| (c.name.clone(), spec.services[c.target].name.clone()))
             .collect(),
     }
 }
@@ -116,17 +152,23 @@ pub fn triggers(spec: &SystemSpec, summary: &Summary) -> Vec<Trigger> {
         .map(|f| Trigger {
             label: f.fault.clone(),
             start_s: f.start_s,
-            end_s: f.end_s,
+            end_s: if f.instant { None } else { f.end_s },
             load: false,
+            instant: f.instant,
+            targets: f.targets.clone(),
+            direct_failures: Some(f.requests_failed),
         })
         .chain(
             frame::load_surges(spec, summary.measured_to_s)
                 .into_iter()
-                .map(|(label, a, b)| Trigger {
+                .map(|(client, label, a, b)| Trigger {
                     label,
                     start_s: a,
                     end_s: (b < summary.measured_to_s).then_some(b),
                     load: true,
+                    instant: false,
+                    targets: vec![spec.services[spec.clients[client].target].name.clone()],
+                    direct_failures: None,
                 }),
         )
         .collect();
@@ -146,14 +188,20 @@ pub fn triggers(spec: &SystemSpec, summary: &Summary) -> Vec<Trigger> {
     t
 }
 
-pub fn thresholds(scenario: &Scenario) -> Thresholds {
-    Thresholds {
+/// The SLO as the judge applies it.
+pub fn slo(scenario: &Scenario) -> Slo {
+    Slo {
         availability: scenario.slo.availability,
         service_error_rate: scenario.slo.error_rate,
         latency_p99_ms: scenario.slo.latency_p99.map(|d| d.0 as f64 / 1e6),
-        metastable_after_s: scenario.slo.metastable_after.0 as f64 / 1e9,
         from_s: scenario.warmup.0 as f64 / 1e9,
     }
+}
+
+/// How many windows at the end of a run decide how it ended: the SLO's `metastable_after`.
+pub fn tail_windows(scenario: &Scenario, frame: &Frame) -> usize {
+    let w = frame.window_s.max(1e-9);
+    ((scenario.slo.metastable_after.0 as f64 / 1e9 / w).round() as usize).max(1)
 }
 
 /// Analyses one run.
@@ -161,7 +209,8 @@ pub fn analyse(scenario: &Scenario, run: Run) -> Analysed {
     let spec = &scenario.system;
     let g = graph(spec);
     let triggers = triggers(spec, &run.summary);
-    let cascade = Cascade::analyse(&run.frame, &g, triggers.clone(), &thresholds(scenario));
+    let tail = tail_windows(scenario, &run.frame);
+    let cascade = Cascade::analyse(&run.frame, &g, triggers.clone(), &slo(scenario), tail);
     let headline = headline(&run.name, &run.summary, &cascade);
     Analysed {
         name: run.name,
@@ -196,15 +245,85 @@ fn headline(name: &str, s: &Summary, c: &Cascade) -> Headline {
             .fold(0.0, f64::max),
         client_amplification: ratio(attempts, offered),
         service_amplification: ratio(arrivals, offered),
-        time_to_recover_s: c
-            .recoveries
-            .iter()
-            .map(|r| r.recovered_after_s)
-            .try_fold(0.0f64, |m, r| r.map(|r| m.max(r))),
+        recovered_after_s: c.recovered_after_s,
         acked_writes_lost: s.replication.iter().map(|r| r.acked_writes_lost).sum(),
+        services_degraded: c.services_degraded,
         services_breached: c.services_breached,
-        metastable: !c.metastable.is_empty(),
+        ending: c.ending.name().to_string(),
+        metastable: c.ending.metastable(),
+        sustained_by: match &c.ending {
+            Ending::Sustained { by, .. } => Some(by.clone()),
+            _ => None,
+        },
+        recovering_eta_s: match &c.ending {
+            Ending::Recovering { back_at_s, .. } => Some(*back_at_s),
+            _ => None,
+        },
+        wasted_worker_s: s.services.iter().map(|x| x.wasted_worker_s).sum(),
         trace_hash: s.trace_hash.clone(),
+    }
+}
+
+/// The analysis as `summary.json` carries it (`analysis`): every verdict the report states,
+/// by the rules of docs/analysis.md.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Analysis {
+    /// Where the rules are written.
+    pub rules: &'static str,
+    /// Judged windows before the first trigger (the baseline); relative rules need 5.
+    pub baseline_windows: usize,
+    pub first_trigger: Option<String>,
+    /// Each fault, the targets it hit that degraded, and those that held.
+    pub origin: Vec<cascade::Origin>,
+    pub chain: Vec<cascade::Step>,
+    /// After the last trigger ended (or its instant) until everything was back; null: never.
+    pub recovered_after_s: Option<f64>,
+    /// How the run ended, with its figures: `recovered`, `recovering` (drain rate, when back),
+    /// `sustained` (the loop), `undecided` (why), `in_force`, `no_trigger`.
+    pub ending: Ending,
+    /// True only when sustained (metastable); null when undecided or a fault is in force.
+    pub metastable: Option<bool>,
+    pub sustained_by: Option<String>,
+    pub recovering_eta_s: Option<f64>,
+    /// Per trigger: when its recovery clock started, when it was back, direct and induced
+    /// failures.
+    pub triggers: Vec<cascade::Recovery>,
+    pub services_degraded: usize,
+    pub services_breached: usize,
+    pub services_total: usize,
+    /// Client requests failed, of all judged ones and of those during the incident.
+    pub failed_share: f64,
+    pub failed_share_during_incident: Option<f64>,
+    /// Per service: answers nobody waited for any more, and the worker time they held.
+    pub wasted_work: Vec<cascade::Wasted>,
+    /// Breach and degradation intervals of the clients and every service.
+    pub intervals: Vec<cascade::Intervals>,
+}
+
+impl Analysed {
+    /// The machine-readable analysis of this run.
+    pub fn analysis(&self) -> Analysis {
+        let c = &self.cascade;
+        Analysis {
+            rules: "docs/analysis.md",
+            baseline_windows: c.baseline_windows,
+            first_trigger: c.first_trigger.clone(),
+            origin: c.origins.clone(),
+            chain: c.chain.clone(),
+            recovered_after_s: c.recovered_after_s,
+            metastable: c.ending.metastable(),
+            sustained_by: self.headline.sustained_by.clone(),
+            recovering_eta_s: self.headline.recovering_eta_s,
+            ending: c.ending.clone(),
+            triggers: c.recoveries.clone(),
+            services_degraded: c.services_degraded,
+            services_breached: c.services_breached,
+            services_total: c.services_total,
+            failed_share: c.failed_share,
+            failed_share_during_incident: c.failed_share_during_incident,
+            wasted_work: c.wasted.clone(),
+            intervals: c.intervals.clone(),
+        }
     }
 }
 

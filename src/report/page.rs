@@ -341,22 +341,27 @@ fn headline_rows(runs: &[Analysed]) -> Vec<(String, Vec<String>)> {
             format!("{:.3}", x.service_amplification)
         }),
         row(
-            "time to recover (longest)",
-            &|x| match x.time_to_recover_s {
-                Some(t) => secs(t),
-                None if runs.iter().all(|r| r.cascade.recoveries.is_empty()) => "n/a".into(),
-                None => "never".into(),
+            "recovered after the last trigger",
+            &|x| match (x.recovered_after_s, x.ending.as_str()) {
+                (Some(t), _) => secs(t),
+                (None, "no_trigger") => "n/a".into(),
+                (None, "in_force") => "fault in force".into(),
+                (None, _) => "not by the end".into(),
             },
         ),
-        row("services that breached their SLO", &|x| {
-            x.services_breached.to_string()
-        }),
-        row("metastable", &|x| {
-            if x.metastable {
-                "YES".into()
-            } else {
-                "no".into()
-            }
+        row(
+            "how it ended",
+            &|x| match (x.ending.as_str(), x.recovering_eta_s) {
+                ("sustained", _) => "METASTABLE (sustained)".into(),
+                ("recovering", Some(t)) => format!("recovering, back at about {}", secs(t)),
+                ("undecided", _) => "undecided (see below)".into(),
+                ("in_force", _) => "fault in force".into(),
+                ("no_trigger", _) => "no trigger".into(),
+                (e, _) => e.to_string(),
+            },
+        ),
+        row("wasted work (worker seconds)", &|x| {
+            format!("{:.1}", x.wasted_worker_s)
         }),
     ];
     if h.iter().any(|x| x.acked_writes_lost > 0)
@@ -399,8 +404,8 @@ fn differences(runs: &[Analysed]) -> Vec<String> {
                 a.service_amplification,
                 b.service_amplification,
                 match (a.metastable, b.metastable) {
-                    (true, false) => "; no longer metastable",
-                    (false, true) => "; becomes metastable",
+                    (Some(true), Some(false)) => "; no longer metastable",
+                    (Some(false), Some(true)) => "; becomes metastable",
                     _ => "",
                 }
             )
@@ -428,13 +433,13 @@ fn meta(scenario: &Scenario, runs: usize) -> String {
     )
 }
 
-/// A service's breach intervals, `73-82, 84-86`, or `-`.
-fn breach_intervals(c: &super::cascade::Cascade, name: &str) -> String {
+/// A service's degradation (or breach) intervals, `73-82, 84-86`, or `-`.
+fn intervals(c: &super::cascade::Cascade, name: &str, breached: bool) -> String {
     let ivs: Vec<String> = c
-        .breaches
+        .intervals
         .iter()
         .filter(|b| b.name == name)
-        .flat_map(|b| b.intervals.iter())
+        .flat_map(|b| if breached { &b.breached } else { &b.degraded }.iter())
         .map(|(a, b)| format!("{}-{}", trim(*a), trim(*b)))
         .collect();
     if ivs.is_empty() {
@@ -551,19 +556,22 @@ fn html(scenario: &Scenario, schedule: &[String], runs: &[Analysed], plots: &[Pl
         if runs.len() > 1 {
             let _ = writeln!(o, "<h3>{}</h3>", esc(&r.name));
         }
-        o.push_str("<table><tr><th>service</th><th>requests</th><th>ok</th><th>p99</th><th>utilisation</th><th>mean queue</th><th>in breach of its SLO (s)</th></tr>\n");
+        o.push_str("<table><tr><th>service</th><th>requests</th><th>ok</th><th>p99</th><th>utilisation</th><th>mean queue</th><th>turned away (queue full)</th><th>late answers (worker s)</th><th>degraded (s)</th><th>in breach of its SLO (s)</th></tr>\n");
         for s in &r.summary.services {
-            let first = breach_intervals(&r.cascade, &s.name);
             let _ = writeln!(
                 o,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{:.2}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{:.2}</td><td>{}</td><td>{} ({:.1})</td><td>{}</td><td>{}</td></tr>",
                 esc(&s.name),
                 s.offered,
                 pct(s.ok_ratio),
                 ms(s.latency.p99_ms),
                 s.utilisation * 100.0,
                 s.mean_queue,
-                first
+                s.queue_full,
+                s.late_answers,
+                s.wasted_worker_s,
+                intervals(&r.cascade, &s.name, false),
+                intervals(&r.cascade, &s.name, true)
             );
         }
         o.push_str("</table>\n");

@@ -4,8 +4,9 @@
 //! Each function takes the data it draws (frames, the cascade, the graph) and returns a
 //! complete SVG document; none of them knows where it will be written or embedded.
 
-use super::cascade::{Cascade, Graph, Trigger};
+use super::cascade::{Cascade, Trigger};
 use super::frame::{col, Frame, Kind};
+use super::judge::Graph;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -338,8 +339,11 @@ fn heat(v: f64) -> RGBColor {
 /// Services (deepest dependency at the bottom) by time, coloured by error rate, with the
 /// triggers marked above.
 pub fn heatmap(frame: &Frame, graph: &Graph, triggers: &[Trigger], target: &Target) -> PlotResult {
-    let mut rows: Vec<(String, usize)> =
-        graph.services.iter().map(|s| (s.0.clone(), s.1)).collect();
+    let mut rows: Vec<(String, usize)> = graph
+        .services
+        .iter()
+        .map(|s| (s.name.clone(), s.depth))
+        .collect();
     rows.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
     rows.insert(0, ("clients (end to end)".into(), 0));
     let n = rows.len();
@@ -475,42 +479,54 @@ pub fn heatmap(frame: &Frame, graph: &Graph, triggers: &[Trigger], target: &Targ
 
 /// The call graph, services placed by depth, each coloured by when it first breached.
 pub fn graph(graph: &Graph, cascade: &Cascade, target: &Target) -> PlotResult {
-    let max_depth = graph.services.iter().map(|s| s.1).max().unwrap_or(1);
+    let max_depth = graph.services.iter().map(|s| s.depth).max().unwrap_or(1);
     let mut columns: Vec<Vec<&str>> = vec![Vec::new(); max_depth + 1];
     columns[0].push("clients");
-    for (name, depth, _) in &graph.services {
-        columns[*depth].push(name);
+    for s in &graph.services {
+        columns[s.depth].push(&s.name);
     }
     let tallest = columns.iter().map(Vec::len).max().unwrap_or(1);
     let h = (110 + 70 * tallest as u32).max(260);
-    let first: Vec<(String, f64)> = cascade
+    let (t_lo, t_hi) = cascade
         .chain
         .iter()
-        .map(|s| (s.name.clone(), s.first_breach_s))
-        .collect();
-    let (t_lo, t_hi) = first
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (_, t)| {
-            (a.min(*t), b.max(*t))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| {
+            (a.min(s.first_degraded_s), b.max(s.first_degraded_s))
         });
     let colour = |name: &str| -> (RGBColor, String) {
         if name == "clients" {
-            return match cascade.breaches[0].intervals.first() {
-                Some(iv) => (RGBColor(190, 190, 190), format!("breached {:.0} s", iv.0)),
+            return match cascade.intervals[0].breached.first() {
+                Some(iv) => (
+                    RGBColor(190, 190, 190),
+                    format!("breached {}", super::cascade::secs(iv.0)),
+                ),
                 None => (RGBColor(190, 190, 190), String::new()),
             };
         }
-        match first.iter().find(|(n, _)| n == name) {
-            Some((_, t)) => {
+        match cascade.chain.iter().find(|s| s.service == name) {
+            Some(s) => {
+                let t = s.first_degraded_s;
                 let f = if t_hi > t_lo {
                     (t - t_lo) / (t_hi - t_lo)
                 } else {
                     0.0
                 };
-                (
-                    heat(1.0 - 0.6 * f),
-                    format!("breached {}", super::cascade::secs(*t)),
-                )
+                match s.first_breach_s {
+                    // Breached its SLO: the red scale, darkest first.
+                    Some(b) => (
+                        heat(1.0 - 0.6 * f),
+                        format!(
+                            "degraded {}, breached {}",
+                            super::cascade::secs(t),
+                            super::cascade::secs(b)
+                        ),
+                    ),
+                    // Degraded within its SLO: amber.
+                    None => (
+                        RGBColor(255, 204, 128),
+                        format!("degraded {}", super::cascade::secs(t)),
+                    ),
+                }
             }
             None => (RGBColor(200, 230, 201), "held".into()),
         }
@@ -518,7 +534,7 @@ pub fn graph(graph: &Graph, cascade: &Cascade, target: &Target) -> PlotResult {
     canvas!(target, W, h, |root| {
         root.fill(&WHITE).map_err(err)?;
         root.draw(&Text::new(
-            "Dependency graph: each service coloured by when it first breached its SLO (darkest first)",
+            "Dependency graph: red breached its SLO (darkest first), amber degraded within it, green held",
             (12, 10),
             (FONT, 16),
         ))
@@ -537,14 +553,14 @@ pub fn graph(graph: &Graph, cascade: &Cascade, target: &Target) -> PlotResult {
         let (bw, bh) = ((col_w - 30).min(170), 40);
         // Edges first, so boxes sit on top of them.
         let mut edges: Vec<(&str, &str)> = Vec::new();
-        for (name, depth, _) in &graph.services {
-            if *depth == 1 {
-                edges.push(("clients", name));
+        for s in &graph.services {
+            if s.depth == 1 {
+                edges.push(("clients", &s.name));
             }
         }
-        for (name, _, callees) in &graph.services {
-            for c in callees {
-                edges.push((name, c));
+        for s in &graph.services {
+            for c in &s.callees {
+                edges.push((&s.name, c));
             }
         }
         for (a, b) in edges {

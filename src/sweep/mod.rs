@@ -14,16 +14,19 @@ use crate::report::{self, frame::Frame};
 use crate::runner;
 use crate::scenario::{self, overrides, Overrides, RawScenario, Scenario};
 
-/// The figures recorded per run, in CSV order.
-pub const METRICS: [&str; 8] = [
+/// The figures recorded per run, in CSV order (the verdicts are the report's: docs/analysis.md).
+pub const METRICS: [&str; 11] = [
     "availability",
     "goodput_per_s",
     "p99_ms",
     "client_amplification",
     "service_amplification",
+    "services_degraded",
     "services_breached",
     "metastable",
-    "time_to_recover_s",
+    "recovered_after_s",
+    "recovering_eta_s",
+    "wasted_worker_s",
 ];
 
 /// The most runs one sweep may have (points x seeds).
@@ -456,6 +459,10 @@ pub struct RunRow {
     pub seed_index: usize,
     pub seed: u64,
     pub metrics: [f64; METRICS.len()],
+    /// How the run ended after its last trigger (`recovered`, `recovering`, `sustained`, ...),
+    /// and the loop that sustains it.
+    pub ending: String,
+    pub sustained_by: Option<String>,
     pub trace_hash: String,
     pub stopped_by: Option<String>,
 }
@@ -470,7 +477,8 @@ pub fn run_one(plan: &Plan, point: usize, seed_index: usize) -> Result<RunRow, S
     let sc: Scenario =
         scenario::from_str(&plan.points[point].text, &plan.file, &o).map_err(|e| e.to_string())?;
     let (r, rec) = runner::run_traced(&sc, None);
-    let frame = Frame::build(&rec.series, &sc.system, &r.summary);
+    // Through the CSV text, so the verdicts are those `faultline run` would write.
+    let frame = Frame::canonical(Frame::build(&rec.series, &sc.system, &r.summary));
     let a = report::analyse(
         &sc,
         report::Run {
@@ -486,9 +494,12 @@ pub fn run_one(plan: &Plan, point: usize, seed_index: usize) -> Result<RunRow, S
         h.p99_ms,
         h.client_amplification,
         h.service_amplification,
+        h.services_degraded as f64,
         h.services_breached as f64,
-        h.metastable as u8 as f64,
-        h.time_to_recover_s.unwrap_or(f64::NAN),
+        h.metastable.map_or(f64::NAN, |m| m as u8 as f64),
+        h.recovered_after_s.unwrap_or(f64::NAN),
+        h.recovering_eta_s.unwrap_or(f64::NAN),
+        h.wasted_worker_s,
     ];
     Ok(RunRow {
         point,
@@ -503,6 +514,8 @@ pub fn run_one(plan: &Plan, point: usize, seed_index: usize) -> Result<RunRow, S
                 f64::NAN
             }
         }),
+        ending: h.ending.clone(),
+        sustained_by: h.sustained_by.clone(),
         trace_hash: h.trace_hash.clone(),
         stopped_by: r.stopped.map(|s| s.limit.to_string()),
     })
@@ -520,7 +533,7 @@ pub fn runs_header(plan: &Plan) -> String {
         h.push(',');
         h.push_str(m);
     }
-    h.push_str(",trace_hash,stopped_by");
+    h.push_str(",ending,sustained_by,trace_hash,stopped_by");
     h
 }
 
@@ -539,7 +552,9 @@ pub fn runs_line(plan: &Plan, r: &RunRow) -> String {
         }
     }
     l.push_str(&format!(
-        ",{},{}",
+        ",{},{},{},{}",
+        csv(&r.ending),
+        csv(r.sustained_by.as_deref().unwrap_or("")),
         r.trace_hash,
         r.stopped_by.as_deref().unwrap_or("")
     ));
@@ -551,7 +566,7 @@ pub fn runs_line(plan: &Plan, r: &RunRow) -> String {
 pub fn parse_runs_line(plan: &Plan, line: &str) -> Result<RunRow, String> {
     let cells = report::frame::split_csv(line);
     let np = plan.params.len();
-    let want = 1 + np + 1 + METRICS.len() + 2;
+    let want = 1 + np + 1 + METRICS.len() + 4;
     if cells.len() != want {
         return Err(format!("{} cells, expected {want}", cells.len()));
     }
@@ -584,6 +599,8 @@ pub fn parse_runs_line(plan: &Plan, line: &str) -> Result<RunRow, String> {
                 .map_err(|_| format!("{} `{c}` is not a number", METRICS[k]))?;
         }
     }
+    let ending = cells[want - 4].clone();
+    let sustained = &cells[want - 3];
     let trace_hash = cells[want - 2].clone();
     if trace_hash.len() != 16 || !trace_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!("trace hash `{trace_hash}` is not 16 hex digits"));
@@ -594,6 +611,8 @@ pub fn parse_runs_line(plan: &Plan, line: &str) -> Result<RunRow, String> {
         seed_index,
         seed,
         metrics,
+        ending,
+        sustained_by: (!sustained.is_empty()).then(|| sustained.clone()),
         trace_hash,
         stopped_by: (!stopped.is_empty()).then(|| stopped.clone()),
     })

@@ -27,9 +27,12 @@ fn describe(metric: usize) -> &'static str {
         "p99_ms" => "p99 latency of ok requests, worst client (ms)",
         "client_amplification" => "attempts per client request",
         "service_amplification" => "service requests per client request",
+        "services_degraded" => "services that degraded",
         "services_breached" => "services that breached their SLO",
-        "metastable" => "share of seeds left metastable",
-        "time_to_recover_s" => "time to recover after the last trigger (s)",
+        "metastable" => "share of seeds metastable (of those decided)",
+        "recovered_after_s" => "recovered after the last trigger (s)",
+        "recovering_eta_s" => "still recovering: back at about (s)",
+        "wasted_worker_s" => "worker seconds spent on answers nobody waited for",
         _ => "",
     }
 }

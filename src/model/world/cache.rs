@@ -85,9 +85,11 @@ impl<O: Observer> World<O> {
             .as_mut()
             .expect("cached edge");
         let found = cache.lookup(now);
+        let svc = self.requests[parent].service as usize;
+        self.obs
+            .cache_lookup(svc, call as usize, found == Lookup::Hit, now);
         match found {
             Lookup::Hit => {
-                let svc = self.requests[parent].service as usize;
                 self.obs
                     .call_done(svc, call as usize, Outcome::Ok, now, now);
             }

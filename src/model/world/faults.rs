@@ -200,8 +200,29 @@ impl<O: Observer> World<O> {
         }
         if let Some(r) = target {
             self.fleet.replicas[r as usize].refresh_impaired();
+            self.report_capacity(r, now);
         }
         Ok(())
+    }
+
+    /// Tells the observer how many workers of `replica` can take a request now: none while it
+    /// is down, paused or scaled away, fewer while workers are stuck. (The observer ignores a
+    /// report that changes nothing, so callers report after any change that might matter.)
+    #[cold]
+    #[inline(never)]
+    pub(super) fn report_capacity(&mut self, replica: u32, now: SimTime) {
+        let rep = &self.fleet.replicas[replica as usize];
+        let svc = rep.service as usize;
+        let s = &self.fleet.services[svc];
+        let h = &rep.health;
+        let accepts = replica - s.first_replica < s.replicas && h.down == 0;
+        let usable = if !accepts || h.paused_until > now {
+            0
+        } else {
+            self.spec.services[svc].workers.saturating_sub(h.stuck)
+        };
+        self.obs
+            .replica_capacity(svc, rep.index, usable, accepts, now);
     }
 
     /// Applies a configuration change to the running system; returns the values it replaced.
@@ -251,6 +272,7 @@ impl<O: Observer> World<O> {
             old.workers = Some(std::mem::replace(&mut self.spec.services[s].workers, w));
             let first = self.fleet.services[s].first_replica;
             for r in first..first + self.spec.services[s].replicas {
+                self.report_capacity(r, now);
                 self.drain(r, now, q)?;
             }
         }
@@ -279,9 +301,11 @@ impl<O: Observer> World<O> {
             }
             self.fleet.replicas[r as usize].refresh_impaired();
             self.log_health(r, "added", now);
+            self.report_capacity(r, now);
         }
         for local in n..old {
             self.log_health(first + local, "removed", now);
+            self.report_capacity(first + local, now);
         }
     }
 
@@ -372,6 +396,7 @@ impl<O: Observer> World<O> {
         let in_service = self.requests.at_replica(replica);
         self.reset_all(replica, cause, counting, in_service, now, q)?;
         self.emit_level(replica, now);
+        self.report_capacity(replica, now);
         Ok(())
     }
 
@@ -432,5 +457,6 @@ impl<O: Observer> World<O> {
         }
         self.fleet.replicas[replica as usize].refresh_impaired();
         self.log_health(replica, "up", now);
+        self.report_capacity(replica, now);
     }
 }

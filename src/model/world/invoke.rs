@@ -33,6 +33,10 @@ impl<O: Observer> World<O> {
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
+        if let CallerRef::Call { parent, call, .. } = root {
+            let svc = self.requests[parent].service as usize;
+            self.obs.call_started(svc, call as usize, now);
+        }
         if self.caches.on(edge as usize) {
             match self.cached_call(edge, root, now) {
                 Some(Lookup::Hit) => {

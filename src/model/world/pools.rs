@@ -12,6 +12,7 @@ use super::{Observer, World};
 use crate::engine::{EventQueue, LimitHit, SimTime};
 use crate::model::request::{CallerRef, NO_POOL};
 use crate::model::spec::SystemSpec;
+use crate::model::stack::EdgeOwner;
 use std::collections::VecDeque;
 
 /// A bounded connection pool of one caller replica for one call.
@@ -114,6 +115,20 @@ impl<O: Observer> World<O> {
         self.pools.of(edge, local)
     }
 
+    /// Who owns the policy edge an attempt from `caller` goes through (pools are on calls).
+    fn pool_owner(&self, caller: CallerRef) -> EdgeOwner {
+        match caller {
+            CallerRef::Client { client, .. } => EdgeOwner::Client(client as usize),
+            CallerRef::Call { parent, call, .. } => EdgeOwner::Call {
+                service: self.requests[parent].service as usize,
+                call: call as usize,
+            },
+            CallerRef::Inv { inv, .. } => {
+                self.stacks.edges[self.stacks.invs[inv as usize].edge as usize].owner
+            }
+        }
+    }
+
     /// The attempt in `slot` takes a connection from its pool (true), or queues for one.
     #[cold]
     #[inline(never)]
@@ -133,6 +148,9 @@ impl<O: Observer> World<O> {
         pool.waiting.push_back((slot, gen));
         pool.waited += counting as u64;
         pool.max_waiting = pool.max_waiting.max(pool.waiting.len() as u32);
+        if let EdgeOwner::Call { service, call } = self.pool_owner(caller) {
+            self.obs.pool_wait(service, call, now);
+        }
         false
     }
 

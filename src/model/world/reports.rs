@@ -43,6 +43,10 @@ pub struct FaultReport {
     pub requests_failed: u64,
     /// When a health check first took the faulty replica out of balancing (replica faults).
     pub detected_at: Option<SimTime>,
+    /// The services it acts on directly ([`FaultEffect::services`]).
+    pub targets: Vec<String>,
+    /// It acts at its start only ([`FaultEffect::instant`]).
+    pub instant: bool,
 }
 
 /// What a replica's admission control did, for the summary.
@@ -147,6 +151,13 @@ impl<O: Observer> World<O> {
                 end: f.end,
                 requests_failed: self.faults.failed[i],
                 detected_at: self.faults.detected[i],
+                targets: f
+                    .effect
+                    .services(&self.spec)
+                    .into_iter()
+                    .map(|s| self.spec.services[s].name.clone())
+                    .collect(),
+                instant: f.effect.instant(f.end),
             })
             .collect()
     }

@@ -17,6 +17,7 @@ use super::fleet::ReplicaState;
 use super::network::{Carry, Dir};
 use super::{Observer, World};
 use crate::engine::{EventQueue, LimitHit, SimDuration, SimTime};
+use crate::model::observer::Shed;
 use crate::model::request::{CallerRef, NO_USER};
 use crate::model::spec::*;
 use crate::policy::Outcome;
@@ -72,6 +73,7 @@ impl<O: Observer> World<O> {
             if inflight >= lim.limit() {
                 // Over the adaptive limit: shed before queueing.
                 rep.shed_by_limit += counting as u64;
+                self.obs.shed(svc, Shed::ConcurrencyLimit, now);
                 self.requests[slot].started_at = now;
                 return self.respond(slot, Outcome::Overloaded, false, now, q);
             }
@@ -89,6 +91,7 @@ impl<O: Observer> World<O> {
             self.emit_level(replica, now);
         } else {
             // Turned away at admission: no worker was held, the answer goes straight back.
+            self.obs.shed(svc, Shed::QueueFull, now);
             self.requests[slot].started_at = now;
             return self.respond(slot, Outcome::Overloaded, false, now, q);
         }
@@ -124,8 +127,9 @@ impl<O: Observer> World<O> {
             self.requests[slot].at_server = true;
             self.emit_level(replica, now);
         } else {
-            let cause = rep.health.pause_cause;
+            let (cause, svc) = (rep.health.pause_cause, rep.service as usize);
             self.faults.count(cause);
+            self.obs.shed(svc, Shed::QueueFull, now);
             self.lose(slot);
         }
         Ok(())
@@ -162,6 +166,7 @@ impl<O: Observer> World<O> {
             if self.requests[next].deadline_ns <= now.0 {
                 // Its caller's deadline has passed: nobody will read the answer.
                 rep.shed_expired += (now >= self.count_from) as u64;
+                self.obs.shed(svc, Shed::Expired, now);
                 self.emit_level(replica, now);
                 self.requests[next].started_at = now;
                 self.respond(next, Outcome::Timeout, false, now, q)?;
@@ -169,6 +174,7 @@ impl<O: Observer> World<O> {
             }
             if max_wait.is_some_and(|m| waited > m.0) {
                 rep.shed_by_queue_time += (now >= self.count_from) as u64;
+                self.obs.shed(svc, Shed::QueueTime, now);
                 self.emit_level(replica, now);
                 self.requests[next].started_at = now;
                 self.respond(next, Outcome::Overloaded, false, now, q)?;
@@ -364,6 +370,9 @@ impl<O: Observer> World<O> {
             status
         };
         req.status = status;
+        if held_worker {
+            req.worker_ns = now.0 - req.started_at.0;
+        }
         let (svc, replica, from) = (req.service as usize, req.replica, req.from);
         let (arrived_at, started_at) = (req.arrived_at, req.started_at);
         self.obs
@@ -407,10 +416,14 @@ impl<O: Observer> World<O> {
     ) -> Result<(), LimitHit> {
         let req = &self.requests[slot];
         let (service, replica, status, caller) = (req.service, req.replica, req.status, req.caller);
-        let (from, sent_at) = (req.from, req.sent_at);
+        let (from, sent_at, worker_ns) = (req.from, req.sent_at, req.worker_ns);
         if !req.abandoned && self.fleet.services[service as usize].checked {
             let conn_error = req.conn_error;
             self.passive_result(service as usize, replica, status, conn_error, now);
+        }
+        // Clients wait until they learn; a layer or a parent request may have stopped waiting.
+        if !matches!(caller, CallerRef::Client { .. }) && !self.still_wanted(caller) {
+            self.obs.late_answer(service as usize, worker_ns, now);
         }
         self.fleet.replicas[replica as usize].outstanding -= 1;
         self.release(slot);

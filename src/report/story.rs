@@ -1,0 +1,375 @@
+//! The analysis in words: one sentence per line, each stating a verdict of the [`Cascade`] with
+//! the figures it rests on. The terminal, `index.html` and `report.md` print these lines as
+//! they are, so all three say the same thing.
+//!
+//! It decides nothing: every sentence reads a field the analysis computed by the rules of
+//! docs/analysis.md.
+
+use super::cascade::{count, secs, Cascade, Ending, Recovery};
+
+/// Joins names as `a`, `a and b`, `a, b and c`.
+fn and(names: &[String]) -> String {
+    match names.len() {
+        0 => String::new(),
+        1 => names[0].clone(),
+        n => format!("{} and {}", names[..n - 1].join(", "), names[n - 1]),
+    }
+}
+
+impl Cascade {
+    /// The analysis in words, one sentence per line.
+    pub fn narrative(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let clients_breached = !self.intervals[0].breached.is_empty();
+        if self.chain.is_empty() && !clients_breached {
+            out.push(if self.triggers.is_empty() {
+                "No service breached its SLO or degraded, and nothing was injected.".to_string()
+            } else {
+                "No service degraded: every fault and load surge was absorbed.".to_string()
+            });
+            out.extend(self.contained());
+            return out;
+        }
+        if !self.triggers.is_empty() && self.baseline_windows < super::judge::MIN_BASELINE_WINDOWS {
+            out.push(format!(
+                "The run has {} judged window{} before its first trigger (fewer than {}): degradation is judged by the SLO alone.",
+                self.baseline_windows,
+                if self.baseline_windows == 1 { "" } else { "s" },
+                super::judge::MIN_BASELINE_WINDOWS
+            ));
+        }
+        match self
+            .triggers
+            .iter()
+            .find(|t| Some(&t.label) == self.first_trigger.as_ref())
+        {
+            Some(t) => {
+                let during = self
+                    .triggers
+                    .iter()
+                    .find(|o| {
+                        o.load
+                            && !t.load
+                            && o.start_s <= t.start_s
+                            && o.end_s.is_none_or(|e| e > t.start_s)
+                    })
+                    .map_or(String::new(), |o| {
+                        format!(", during the {} that began at {}", o.label, secs(o.start_s))
+                    });
+                out.push(format!(
+                    "It started with {} at {}{during}.",
+                    t.label,
+                    secs(t.start_s)
+                ));
+            }
+            None => out.push(
+                "No fault or load surge preceded the first breach: the system breached its SLO on its own."
+                    .into(),
+            ),
+        }
+        // Faults with the same effect on the same targets (one fault rule over several
+        // replicas) share a line.
+        let mut groups: Vec<(Vec<String>, &super::cascade::Origin)> = Vec::new();
+        for o in self.origins.iter().filter(|o| !o.degraded.is_empty()) {
+            match groups.iter_mut().find(|(_, g)| {
+                g.degraded == o.degraded
+                    && g.already_degraded == o.already_degraded
+                    && g.held == o.held
+                    && g.first_degraded_s == o.first_degraded_s
+            }) {
+                Some((labels, _)) => labels.push(o.trigger.clone()),
+                None => groups.push((vec![o.trigger.clone()], o)),
+            }
+        }
+        for (labels, o) in groups {
+            let fresh: Vec<String> = o
+                .degraded
+                .iter()
+                .filter(|d| !o.already_degraded.contains(d))
+                .cloned()
+                .collect();
+            let held = if o.held.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} held)", and(&o.held))
+            };
+            let since = |name: &String| {
+                self.chain
+                    .iter()
+                    .find(|s| &s.service == name)
+                    .map_or(String::new(), |s| {
+                        format!(" since {}", secs(s.first_degraded_s))
+                    })
+            };
+            if fresh.is_empty() {
+                let at = self
+                    .triggers
+                    .iter()
+                    .find(|t| labels.contains(&t.label))
+                    .map_or(String::new(), |t| format!(" at {}", secs(t.start_s)));
+                let to = match &o.already_degraded[..] {
+                    [one] => format!("{one}, which had been degraded{}", since(one)),
+                    many => and(&many
+                        .iter()
+                        .map(|d| format!("{d} (degraded{})", since(d)))
+                        .collect::<Vec<_>>()),
+                };
+                out.push(format!("{} came{at} to {to}{held}.", and(&labels)));
+            } else {
+                out.push(format!(
+                    "Origin: {} hit {}, which degraded from {}{}{held}.",
+                    and(&labels),
+                    and(&fresh),
+                    secs(o.first_degraded_s.unwrap_or(0.0)),
+                    if o.already_degraded.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (and {}, already degraded)", and(&o.already_degraded))
+                    }
+                ));
+            }
+        }
+        out.extend(self.contained());
+        for (k, s) in self.chain.iter().enumerate() {
+            let when = if s.simultaneous {
+                format!("at {} too", secs(s.first_degraded_s))
+            } else {
+                format!("at {}", secs(s.first_degraded_s))
+            };
+            let breach = match s.first_breach_s {
+                Some(t) if (t - s.first_degraded_s).abs() < 1e-9 => {
+                    ", breaching its SLO".to_string()
+                }
+                Some(t) => format!(", breaching its SLO from {}", secs(t)),
+                None => ", within its SLO".to_string(),
+            };
+            let via = s.reached_through.as_ref().map_or(String::new(), |v| {
+                format!("; reached through its call to {v}")
+            });
+            let mut later = String::new();
+            let mut at = f64::NAN;
+            for (_, t, w) in &s.later_causes {
+                if *t != at {
+                    at = *t;
+                    let _ = std::fmt::Write::write_fmt(
+                        &mut later,
+                        format_args!("; then from {}: {w}", secs(*t)),
+                    );
+                } else {
+                    later.push_str(", ");
+                    later.push_str(w);
+                }
+            }
+            out.push(format!(
+                "{}. {} degraded {when}{breach}: {}{via}{later}.",
+                k + 1,
+                s.service,
+                s.cause_words.join(", ")
+            ));
+        }
+        if let Some(iv) = self.intervals[0].breached.first() {
+            out.push(format!(
+                "Clients saw it from {}: {:.1}% of client requests failed during the incident, {:.1}% over the run.",
+                secs(iv.0),
+                self.failed_share_during_incident.unwrap_or(0.0) * 100.0,
+                self.failed_share * 100.0
+            ));
+        } else if !self.chain.is_empty() {
+            out.push(format!(
+                "Clients stayed within their SLO: {:.1}% of client requests failed over the run.",
+                self.failed_share * 100.0
+            ));
+        }
+        let names: Vec<String> = self.chain.iter().map(|s| s.service.clone()).collect();
+        out.push(format!(
+            "Blast radius: {} of {} services degraded{}; {} breached their SLO.",
+            self.services_degraded,
+            self.services_total,
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", and(&names))
+            },
+            self.services_breached
+        ));
+        out.extend(self.recovery_lines());
+        out.extend(self.ending_line());
+        for w in &self.wasted {
+            out.push(format!(
+                "Wasted work at {}: {} answer{} reached callers that had stopped waiting; they held workers for {} worker-seconds.",
+                w.service,
+                count(w.late_answers as f64),
+                if w.late_answers == 1 { "" } else { "s" },
+                count(w.worker_s)
+            ));
+        }
+        out
+    }
+
+    /// Faults whose targets all held: contained, or, if the clients breached meanwhile, not.
+    fn contained(&self) -> Vec<String> {
+        self.origins
+            .iter()
+            .filter(|o| o.degraded.is_empty() && !o.held.is_empty())
+            .map(|o| {
+                if o.clients_breached {
+                    format!(
+                        "{}: {} did not degrade, but the clients breached their SLO while it acted (requests lost or refused on the way).",
+                        o.trigger,
+                        and(&o.held)
+                    )
+                } else {
+                    format!(
+                        "{} was contained: {} did not degrade and the clients held their SLO.",
+                        o.trigger,
+                        and(&o.held)
+                    )
+                }
+            })
+            .collect()
+    }
+
+    /// One line per recovery instant: triggers that were back at the same moment share it.
+    fn recovery_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut done: Vec<bool> = vec![false; self.recoveries.len()];
+        let back_at = |r: &Recovery| -> Option<f64> { Some(r.from_s? + r.recovered_after_s?) };
+        for (i, r) in self.recoveries.iter().enumerate() {
+            if done[i] {
+                continue;
+            }
+            let t = self.triggers.iter().find(|t| t.label == r.trigger);
+            let cost = cost(r);
+            match (r.from_s, back_at(r)) {
+                (None, _) => out.push(format!(
+                    "{} lasted to the end of the run{cost}.",
+                    r.trigger
+                )),
+                (Some(from), None) => out.push(format!(
+                    "After {} {} {}, the system was not back within its SLO and backlog by the end of the run{cost}.",
+                    r.trigger,
+                    if t.is_some_and(|t| t.instant) { "at" } else { "ended at" },
+                    secs(from)
+                )),
+                (Some(_), Some(at)) => {
+                    let same: Vec<usize> = (i..self.recoveries.len())
+                        .filter(|&k| {
+                            !done[k] && back_at(&self.recoveries[k]).is_some_and(|b| (b - at).abs() < 1e-9)
+                        })
+                        .collect();
+                    // Triggers whose clock started at the same moment share a part.
+                    let mut parts: Vec<String> = Vec::new();
+                    let mut k = 0;
+                    while k < same.len() {
+                        let r0 = &self.recoveries[same[k]];
+                        let group: Vec<usize> = same[k..]
+                            .iter()
+                            .copied()
+                            .take_while(|&x| self.recoveries[x].from_s == r0.from_s)
+                            .collect();
+                        k += group.len();
+                        let labels: Vec<String> = group
+                            .iter()
+                            .map(|&x| {
+                                done[x] = true;
+                                self.recoveries[x].trigger.clone()
+                            })
+                            .collect();
+                        let instant = self
+                            .triggers
+                            .iter()
+                            .find(|t| t.label == r0.trigger)
+                            .is_some_and(|t| t.instant);
+                        let direct: Option<u64> = group
+                            .iter()
+                            .map(|&x| self.recoveries[x].direct_failures)
+                            .sum();
+                        let merged = Recovery {
+                            direct_failures: direct,
+                            ..r0.clone()
+                        };
+                        parts.push(format!(
+                            "{} after {} {} ({}){}",
+                            secs(r0.recovered_after_s.unwrap_or(0.0)),
+                            and(&labels),
+                            if instant { "at" } else { "ended" },
+                            secs(r0.from_s.unwrap_or(0.0)),
+                            cost_short(&merged)
+                        ));
+                    }
+                    out.push(format!(
+                        "Back within its SLO and backlog at {}: {}.",
+                        secs(at),
+                        parts.join("; ")
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    fn ending_line(&self) -> Option<String> {
+        Some(match &self.ending {
+            Ending::NoTrigger | Ending::Recovered { .. } => return None,
+            Ending::InForce { trigger } => format!(
+                "{trigger} was still in force when the run ended: how the system recovers is not judged."
+            ),
+            Ending::Recovering {
+                backlog,
+                drain_per_s,
+                back_at_s,
+            } => format!(
+                "RECOVERING: not back when the run ended, but the backlog ({backlog:.0} requests at services) drains at {drain_per_s:.1}/s: near its baseline again at about {} if the drain holds.",
+                secs(*back_at_s)
+            ),
+            Ending::Sustained {
+                service,
+                by,
+                arrivals_per_s,
+                own_load_per_s,
+                completes_per_s,
+            } => format!(
+                "METASTABLE: {service} stays saturated after every trigger ended: {by}; it receives {arrivals_per_s:.0}/s, where its users' own load would bring {own_load_per_s:.0}/s at the arrivals per request of before the incident, and it completes {completes_per_s:.0}/s."
+            ),
+            Ending::Undecided { reason } => format!("UNDECIDED: {reason}."),
+        })
+    }
+}
+
+/// ", failing 120 requests itself and 3,400 client requests in all" for a fault.
+fn cost(r: &Recovery) -> String {
+    match r.direct_failures {
+        Some(d) => format!(
+            "; it failed {} request{} itself, and {} client request{} failed while it lasted",
+            count(d as f64),
+            if d == 1 { "" } else { "s" },
+            count(r.induced_failures as f64),
+            if r.induced_failures == 1 { "" } else { "s" }
+        ),
+        None if r.induced_failures > 0 => format!(
+            "; {} client request{} failed while it lasted",
+            count(r.induced_failures as f64),
+            if r.induced_failures == 1 { "" } else { "s" }
+        ),
+        None => String::new(),
+    }
+}
+
+/// " (failed 120 itself, 3,400 client requests in all)" for a fault.
+fn cost_short(r: &Recovery) -> String {
+    match r.direct_failures {
+        Some(d) => format!(
+            ", failing {} request{} itself and {} client request{} in all",
+            count(d as f64),
+            if d == 1 { "" } else { "s" },
+            count(r.induced_failures as f64),
+            if r.induced_failures == 1 { "" } else { "s" }
+        ),
+        None if r.induced_failures > 0 => format!(
+            ", {} client request{} failed",
+            count(r.induced_failures as f64),
+            if r.induced_failures == 1 { "" } else { "s" }
+        ),
+        None => String::new(),
+    }
+}
