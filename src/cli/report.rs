@@ -47,6 +47,12 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
 /// Builds the report of the run in `dir` from its files; returns each run's analysis in
 /// short form for the terminal.
 pub(super) fn write_report(dir: &Path, png: bool) -> Result<Vec<(report::Headline, Vec<String>)>> {
+    let (m, loaded, analysed) = read_run(dir)?;
+    render(dir, &loaded.scenario, &m.fault_schedule, analysed, png)
+}
+
+/// Reads a run's directory back and analyses each of its runs, as `faultline report` does.
+fn read_run(dir: &Path) -> Result<(Manifest, crate::scenario::Loaded, Vec<report::Analysed>)> {
     let m = read_manifest(dir)?;
     let overrides = Overrides {
         seed: Some(m.seed),
@@ -102,6 +108,19 @@ pub(super) fn write_report(dir: &Path, png: bool) -> Result<Vec<(report::Headlin
             },
         ));
     }
+    Ok((m, loaded, analysed))
+}
+
+/// Writes the pages and plots of analysed runs into `dir` (what `faultline report` rebuilds
+/// from the files, and `faultline run` from the same data before it was written); returns each
+/// run's analysis in short form for the terminal.
+pub(super) fn render(
+    dir: &Path,
+    sc: &crate::scenario::Scenario,
+    fault_schedule: &[String],
+    analysed: Vec<report::Analysed>,
+    png: bool,
+) -> Result<Vec<(report::Headline, Vec<String>)>> {
     let plots = dir.join("plots");
     std::fs::create_dir_all(&plots)
         .with_context(|| format!("cannot create {}", plots.display()))?;
@@ -114,7 +133,7 @@ pub(super) fn write_report(dir: &Path, png: bool) -> Result<Vec<(report::Headlin
     }
     let pages = report::page::build(
         sc,
-        &m.fault_schedule,
+        fault_schedule,
         &analysed,
         png.then_some(plots.as_path()),
     )

@@ -141,7 +141,9 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
     }
     write_file(&out.join("timeseries.csv"), csv.as_bytes())?;
     write_file(&out.join("manifest.json"), &to_json(&manifest)?)?;
-    let headlines = super::report::write_report(&out, a.png)?;
+    // The same pages `faultline report` would draw from these files, from the same data.
+    let fault_table = table::faults(&result.summary, &analysed[0].cascade.recoveries);
+    let headlines = super::report::render(&out, sc, &manifest.fault_schedule, analysed, a.png)?;
 
     if !a.quiet {
         println!(
@@ -166,7 +168,7 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
         for extra in [
             table::policies(&result.summary),
             table::admission(&result.summary),
-            table::faults(&result.summary, &analysed[0].cascade.recoveries),
+            fault_table,
             table::health(&result.summary),
             table::replication(&result.summary),
             table::caches(&result.summary),

@@ -64,6 +64,8 @@ pub struct Step {
     pub simultaneous: bool,
     /// A callee degraded in that window or the one before: the way it was likely reached.
     pub reached_through: Option<String>,
+    /// The first-named of `causes`: what most directly made it degrade.
+    pub cause: String,
     /// The signals of its first two degraded windows, in naming order.
     pub causes: Vec<String>,
     /// The cause figures, in words, one per cause.
@@ -636,6 +638,9 @@ fn chain(
             first_breach_s: (from..n).find(|&i| j.breach[i]).map(|i| frame.t(i)),
             simultaneous: pos > 0 && steps[pos - 1].0 == k,
             reached_through,
+            cause: causes
+                .first()
+                .map_or(String::new(), |s| s.name().to_string()),
             causes: causes.iter().map(|s| s.name().to_string()).collect(),
             cause_words,
             later_causes,

@@ -534,7 +534,7 @@ pub fn graph(graph: &Graph, cascade: &Cascade, target: &Target) -> PlotResult {
     canvas!(target, W, h, |root| {
         root.fill(&WHITE).map_err(err)?;
         root.draw(&Text::new(
-            "Dependency graph: red breached its SLO (darkest first), amber degraded within it, green held",
+            "Call graph: red breached its SLO (darkest first), amber degraded, green held",
             (12, 10),
             (FONT, 16),
         ))
@@ -550,7 +550,7 @@ pub fn graph(graph: &Graph, cascade: &Cascade, target: &Target) -> PlotResult {
                 })
             })
         };
-        let (bw, bh) = ((col_w - 30).min(170), 40);
+        let (bw, bh) = ((col_w - 30).min(170), 52);
         // Edges first, so boxes sit on top of them.
         let mut edges: Vec<(&str, &str)> = Vec::new();
         for s in &graph.services {
@@ -601,17 +601,18 @@ pub fn graph(graph: &Graph, cascade: &Cascade, target: &Target) -> PlotResult {
                 let text_c = if dark { BLACK } else { WHITE };
                 root.draw(&Text::new(
                     short(name, 20),
-                    (x, y - 7),
+                    (x, y - 12),
                     (FONT, 13)
                         .into_font()
                         .color(&text_c)
                         .pos(Pos::new(HPos::Center, VPos::Center)),
                 ))
                 .map_err(err)?;
-                if !note.is_empty() {
+                // "degraded 60 s, breached 73 s" on two lines, to fit the box.
+                for (k, line) in note.split(", ").enumerate() {
                     root.draw(&Text::new(
-                        note,
-                        (x, y + 10),
+                        line.to_string(),
+                        (x, y + 6 + 12 * k as i32),
                         (FONT, 11)
                             .into_font()
                             .color(&text_c)
