@@ -317,3 +317,72 @@ fn answers_after_the_caller_gave_up_are_wasted_work() {
         sf.late_answers
     );
 }
+
+/// A dependency hung from the start, answered by a fallback: every client answer is degraded,
+/// none ok, none failed, and the story must say so whether or not any service breached.
+#[test]
+fn a_condition_present_from_the_start_is_stated_not_called_healthy() {
+    let text = r#"(
+        name: "hung", seed: 5, duration: "60s", warmup: "5s",
+        default_link_latency: Constant("0s"),
+        clients: [(name: "c", target: "front", load: Open(rate_per_s: 50.0, arrivals: Constant), timeout: "3s")],
+        services: [
+            (name: "front", replicas: 1, workers: 100, queue_capacity: 100, service_time: Constant("1ms"),
+             calls: [(to: "dep", policies: [Fallback()], timeout: "100ms")]),
+            (name: "dep", replicas: 1, workers: 10000, queue_capacity: 10000, service_time: Constant("100s")),
+        ],
+    )"#;
+    let a = analyse(text, None);
+    let s = story(&a.cascade);
+    // The hung dependency itself breaches (it finishes nothing while work waits); the clients
+    // hold their SLO, and the story says at what price.
+    assert!(
+        s.contains("dep degraded at 5 s, breaching its SLO: no progress"),
+        "{s}"
+    );
+    assert!(
+        s.contains("Clients stayed within their SLO: 0.0% of client requests failed over the run; 100.0% of client answers were degraded (fallbacks)."),
+        "{s}"
+    );
+    // breaker.ron: a breaker keeps the hung dependency almost idle, so nothing breaches and
+    // nothing changes (no trigger): the story states what held throughout instead of calling
+    // it healthy. 150 pages/s for the 115 s after the warm-up, every one a fallback.
+    let text = std::fs::read_to_string("scenarios/breaker.ron").unwrap();
+    let a = analyse(&text, None);
+    let s = story(&a.cascade);
+    assert!(s.contains("Nothing was injected"), "{s}");
+    assert!(
+        s.contains("The breakers of frontend -> recommendations were open at the end of"),
+        "{s}"
+    );
+    let counts = s
+        .lines()
+        .find(|l| l.starts_with("Of the "))
+        .unwrap_or_else(|| panic!("no count of answers in\n{s}"));
+    let n: f64 = counts
+        .trim_start_matches("Of the ")
+        .split(' ')
+        .next()
+        .unwrap()
+        .replace(',', "")
+        .parse()
+        .unwrap();
+    // Poisson arrivals: 17,250 expected, sd 131.
+    assert!((n - 17_250.0).abs() <= 4.0 * 131.0, "{counts}");
+    // The summary counts requests that arrived after the warm-up, the story answers given
+    // after it: they differ by the few in flight at the warm-up's end.
+    let summary_degraded = a.summary.clients[0].outcomes.degraded as f64;
+    assert!(
+        (n - summary_degraded).abs() <= 10.0,
+        "{counts} vs {summary_degraded}"
+    );
+    assert!(counts.contains(", 0 were ok,"), "{counts}");
+    assert!(
+        counts.ends_with(" degraded (a fallback or partial answer) and 0 failed."),
+        "{counts}"
+    );
+    // Served, and counted as goodput, but never as ok.
+    assert_eq!(a.summary.clients[0].outcomes.ok, 0);
+    assert!((a.headline.availability - 1.0).abs() < 1e-9);
+    assert!((a.summary.clients[0].goodput_per_s - 150.0).abs() < 5.0);
+}

@@ -38,9 +38,9 @@ fn read(p: PathBuf) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-/// The lines of a variant's section of report.md under "How the failure spread".
+/// The lines of a variant's section of report.md under "What happened".
 fn spread(md: &str, variant: &str) -> Vec<String> {
-    let sec = md.split("## How the failure spread").nth(1).unwrap();
+    let sec = md.split("## What happened").nth(1).unwrap();
     let sec = sec.split("## Fault schedule").next().unwrap();
     let part = sec
         .split(&format!("### {variant}\n"))
@@ -68,11 +68,12 @@ fn quickstart_report_shows_the_cascade_in_the_order_it_broke() {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
     for p in [
-        "variants-goodput.svg",
-        "baseline-throughput.svg",
+        "variants-load.svg",
+        "variants-latency.svg",
+        "variants-cdf.svg",
         "baseline-cascade.svg",
         "baseline-graph.svg",
-        "retries-latency.svg",
+        "retries-saturation.svg",
         "fail-fast-cdf.svg",
     ] {
         let svg = read(dir.join("plots").join(p));
@@ -144,14 +145,82 @@ fn quickstart_report_shows_the_cascade_in_the_order_it_broke() {
         hashes[0] != hashes[1] && hashes[1] != hashes[2],
         "{hashes:?}"
     );
-    // The page is self-contained: plots inline, nothing to fetch.
+    // The page is self-contained: plots and script inline, nothing to fetch.
     let html = read(dir.join("index.html"));
     let files = std::fs::read_dir(dir.join("plots")).unwrap().count();
-    assert!(files >= 3 + 3 * 5, "{files} plots");
+    assert!(files >= 3 + 3 * 4, "{files} plots");
     assert_eq!(html.matches("<svg").count(), files, "every plot is inline");
-    for bad in ["<script", "<link", "src=", "url(", "@import"] {
+    for bad in ["<script src", "<link", "src=", "url(", "@import"] {
         assert!(!html.contains(bad), "index.html contains {bad}");
     }
+    // Every time plot's values are timeseries.csv's: the goodput and attempts of each variant
+    // in the load plot, window by window.
+    let csv = read(dir.join("timeseries.csv"));
+    for variant in ["baseline", "retries", "fail-fast"] {
+        let sys = system_rows(&csv, variant);
+        let good = hover_series(&html, "variants-load.svg", &format!("{variant} goodput /s"));
+        let attempts = hover_series(
+            &html,
+            "variants-load.svg",
+            &format!("{variant} attempts /s"),
+        );
+        assert_eq!(good.len(), sys.len());
+        for ((g, a), (w, row)) in good.iter().zip(&attempts).zip(&sys) {
+            close(*g, row["goodput_per_s"], variant);
+            close(*a, row["attempts"] / w, variant);
+        }
+    }
+}
+
+/// The system rows of one variant in timeseries.csv: (window width, column -> value).
+fn system_rows(csv: &str, variant: &str) -> Vec<(f64, std::collections::HashMap<String, f64>)> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|c| c[0] == variant && c[3] == "system")
+        .map(|c| {
+            let row = header
+                .iter()
+                .zip(&c)
+                .map(|(h, v)| (h.to_string(), v.parse().unwrap_or(f64::NAN)))
+                .collect::<std::collections::HashMap<_, _>>();
+            (row["window_s"], row)
+        })
+        .collect()
+}
+
+/// One series of a figure's hover data (the JSON beside its SVG in index.html).
+fn hover_series(html: &str, figure: &str, label: &str) -> Vec<f64> {
+    let fig = html
+        .split(&format!("<figure id=\"{figure}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no figure {figure}"));
+    let json = fig
+        .split("<script type=\"application/json\" class=\"data\">")
+        .nth(1)
+        .and_then(|j| j.split("</script>").next())
+        .unwrap_or_else(|| panic!("{figure} has no hover data"));
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let s = v["s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["l"] == label)
+        .unwrap_or_else(|| panic!("{figure} has no series {label}: {json}"));
+    s["v"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap_or(f64::NAN))
+        .collect()
+}
+
+fn close(a: f64, b: f64, what: &str) {
+    assert!(
+        (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-3 * b.abs().max(1.0),
+        "{what}: plotted {a}, timeseries.csv {b}"
+    );
 }
 
 #[test]

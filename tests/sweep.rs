@@ -73,13 +73,14 @@ fn outputs_do_not_depend_on_the_number_of_threads() {
     let points = std::fs::read_to_string(a.join("points.csv")).unwrap();
     let p0: Vec<&str> = points.lines().nth(1).unwrap().split(',').collect();
     assert_eq!(p0[3], "3", "runs per point");
+    assert_eq!(p0[4], "0", "runs not back by their end");
     let avail: Vec<f64> = lines[1..4]
         .iter()
         .map(|l| cell(l, 4).parse().unwrap())
         .collect();
     let mean = avail.iter().sum::<f64>() / 3.0;
     assert!(
-        (p0[4].parse::<f64>().unwrap() - mean).abs() < 1e-6,
+        (p0[5].parse::<f64>().unwrap() - mean).abs() < 1e-6,
         "{p0:?}"
     );
 }
@@ -344,14 +345,101 @@ fn the_page_marks_where_the_slo_stops_holding() {
         ),
         "{page}"
     );
-    // A heatmap (two parameters vary) and one plot per metric, each with a band and the
-    // tipping line.
-    assert_eq!(
-        page.matches("<svg").count(),
-        1 + faultline::sweep::METRICS.len()
-    );
-    assert!(page.contains("availability (mean across seeds)"));
-    assert!(page.contains("SLO fails from here"));
+    // A heatmap (two parameters vary) and one plot per metric that has a figure in
+    // points.csv; a metric with none is named, not drawn as a flat line.
     let points = std::fs::read_to_string(d.join("points.csv")).unwrap();
     assert_eq!(points.lines().count(), 1 + 6);
+    let table = csv_table(&points);
+    let mut plotted = 0;
+    for m in faultline::sweep::METRICS {
+        if m == "not_back_after_s" {
+            continue; // drawn as lower bounds within recovered_after_s
+        }
+        let any = table.iter().any(|r| !r[&format!("{m}_mean")].is_empty());
+        let named = page.contains(&format!("No plot of <code>{m}</code>"));
+        assert_eq!(
+            any, !named,
+            "{m}: a plot exactly when points.csv has a figure"
+        );
+        plotted += any as usize;
+    }
+    assert_eq!(page.matches("<svg").count(), 1 + plotted);
+    assert!(page.contains("availability (mean across seeds)"));
+    assert!(page.contains("SLO fails from here"));
+    assert!(page.contains("the tipping point lies between 200 and 250"));
+}
+
+/// A CSV file as rows of column name -> cell (no quoted commas in these files' numbers).
+fn csv_table(text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut lines = text.lines();
+    let head: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    lines
+        .map(|l| {
+            head.iter()
+                .cloned()
+                .zip(l.split(',').map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// A run that is not back by its end took at least as long as it was watched: the point's
+/// recovery time counts it there (a lower bound, marked, with no interval), never drops it.
+#[test]
+fn runs_that_never_recovered_are_counted_as_censored() {
+    let d = reference("censored");
+    let runs = csv_table(&std::fs::read_to_string(d.join("runs.csv")).unwrap());
+    let points = csv_table(&std::fs::read_to_string(d.join("points.csv")).unwrap());
+    let page = std::fs::read_to_string(d.join("index.html")).unwrap();
+    let num = |s: &str| s.parse::<f64>().ok();
+    let mut censored_points = 0;
+    for p in &points {
+        let mine: Vec<_> = runs.iter().filter(|r| r["point"] == p["point"]).collect();
+        let not_back: Vec<f64> = mine
+            .iter()
+            .filter_map(|r| num(&r["not_back_after_s"]))
+            .collect();
+        // A run is either back (with a time), not back (with how long it was watched), or had
+        // nothing to recover from; never both.
+        for r in &mine {
+            assert!(
+                !(num(&r["recovered_after_s"]).is_some() && num(&r["not_back_after_s"]).is_some()),
+                "{r:?}"
+            );
+            if num(&r["not_back_after_s"]).is_some() {
+                assert_ne!(r["ending"], "recovered", "{r:?}");
+            }
+        }
+        assert_eq!(
+            num(&p["not_back_runs"]),
+            Some(not_back.len() as f64),
+            "{p:?}"
+        );
+        let all: Vec<f64> = mine
+            .iter()
+            .filter_map(|r| num(&r["recovered_after_s"]).or(num(&r["not_back_after_s"])))
+            .collect();
+        if all.is_empty() {
+            continue;
+        }
+        let mean = all.iter().sum::<f64>() / all.len() as f64;
+        let got = num(&p["recovered_after_s_mean"]).unwrap();
+        assert!(
+            (got - mean).abs() < 1e-5,
+            "point {}: {got} vs {mean}",
+            p["point"]
+        );
+        if !not_back.is_empty() {
+            censored_points += 1;
+            assert_eq!(
+                p["recovered_after_s_ci95"], "",
+                "a lower bound has no interval"
+            );
+            let cell = format!("({} of {} not back)", not_back.len(), mine.len());
+            assert!(page.contains(&cell), "the page should say {cell}");
+        }
+    }
+    // At 300/s with three attempts every seed stays in lasting overload.
+    assert!(censored_points > 0, "the grid should hold a censored point");
+    assert!(page.contains("at least: some seeds") || page.contains("≥"));
 }

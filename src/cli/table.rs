@@ -554,7 +554,11 @@ pub fn cascade(runs: &[(crate::report::Headline, Vec<String>)]) -> Vec<String> {
                 h.goodput_per_s,
                 crate::report::cascade::ms(h.p99_ms),
                 h.service_amplification,
-                h.recovered_after_s.map_or("-".to_string(), seconds),
+                match (h.recovered_after_s, h.not_back_after_s) {
+                    (Some(t), _) => seconds(t),
+                    (None, Some(t)) => format!(">{}", seconds(t)),
+                    _ => "-".to_string(),
+                },
                 match h.ending.as_str() {
                     "sustained" => "METASTABLE".to_string(),
                     e => e.replace('_', " "),

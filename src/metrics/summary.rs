@@ -141,7 +141,9 @@ pub struct ClientSummary {
     pub outcomes: OutcomeCounts,
     /// ok / completed.
     pub ok_ratio: f64,
-    /// ok requests per second of measured time (goodput).
+    /// ok or degraded requests per second of measured time (goodput: a degraded answer, a
+    /// fallback, still reached the user; `outcomes` tells them apart). The report and
+    /// timeseries.csv use the same definition.
     pub goodput_per_s: f64,
     pub latency: LatencySummary,
     /// Time-average of outstanding requests.
@@ -519,7 +521,7 @@ impl Summary {
                     amplification: ratio(r.attempts, r.offered),
                     completed: outcomes.total(),
                     ok_ratio: ratio(outcomes.ok, outcomes.total()),
-                    goodput_per_s: per_s(outcomes.ok),
+                    goodput_per_s: per_s(outcomes.ok + outcomes.degraded),
                     latency: LatencySummary::from(&r.latency),
                     mean_in_flight: time_avg(r.in_flight.integral),
                     latency_cdf_ms: cdf(&r.latency),

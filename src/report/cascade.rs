@@ -209,6 +209,22 @@ pub struct Cascade {
     pub wasted: Vec<Wasted>,
     /// Triggers exist but the baseline before them is too short for the relative rules.
     pub baseline_windows: usize,
+    /// Client answers and open breakers over the judged windows: with no trigger there is no
+    /// before and after, and these say what held throughout.
+    pub steady: Steady,
+}
+
+/// A run without triggers: its baseline is the run itself, so a condition present from the
+/// start (a hung dependency answered by fallbacks) is never "degraded". These are the facts
+/// that say what that condition was.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Steady {
+    /// Client requests finished in the judged windows, by outcome.
+    pub ok: u64,
+    pub degraded: u64,
+    pub failed: u64,
+    /// Breakers (a call edge's or a client's) open at the end of this share of judged windows.
+    pub breakers_open: Vec<(String, f64)>,
 }
 
 fn window_of(t: f64, w: f64) -> usize {
@@ -369,7 +385,46 @@ impl Cascade {
                 })
             })
             .collect();
+        let steady = {
+            let sys = frame.system();
+            let judged_windows: Vec<usize> = (0..n).filter(|&i| is_judged(i)).collect();
+            let sum = |c: usize| -> f64 {
+                judged_windows
+                    .iter()
+                    .map(|&i| sys.rows[i][c].max(0.0))
+                    .sum()
+            };
+            let finished: f64 = judged_windows.iter().map(|&i| sys.finished(i)).sum();
+            let (ok, degraded) = (sum(col::OK), sum(col::DEGRADED));
+            let breakers_open = frame
+                .entities
+                .iter()
+                .filter(|e| matches!(e.kind, Kind::Call | Kind::Client))
+                .filter_map(|e| {
+                    let open = judged_windows
+                        .iter()
+                        .filter(|&&i| e.rows[i][col::BREAKERS_OPEN] > 0.0)
+                        .count();
+                    (open > 0).then(|| {
+                        (
+                            match e.kind {
+                                Kind::Client => format!("client {}", e.name),
+                                _ => e.name.clone(),
+                            },
+                            open as f64 / judged_windows.len().max(1) as f64,
+                        )
+                    })
+                })
+                .collect();
+            Steady {
+                ok: ok.round() as u64,
+                degraded: degraded.round() as u64,
+                failed: (finished - ok - degraded).max(0.0).round() as u64,
+                breakers_open,
+            }
+        };
         Cascade {
+            steady,
             services_degraded: chain.len(),
             services_breached: chain.iter().filter(|s| s.first_breach_s.is_some()).count(),
             services_total: judged.len() - 1,

@@ -55,6 +55,9 @@ pub struct Headline {
     /// From the end (or instant) of the last trigger until everything was back (docs/analysis.md);
     /// None: not back by the end of the run, or no trigger ended.
     pub recovered_after_s: Option<f64>,
+    /// When the last trigger ended but the run ended before everything was back: how long it
+    /// was watched (its recovery time is at least this; a censored observation). None otherwise.
+    pub not_back_after_s: Option<f64>,
     pub acked_writes_lost: u64,
     pub services_degraded: usize,
     pub services_breached: usize,
@@ -246,6 +249,7 @@ fn headline(name: &str, s: &Summary, c: &Cascade) -> Headline {
         client_amplification: ratio(attempts, offered),
         service_amplification: ratio(arrivals, offered),
         recovered_after_s: c.recovered_after_s,
+        not_back_after_s: not_back_after_s(s, c),
         acked_writes_lost: s.replication.iter().map(|r| r.acked_writes_lost).sum(),
         services_degraded: c.services_degraded,
         services_breached: c.services_breached,
@@ -264,6 +268,23 @@ fn headline(name: &str, s: &Summary, c: &Cascade) -> Headline {
     }
 }
 
+/// From the end (or instant) of the last trigger to the end of the run, when nothing says the
+/// system was back by then: no fault in force, and no recovery found.
+fn not_back_after_s(s: &Summary, c: &Cascade) -> Option<f64> {
+    if c.recovered_after_s.is_some() || c.recoveries.is_empty() {
+        return None;
+    }
+    // Every trigger's clock must have started: one in force to the end is not a recovery.
+    let from = c
+        .recoveries
+        .iter()
+        .map(|r| r.from_s)
+        .collect::<Option<Vec<f64>>>()?
+        .into_iter()
+        .fold(f64::NEG_INFINITY, f64::max);
+    Some((s.measured_to_s - from).max(0.0))
+}
+
 /// The analysis as `summary.json` carries it (`analysis`): every verdict the report states,
 /// by the rules of docs/analysis.md.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -278,6 +299,11 @@ pub struct Analysis {
     pub chain: Vec<cascade::Step>,
     /// After the last trigger ended (or its instant) until everything was back; null: never.
     pub recovered_after_s: Option<f64>,
+    /// Not back by the run's end: how long after the last trigger it was watched (the recovery
+    /// time is at least this). Null when it recovered, or a fault lasts to the end.
+    pub not_back_after_s: Option<f64>,
+    /// Client answers after the warm-up by kind, and breakers open: what held throughout.
+    pub answers: cascade::Steady,
     /// How the run ended, with its figures: `recovered`, `recovering` (drain rate, when back),
     /// `sustained` (the loop), `undecided` (why), `in_force`, `no_trigger`.
     pub ending: Ending,
@@ -311,6 +337,8 @@ impl Analysed {
             origin: c.origins.clone(),
             chain: c.chain.clone(),
             recovered_after_s: c.recovered_after_s,
+            not_back_after_s: self.headline.not_back_after_s,
+            answers: c.steady.clone(),
             metastable: c.ending.metastable(),
             sustained_by: self.headline.sustained_by.clone(),
             recovering_eta_s: self.headline.recovering_eta_s,
@@ -337,6 +365,26 @@ pub fn cdf_points(values_ms: &[f64]) -> Vec<(f64, f64)> {
 }
 
 /// Per-window values of one column of the system row, as plot points.
+/// The stretches of time, merged across adjacent windows, in which the clients sent or finished
+/// requests and got no ok (or degraded) answer: where a plot of ok latency has nothing to show.
+pub fn no_ok_spans(f: &Frame) -> Vec<(f64, f64)> {
+    let sys = f.system();
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for i in 0..f.windows() {
+        let r = &sys.rows[i];
+        let busy = r[col::OFFERED] > 0.0 || sys.finished(i) > 0.0;
+        if !busy || r[col::OK] + r[col::DEGRADED] > 0.0 {
+            continue;
+        }
+        let (a, b) = (f.t(i), f.t(i) + f.width(i));
+        match out.last_mut() {
+            Some(last) if (last.1 - a).abs() < 1e-9 => last.1 = b,
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
 pub fn system_points(f: &Frame, c: usize) -> Vec<(f64, f64)> {
     let sys = f.system();
     (0..f.windows())

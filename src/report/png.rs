@@ -101,8 +101,23 @@ impl<'a> DrawingBackend for PngBackend<'a> {
         if color.alpha == 0.0 {
             return Ok(());
         }
-        let (w, h) = font::extent(text, style.size());
+        let mut size = style.size();
+        let (mut w, mut h) = font::extent(text, size);
         let anchor = style.anchor();
+        // Text that would run off the image (a long title) is drawn at the smallest scale
+        // instead of being cut.
+        let canvas_w = self.inner.get_size().0 as i32;
+        let left = |w: i32| match anchor.h_pos {
+            HPos::Left => pos.0,
+            HPos::Center => pos.0 - w / 2,
+            HPos::Right => pos.0 - w,
+        };
+        if matches!(style.transform(), FontTransform::None)
+            && (left(w) < 0 || left(w) + w > canvas_w)
+        {
+            size = 9.0;
+            (w, h) = font::extent(text, size);
+        }
         // The box's offset from the anchor, in the text's own direction.
         let ox = match anchor.h_pos {
             HPos::Left => 0,
@@ -116,7 +131,7 @@ impl<'a> DrawingBackend for PngBackend<'a> {
         };
         let transform = style.transform();
         let mut result = Ok(());
-        font::render(text, style.size(), |dx, dy| {
+        font::render(text, size, |dx, dy| {
             let (x, y) = (ox + dx, oy + dy);
             let (x, y) = match transform {
                 FontTransform::None => (x, y),

@@ -16,17 +16,48 @@ fn and(names: &[String]) -> String {
     }
 }
 
+/// A run without triggers and without a breach: what held throughout, since nothing can be
+/// "degraded" against a baseline that is the run itself.
+fn steady_lines(st: &super::cascade::Steady) -> Vec<String> {
+    let mut out = vec![
+        "Nothing was injected and no service breached its SLO. With no trigger the run is its own baseline, so a condition present from the start is not called degraded."
+            .to_string(),
+    ];
+    let all = st.ok + st.degraded + st.failed;
+    if st.degraded + st.failed > 0 {
+        out.push(format!(
+            "Of the {} client answers given after the warm-up, {} were ok, {} degraded (a fallback or partial answer) and {} failed.",
+            count(all as f64),
+            count(st.ok as f64),
+            count(st.degraded as f64),
+            count(st.failed as f64)
+        ));
+    } else if all > 0 {
+        out.push(format!(
+            "All {} client answers given after the warm-up were ok.",
+            count(all as f64)
+        ));
+    }
+    for (name, share) in &st.breakers_open {
+        out.push(format!(
+            "The breakers of {name} were open at the end of {:.0}% of windows.",
+            share * 100.0
+        ));
+    }
+    out
+}
+
 impl Cascade {
     /// The analysis in words, one sentence per line.
     pub fn narrative(&self) -> Vec<String> {
         let mut out = Vec::new();
         let clients_breached = !self.intervals[0].breached.is_empty();
         if self.chain.is_empty() && !clients_breached {
-            out.push(if self.triggers.is_empty() {
-                "No service breached its SLO or degraded, and nothing was injected.".to_string()
+            if self.triggers.is_empty() {
+                out.extend(steady_lines(&self.steady));
             } else {
-                "No service degraded: every fault and load surge was absorbed.".to_string()
-            });
+                out.push("No service degraded: every fault and load surge was absorbed.".into());
+            }
             out.extend(self.contained());
             return out;
         }
@@ -167,16 +198,28 @@ impl Cascade {
                 s.cause_words.join(", ")
             ));
         }
+        // Fallbacks are served, not ok: when there were any, their share is said beside the
+        // failures, so that "within the SLO" is never read as "all well".
+        let st = &self.steady;
+        let answers = st.ok + st.degraded + st.failed;
+        let fallbacks = if st.degraded > 0 && answers > 0 {
+            format!(
+                "; {:.1}% of client answers were degraded (fallbacks)",
+                st.degraded as f64 / answers as f64 * 100.0
+            )
+        } else {
+            String::new()
+        };
         if let Some(iv) = self.intervals[0].breached.first() {
             out.push(format!(
-                "Clients saw it from {}: {:.1}% of client requests failed during the incident, {:.1}% over the run.",
+                "Clients saw it from {}: {:.1}% of client requests failed during the incident, {:.1}% over the run{fallbacks}.",
                 secs(iv.0),
                 self.failed_share_during_incident.unwrap_or(0.0) * 100.0,
                 self.failed_share * 100.0
             ));
         } else if !self.chain.is_empty() {
             out.push(format!(
-                "Clients stayed within their SLO: {:.1}% of client requests failed over the run.",
+                "Clients stayed within their SLO: {:.1}% of client requests failed over the run{fallbacks}.",
                 self.failed_share * 100.0
             ));
         }
@@ -194,13 +237,29 @@ impl Cascade {
         ));
         out.extend(self.recovery_lines());
         out.extend(self.ending_line());
-        for w in &self.wasted {
+        if !self.wasted.is_empty() {
+            // The largest first: that is where the waste was.
+            let mut w: Vec<&super::cascade::Wasted> = self.wasted.iter().collect();
+            w.sort_by(|a, b| {
+                b.worker_s
+                    .total_cmp(&a.worker_s)
+                    .then(a.service.cmp(&b.service))
+            });
+            let parts: Vec<String> = w
+                .iter()
+                .map(|w| {
+                    format!(
+                        "{} {} answer{} ({} worker-seconds)",
+                        w.service,
+                        count(w.late_answers as f64),
+                        if w.late_answers == 1 { "" } else { "s" },
+                        count(w.worker_s)
+                    )
+                })
+                .collect();
             out.push(format!(
-                "Wasted work at {}: {} answer{} reached callers that had stopped waiting; they held workers for {} worker-seconds.",
-                w.service,
-                count(w.late_answers as f64),
-                if w.late_answers == 1 { "" } else { "s" },
-                count(w.worker_s)
+                "Wasted work, answers that reached callers who had stopped waiting: {}.",
+                parts.join(", ")
             ));
         }
         out

@@ -15,7 +15,7 @@ use crate::runner;
 use crate::scenario::{self, overrides, Overrides, RawScenario, Scenario};
 
 /// The figures recorded per run, in CSV order (the verdicts are the report's: docs/analysis.md).
-pub const METRICS: [&str; 11] = [
+pub const METRICS: [&str; 12] = [
     "availability",
     "goodput_per_s",
     "p99_ms",
@@ -25,9 +25,15 @@ pub const METRICS: [&str; 11] = [
     "services_breached",
     "metastable",
     "recovered_after_s",
+    "not_back_after_s",
     "recovering_eta_s",
     "wasted_worker_s",
 ];
+
+/// Where the time to recover and its censored twin sit in [`METRICS`]: a run that was not back
+/// by its end counts in a point's recovery time at the time it was watched, as a lower bound.
+pub const RECOVERED: usize = 8;
+pub const NOT_BACK: usize = 9;
 
 /// The most runs one sweep may have (points x seeds).
 pub const MAX_RUNS: usize = 100_000;
@@ -318,6 +324,20 @@ impl Criterion {
         })
     }
 
+    /// Whether a point meets the SLO (None: unknown). A recovery time with seeds that were not
+    /// back is a lower bound: it decides only when the bound alone does.
+    pub fn holds_at(&self, st: &PointStats) -> Option<bool> {
+        let m = st.mean[self.metric]?;
+        if self.metric == RECOVERED && st.not_back > 0 {
+            return match (self.at_least, self.holds(m)) {
+                (true, true) => Some(true),
+                (false, false) => Some(false),
+                _ => None,
+            };
+        }
+        Some(self.holds(m))
+    }
+
     pub fn holds(&self, mean: f64) -> bool {
         if self.at_least {
             mean >= self.threshold
@@ -498,6 +518,7 @@ pub fn run_one(plan: &Plan, point: usize, seed_index: usize) -> Result<RunRow, S
         h.services_breached as f64,
         h.metastable.map_or(f64::NAN, |m| m as u8 as f64),
         h.recovered_after_s.unwrap_or(f64::NAN),
+        h.not_back_after_s.unwrap_or(f64::NAN),
         h.recovering_eta_s.unwrap_or(f64::NAN),
         h.wasted_worker_s,
     ];
@@ -635,7 +656,11 @@ pub fn runs_csv(plan: &Plan, rows: &[RunRow]) -> String {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PointStats {
     pub runs: usize,
-    /// Per metric: the mean over the runs where it is defined, and the 95% half-width.
+    /// Runs whose last trigger ended but which were not back by their end (censored).
+    pub not_back: usize,
+    /// Per metric: the mean over the runs where it is defined, and the 95% half-width. For
+    /// `recovered_after_s` the runs not back count at `not_back_after_s`, so with `not_back > 0`
+    /// the mean is a lower bound and has no interval.
     pub mean: [Option<f64>; METRICS.len()],
     pub ci95: [Option<f64>; METRICS.len()],
 }
@@ -653,16 +678,28 @@ pub fn point_stats(plan: &Plan, rows: &[RunRow]) -> Vec<PointStats> {
             mine.sort_by_key(|r| r.seed_index);
             let mut st = PointStats {
                 runs: mine.len(),
+                not_back: mine
+                    .iter()
+                    .filter(|r| r.metrics[NOT_BACK].is_finite())
+                    .count(),
                 mean: [None; METRICS.len()],
                 ci95: [None; METRICS.len()],
             };
             for k in 0..METRICS.len() {
                 let xs: Vec<f64> = mine
                     .iter()
-                    .map(|r| r.metrics[k])
+                    .map(|r| match k {
+                        // A run not back by its end took at least as long as it was watched.
+                        RECOVERED if !r.metrics[k].is_finite() => r.metrics[NOT_BACK],
+                        _ => r.metrics[k],
+                    })
                     .filter(|v| v.is_finite())
                     .collect();
                 (st.mean[k], st.ci95[k]) = mean_ci95(&xs);
+            }
+            if st.not_back > 0 {
+                // A mean of lower bounds is a lower bound; no interval is honest about it.
+                st.ci95[RECOVERED] = None;
             }
             st
         })
@@ -677,7 +714,7 @@ pub fn points_csv(plan: &Plan, rows: &[RunRow]) -> String {
         out.push(',');
         out.push_str(&csv(&p.path));
     }
-    out.push_str(",runs");
+    out.push_str(",runs,not_back_runs");
     for m in METRICS {
         out.push_str(&format!(",{m}_mean,{m}_ci95"));
     }
@@ -689,7 +726,7 @@ pub fn points_csv(plan: &Plan, rows: &[RunRow]) -> String {
             out.push(',');
             out.push_str(&csv(v));
         }
-        out.push_str(&format!(",{}", st.runs));
+        out.push_str(&format!(",{},{}", st.runs, st.not_back));
         for k in 0..METRICS.len() {
             out.push_str(&format!(",{},{}", num(st.mean[k]), num(st.ci95[k])));
         }
@@ -736,6 +773,36 @@ fn csv(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_censored_recovery_time_decides_only_as_a_bound() {
+        assert_eq!(METRICS[RECOVERED], "recovered_after_s");
+        assert_eq!(METRICS[NOT_BACK], "not_back_after_s");
+        let st = |mean: f64, not_back: usize| {
+            let mut s = PointStats {
+                runs: 10,
+                not_back,
+                mean: [None; METRICS.len()],
+                ci95: [None; METRICS.len()],
+            };
+            s.mean[RECOVERED] = Some(mean);
+            s
+        };
+        let c = |s: &str| Criterion::parse(s).unwrap();
+        // (criterion, mean, runs not back, verdict): with runs not back the mean is a lower
+        // bound, so `<=` can only fail and `>=` can only hold.
+        let cases = [
+            ("recovered_after_s<=10", 5.0, 0, Some(true)),
+            ("recovered_after_s<=10", 12.0, 0, Some(false)),
+            ("recovered_after_s<=10", 5.0, 1, None),
+            ("recovered_after_s<=10", 12.0, 1, Some(false)),
+            ("recovered_after_s>=10", 12.0, 1, Some(true)),
+            ("recovered_after_s>=10", 5.0, 1, None),
+        ];
+        for (crit, mean, nb, want) in cases {
+            assert_eq!(c(crit).holds_at(&st(mean, nb)), want, "{crit} {mean} {nb}");
+        }
+    }
 
     #[test]
     fn values_expand() {

@@ -6,7 +6,7 @@
 //! Built from the plan and the rows alone, so a merged sweep's page is byte-identical to a
 //! single machine's. It deliberately holds no wall time, thread count or shard split.
 
-use super::{point_stats, Criterion, Plan, PointStats, RunRow, METRICS};
+use super::{point_stats, Criterion, Plan, PointStats, RunRow, METRICS, NOT_BACK, RECOVERED};
 use crate::engine::parse_duration;
 use crate::report::frame::fmt_num;
 use crate::report::page::{esc, CSS};
@@ -30,10 +30,21 @@ fn describe(metric: usize) -> &'static str {
         "services_degraded" => "services that degraded",
         "services_breached" => "services that breached their SLO",
         "metastable" => "share of seeds metastable (of those decided)",
-        "recovered_after_s" => "recovered after the last trigger (s)",
+        "recovered_after_s" => "time to recover after the last trigger (s)",
+        "not_back_after_s" => "not back by the run's end, watched for (s)",
         "recovering_eta_s" => "still recovering: back at about (s)",
         "wasted_worker_s" => "worker seconds spent on answers nobody waited for",
         _ => "",
+    }
+}
+
+/// Why a metric can have no figure at any point.
+fn why_empty(metric: usize) -> &'static str {
+    match METRICS[metric] {
+        "recovering_eta_s" => "no run was still draining a backlog at its end",
+        "recovered_after_s" => "no run had a trigger that ended before the run did",
+        "metastable" => "no run's ending could be decided",
+        _ => "no run has a figure for it",
     }
 }
 
@@ -142,7 +153,9 @@ fn verdict(labels: &[String], holds: &[Option<bool>]) -> String {
     match tip(holds) {
         Some(i) => {
             let mut s = format!(
-                "holds at {}, fails from {}: the tipping point lies between",
+                "holds at {}, fails from {}: the tipping point lies between {} and {}",
+                labels[i - 1],
+                labels[i],
                 labels[i - 1],
                 labels[i]
             );
@@ -242,10 +255,7 @@ fn facet_lines(plan: &Plan, l: &Layout, x: usize, facet: &[usize]) -> Vec<(Strin
 
 /// Whether each point meets the SLO (None: no figure).
 fn holds_of(slo: &Criterion, stats: &[PointStats]) -> Vec<Option<bool>> {
-    stats
-        .iter()
-        .map(|s| s.mean[slo.metric].map(|m| slo.holds(m)))
-        .collect()
+    stats.iter().map(|s| slo.holds_at(s)).collect()
 }
 
 /// The verdicts, one per line of points (true where the SLO does not hold everywhere).
@@ -373,6 +383,22 @@ pub fn render(plan: &Plan, slo: &Criterion, rows: &[RunRow]) -> Result<String, S
                 let _ = writeln!(figures, "<figure>{svg}<figcaption>{} against {} and {}; outlined cells fail the SLO.</figcaption></figure>", esc(describe(slo.metric)), esc(&plan.params[x].path), esc(&plan.params[s].path));
             }
             for (m, metric) in METRICS.iter().enumerate() {
+                if m == NOT_BACK {
+                    // Drawn within the recovery time, as the lower bounds they are.
+                    continue;
+                }
+                if lines
+                    .iter()
+                    .all(|(_, pts)| pts.iter().all(|&p| stats[p].mean[m].is_none()))
+                {
+                    // An empty plot would look like a flat zero: say why there is none.
+                    let _ = writeln!(
+                        figures,
+                        "<p class=\"question\">No plot of <code>{metric}</code>: {}.</p>",
+                        esc(why_empty(m))
+                    );
+                    continue;
+                }
                 let bands: Vec<Band> = lines
                     .iter()
                     .take(MAX_SERIES)
@@ -402,6 +428,10 @@ pub fn render(plan: &Plan, slo: &Criterion, rows: &[RunRow]) -> Result<String, S
                                 })
                                 .collect(),
                             tip_x: tip(&h).map(|i| ax.xs[i]),
+                            lower_bound: pts
+                                .iter()
+                                .map(|&p| m == RECOVERED && stats[p].not_back > 0)
+                                .collect(),
                         }
                     })
                     .collect();
@@ -437,13 +467,15 @@ pub fn render(plan: &Plan, slo: &Criterion, rows: &[RunRow]) -> Result<String, S
     o.push_str(&figures);
 
     // Every point.
-    o.push_str("<h2>Points</h2>\n<p>Mean ± 95% half-width across seeds (points.csv; every run in runs.csv).</p>\n<table><tr><th>point</th>");
+    o.push_str("<h2>Points</h2>\n<p>Mean ± 95% half-width across seeds (points.csv; every run in runs.csv). A time to recover marked ≥ counts the seeds not back by the run's end at the time they were watched: the true mean is at least that.</p>\n<div class=\"scroll\"><table><tr><th>point</th>");
     for p in &plan.params {
         let _ = write!(o, "<th>{}</th>", esc(&p.path));
     }
     o.push_str("<th>SLO</th>");
-    for m in METRICS {
-        let _ = write!(o, "<th>{}</th>", esc(m));
+    for (k, m) in METRICS.iter().enumerate() {
+        if k != NOT_BACK {
+            let _ = write!(o, "<th>{}</th>", esc(m));
+        }
     }
     o.push_str("</tr>\n");
     for (p, st) in plan.points.iter().zip(&stats).take(MAX_TABLE_ROWS) {
@@ -457,12 +489,12 @@ pub fn render(plan: &Plan, slo: &Criterion, rows: &[RunRow]) -> Result<String, S
             None => ("", "–"),
         };
         let _ = write!(o, "<td{cls}>{verdict}</td>");
-        for k in 0..METRICS.len() {
+        for k in (0..METRICS.len()).filter(|&k| k != NOT_BACK) {
             let _ = write!(o, "<td>{}</td>", esc(&mean_pm(st, k)));
         }
         o.push_str("</tr>\n");
     }
-    o.push_str("</table>\n");
+    o.push_str("</table></div>\n");
     if plan.points.len() > MAX_TABLE_ROWS {
         let _ = writeln!(
             o,
@@ -472,13 +504,21 @@ pub fn render(plan: &Plan, slo: &Criterion, rows: &[RunRow]) -> Result<String, S
     }
     let _ = writeln!(
         o,
-        "<h2>Reproduce</h2>\n<pre>{}</pre>\n</body></html>",
+        "<h2>Reproduce</h2>\n<pre class=\"wrap\">{}</pre>\n</body></html>",
         esc(&command(plan, slo))
     );
     Ok(o)
 }
 
 fn mean_pm(st: &PointStats, k: usize) -> String {
+    if k == RECOVERED && st.not_back > 0 {
+        return format!(
+            "≥ {} ({} of {} not back)",
+            st.mean[k].map(short_num).unwrap_or_default(),
+            st.not_back,
+            st.runs
+        );
+    }
     match (st.mean[k], st.ci95[k]) {
         (Some(m), Some(h)) => format!("{} ± {}", short_num(m), short_num(h)),
         (m, _) => cell(m),
@@ -513,9 +553,11 @@ fn heatmap(
                     picks[y] = j;
                     let p = point_of(plan, &picks);
                     let m = stats[p].mean[slo.metric];
+                    let bound = slo.metric == RECOVERED && stats[p].not_back > 0;
                     (
                         m.unwrap_or(f64::NAN),
-                        m.map(short_num).unwrap_or_default(),
+                        m.map(|v| format!("{}{}", if bound { "≥" } else { "" }, short_num(v)))
+                            .unwrap_or_default(),
                         holds[p],
                     )
                 })
@@ -549,7 +591,7 @@ mod tests {
             (&[Some(false); 4], "fails at every value", None),
             (
                 &[Some(true), Some(true), Some(false), Some(false)],
-                "holds at 200, fails from 300: the tipping point lies between",
+                "holds at 200, fails from 300: the tipping point lies between 200 and 300",
                 Some(2),
             ),
             (
@@ -559,7 +601,7 @@ mod tests {
             ),
             (
                 &[Some(true), Some(false), Some(true), Some(true)],
-                "holds at 100, fails from 200: the tipping point lies between (and it holds again further on)",
+                "holds at 100, fails from 200: the tipping point lies between 100 and 200 (and it holds again further on)",
                 Some(1),
             ),
         ];

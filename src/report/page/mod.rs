@@ -1,0 +1,679 @@
+//! The pages: `index.html` (self-contained: styles, plots and a few lines of script inline,
+//! nothing fetched; it works from disk and prints) and `report.md` (the same words, plots as
+//! files beside it). Built from analysed runs; knows nothing about how they were run or where
+//! the files go.
+//!
+//! The page answers first (a verdict line per variant, the headline table), then says what
+//! happened (the story of each variant, the fault schedule), then the services, then the plots
+//! grouped by the question they answer. Variants sit side by side in the tables and as tabs
+//! elsewhere, never as repeated blocks.
+
+mod html;
+mod markdown;
+mod text;
+
+pub(crate) use html::{esc, CSS};
+
+use super::frame::{col, EntitySeries, Frame, Kind};
+use super::plots::{self, CdfLine, LatencyPlot, Line, Target, TimePlot, PALETTE};
+use super::{cdf_points, no_ok_spans, system_points, Analysed};
+use crate::scenario::Scenario;
+use std::path::Path;
+
+/// A finished report: the two pages and the plots (file name, SVG text).
+pub struct Pages {
+    pub html: String,
+    pub markdown: String,
+    pub plots: Vec<(String, String)>,
+}
+
+/// The questions the plots answer, in page order: (id, heading, question).
+const GROUPS: [(&str, &str, &str); 5] = [
+    (
+        "load",
+        "Load and goodput",
+        "Did the users' requests get through, and how much extra work did retries add?",
+    ),
+    (
+        "latency",
+        "Latency and failures",
+        "How slow were the answers, and which windows failed, at which service?",
+    ),
+    (
+        "saturation",
+        "Saturation",
+        "What ran out: workers, queue room, connections?",
+    ),
+    (
+        "health",
+        "Health and breakers",
+        "Which replicas left balancing, and which breakers opened?",
+    ),
+    (
+        "graph",
+        "The call graph",
+        "Where did it start, and how far did it go?",
+    ),
+];
+
+/// At most this many lines share a plot (colour and dash tell them apart); more make more
+/// plots of balanced size, never fewer lines.
+const PER_PLOT: usize = 10;
+
+/// `items` cut into the fewest chunks of at most [`PER_PLOT`], as even as possible.
+fn balanced<T>(items: &[T]) -> Vec<&[T]> {
+    balanced_by(items, PER_PLOT)
+}
+
+/// ... of at most `most`.
+fn balanced_by<T>(items: &[T], most: usize) -> Vec<&[T]> {
+    let parts = items.len().div_ceil(most).max(1);
+    let size = items.len().div_ceil(parts).max(1);
+    items.chunks(size).collect()
+}
+
+/// A plot as the page shows it.
+struct Plot {
+    file: String,
+    title: String,
+    svg: String,
+    /// Which group of [`GROUPS`] it answers.
+    group: &'static str,
+    /// The variant it belongs to (None: all variants overlaid).
+    variant: Option<usize>,
+    /// What hovering shows: JSON with the window length and the series by window.
+    hover: Option<String>,
+}
+
+/// Draws a plot as SVG, and as `png_dir/NAME.png` too when asked.
+fn make(
+    file: String,
+    title: String,
+    png_dir: Option<&Path>,
+    draw: &dyn Fn(&Target) -> plots::PlotResult,
+) -> Result<(String, String, String), String> {
+    let svg = draw(&Target::Svg)?;
+    if let Some(dir) = png_dir {
+        draw(&Target::Png(dir.join(file.replace(".svg", ".png"))))?;
+    }
+    Ok((file, title, svg))
+}
+
+/// Hover data for a time plot: each series' value in each window.
+fn hover(frame: &Frame, series: &[(String, Vec<f64>)]) -> String {
+    let num = |v: f64| {
+        if v.is_finite() {
+            let s = format!("{v:.4}");
+            let s = s.trim_end_matches('0').trim_end_matches('.');
+            s.to_string()
+        } else {
+            "null".into()
+        }
+    };
+    let mut o = format!("{{\"w\":{},\"s\":[", num(frame.window_s));
+    for (k, (label, vals)) in series.iter().enumerate() {
+        if k > 0 {
+            o.push(',');
+        }
+        o.push_str(&format!(
+            "{{\"l\":{},\"v\":[{}]}}",
+            json_str(label),
+            vals.iter().map(|&v| num(v)).collect::<Vec<_>>().join(",")
+        ));
+    }
+    o.push_str("]}");
+    o
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serialises")
+}
+
+fn column(e: &EntitySeries, c: usize) -> Vec<f64> {
+    e.column(c).collect()
+}
+
+/// Per-second values of a count column.
+fn rate(frame: &Frame, e: &EntitySeries, c: usize) -> Vec<f64> {
+    (0..frame.windows())
+        .map(|i| {
+            let w = frame.width(i);
+            if w > 0.0 {
+                e.rows[i][c] / w
+            } else {
+                f64::NAN
+            }
+        })
+        .collect()
+}
+
+fn points(frame: &Frame, vals: &[f64]) -> Vec<(f64, f64)> {
+    vals.iter()
+        .enumerate()
+        .map(|(i, &v)| (frame.t(i) + frame.width(i) / 2.0, v))
+        .collect()
+}
+
+/// Builds every plot and both pages; with `png`, also writes each plot as a PNG file there.
+pub fn build(
+    scenario: &Scenario,
+    schedule: &[String],
+    runs: &[Analysed],
+    png: Option<&Path>,
+) -> Result<Pages, String> {
+    let warmup_s = scenario.warmup.0 as f64 / 1e9;
+    let g = super::graph(&scenario.system);
+    let mut out: Vec<Plot> = Vec::new();
+    let many = runs.len() > 1;
+    let mut push = |(file, title, svg): (String, String, String),
+                    group: &'static str,
+                    variant: Option<usize>,
+                    hover: Option<String>| {
+        out.push(Plot {
+            file,
+            title,
+            svg,
+            group,
+            variant,
+            hover,
+        });
+    };
+
+    // The variants overlaid: what their users saw.
+    if many {
+        let f0 = &runs[0].frame;
+        let end = runs.iter().map(|r| r.frame.end_s).fold(0.0, f64::max);
+        let mut load: Vec<Line> = Vec::new();
+        for (i, r) in runs.iter().enumerate() {
+            let c = PALETTE[i % PALETTE.len()];
+            load.push(
+                Line::new(
+                    format!("{} goodput", r.name),
+                    c,
+                    system_points(&r.frame, col::GOODPUT),
+                )
+                .nth(i),
+            );
+        }
+        for (i, r) in runs.iter().enumerate() {
+            let mut l = Line::new(
+                format!("{} attempts", r.name),
+                PALETTE[i % PALETTE.len()],
+                system_points(&r.frame, col::ATTEMPTS),
+            )
+            .dashed();
+            l.width = 1;
+            load.push(l);
+        }
+        load.push(Line::new("offered", GREY, system_points(f0, col::OFFERED)).dashed());
+        let data: Vec<(String, Vec<f64>)> = load
+            .iter()
+            .map(|l| {
+                (
+                    format!("{} /s", l.label),
+                    l.points.iter().map(|p| p.1).collect(),
+                )
+            })
+            .collect();
+        let height = (60 + 18 * load.len() as u32).max(320);
+        push(
+            make(
+                "variants-load.svg".into(),
+                "Goodput and attempts by variant, against the offered load".into(),
+                png,
+                &|t| {
+                    plots::time_plot(
+                        &TimePlot {
+                            title: "Goodput (solid) and attempts (dashed) by variant",
+                            y_desc: "requests per second",
+                            end_s: end,
+                            lines: &load,
+                            triggers: &runs[0].triggers,
+                            warmup_s,
+                            log_y: false,
+                            y_max: None,
+                            height,
+                        },
+                        t,
+                    )
+                },
+            )?,
+            "load",
+            None,
+            Some(hover(f0, &data)),
+        );
+        let p99: Vec<Line> = runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                Line::new(
+                    format!("{} p99", r.name),
+                    PALETTE[i % PALETTE.len()],
+                    system_points(&r.frame, col::P99),
+                )
+                .nth(i)
+            })
+            .collect();
+        let failed: Vec<Line> = runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                Line::new(
+                    format!("{} failed", r.name),
+                    PALETTE[i % PALETTE.len()],
+                    system_points(&r.frame, col::ERROR_RATE),
+                )
+                .nth(i)
+            })
+            .collect();
+        let no_ok: Vec<Vec<(f64, f64)>> = runs.iter().map(|r| no_ok_spans(&r.frame)).collect();
+        let data: Vec<(String, Vec<f64>)> = p99
+            .iter()
+            .map(|l| {
+                (
+                    format!("{} ms", l.label),
+                    l.points.iter().map(|p| p.1).collect(),
+                )
+            })
+            .chain(failed.iter().map(|l| {
+                (
+                    format!("{} %", l.label),
+                    l.points.iter().map(|p| p.1 * 100.0).collect(),
+                )
+            }))
+            .collect();
+        push(
+            make(
+                "variants-latency.svg".into(),
+                "Client p99 of ok requests and failed share, by variant".into(),
+                png,
+                &|t| {
+                    plots::compare_latency(
+                        &plots::CompareLatency {
+                            title: "Client p99 of ok requests (above) and failed share (below)",
+                            end_s: end,
+                            p99: &p99,
+                            failed: &failed,
+                            no_ok: &no_ok,
+                            triggers: &runs[0].triggers,
+                            warmup_s,
+                        },
+                        t,
+                    )
+                },
+            )?,
+            "latency",
+            None,
+            Some(hover(f0, &data)),
+        );
+        let cdfs: Vec<CdfLine> = runs
+            .iter()
+            .filter_map(|r| {
+                r.summary
+                    .clients
+                    .first()
+                    .filter(|c| !c.latency_cdf_ms.is_empty())
+                    .map(|c| CdfLine {
+                        label: if r.summary.clients.len() == 1 {
+                            r.name.clone()
+                        } else {
+                            format!("{} {}", r.name, c.name)
+                        },
+                        points: cdf_points(&c.latency_cdf_ms),
+                        ok_share: c.ok_ratio,
+                    })
+            })
+            .collect();
+        if !cdfs.is_empty() {
+            push(
+                make(
+                    "variants-cdf.svg".into(),
+                    "End-to-end latency CDF by variant, failures at infinity".into(),
+                    png,
+                    &|t| {
+                        plots::cdf(
+                            "End-to-end latency by variant (failed requests never arrive)",
+                            &cdfs,
+                            t,
+                        )
+                    },
+                )?,
+                "latency",
+                None,
+                None,
+            );
+        }
+    }
+
+    for (k, r) in runs.iter().enumerate() {
+        let prefix = if many {
+            format!("{}-", r.name)
+        } else {
+            String::new()
+        };
+        let f = &r.frame;
+        let sys = f.system();
+        // Load and goodput, and latency with failures: overlaid above when there are
+        // variants, per run here when there is one.
+        if !many {
+            let lines = vec![
+                Line::new("offered", GREY, points(f, &rate(f, sys, col::OFFERED))).dashed(),
+                Line::new(
+                    "attempts (retries, hedges)",
+                    PALETTE[1],
+                    points(f, &rate(f, sys, col::ATTEMPTS)),
+                ),
+                Line::new(
+                    "goodput (ok or degraded)",
+                    PALETTE[0],
+                    points(f, &column(sys, col::GOODPUT)),
+                ),
+            ];
+            let data: Vec<(String, Vec<f64>)> = lines
+                .iter()
+                .map(|l| {
+                    (
+                        format!("{} /s", l.label),
+                        l.points.iter().map(|p| p.1).collect(),
+                    )
+                })
+                .collect();
+            push(
+                make(
+                    format!("{prefix}throughput.svg"),
+                    "Goodput, offered load and attempts".into(),
+                    png,
+                    &|t| {
+                        plots::time_plot(
+                            &TimePlot {
+                                title: "Goodput vs offered load vs attempts, clients end to end",
+                                y_desc: "requests per second",
+                                end_s: f.end_s,
+                                lines: &lines,
+                                triggers: &r.triggers,
+                                warmup_s,
+                                log_y: false,
+                                y_max: None,
+                                height: 320,
+                            },
+                            t,
+                        )
+                    },
+                )?,
+                "load",
+                Some(k),
+                Some(hover(f, &data)),
+            );
+            // Latency and failures.
+            let data = vec![
+                ("p50 ms".to_string(), column(sys, col::P50)),
+                ("p99 ms".to_string(), column(sys, col::P99)),
+                ("p99.9 ms".to_string(), column(sys, col::P999)),
+                (
+                    "failed %".to_string(),
+                    column(sys, col::ERROR_RATE)
+                        .into_iter()
+                        .map(|v| v * 100.0)
+                        .collect(),
+                ),
+            ];
+            push(
+                make(
+                    format!("{prefix}latency.svg"),
+                    "Client latency of ok requests, and the failed share".into(),
+                    png,
+                    &|t| {
+                        plots::latency(
+                            &LatencyPlot {
+                                title: "Client latency of ok requests per window",
+                                frame: f,
+                                entity: sys,
+                                triggers: &r.triggers,
+                                warmup_s,
+                            },
+                            t,
+                        )
+                    },
+                )?,
+                "latency",
+                Some(k),
+                Some(hover(f, &data)),
+            );
+        }
+        let rows: Vec<(String, Vec<f64>)> =
+            std::iter::once(("clients".to_string(), column(sys, col::ERROR_RATE)))
+                .chain(super::plots::heatmap_rows(&g).iter().filter_map(|name| {
+                    f.get(Kind::Service, name)
+                        .map(|e| (name.clone(), column(e, col::ERROR_RATE)))
+                }))
+                .map(|(n, v)| {
+                    (
+                        format!("{n} failed %"),
+                        v.into_iter().map(|x| x * 100.0).collect(),
+                    )
+                })
+                .collect();
+        push(
+            make(
+                format!("{prefix}cascade.svg"),
+                "Error rate by service over time".into(),
+                png,
+                &|t| plots::heatmap(f, &g, &r.triggers, t),
+            )?,
+            "latency",
+            Some(k),
+            Some(hover(f, &rows)),
+        );
+        // Every client and service's CDF, failures at infinity; more than fit make more plots.
+        let cdfs: Vec<CdfLine> = r
+            .summary
+            .clients
+            .iter()
+            .filter(|c| !c.latency_cdf_ms.is_empty())
+            .map(|c| CdfLine {
+                label: format!("client {}", c.name),
+                points: cdf_points(&c.latency_cdf_ms),
+                ok_share: c.ok_ratio,
+            })
+            .chain(
+                r.summary
+                    .services
+                    .iter()
+                    .filter(|s| !s.latency_cdf_ms.is_empty())
+                    .map(|s| CdfLine {
+                        label: s.name.clone(),
+                        points: cdf_points(&s.latency_cdf_ms),
+                        ok_share: s.ok_ratio,
+                    }),
+            )
+            .collect();
+        let chunks = balanced(&cdfs);
+        let parts = chunks.len();
+        for (n, chunk) in chunks.into_iter().enumerate() {
+            let part = if parts > 1 {
+                format!(" ({} of {parts})", n + 1)
+            } else {
+                String::new()
+            };
+            let file = if n == 0 {
+                format!("{prefix}cdf.svg")
+            } else {
+                format!("{prefix}cdf-{}.svg", n + 1)
+            };
+            push(
+                make(
+                    file,
+                    format!("Latency CDFs, failures at infinity{part}"),
+                    png,
+                    &|t| {
+                        plots::cdf(
+                            &format!("Latency over the measured interval{part}"),
+                            chunk,
+                            t,
+                        )
+                    },
+                )?,
+                "latency",
+                Some(k),
+                None,
+            );
+        }
+        // Saturation: worker use and queue room per service, more services more plots.
+        let services: Vec<&EntitySeries> = f
+            .entities
+            .iter()
+            .filter(|e| e.kind == Kind::Service)
+            .collect();
+        // Solid and dashed are taken (workers and queue): one colour per service.
+        let chunks = balanced_by(&services, PALETTE.len());
+        let parts = chunks.len();
+        for (n, chunk) in chunks.into_iter().enumerate() {
+            let mut lines = Vec::new();
+            let mut data = Vec::new();
+            for (i, e) in chunk.iter().enumerate() {
+                let c = PALETTE[i % PALETTE.len()];
+                let util: Vec<f64> = column(e, col::UTILISATION)
+                    .into_iter()
+                    .map(|v| v * 100.0)
+                    .collect();
+                let fill: Vec<f64> = column(e, col::QUEUE_FILL)
+                    .into_iter()
+                    .map(|v| v * 100.0)
+                    .collect();
+                lines.push(Line::new(e.name.clone(), c, points(f, &util)));
+                // Queue lines share their service's legend entry (the title says which is which).
+                lines.push(Line::new("", c, points(f, &fill)).dashed());
+                data.push((format!("{} workers busy %", e.name), util));
+                data.push((format!("{} queue used %", e.name), fill));
+            }
+            let part = if parts > 1 {
+                format!(" ({} of {parts})", n + 1)
+            } else {
+                String::new()
+            };
+            let file = if n == 0 {
+                format!("{prefix}saturation.svg")
+            } else {
+                format!("{prefix}saturation-{}.svg", n + 1)
+            };
+            push(
+                make(
+                    file,
+                    format!("Workers busy and queue room used, per service{part}"),
+                    png,
+                    &|t| {
+                        plots::time_plot(
+                            &TimePlot {
+                                title: &format!(
+                                    "Workers busy (solid) and queue room used (dashed){part}"
+                                ),
+                                y_desc: "% of capacity",
+                                end_s: f.end_s,
+                                lines: &lines,
+                                triggers: &r.triggers,
+                                warmup_s,
+                                log_y: false,
+                                y_max: Some(105.0),
+                                height: 320,
+                            },
+                            t,
+                        )
+                    },
+                )?,
+                "saturation",
+                Some(k),
+                Some(hover(f, &data)),
+            );
+        }
+        let pooled: Vec<&EntitySeries> = f
+            .entities
+            .iter()
+            .filter(|e| {
+                e.kind == Kind::Call && e.column(col::POOL_WAITS).any(|v| v.is_finite() && v > 0.0)
+            })
+            .collect();
+        for (n, chunk) in balanced(&pooled).into_iter().enumerate() {
+            let lines: Vec<Line> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    Line::new(
+                        e.name.clone(),
+                        PALETTE[i % PALETTE.len()],
+                        points(f, &rate(f, e, col::POOL_WAITS)),
+                    )
+                })
+                .collect();
+            let data: Vec<(String, Vec<f64>)> = lines
+                .iter()
+                .map(|l| {
+                    (
+                        format!("{} waits /s", l.label),
+                        l.points.iter().map(|p| p.1).collect(),
+                    )
+                })
+                .collect();
+            push(
+                make(
+                    format!("{prefix}pool-waits-{}.svg", n + 1),
+                    "Attempts waiting for a pooled connection".into(),
+                    png,
+                    &|t| {
+                        plots::time_plot(
+                            &TimePlot {
+                                title: "Attempts that waited for a pooled connection, per call",
+                                y_desc: "waits per second",
+                                end_s: f.end_s,
+                                lines: &lines,
+                                triggers: &r.triggers,
+                                warmup_s,
+                                log_y: false,
+                                y_max: None,
+                                height: 320,
+                            },
+                            t,
+                        )
+                    },
+                )?,
+                "saturation",
+                Some(k),
+                Some(hover(f, &data)),
+            );
+        }
+        // Health and breakers: drawn only when some replica or breaker changed state.
+        if let Some(svg) = plots::states(f, &r.triggers, &Target::Svg) {
+            let file = format!("{prefix}states.svg");
+            if let Some(dir) = png {
+                let path = dir.join(file.replace(".svg", ".png"));
+                plots::states(f, &r.triggers, &Target::Png(path)).transpose()?;
+            }
+            push(
+                (file, "Health and breaker timelines".into(), svg?),
+                "health",
+                Some(k),
+                None,
+            );
+        }
+        push(
+            make(
+                format!("{prefix}graph.svg"),
+                "The call graph: origin, degraded, breached, held".into(),
+                png,
+                &|t| plots::graph(&g, &r.cascade, t),
+            )?,
+            "graph",
+            Some(k),
+            None,
+        );
+    }
+
+    let html = html::page(scenario, schedule, runs, &out);
+    let markdown = markdown::page(scenario, schedule, runs, &out);
+    Ok(Pages {
+        html,
+        markdown,
+        plots: out.into_iter().map(|p| (p.file, p.svg)).collect(),
+    })
+}
+
+const GREY: plotters::style::RGBColor = plotters::style::RGBColor(110, 110, 110);

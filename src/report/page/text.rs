@@ -1,0 +1,290 @@
+//! The words both pages print: a verdict line per variant, the headline table's rows, what
+//! each variant changed, the meta line, the services table's rows. Every figure comes from the
+//! analysis (docs/analysis.md) or the summary; nothing is judged here.
+
+use crate::report::cascade::{count, ms, secs, Ending};
+use crate::report::{Analysed, Headline};
+use crate::scenario::Scenario;
+
+pub fn pct(v: f64) -> String {
+    if (0.9995..1.0).contains(&v) {
+        format!("{:.3}%", v * 100.0)
+    } else {
+        format!("{:.2}%", v * 100.0)
+    }
+}
+
+/// One sentence per variant: what its users saw, where it started, how it ended. Returns
+/// (sentence, alarming?): the latter when it ended metastable or never got back.
+pub fn verdict(a: &Analysed) -> (String, bool) {
+    let h = &a.headline;
+    let c = &a.cascade;
+    let no_ok = a.summary.clients.iter().all(|c| c.latency.count == 0);
+    let (ok, degraded, done) = a.summary.clients.iter().fold((0, 0, 0), |acc, c| {
+        (
+            acc.0 + c.outcomes.ok,
+            acc.1 + c.outcomes.degraded,
+            acc.2 + c.completed,
+        )
+    });
+    // "ok" only when it is: fallbacks are counted as served, and said to be.
+    let served = if degraded == 0 {
+        format!("{} of client requests ok", pct(h.availability))
+    } else {
+        let share = |x: u64| {
+            if done > 0 {
+                x as f64 / done as f64
+            } else {
+                0.0
+            }
+        };
+        format!(
+            "{} of client requests served ({} ok, {} degraded)",
+            pct(h.availability),
+            pct(share(ok)),
+            pct(share(degraded))
+        )
+    };
+    let mut s = format!(
+        "{}: {served}, goodput {:.1}/s, p99 {}",
+        a.name,
+        h.goodput_per_s,
+        if no_ok {
+            "n/a (no ok answer)".to_string()
+        } else {
+            ms(h.p99_ms)
+        }
+    );
+    let clients_breach = c.intervals.first().and_then(|i| i.breached.first());
+    match (c.chain.first(), clients_breach) {
+        (None, None) if c.triggers.is_empty() => {
+            s.push_str("; nothing injected, no SLO breached");
+            if let Some((name, share)) = c.steady.breakers_open.first() {
+                s.push_str(&format!(
+                    "; {name} breakers open in {:.0}% of windows",
+                    share * 100.0
+                ));
+            }
+        }
+        (None, None) => s.push_str("; every fault and surge absorbed: nothing degraded"),
+        (first, breach) => {
+            if let Some(f) = first {
+                s.push_str(&format!(
+                    "; {} degraded first, at {} ({})",
+                    f.service,
+                    secs(f.first_degraded_s),
+                    f.cause.replace('_', " ")
+                ));
+            }
+            match breach {
+                Some(b) => s.push_str(&format!("; clients breached their SLO from {}", secs(b.0))),
+                None => s.push_str("; clients held their SLO"),
+            }
+        }
+    }
+    let alarming = match &c.ending {
+        Ending::NoTrigger => false,
+        Ending::Recovered { after_s } => {
+            s.push_str(&format!("; back {} after the last trigger", secs(*after_s)));
+            false
+        }
+        Ending::Recovering { back_at_s, .. } => {
+            s.push_str(&format!(
+                "; still recovering at the end, back at about {}",
+                secs(*back_at_s)
+            ));
+            false
+        }
+        Ending::Sustained { by, .. } => {
+            s.push_str(&format!("; METASTABLE: {by}"));
+            true
+        }
+        Ending::Undecided { .. } => {
+            s.push_str("; not back by the end, and too little to tell why (run it longer)");
+            true
+        }
+        Ending::InForce { trigger } => {
+            s.push_str(&format!("; {trigger} lasts to the end"));
+            false
+        }
+    };
+    s.push('.');
+    (s, alarming)
+}
+
+/// Rows of the headline table: (label, value per run). What users saw first, then how it
+/// ended; the same rows for every variant, so they compare side by side.
+pub fn headline_rows(runs: &[Analysed]) -> Vec<(String, Vec<String>)> {
+    let h: Vec<&Headline> = runs.iter().map(|r| &r.headline).collect();
+    let row = |label: &str, f: &dyn Fn(&Headline) -> String| {
+        (
+            label.to_string(),
+            h.iter().map(|x| f(x)).collect::<Vec<_>>(),
+        )
+    };
+    let mut rows = vec![
+        row("availability (ok or degraded)", &|x| pct(x.availability)),
+        row("goodput", &|x| format!("{:.1}/s", x.goodput_per_s)),
+        row("client p99 (ok requests)", &|x| ms(x.p99_ms)),
+        row("recovered after the last trigger", &|x| match (
+            x.recovered_after_s,
+            x.not_back_after_s,
+            x.ending.as_str(),
+        ) {
+            (Some(t), _, _) => secs(t),
+            (None, Some(t), _) => format!("not within {} (the run's end)", secs(t)),
+            (None, _, "no_trigger") => "n/a".into(),
+            (None, _, "in_force") => "fault in force".into(),
+            (None, _, _) => "not by the end".into(),
+        }),
+        row(
+            "how it ended",
+            &|x| match (x.ending.as_str(), x.recovering_eta_s) {
+                ("sustained", _) => {
+                    format!("METASTABLE: {}", x.sustained_by.clone().unwrap_or_default())
+                }
+                ("recovering", Some(t)) => format!("recovering, back at about {}", secs(t)),
+                ("undecided", _) => "undecided (too little to tell)".into(),
+                ("in_force", _) => "fault in force".into(),
+                ("no_trigger", _) => "no trigger".into(),
+                (e, _) => e.to_string(),
+            },
+        ),
+    ];
+    if runs.iter().any(|r| !r.summary.replication.is_empty()) {
+        rows.push(row("acknowledged writes lost", &|x| {
+            x.acked_writes_lost.to_string()
+        }));
+    }
+    rows.push(row("wasted work (worker seconds)", &|x| {
+        count(x.wasted_worker_s)
+    }));
+    rows.push(row("client attempts per request", &|x| {
+        format!("{:.3}", x.client_amplification)
+    }));
+    rows.push(row("service arrivals per client request", &|x| {
+        format!("{:.3}", x.service_amplification)
+    }));
+    rows.push(row("trace hash", &|x| x.trace_hash.clone()));
+    rows
+}
+
+/// What changed from the first variant to each other one, on what users saw.
+pub fn differences(runs: &[Analysed]) -> Vec<String> {
+    let Some(base) = runs.first() else {
+        return Vec::new();
+    };
+    runs.iter()
+        .skip(1)
+        .map(|r| {
+            let (a, b) = (&base.headline, &r.headline);
+            let failed_a = 1.0 - a.availability;
+            let failed_b = 1.0 - b.availability;
+            format!(
+                "{} vs {}: availability {} -> {} ({:+.2} points; failed requests {}), goodput {:+.1}/s, p99 {} -> {}, service arrivals per request {:.2} -> {:.2}{}.",
+                r.name,
+                base.name,
+                pct(a.availability),
+                pct(b.availability),
+                (b.availability - a.availability) * 100.0,
+                if failed_a > 0.0 {
+                    format!("x{:.2}", failed_b / failed_a)
+                } else {
+                    "from none".into()
+                },
+                b.goodput_per_s - a.goodput_per_s,
+                ms(a.p99_ms),
+                ms(b.p99_ms),
+                a.service_amplification,
+                b.service_amplification,
+                match (a.metastable, b.metastable) {
+                    (Some(true), Some(false)) => "; no longer metastable",
+                    (Some(false), Some(true)) => "; becomes metastable",
+                    _ => "",
+                }
+            )
+        })
+        .collect()
+}
+
+/// Seed, length, warm-up, SLO and the number of variants, in one line.
+pub fn meta(scenario: &Scenario, runs: usize) -> String {
+    let d = |ns: u64| crate::engine::format_duration(ns);
+    format!(
+        "seed {} · {} simulated, measured after a {} warm-up · SLO: availability {} per {} window, service error rate at most {}{} · {} variant{}",
+        scenario.seed,
+        d(scenario.duration.0),
+        d(scenario.warmup.0),
+        pct(scenario.slo.availability),
+        d(scenario.slo.window.0),
+        pct(scenario.slo.error_rate),
+        scenario
+            .slo
+            .latency_p99
+            .map_or(String::new(), |l| format!(", p99 at most {}", d(l.0))),
+        runs,
+        if runs == 1 { "" } else { "s" }
+    )
+}
+
+/// The services table of a run: header and rows.
+pub fn services(a: &Analysed) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = vec![
+        "service",
+        "requests",
+        "ok",
+        "p99",
+        "utilisation",
+        "mean queue",
+        "turned away (queue full)",
+        "late answers (worker s)",
+        "degraded (s)",
+        "breached its SLO (s)",
+    ];
+    let rows = a
+        .summary
+        .services
+        .iter()
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                count(s.offered as f64),
+                pct(s.ok_ratio),
+                ms(s.latency.p99_ms),
+                format!("{:.1}%", s.utilisation * 100.0),
+                format!("{:.2}", s.mean_queue),
+                count(s.queue_full as f64),
+                format!(
+                    "{} ({:.1})",
+                    count(s.late_answers as f64),
+                    s.wasted_worker_s
+                ),
+                intervals(a, &s.name, false),
+                intervals(a, &s.name, true),
+            ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// A service's degradation (or breach) intervals, `73-82, 84-86`, or `-`.
+fn intervals(a: &Analysed, name: &str, breached: bool) -> String {
+    let ivs: Vec<String> = a
+        .cascade
+        .intervals
+        .iter()
+        .filter(|b| b.name == name)
+        .flat_map(|b| if breached { &b.breached } else { &b.degraded }.iter())
+        .map(|(a, b)| format!("{}-{}", trim(*a), trim(*b)))
+        .collect();
+    if ivs.is_empty() {
+        "-".into()
+    } else {
+        ivs.join(", ")
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map_or(s.clone(), str::to_string)
+}
