@@ -35,7 +35,7 @@ document.getElementById('f').onload = function () {
   // the values, and every time plot shows the cursor.
   var tip = 'none', cursors = 0;
   // Time plots laid out now (those in the first tab of each group).
-  var hovers = [].filter.call(d.querySelectorAll('figure.hover svg'), function (s) {
+  var hovers = [].filter.call(d.querySelectorAll('figure.hover svg[data-t1]'), function (s) {
     return s.getBoundingClientRect().width > 0; }).length;
   var fig = d.querySelector('figure.hover');
   if (fig) {
@@ -61,6 +61,16 @@ document.getElementById('f').onload = function () {
   var st = d.createElement('style');
   st.textContent = '.tabs>.panel{display:block!important}';
   d.head.appendChild(st);
+  // Pointing at a CDF (now shown) gives the latency there and each curve's share.
+  var cdfTip = 'none', cs = d.querySelector('figure.hover svg[data-lx0]');
+  if (cs) {
+    var cr = cs.getBoundingClientRect(), cx0 = +cs.getAttribute('data-x0'),
+      cx1 = +cs.getAttribute('data-x1'), cvw = +cs.getAttribute('width');
+    cs.dispatchEvent(new w.MouseEvent('mousemove', {bubbles: true,
+      clientX: cr.left + (cx0 + 0.9 * (cx1 - cx0)) * cr.width / cvw, clientY: cr.top + cr.height / 2}));
+    var ct = d.querySelector('.tip');
+    if (ct && ct.style.display === 'block') cdfTip = ct.textContent.split('\n').slice(0, 2).join(' | ');
+  }
   var svgs = d.querySelectorAll('figure svg');
   var shown = 0;
   for (var i = 0; i < svgs.length; i++) {
@@ -76,7 +86,7 @@ document.getElementById('f').onload = function () {
   out.textContent = 'RES' + 'ULT svgs=' + svgs.length + ' shown=' + shown + ' h1=' +
     (d.querySelector('h1') || {}).textContent + ' tables=' + d.querySelectorAll('table').length +
     ' height=' + height + ' tallest=' + tallest + ' verdict_bottom=' + verdict + ' hovers=' + hovers + ' cursors=' + cursors +
-    ' tip=[' + tip + '] fetched=[' + fetched.join(' ') + '] E' + 'ND';
+    ' tip=[' + tip + '] cdf_tip=[' + cdfTip + '] fetched=[' + fetched.join(' ') + '] E' + 'ND';
   document.body.appendChild(out);
 };
 </script></body></html>"#;
@@ -193,6 +203,10 @@ fn the_report_renders_in_chromium_and_fetches_nothing() {
     assert_eq!(figure(&result, "cursors"), hovers, "{result}");
     assert!(
         result.contains("tip=[") && result.contains(" s | "),
+        "{result}"
+    );
+    assert!(
+        result.contains("cdf_tip=[within ") && result.contains("% answered ok]"),
         "{result}"
     );
     assert!(console.is_empty(), "the page logged: {console:?}");

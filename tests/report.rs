@@ -169,7 +169,61 @@ fn quickstart_report_shows_the_cascade_in_the_order_it_broke() {
             close(*g, row["goodput_per_s"], variant);
             close(*a, row["attempts"] / w, variant);
         }
+        // The CDF's hover data is summary.json's: each curve ends at the share of the client's
+        // requests answered ok (failures never arrive), reached at its largest latency.
+        let summary: serde_json::Value = serde_json::from_str(&read(
+            dir.join("variants").join(variant).join("summary.json"),
+        ))
+        .unwrap();
+        let client = &summary["clients"][0];
+        let curve = hover_json(&html, "variants-cdf.svg")["s"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["l"] == variant)
+            .cloned()
+            .unwrap();
+        let q: Vec<f64> = curve["q"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        let x: Vec<f64> = curve["x"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        close(
+            *q.last().unwrap(),
+            client["ok_ratio"].as_f64().unwrap(),
+            variant,
+        );
+        close(
+            *x.last().unwrap(),
+            client["latency"]["max_ms"].as_f64().unwrap(),
+            variant,
+        );
+        assert!(
+            q.windows(2).all(|w| w[0] <= w[1]),
+            "{variant}: a CDF never falls"
+        );
     }
+}
+
+/// A figure's hover data (the JSON beside its SVG in index.html).
+fn hover_json(html: &str, figure: &str) -> serde_json::Value {
+    let fig = html
+        .split(&format!("<figure id=\"{figure}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no figure {figure}"));
+    let json = fig
+        .split("<script type=\"application/json\" class=\"data\">")
+        .nth(1)
+        .and_then(|j| j.split("</script>").next())
+        .unwrap_or_else(|| panic!("{figure} has no hover data"));
+    serde_json::from_str(json).unwrap()
 }
 
 /// The system rows of one variant in timeseries.csv: (window width, column -> value).
@@ -192,22 +246,13 @@ fn system_rows(csv: &str, variant: &str) -> Vec<(f64, std::collections::HashMap<
 
 /// One series of a figure's hover data (the JSON beside its SVG in index.html).
 fn hover_series(html: &str, figure: &str, label: &str) -> Vec<f64> {
-    let fig = html
-        .split(&format!("<figure id=\"{figure}\""))
-        .nth(1)
-        .unwrap_or_else(|| panic!("no figure {figure}"));
-    let json = fig
-        .split("<script type=\"application/json\" class=\"data\">")
-        .nth(1)
-        .and_then(|j| j.split("</script>").next())
-        .unwrap_or_else(|| panic!("{figure} has no hover data"));
-    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let v = hover_json(html, figure);
     let s = v["s"]
         .as_array()
         .unwrap()
         .iter()
         .find(|s| s["l"] == label)
-        .unwrap_or_else(|| panic!("{figure} has no series {label}: {json}"));
+        .unwrap_or_else(|| panic!("{figure} has no series {label}: {v}"));
     s["v"]
         .as_array()
         .unwrap()

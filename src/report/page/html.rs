@@ -60,12 +60,21 @@ function fmt(v){return v===null?'-':Math.abs(v)>=100?v.toFixed(0):Math.abs(v)>=1
 function hide(){tip.style.display='none';figs.forEach(function(f){f.c.style.display='none';});}
 function show(t,src,e){
  figs.forEach(function(f){var s=f.s,r=s.getBoundingClientRect(),fr=f.getBoundingClientRect();
-  if(!r.width||t>f.t1){f.c.style.display='none';return;}
+  if(f.d.cdf||!r.width||t>f.t1){f.c.style.display='none';return;}
   var px=(f.x0+t/f.t1*(f.x1-f.x0))*r.width/f.vw;
   f.c.style.left=(r.left-fr.left+px)+'px';f.c.style.top=(r.top-fr.top)+'px';
   f.c.style.height=r.height+'px';f.c.style.display='block';});
  var d=src.d,i=Math.floor(t/d.w),out=[(i*d.w).toFixed(1)+' to '+((i+1)*d.w).toFixed(1)+' s'];
  d.s.forEach(function(s){out.push(s.l+': '+fmt(s.v[i]===undefined?null:s.v[i]));});
+ tip.textContent=out.join('\n');tip.style.display='block';
+ tip.style.left=(e.pageX+14)+'px';tip.style.top=(e.pageY+14)+'px';}
+function cdf(f,x,e){var d=f.d,lx=+f.s.getAttribute('data-lx0'),hx=+f.s.getAttribute('data-lx1');
+ var ms=Math.pow(10,lx+(x-f.x0)/(f.x1-f.x0)*(hx-lx)),out=['within '+fmt(ms)+' ms'];
+ d.s.forEach(function(s){var q=0;for(var i=0;i<s.x.length&&s.x[i]<=ms;i++)q=s.q[i];
+  out.push(s.l+': '+(q*100).toFixed(1)+'% answered ok');});
+ var r=f.s.getBoundingClientRect(),fr=f.getBoundingClientRect();
+ f.c.style.left=(r.left-fr.left+x*r.width/f.vw)+'px';f.c.style.top=(r.top-fr.top)+'px';
+ f.c.style.height=r.height+'px';f.c.style.display='block';
  tip.textContent=out.join('\n');tip.style.display='block';
  tip.style.left=(e.pageX+14)+'px';tip.style.top=(e.pageY+14)+'px';}
 figs.forEach(function(f){
@@ -75,7 +84,8 @@ figs.forEach(function(f){
  f.c=document.createElement('div');f.c.className='cursor';f.appendChild(f.c);
  f.s.addEventListener('mousemove',function(e){var r=f.s.getBoundingClientRect();
   var x=(e.clientX-r.left)*f.vw/r.width;
-  if(x<f.x0||x>f.x1){hide();return;}show((x-f.x0)/(f.x1-f.x0)*f.t1,f,e);});
+  if(x<f.x0||x>f.x1){hide();return;}
+  if(f.d.cdf){cdf(f,x,e);return;}show((x-f.x0)/(f.x1-f.x0)*f.t1,f,e);});
  f.s.addEventListener('mouseleave',hide);});
 })();"#;
 
@@ -138,10 +148,12 @@ fn figure(p: &Plot) -> String {
         svg.trim(),
         esc(&p.title),
         esc(&p.file),
-        if p.hover.is_some() {
-            " · point at it for values; data: <code>timeseries.csv</code>"
-        } else {
-            ""
+        match &p.hover {
+            Some(h) if h.starts_with("{\"cdf\"") => {
+                " · point at it for values; data: <code>latency_cdf_ms</code> in <code>summary.json</code>"
+            }
+            Some(_) => " · point at it for values; data: <code>timeseries.csv</code>",
+            None => "",
         }
     )
 }

@@ -125,6 +125,30 @@ fn hover(frame: &Frame, series: &[(String, Vec<f64>)]) -> String {
     o
 }
 
+/// Hover data for a CDF: each curve's points as plotted (latency in ms, share of all finished
+/// requests answered ok within it), from summary.json's `latency_cdf_ms`.
+fn cdf_hover(lines: &[CdfLine]) -> String {
+    let num = |v: f64| {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    let series: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let pts = l.points.iter().filter(|p| p.0 > 0.0);
+            format!(
+                "{{\"l\":{},\"x\":[{}],\"q\":[{}]}}",
+                json_str(&l.label),
+                pts.clone().map(|p| num(p.0)).collect::<Vec<_>>().join(","),
+                pts.map(|p| num(p.1 * l.ok_share))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        })
+        .collect();
+    format!("{{\"cdf\":1,\"s\":[{}]}}", series.join(","))
+}
+
 fn json_str(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
 }
@@ -340,7 +364,7 @@ pub fn build(
                 )?,
                 "latency",
                 None,
-                None,
+                Some(cdf_hover(&cdfs)),
             );
         }
     }
@@ -515,7 +539,7 @@ pub fn build(
                 )?,
                 "latency",
                 Some(k),
-                None,
+                Some(cdf_hover(chunk)),
             );
         }
         // Saturation: worker use and queue room per service, more services more plots.

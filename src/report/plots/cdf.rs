@@ -13,21 +13,22 @@ pub struct CdfLine {
 }
 
 pub fn cdf(title: &str, lines: &[CdfLine], target: &Target) -> PlotResult {
-    canvas!(target, W, 300, |root| {
+    let xs = lines
+        .iter()
+        .flat_map(|l| l.points.iter().map(|p| p.0))
+        .filter(|x| *x > 0.0);
+    let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
+    let (lo, hi) = if lo.is_finite() {
+        (lo / 1.3, hi * 1.3)
+    } else {
+        (0.1, 10.0)
+    };
+    let axis: (i32, i32);
+    let svg = canvas!(target, W, 300, |root| {
         root.fill(&WHITE).map_err(err)?;
         let (root, side) = root.split_horizontally(W - LEGEND_W);
-        let xs = lines
-            .iter()
-            .flat_map(|l| l.points.iter().map(|p| p.0))
-            .filter(|x| *x > 0.0);
-        let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-            (a.min(x), b.max(x))
-        });
-        let (lo, hi) = if lo.is_finite() {
-            (lo / 1.3, hi * 1.3)
-        } else {
-            (0.1, 10.0)
-        };
         let mut chart = ChartBuilder::on(&root)
             .caption(title, (FONT, 18))
             .margin(12)
@@ -98,5 +99,20 @@ pub fn cdf(title: &str, lines: &[CdfLine], target: &Target) -> PlotResult {
             ));
         }
         legend(&side, &entries, 48)?;
-    })
+        let area = chart.plotting_area();
+        let (x0, _) = area.get_base_pixel();
+        axis = (x0, x0 + area.dim_in_pixel().0 as i32);
+    })?;
+    // The page's script turns a pointer position into a latency: pixels and log10 range.
+    Ok(svg.replacen(
+        "<svg ",
+        &format!(
+            "<svg data-x0=\"{}\" data-x1=\"{}\" data-lx0=\"{:.6}\" data-lx1=\"{:.6}\" ",
+            axis.0,
+            axis.1,
+            lo.log10(),
+            hi.log10()
+        ),
+        1,
+    ))
 }
