@@ -184,11 +184,40 @@ fn seeds_text(seeds: &[u64]) -> String {
     }
 }
 
+/// `w` as one shell word: as is when it holds only characters no shell treats specially
+/// (`policies[0]` would be a glob), else in single quotes.
+fn shell_word(w: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._,=:/+-@%".contains(c);
+    if !w.is_empty() && w.chars().all(plain) {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', "'\\''"))
+    }
+}
+
+/// `name` with a line-break opportunity after each `.` and `_`, except one that would leave a
+/// unit (`_s`, `_ms`) alone on the last line.
+fn break_points(name: &str) -> String {
+    let mut o = String::with_capacity(name.len() + 16);
+    for (i, c) in name.char_indices() {
+        o.push(c);
+        let rest = &name[i + c.len_utf8()..];
+        if (c == '.' || c == '_') && rest.len() > 2 {
+            o.push_str("<wbr>");
+        }
+    }
+    o
+}
+
 /// The command that reruns this sweep.
 pub fn command(plan: &Plan, slo: &Criterion) -> String {
-    let mut c = format!("faultline sweep {}", plan.file);
+    let mut c = format!("faultline sweep {}", shell_word(&plan.file));
     for p in &plan.params {
-        let _ = write!(c, " --set {}={}", p.path, p.labels.join(","));
+        let _ = write!(
+            c,
+            " --set {}",
+            shell_word(&format!("{}={}", p.path, p.labels.join(",")))
+        );
     }
     let _ = write!(c, " --seeds {} --slo '{slo}'", seeds_text(&plan.seeds));
     c
@@ -468,13 +497,15 @@ pub fn render(plan: &Plan, slo: &Criterion, rows: &[RunRow]) -> Result<String, S
 
     // Every point.
     o.push_str("<h2>Points</h2>\n<p>Mean ± 95% half-width across seeds (points.csv; every run in runs.csv). A time to recover marked ≥ counts the seeds not back by the run's end at the time they were watched: the true mean is at least that.</p>\n<div class=\"scroll\"><table><tr><th>point</th>");
+    // Long names may break after a dot or an underscore, so the table stays narrow.
+    let head = |s: &str| break_points(&esc(s));
     for p in &plan.params {
-        let _ = write!(o, "<th>{}</th>", esc(&p.path));
+        let _ = write!(o, "<th class=\"w\">{}</th>", head(&p.path));
     }
     o.push_str("<th>SLO</th>");
     for (k, m) in METRICS.iter().enumerate() {
         if k != NOT_BACK {
-            let _ = write!(o, "<th>{}</th>", esc(m));
+            let _ = write!(o, "<th class=\"w\">{}</th>", head(m));
         }
     }
     o.push_str("</tr>\n");
@@ -505,7 +536,8 @@ pub fn render(plan: &Plan, slo: &Criterion, rows: &[RunRow]) -> Result<String, S
     let _ = writeln!(
         o,
         "<h2>Reproduce</h2>\n<pre class=\"wrap\">{}</pre>\n</body></html>",
-        esc(&command(plan, slo))
+        // One option per line (a shell continuation), so it reads and copies whole.
+        esc(&command(plan, slo).replace(" --", " \\\n    --"))
     );
     Ok(o)
 }
@@ -608,6 +640,32 @@ mod tests {
         for (h, want, t) in cases {
             assert_eq!(verdict(&l, h), *want, "{h:?}");
             assert_eq!(tip(h), *t, "{h:?}");
+        }
+    }
+
+    #[test]
+    fn names_break_after_dots_and_underscores_but_keep_their_unit() {
+        let cases = [
+            ("goodput_per_s", "goodput_<wbr>per_s"),
+            ("a.b_ms", "a.<wbr>b_ms"),
+            ("p99_ms", "p99_ms"),
+            ("clients.shoppers.load", "clients.<wbr>shoppers.<wbr>load"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(break_points(n), want, "{n}");
+        }
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        let cases = [
+            ("a.b=1,2", "a.b=1,2"),
+            ("p[0].x=1", "'p[0].x=1'"),
+            ("it's", "'it'\\''s'"),
+            ("", "''"),
+        ];
+        for (w, want) in cases {
+            assert_eq!(shell_word(w), want, "{w}");
         }
     }
 

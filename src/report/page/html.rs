@@ -25,7 +25,7 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 .scroll{overflow-x:auto;max-width:100%}
 figure{margin:1.2em 0;position:relative}figure svg{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#555;font-size:.9em}ul.chain li{margin:.15em 0}pre{background:#f7f7f7;padding:.6em;overflow-x:auto}
-pre.wrap{white-space:pre-wrap;overflow-wrap:anywhere}@media print{.scroll{overflow:visible}}
+pre.wrap{white-space:pre-wrap;overflow-wrap:break-word}th.w{white-space:normal;min-width:4em}@media print{.scroll{overflow:visible}}
 .question{color:#555;font-style:italic}";
 
 /// The tabs' and the hover's styles (variant tabs: a radio button per variant).
