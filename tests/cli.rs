@@ -25,6 +25,7 @@ fn check(text: &str, expect: &[&str]) {
     let (code, err) = validate_text("case.ron", text);
     assert_eq!(code, 2, "exit code for:\n{text}\nstderr:\n{err}");
     assert!(!err.contains("panicked"), "panic:\n{err}");
+    assert!(!err.contains("`Raw"), "an internal type's name:\n{err}");
     for e in expect {
         assert!(err.contains(e), "expected {e:?} in:\n{err}");
     }
@@ -521,6 +522,42 @@ fn bad_link_bandwidth_is_reported() {
         &link("request_kb: 2.0"),
         &["links[0].request_kb", "add bandwidth_mbit_per_s"],
     );
+}
+
+#[test]
+fn bad_service_disciplines_and_contention_are_reported() {
+    let svc = |extra: &str| {
+        scenario(
+            &format!(r#"(name: "s", service_time: Constant("1ms"), {extra})"#),
+            OK_CLIENT,
+        )
+    };
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "contention: Linear(per_request: -0.1)",
+            &[
+                "services[0].contention.per_request",
+                "between 0 and 1000",
+                "4:",
+            ],
+        ),
+        (
+            "contention: Polynomial(coefficient: 0.1, exponent: 11.0)",
+            &["services[0].contention.exponent", "between 0 and 10"],
+        ),
+        (
+            "contention: Exponential(per_request: 20.0)",
+            &["services[0].contention.per_request", "between 0 and 10"],
+        ),
+        ("contention: Quadratic(a: 1.0)", &["Quadratic", "Linear"]),
+        (
+            "discipline: RoundRobin",
+            &["RoundRobin", "ProcessorSharing"],
+        ),
+    ];
+    for (extra, expect) in cases {
+        check(&svc(extra), expect);
+    }
 }
 
 #[test]

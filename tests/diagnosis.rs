@@ -386,3 +386,60 @@ fn a_condition_present_from_the_start_is_stated_not_called_healthy() {
     assert!((a.headline.availability - 1.0).abs() < 1e-9);
     assert!((a.summary.clients[0].goodput_per_s - 150.0).abs() < 5.0);
 }
+
+/// A service whose requests slow with concurrency (10 ms alone, x (1 + 0.01 (m-1)^2) with m
+/// computing), fed 300/s evenly. With all 64 workers computing each request takes
+/// 10 ms x 40.69 = 407 ms: 64 / 0.4069 = 157 served per second, 2.46 per busy worker-second,
+/// half the users' load, so a surge that fills the workers is never left. With 16 workers the
+/// worst is 10 ms x 3.25: 492/s, above the load, and the backlog drains.
+fn contended(workers: u32) -> String {
+    format!(
+        r#"(
+    name: "contended", seed: 2, duration: "120s", warmup: "5s",
+    default_link_latency: Constant("0s"),
+    clients: [(name: "users", target: "api", load: Open(rate_per_s: 300.0, arrivals: Constant), timeout: "2s", max_in_flight: 100000)],
+    services: [(name: "api", workers: {workers}, queue_capacity: 2000, service_time: Constant("10ms"),
+                contention: Polynomial(coefficient: 0.01, exponent: 2.0))],
+    faults: [(at: "30s", for: "5s", fault: Spike(client: "users", multiplier: 2.0))],
+    slo: (availability: 0.95),
+)"#
+    )
+}
+
+#[test]
+fn a_slowdown_under_load_is_sustained_and_named_and_below_the_knee_it_recovers() {
+    let a = analyse(&contended(64), None);
+    let c = &a.cascade;
+    match &c.ending {
+        Ending::Sustained {
+            service,
+            by,
+            own_load_per_s,
+            completes_per_s,
+            ..
+        } => {
+            assert_eq!(service, "api");
+            assert!(by.contains("contention"), "{by}");
+            // Served per busy worker-second now: 1 / 0.4069 s.
+            let now: f64 = by
+                .split(" now)")
+                .next()
+                .and_then(|h| h.rsplit(", ").next())
+                .and_then(|x| x.parse().ok())
+                .unwrap_or_else(|| panic!("no speed in {by}"));
+            assert!((now - 2.458).abs() < 0.05, "{now} in {by}");
+            assert!((own_load_per_s - 300.0).abs() < 5.0, "{own_load_per_s}");
+            assert!((completes_per_s - 157.3).abs() < 2.0, "{completes_per_s}");
+        }
+        e => panic!("expected sustained, got {e:?}\n{}", story(c)),
+    }
+    assert_eq!(a.headline.metastable, Some(true));
+
+    let a = analyse(&contended(16), None);
+    assert_eq!(
+        a.cascade.ending.name(),
+        "recovered",
+        "{}",
+        story(&a.cascade)
+    );
+}

@@ -305,3 +305,102 @@ fn a_disk_with_an_iops_limit_queues_like_md1() {
         s.clients[0].latency.mean_ms
     });
 }
+
+/// One service under processor sharing (`workers` cores) and an optional `contention`.
+fn shared_server(rate_per_s: f64, workers: u32, extra: &str, service_time: &str) -> String {
+    format!(
+        r#"(
+            name: "ps", duration: "100000s", warmup: "2000s",
+            clients: [(name: "arrivals", target: "server", load: Open(rate_per_s: {rate_per_s}), max_in_flight: 1000000)],
+            services: [(name: "server", workers: {workers}, service_time: {service_time}, {extra})],
+        )"#
+    )
+}
+
+#[test]
+fn mm1_processor_sharing_mean_response_is_one_over_mu_minus_lambda() {
+    let (lambda, mu) = (0.7, 1.0);
+    let text = shared_server(
+        lambda,
+        1,
+        "discipline: ProcessorSharing, queue_capacity: 1000000",
+        r#"Exponential(mean: "1s")"#,
+    );
+    check("M/M/1-PS W (s)", &text, 1.0 / (mu - lambda), 0.05, |s| {
+        server(s).latency.mean_ms / 1e3
+    });
+    // Nobody waits for a worker: every request is in service at once.
+    check("M/M/1-PS utilisation", &text, lambda / mu, 0.01, |s| {
+        server(s).utilisation
+    });
+}
+
+#[test]
+fn md1_processor_sharing_is_insensitive_to_the_size_distribution() {
+    // M/G/1-PS: E[T] = E[S] / (1 - rho) for any sizes, so constant 1 s at rho 0.8 gives 5 s,
+    // where FIFO's Pollaczek-Khinchine gives 3 s (md1_mean_wait_is_pollaczek_khinchine).
+    let lambda = 0.8;
+    let text = shared_server(
+        lambda,
+        1,
+        "discipline: ProcessorSharing, queue_capacity: 1000000",
+        r#"Constant("1s")"#,
+    );
+    check("M/D/1-PS W (s)", &text, 1.0 / (1.0 - lambda), 0.05, |s| {
+        server(s).latency.mean_ms / 1e3
+    });
+}
+
+/// Mean number in a birth-death queue with arrival rate `lambda` in every state below `k`
+/// (none at `k`: turned away) and total service rate `mu(n)` with `n` present, from the
+/// product form p(n) ~ prod lambda / mu(j).
+fn birth_death_mean(lambda: f64, k: usize, mu: impl Fn(usize) -> f64) -> f64 {
+    let (mut p, mut z, mut l) = (1.0, 1.0, 0.0);
+    for n in 1..=k {
+        p *= lambda / mu(n);
+        z += p;
+        l += n as f64 * p;
+    }
+    l / z
+}
+
+#[test]
+fn contention_with_dedicated_workers_is_the_birth_death_queue_it_describes() {
+    // 4 workers, exponential 1 s, Linear(0.2): with m computing each runs at 1 / (1 + 0.2 (m-1)),
+    // so n present complete at min(n,4) / (1 + 0.2 (min(n,4)-1)) per second (2.5 at most).
+    let lambda = 1.8;
+    let mu = |n: usize| {
+        let m = n.min(4) as f64;
+        m / (1.0 + 0.2 * (m - 1.0))
+    };
+    let expected = birth_death_mean(lambda, 5000, mu);
+    let text = shared_server(
+        lambda,
+        4,
+        "queue_capacity: 1000000, contention: Linear(per_request: 0.2)",
+        r#"Exponential(mean: "1s")"#,
+    );
+    // Without the stretch (plain M/M/4) it would be 1.905.
+    check("contended M/M/4 L", &text, expected, 0.05, |s| {
+        server(s).mean_in_system
+    });
+}
+
+#[test]
+fn contention_under_processor_sharing_is_the_birth_death_queue_it_describes() {
+    // 2 cores, at most 30 held, Polynomial(0.002, 2): n present complete at
+    // min(n, 2) / (1 + 0.002 (n-1)^2) per second; the service slows as the queue grows.
+    let lambda = 1.2;
+    let mu = |n: usize| (n.min(2) as f64) / (1.0 + 0.002 * ((n - 1) as f64).powi(2));
+    let expected = birth_death_mean(lambda, 30, mu);
+    let text = shared_server(
+        lambda,
+        2,
+        "discipline: ProcessorSharing, queue_capacity: 28, contention: Polynomial(coefficient: 0.002, exponent: 2.0)",
+        r#"Exponential(mean: "1s")"#,
+    );
+    // Without the stretch the same queue holds 1.875 on average: the check tells them apart.
+    check("contended M/M/2-PS/30 L", &text, expected, 0.08, |s| {
+        server(s).mean_in_system
+    });
+}

@@ -8,13 +8,15 @@
 //! Below the running world (`world/`) sit the parts it is built from, none of which knows the
 //! world: the typed spec (`spec.rs`), distributions (`dist.rs`), what a request is and the slab
 //! it lives in (`request.rs`), the policy stacks' state (`stack.rs`), and the pure state
-//! machines of the optional machinery (`replication.rs`, `cache.rs`).
+//! machines of the optional machinery (`replication.rs`, `cache.rs`, `sharing.rs`: processor
+//! sharing and load-dependent service).
 
 pub mod cache;
 pub mod dist;
 mod observer;
 pub mod replication;
 mod request;
+pub mod sharing;
 pub mod spec;
 mod stack;
 mod world;

@@ -125,6 +125,31 @@ pub struct ServiceSpec {
     pub active_passive: Option<ActivePassiveSpec>,
     /// Each replica's own disk: every request does one I/O after its service time.
     pub disk: Option<DiskSpec>,
+    /// How a replica's workers serve the requests computing (their service time).
+    pub discipline: Discipline,
+    /// Load-dependent service: service times stretch with the requests computing at the
+    /// replica (see `model::sharing`).
+    pub contention: Option<crate::model::sharing::Contention>,
+}
+
+/// How a replica's `workers` serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Discipline {
+    /// Each worker serves one request at a time at full speed; the others wait in the queue.
+    #[default]
+    Dedicated,
+    /// The workers are cores shared equally by every request computing at the replica (as an
+    /// operating system schedules threads): no request waits for a worker, each computes at
+    /// `min(1, workers / n)` of full speed while `n` compute. At most `workers +
+    /// queue_capacity` requests are held at once; more are turned away (queue full).
+    ProcessorSharing,
+}
+
+impl ServiceSpec {
+    /// Some request's service time depends on the others computing beside it.
+    pub fn shares_work(&self) -> bool {
+        self.discipline == Discipline::ProcessorSharing || self.contention.is_some()
+    }
 }
 
 /// A replica's disk: operations start no closer together than 1 / `iops` (first come, first

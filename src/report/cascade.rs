@@ -946,6 +946,92 @@ fn sustained(
         ));
     }
     best.map(|b| b.1)
+        .or_else(|| slowed(frame, graph, judged, base, tail, client_rate))
+}
+
+/// A service that serves each request more slowly than before the trigger, so slowly that its
+/// busy workers complete less than its users' own load: the backlog that slows it never
+/// clears (see docs/analysis.md).
+fn slowed(
+    frame: &Frame,
+    graph: &Graph,
+    judged: &[Judged],
+    base: &[usize],
+    tail: &[usize],
+    client_rate: f64,
+) -> Option<Ending> {
+    let mean =
+        |f: &dyn Fn(usize) -> f64| tail.iter().map(|&i| f(i)).sum::<f64>() / tail.len() as f64;
+    let clients_base = judged[0].baseline.offered_per_s;
+    let mut best: Option<(f64, Ending)> = None;
+    for j in judged.iter().skip(1).filter(|j| j.baseline.usable()) {
+        let Some(e) = frame.get(Kind::Service, &j.name) else {
+            continue;
+        };
+        let fin = |v: f64| if v.is_finite() { v } else { 0.0 };
+        // Requests that finished without being turned away (queue full, shed, expired).
+        let served = |i: usize| {
+            let r = &e.rows[i];
+            e.finished(i) - fin(r[col::QUEUE_FULL]) - fin(r[col::SHED])
+        };
+        // Requests served per busy worker-second over `rows`.
+        let speed = |rows: &[usize]| {
+            let (served, busy_s) = rows.iter().fold((0.0, 0.0), |(a, b), &i| {
+                let r = &e.rows[i];
+                (
+                    a + served(i),
+                    b + fin(r[col::UTILISATION]) * fin(r[col::CAPACITY]) * frame.width(i),
+                )
+            });
+            if busy_s > 0.0 {
+                served / busy_s
+            } else {
+                f64::NAN
+            }
+        };
+        let (was, now) = (speed(base), speed(tail));
+        let util = mean(&|i| e.rows[i][col::UTILISATION]);
+        let arrivals = mean(&|i| e.rows[i][col::OFFERED] / frame.width(i));
+        let completes = mean(&|i| e.finished(i) / frame.width(i));
+        let served = mean(&|i| served(i) / frame.width(i));
+        let capacity = mean(&|i| fin(e.rows[i][col::CAPACITY]));
+        let own = client_rate * j.baseline.offered_per_s / clients_base;
+        let factor = was / now;
+        if !(util >= judge::SATURATED
+            && arrivals >= 0.95 * completes
+            && own > 1.05 * served
+            && factor >= 1.5
+            && was * capacity >= 1.1 * own)
+        {
+            continue;
+        }
+        if best.as_ref().is_some_and(|(x, _)| *x >= factor) {
+            continue;
+        }
+        let name = &j.name;
+        let why = if graph
+            .services
+            .iter()
+            .any(|n| n.name == *name && n.contended)
+        {
+            "contention: with every worker busy, each request computes"
+        } else {
+            "each request holds a worker"
+        };
+        best = Some((
+            factor,
+            Ending::Sustained {
+                service: name.clone(),
+                by: format!(
+                    "a slowdown under load at {name}, {why} {factor:.1}x longer than before the trigger ({was:.1} served per busy worker-second then, {now:.2} now), so its {capacity:.0} workers cannot serve its users' own load and the backlog that slows it does not clear"
+                ),
+                arrivals_per_s: arrivals,
+                own_load_per_s: own,
+                completes_per_s: served,
+            },
+        ));
+    }
+    best.map(|b| b.1)
 }
 
 /// Names the amplification that holds `service` up: the largest of the clients' retries, the

@@ -202,6 +202,8 @@ pub struct Node {
     pub depth: usize,
     /// Services it calls, without repeats.
     pub callees: Vec<String>,
+    /// Its service times stretch with the requests computing beside it (`contention`).
+    pub contended: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

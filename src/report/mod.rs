@@ -123,6 +123,7 @@ pub fn graph(spec: &SystemSpec) -> Graph {
                     name: s.name.clone(),
                     depth: depth[i].max(1),
                     callees,
+                    contended: s.contention.is_some(),
                 }
             })
             .collect(),

@@ -62,6 +62,7 @@ fn graph() -> Graph {
             name: "svc".into(),
             depth: 1,
             callees: vec![],
+            contended: false,
         }],
         calls: vec![],
         clients: vec![("c".into(), "svc".into())],

@@ -338,6 +338,15 @@ fn format_path(path: &serde_path_to_error::Path) -> String {
 
 fn spanned_problem(path: String, e: &ron::error::SpannedError) -> Problem {
     let mut message = e.code.to_string();
+    // The parser names our internal types (`in enum `RawBalancer``); the field path already
+    // says where, so drop them.
+    for kind in [" in enum `Raw", " in struct `Raw"] {
+        if let Some(a) = message.find(kind) {
+            if let Some(b) = message[a + kind.len()..].find('`') {
+                message.replace_range(a..a + kind.len() + b + 1, "");
+            }
+        }
+    }
     if e.span.start.line == 1 && e.span.start.col <= 1 {
         message.push_str(" (a scenario is a RON file that starts with `(` or `Scenario(`; see scenarios/quickstart.ron)");
     }

@@ -195,6 +195,25 @@ pub struct RawService {
     pub restart: Option<RawRestart>,
     pub active_passive: Option<RawActivePassive>,
     pub disk: Option<RawDisk>,
+    #[serde(default)]
+    pub discipline: RawDiscipline,
+    pub contention: Option<RawContention>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawDiscipline {
+    #[default]
+    Dedicated,
+    ProcessorSharing,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawContention {
+    Linear { per_request: f64 },
+    Polynomial { coefficient: f64, exponent: f64 },
+    Exponential { per_request: f64 },
 }
 
 #[derive(Debug, Clone, Deserialize)]

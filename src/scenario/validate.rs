@@ -22,6 +22,7 @@ pub const DEFAULT_MAX_PENDING_EVENTS: u64 = 20_000_000;
 pub const DEFAULT_MAX_LIVE_REQUESTS: u64 = 2_000_000;
 pub const DEFAULT_MAX_IN_FLIGHT: u64 = 10_000;
 pub const DEFAULT_QUEUE_CAPACITY: i64 = 1_000;
+
 /// A service may list at most this many calls (a parallel fan-out tracks them in a 64-bit mask).
 pub const MAX_CALLS: usize = 64;
 /// Validates `raw` into a [`Scenario`], or returns every problem found.
@@ -248,6 +249,11 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                     read_fraction,
                 })
             }),
+            discipline: match s.discipline {
+                RawDiscipline::Dedicated => crate::model::Discipline::Dedicated,
+                RawDiscipline::ProcessorSharing => crate::model::Discipline::ProcessorSharing,
+            },
+            contention: s.contention.map(|k| contention(&mut c, &p, k)),
         });
     }
     check_cycles(&mut c, &services);
@@ -675,4 +681,38 @@ fn check_event_budget(s: &Scenario) -> Result<(), Problem> {
         });
     }
     Ok(())
+}
+
+/// A `contention` form with each parameter in its range (a stretch must never shrink).
+fn contention(c: &mut Checker, p: &str, k: RawContention) -> crate::model::sharing::Contention {
+    use crate::model::sharing::Contention as K;
+    let mut param = |name: &str, v: f64, max: f64| {
+        if !(v.is_finite() && (0.0..=max).contains(&v)) {
+            c.err(
+                format!("{p}.contention.{name}"),
+                format!("between 0 and {max}, got {v} (0 means no stretch)"),
+            );
+        }
+    };
+    match k {
+        RawContention::Linear { per_request } => {
+            param("per_request", per_request, 1_000.0);
+            K::Linear { per_request }
+        }
+        RawContention::Polynomial {
+            coefficient,
+            exponent,
+        } => {
+            param("coefficient", coefficient, 1_000.0);
+            param("exponent", exponent, 10.0);
+            K::Polynomial {
+                coefficient,
+                exponent,
+            }
+        }
+        RawContention::Exponential { per_request } => {
+            param("per_request", per_request, 10.0);
+            K::Exponential { per_request }
+        }
+    }
 }

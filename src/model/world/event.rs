@@ -37,6 +37,10 @@ pub enum Event {
     OutlierSweep { service: u32 },
     /// A heartbeat round of an active-passive service.
     Heartbeat { service: u32 },
+    /// The next request computing at a replica whose requests share its processors finishes
+    /// (`token`: the replica's current one; the request counts change the time, so a
+    /// completion scheduled before the last change carries an old token and is ignored).
+    ShareDone { replica: u32, token: u32 },
 }
 
 /// Trace kind codes: stable, part of the trace hash.
@@ -52,7 +56,8 @@ pub mod kind {
     pub const RESTART: u8 = 9;
     pub const OUTLIER_SWEEP: u8 = 10;
     pub const HEARTBEAT: u8 = 11;
-    pub const NAMES: [&str; 12] = [
+    pub const SHARE_DONE: u8 = 12;
+    pub const NAMES: [&str; 13] = [
         "",
         "client_arrival",
         "user_wake",
@@ -65,6 +70,7 @@ pub mod kind {
         "restart",
         "outlier_sweep",
         "heartbeat",
+        "share_done",
     ];
 }
 

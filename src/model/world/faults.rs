@@ -373,6 +373,9 @@ impl<O: Observer> World<O> {
         h.stuck = 0;
         h.crashes += counting as u64;
         rep.busy = 0;
+        if let Some(s) = &mut rep.sharing {
+            s.clear(now.0); // what computed is reset below with the rest
+        }
         rep.refresh_impaired();
         rep.limiter = self.spec.services[svc]
             .admission

@@ -10,6 +10,7 @@ use super::disk::DiskState;
 use super::health::ReplicaHealth;
 use crate::engine::{RngStream, SimTime};
 use crate::model::replication::Group;
+use crate::model::sharing::Sharing;
 use crate::model::spec::*;
 use crate::policy::adaptive::{AimdLimit, Gradient2Limit};
 use crate::policy::health::OutlierDetector;
@@ -56,6 +57,9 @@ pub(super) struct ReplicaState {
     pub active_passive: bool,
     /// Its disk, if the service has one (also keeps `impaired` set).
     pub disk: Option<Box<DiskState>>,
+    /// The requests computing together, when they share the processors or contend
+    /// (`discipline: ProcessorSharing` or `contention`); None on the fast path.
+    pub sharing: Option<Box<Sharing>>,
     pub health: ReplicaHealth,
 }
 
@@ -194,6 +198,10 @@ impl Fleet {
                         .disk
                         .as_ref()
                         .map(|d| Box::new(DiskState::new(d, seed, &name))),
+                    sharing: s.shares_work().then(|| {
+                        let ps = s.discipline == Discipline::ProcessorSharing;
+                        Box::new(Sharing::new(ps.then_some(s.workers), s.contention))
+                    }),
                     health: ReplicaHealth::new(s, seed, &name),
                 });
             }

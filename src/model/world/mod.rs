@@ -309,6 +309,10 @@ impl<O: Observer> Model for World<O> {
                 let first = self.fleet.services[service as usize].first_replica;
                 rec(kind::HEARTBEAT, self.replica_entity(first), 0)
             }
+            Event::ShareDone { replica, token } => {
+                let id = self.share_done(replica, token, now, q)?;
+                rec(kind::SHARE_DONE, self.replica_entity(replica), id)
+            }
         };
         if self.pools.any && !self.pools.freed.is_empty() {
             self.dispatch_pools(now, q)?;

@@ -26,13 +26,28 @@ impl<O: Observer> World<O> {
     #[inline(always)]
     pub(super) fn emit_level(&mut self, replica: u32, now: SimTime) {
         let r = &self.fleet.replicas[replica as usize];
-        self.obs.replica_level(
-            r.service as usize,
-            r.index,
-            r.busy,
-            r.queue.len() as u32,
-            now,
-        );
+        let (mut busy, mut queued) = (r.busy, r.queue.len() as u32);
+        if r.sharing.is_some() {
+            let s = &self.spec.services[r.service as usize];
+            if s.discipline == Discipline::ProcessorSharing {
+                // Cores in use, and the requests held beyond them (sharing the cores).
+                busy = r.busy.min(s.workers);
+                queued += r.busy - busy;
+            }
+        }
+        self.obs
+            .replica_level(r.service as usize, r.index, busy, queued, now);
+    }
+
+    /// Under processor sharing every request held is in service: the workers bound (cores)
+    /// plus the queue's room, and no queue. Otherwise as given.
+    #[inline(always)]
+    fn hold_limits(spec: &ServiceSpec, workers: u32, cap: usize) -> (u32, usize) {
+        if spec.discipline == Discipline::ProcessorSharing {
+            (workers.saturating_add(cap as u32), 0)
+        } else {
+            (workers, cap)
+        }
     }
 
     /// The request in `slot` is lost (in the network, or in a crashed process's backlog):
@@ -82,6 +97,7 @@ impl<O: Observer> World<O> {
             req.inflight_at_admit = inflight;
         }
         let rep = &mut self.fleet.replicas[replica as usize];
+        let (workers, cap) = Self::hold_limits(&self.spec.services[svc], workers, cap);
         if rep.busy < workers {
             rep.busy += 1;
             self.emit_level(replica, now);
@@ -155,6 +171,7 @@ impl<O: Observer> World<O> {
                 }
                 workers = workers.saturating_sub(rep.health.stuck);
             }
+            let (workers, _) = Self::hold_limits(&self.spec.services[svc], workers, 0);
             // A response sent below can bring a new request that takes the worker first.
             if rep.busy >= workers {
                 break;
@@ -201,7 +218,50 @@ impl<O: Observer> World<O> {
         if rep.impaired {
             d = Self::stretched(rep, spec, d, now);
         }
+        if let Some(s) = &mut rep.sharing {
+            s.start(now.0, d, slot, gen);
+            let replica = req.replica;
+            return self.schedule_share_done(replica, q);
+        }
         q.push(now + SimDuration(d), Event::ServiceDone { slot, gen });
+    }
+
+    /// Schedules the next completion at a replica whose requests share its processors; the
+    /// one scheduled before (if any) becomes stale.
+    fn schedule_share_done(&mut self, replica: u32, q: &mut EventQueue<Event>) {
+        let s = self.fleet.replicas[replica as usize]
+            .sharing
+            .as_mut()
+            .expect("a replica that shares work");
+        s.token = s.token.wrapping_add(1);
+        if let Some(t) = s.next_done_ns() {
+            let token = s.token;
+            q.push(SimTime(t), Event::ShareDone { replica, token });
+        }
+    }
+
+    /// A request computing at a sharing replica finishes its service time (returns its id for
+    /// the trace, 0 for a stale completion) and goes on as any other (`service_done`).
+    pub(super) fn share_done(
+        &mut self,
+        replica: u32,
+        token: u32,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<u64, LimitHit> {
+        let Some(s) = self.fleet.replicas[replica as usize].sharing.as_mut() else {
+            return Ok(0);
+        };
+        if s.token != token {
+            return Ok(0); // the counts changed since it was scheduled
+        }
+        let Some((slot, gen)) = s.finish_next(now.0) else {
+            return Ok(0);
+        };
+        self.schedule_share_done(replica, q);
+        let id = self.requests[slot].id;
+        self.service_done(slot, gen, now, q)?;
+        Ok(id)
     }
 
     /// A service time `d` at an impaired replica: times its slowdowns, and its cold-start
