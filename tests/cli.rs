@@ -554,6 +554,19 @@ fn bad_service_disciplines_and_contention_are_reported() {
             "discipline: RoundRobin",
             &["RoundRobin", "ProcessorSharing"],
         ),
+        (
+            r#"queue: CoDel(target: "200ms", interval: "100ms")"#,
+            &["services[0].queue.target", "shorter than the interval"],
+        ),
+        (
+            r#"queue: AdaptiveLifo(after: "0s")"#,
+            &["services[0].queue.after", "longer than zero"],
+        ),
+        (
+            "discipline: ProcessorSharing, queue: Lifo",
+            &["services[0].queue", "holds no queue"],
+        ),
+        ("queue: Random", &["Random", "AdaptiveLifo"]),
     ];
     for (extra, expect) in cases {
         check(&svc(extra), expect);

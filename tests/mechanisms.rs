@@ -93,3 +93,30 @@ fn contention_collapse_is_sustained_by_contention_and_a_cap_below_the_knee_recov
         ],
     );
 }
+
+#[test]
+fn queue_collapse_is_sustained_by_retries_under_fifo_and_lifo_or_codel_recover() {
+    check(
+        "queue_collapse",
+        &[
+            Claim {
+                variant: "fifo",
+                ending: "sustained",
+                loop_says: "retries at client shoppers",
+                min_availability: 0.0,
+            },
+            Claim {
+                variant: "adaptive-lifo",
+                ending: "recovered",
+                loop_says: "",
+                min_availability: 0.93,
+            },
+            Claim {
+                variant: "codel",
+                ending: "recovered",
+                loop_says: "",
+                min_availability: 0.75,
+            },
+        ],
+    );
+}

@@ -404,3 +404,134 @@ fn contention_under_processor_sharing_is_the_birth_death_queue_it_describes() {
         server(s).mean_in_system
     });
 }
+
+/// Per-request response times at the service (arrival to answer), first and second moments,
+/// counted for requests that arrived after `from`.
+struct Moments {
+    from: faultline::engine::SimTime,
+    n: f64,
+    sum: f64,
+    sum_sq: f64,
+}
+
+impl faultline::model::Observer for Moments {
+    fn client_sent(&mut self, _: usize, _: faultline::engine::SimTime) {}
+    fn client_done(
+        &mut self,
+        _: usize,
+        _: faultline::model::Outcome,
+        _: faultline::engine::SimTime,
+        _: faultline::engine::SimTime,
+    ) {
+    }
+    fn client_in_flight(&mut self, _: usize, _: u32, _: faultline::engine::SimTime) {}
+    fn service_arrival(&mut self, _: usize, _: faultline::engine::SimTime) {}
+    fn service_done(
+        &mut self,
+        _: usize,
+        _: faultline::model::Outcome,
+        arrived_at: faultline::engine::SimTime,
+        _: faultline::engine::SimTime,
+        now: faultline::engine::SimTime,
+    ) {
+        if arrived_at >= self.from {
+            let t = (now.0 - arrived_at.0) as f64 / 1e9;
+            self.n += 1.0;
+            self.sum += t;
+            self.sum_sq += t * t;
+        }
+    }
+    fn replica_level(&mut self, _: usize, _: u32, _: u32, _: u32, _: faultline::engine::SimTime) {}
+    fn client_attempt(&mut self, _: usize, _: faultline::engine::SimTime) {}
+    fn call_attempt(&mut self, _: usize, _: usize, _: faultline::engine::SimTime) {}
+    fn call_done(
+        &mut self,
+        _: usize,
+        _: usize,
+        _: faultline::model::Outcome,
+        _: faultline::engine::SimTime,
+        _: faultline::engine::SimTime,
+    ) {
+    }
+}
+
+/// Mean and 95% half-width over the seeds of (E[T], E[T^2]) from `Moments`.
+fn response_moments(text: &str) -> [(f64, f64); 2] {
+    use faultline::engine::{self, EventQueue, SimTime};
+    use faultline::model::{World, WorldLimits};
+    let per_seed: Vec<[f64; 2]> = (1..=SEEDS)
+        .map(|seed| {
+            let ov = scenario::Overrides {
+                seed: Some(seed),
+                ..Default::default()
+            };
+            let sc = scenario::from_str(text, "test.ron", &ov).unwrap_or_else(|e| panic!("{e}"));
+            let obs = Moments {
+                from: SimTime(sc.warmup.0),
+                n: 0.0,
+                sum: 0.0,
+                sum_sq: 0.0,
+            };
+            let limits = WorldLimits {
+                max_live_requests: sc.limits.max_live_requests,
+                count_from: SimTime(sc.warmup.0),
+            };
+            let mut world = World::new(sc.system.clone(), seed, limits, obs);
+            let mut q = EventQueue::new();
+            world.start(&mut q);
+            let out = engine::run(
+                &mut world,
+                &mut q,
+                &engine::Limits {
+                    end: SimTime(sc.duration.0),
+                    max_events: sc.limits.max_events,
+                    max_pending_events: usize::MAX,
+                },
+                None,
+            );
+            assert!(out.stopped.is_none());
+            let m = world.into_observer();
+            [m.sum / m.n, m.sum_sq / m.n]
+        })
+        .collect();
+    let stat = |k: usize| {
+        let xs: Vec<f64> = per_seed.iter().map(|v| v[k]).collect();
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+        (mean, T_975_19 * (var / n).sqrt())
+    };
+    [stat(0), stat(1)]
+}
+
+#[test]
+fn lifo_has_fifos_mean_response_and_the_second_moment_theory_gives() {
+    // M/M/1, lambda 0.7, mu 1. Any order that does not look at sizes has E[T] = 1/(mu-lambda).
+    // FIFO: W > 0 with probability rho and is then Exp(mu - lambda), so E[W^2] = 2 rho /
+    // (mu-lambda)^2. Non-preemptive LIFO: a waiting request waits one busy period started by
+    // the residual service (Exp(mu)), E[B^2] = 2 / (mu^2 (1-rho)^3), so E[W^2] is FIFO's over
+    // (1 - rho). E[T^2] = E[W^2] + 2 E[W] E[S] + E[S^2].
+    let (lambda, mu) = (0.7, 1.0);
+    let rho: f64 = lambda / mu;
+    let ew = rho / (mu - lambda);
+    let ew2_fifo = 2.0 * rho / (mu - lambda).powi(2);
+    let et2 = |ew2: f64| ew2 + 2.0 * ew / mu + 2.0 / (mu * mu);
+    for (queue, ew2) in [("Fifo", ew2_fifo), ("Lifo", ew2_fifo / (1.0 - rho))] {
+        let text = shared_server(
+            lambda,
+            1,
+            &format!("queue_capacity: 1000000, queue: {queue}"),
+            r#"Exponential(mean: "1s")"#,
+        );
+        let [(m1, h1), (m2, h2)] = response_moments(&text);
+        println!(
+            "{queue}: E[T] {m1:.3} +/- {h1:.3} (theory {:.3}), E[T^2] {m2:.2} +/- {h2:.2} (theory {:.2})",
+            1.0 / (mu - lambda),
+            et2(ew2)
+        );
+        assert!((m1 - 1.0 / (mu - lambda)).abs() <= h1, "{queue} E[T]");
+        assert!(h1 / m1 < 0.05, "{queue} E[T] interval too wide");
+        assert!((m2 - et2(ew2)).abs() <= h2, "{queue} E[T^2]");
+        assert!(h2 / m2 < 0.15, "{queue} E[T^2] interval too wide");
+    }
+}

@@ -130,6 +130,25 @@ pub struct ServiceSpec {
     /// Load-dependent service: service times stretch with the requests computing at the
     /// replica (see `model::sharing`).
     pub contention: Option<crate::model::sharing::Contention>,
+    /// Which waiting request a free worker takes (and, under CoDel, which it drops).
+    pub queue: QueueDiscipline,
+}
+
+/// Which waiting request a free worker takes (see `policy::queue`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum QueueDiscipline {
+    /// Oldest first.
+    #[default]
+    Fifo,
+    /// Newest first.
+    Lifo,
+    /// Oldest first until the oldest has waited longer than `after`, then newest first.
+    AdaptiveLifo { after: SimDuration },
+    /// Oldest first, with RFC 8289's controlled-delay drops.
+    CoDel {
+        target: SimDuration,
+        interval: SimDuration,
+    },
 }
 
 /// How a replica's `workers` serve.

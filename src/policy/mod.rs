@@ -40,6 +40,7 @@ pub mod budget;
 pub mod health;
 pub mod limit;
 mod outcome;
+pub mod queue;
 
 pub use outcome::{Outcome, OutcomeSet, OUTCOMES};
 

@@ -198,6 +198,21 @@ pub struct RawService {
     #[serde(default)]
     pub discipline: RawDiscipline,
     pub contention: Option<RawContention>,
+    pub queue: Option<RawQueue>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawQueue {
+    Fifo,
+    Lifo,
+    AdaptiveLifo {
+        after: String,
+    },
+    CoDel {
+        target: Option<String>,
+        interval: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]

@@ -254,6 +254,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 RawDiscipline::ProcessorSharing => crate::model::Discipline::ProcessorSharing,
             },
             contention: s.contention.map(|k| contention(&mut c, &p, k)),
+            queue: queue(&mut c, &p, s),
         });
     }
     check_cycles(&mut c, &services);
@@ -713,6 +714,50 @@ fn contention(c: &mut Checker, p: &str, k: RawContention) -> crate::model::shari
         RawContention::Exponential { per_request } => {
             param("per_request", per_request, 10.0);
             K::Exponential { per_request }
+        }
+    }
+}
+
+/// The queue discipline, with CoDel's RFC 8289 defaults (5 ms target, 100 ms interval).
+fn queue(c: &mut Checker, p: &str, s: &RawService) -> crate::model::QueueDiscipline {
+    use crate::model::QueueDiscipline as Q;
+    let Some(q) = &s.queue else {
+        return Q::Fifo;
+    };
+    if !matches!(q, RawQueue::Fifo) && matches!(s.discipline, RawDiscipline::ProcessorSharing) {
+        c.err(
+            format!("{p}.queue"),
+            "a ProcessorSharing service holds no queue (every request held is in service): remove `queue`, or use `discipline: Dedicated`",
+        );
+    }
+    let qp = format!("{p}.queue");
+    match q {
+        RawQueue::Fifo => Q::Fifo,
+        RawQueue::Lifo => Q::Lifo,
+        RawQueue::AdaptiveLifo { after } => Q::AdaptiveLifo {
+            after: c
+                .positive_duration(&format!("{qp}.after"), after)
+                .unwrap_or(SimDuration::from_millis(1)),
+        },
+        RawQueue::CoDel { target, interval } => {
+            let mut d = |name: &str, v: &Option<String>, default_ms: u64| match v {
+                Some(t) => c
+                    .positive_duration(&format!("{qp}.{name}"), t)
+                    .unwrap_or(SimDuration::from_millis(default_ms)),
+                None => SimDuration::from_millis(default_ms),
+            };
+            let (target, interval) = (d("target", target, 5), d("interval", interval, 100));
+            if target >= interval {
+                c.err(
+                    format!("{qp}.target"),
+                    format!(
+                        "the target delay must be shorter than the interval ({} >= {}); RFC 8289 suggests 5-10% of it",
+                        crate::engine::format_duration(target.0),
+                        crate::engine::format_duration(interval.0)
+                    ),
+                );
+            }
+            Q::CoDel { target, interval }
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::model::sharing::Sharing;
 use crate::model::spec::*;
 use crate::policy::adaptive::{AimdLimit, Gradient2Limit};
 use crate::policy::health::OutlierDetector;
+use crate::policy::queue::CoDel;
 use std::collections::VecDeque;
 
 /// A replica's queue is preallocated up to this many slots (4 bytes each); a service with a
@@ -58,8 +59,13 @@ pub(super) struct ReplicaState {
     /// Its disk, if the service has one (also keeps `impaired` set).
     pub disk: Option<Box<DiskState>>,
     /// The requests computing together, when they share the processors or contend
-    /// (`discipline: ProcessorSharing` or `contention`); None on the fast path.
+    /// (`discipline: ProcessorSharing` or `contention`; also keeps `impaired` set); None on
+    /// the fast path.
     pub sharing: Option<Box<Sharing>>,
+    /// The service's queue discipline (a copy, read where the replica is at hand).
+    pub queue_discipline: QueueDiscipline,
+    /// CoDel's state, when the service's queue discipline is `CoDel`.
+    pub codel: Option<Box<CoDel>>,
     pub health: ReplicaHealth,
 }
 
@@ -69,6 +75,7 @@ impl ReplicaState {
         let h = &self.health;
         self.impaired = self.active_passive
             || self.disk.is_some()
+            || self.sharing.is_some()
             || h.down > 0
             || h.paused_until != SimTime::ZERO
             || h.stuck > 0
@@ -192,7 +199,7 @@ impl Fleet {
                     shed_by_limit: 0,
                     shed_by_queue_time: 0,
                     shed_expired: 0,
-                    impaired: s.active_passive.is_some() || s.disk.is_some(),
+                    impaired: s.active_passive.is_some() || s.disk.is_some() || s.shares_work(),
                     active_passive: s.active_passive.is_some(),
                     disk: s
                         .disk
@@ -202,6 +209,13 @@ impl Fleet {
                         let ps = s.discipline == Discipline::ProcessorSharing;
                         Box::new(Sharing::new(ps.then_some(s.workers), s.contention))
                     }),
+                    queue_discipline: s.queue,
+                    codel: match s.queue {
+                        QueueDiscipline::CoDel { target, interval } => {
+                            Some(Box::new(CoDel::new(target.0, interval.0)))
+                        }
+                        _ => None,
+                    },
                     health: ReplicaHealth::new(s, seed, &name),
                 });
             }

@@ -20,6 +20,7 @@ use crate::engine::{EventQueue, LimitHit, SimDuration, SimTime};
 use crate::model::observer::Shed;
 use crate::model::request::{CallerRef, NO_USER};
 use crate::model::spec::*;
+use crate::policy::queue::Verdict;
 use crate::policy::Outcome;
 
 impl<O: Observer> World<O> {
@@ -71,7 +72,7 @@ impl<O: Observer> World<O> {
         req.arrived_at = now;
         let (svc, replica) = (req.service as usize, req.replica);
         self.obs.service_arrival(svc, now);
-        let cap = self.spec.services[svc].queue_capacity as usize;
+        let mut cap = self.spec.services[svc].queue_capacity as usize;
         let counting = now >= self.count_from;
         let rep = &mut self.fleet.replicas[replica as usize];
         let mut workers = self.spec.services[svc].workers;
@@ -80,6 +81,9 @@ impl<O: Observer> World<O> {
                 return self.deliver_to_stopped(slot, replica, cap, now, q);
             }
             workers = workers.saturating_sub(rep.health.stuck);
+            if rep.sharing.is_some() {
+                (workers, cap) = Self::hold_limits(&self.spec.services[svc], workers, cap);
+            }
         }
         self.requests[slot].at_server = true;
         let rep = &mut self.fleet.replicas[replica as usize];
@@ -97,7 +101,6 @@ impl<O: Observer> World<O> {
             req.inflight_at_admit = inflight;
         }
         let rep = &mut self.fleet.replicas[replica as usize];
-        let (workers, cap) = Self::hold_limits(&self.spec.services[svc], workers, cap);
         if rep.busy < workers {
             rep.busy += 1;
             self.emit_level(replica, now);
@@ -151,8 +154,10 @@ impl<O: Observer> World<O> {
         Ok(())
     }
 
-    /// A worker of `replica` is free: start the oldest queued request, shedding the ones that
-    /// waited longer than the service's `max_queue_time`.
+    /// A worker of `replica` is free: start the next queued request (the oldest, or as the
+    /// service's queue discipline says), shedding the ones that waited longer than the
+    /// service's `max_queue_time`, dropping those past their caller's deadline, and those
+    /// CoDel drops.
     #[inline]
     pub(super) fn take_next_from_queue(
         &mut self,
@@ -161,7 +166,30 @@ impl<O: Observer> World<O> {
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
+        // FIFO without CoDel is the fast path, compiled without the discipline's branches.
+        if self.fleet.replicas[replica as usize].queue_discipline == QueueDiscipline::Fifo {
+            self.take_next::<false>(replica, svc, now, q)
+        } else {
+            self.take_next::<true>(replica, svc, now, q)
+        }
+    }
+
+    #[inline(always)]
+    fn take_next<const DISCIPLINE: bool>(
+        &mut self,
+        replica: u32,
+        svc: usize,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
         let max_wait = self.spec.services[svc].admission.max_queue_time;
+        let rep = &mut self.fleet.replicas[replica as usize];
+        let discipline = rep.queue_discipline;
+        if DISCIPLINE {
+            if let Some(c) = &mut rep.codel {
+                c.begin();
+            }
+        }
         loop {
             let rep = &mut self.fleet.replicas[replica as usize];
             let mut workers = self.spec.services[svc].workers;
@@ -170,13 +198,37 @@ impl<O: Observer> World<O> {
                     break; // nothing starts in a dead or paused process
                 }
                 workers = workers.saturating_sub(rep.health.stuck);
+                if rep.sharing.is_some() {
+                    (workers, _) = Self::hold_limits(&self.spec.services[svc], workers, 0);
+                }
             }
-            let (workers, _) = Self::hold_limits(&self.spec.services[svc], workers, 0);
             // A response sent below can bring a new request that takes the worker first.
             if rep.busy >= workers {
                 break;
             }
-            let Some(next) = rep.queue.pop_front() else {
+            let popped = match discipline {
+                _ if !DISCIPLINE => rep.queue.pop_front(),
+                QueueDiscipline::Fifo | QueueDiscipline::CoDel { .. } => rep.queue.pop_front(),
+                QueueDiscipline::Lifo => rep.queue.pop_back(),
+                QueueDiscipline::AdaptiveLifo { after } => {
+                    // A standing queue: its oldest has waited past `after`; newest first.
+                    let standing = rep
+                        .queue
+                        .front()
+                        .is_some_and(|&s| now.0 - self.requests[s].arrived_at.0 > after.0);
+                    if standing {
+                        rep.queue.pop_back()
+                    } else {
+                        rep.queue.pop_front()
+                    }
+                }
+            };
+            let Some(next) = popped else {
+                if DISCIPLINE {
+                    if let Some(c) = &mut rep.codel {
+                        c.empty(now.0);
+                    }
+                }
                 break;
             };
             let waited = now.0 - self.requests[next].arrived_at.0;
@@ -197,6 +249,19 @@ impl<O: Observer> World<O> {
                 self.respond(next, Outcome::Overloaded, false, now, q)?;
                 continue;
             }
+            let rep = &mut self.fleet.replicas[replica as usize];
+            if let Some(c) = rep.codel.as_mut().filter(|_| DISCIPLINE) {
+                if c.next(now.0, waited, rep.queue.len()) == Verdict::Drop {
+                    // Counted with the sheds for queue time: CoDel judges the wait.
+                    rep.shed_by_queue_time += (now >= self.count_from) as u64;
+                    self.obs.shed(svc, Shed::QueueTime, now);
+                    self.emit_level(replica, now);
+                    self.requests[next].started_at = now;
+                    self.respond(next, Outcome::Overloaded, false, now, q)?;
+                    continue;
+                }
+            }
+            let rep = &mut self.fleet.replicas[replica as usize];
             rep.busy += 1;
             self.emit_level(replica, now);
             self.start_service(next, now, q);
@@ -217,11 +282,11 @@ impl<O: Observer> World<O> {
         let mut d = spec.service_time.sample(&mut rep.service_time_rng);
         if rep.impaired {
             d = Self::stretched(rep, spec, d, now);
-        }
-        if let Some(s) = &mut rep.sharing {
-            s.start(now.0, d, slot, gen);
-            let replica = req.replica;
-            return self.schedule_share_done(replica, q);
+            if let Some(s) = &mut rep.sharing {
+                s.start(now.0, d, slot, gen);
+                let replica = req.replica;
+                return self.schedule_share_done(replica, q);
+            }
         }
         q.push(now + SimDuration(d), Event::ServiceDone { slot, gen });
     }
@@ -242,6 +307,8 @@ impl<O: Observer> World<O> {
 
     /// A request computing at a sharing replica finishes its service time (returns its id for
     /// the trace, 0 for a stale completion) and goes on as any other (`service_done`).
+    #[cold]
+    #[inline(never)]
     pub(super) fn share_done(
         &mut self,
         replica: u32,
@@ -289,6 +356,7 @@ impl<O: Observer> World<O> {
         (d as f64 * f).round().min(u64::MAX as f64 / 2.0) as u64
     }
 
+    #[inline(always)]
     pub(super) fn service_done(
         &mut self,
         slot: u32,
