@@ -567,6 +567,19 @@ fn bad_service_disciplines_and_contention_are_reported() {
             &["services[0].queue", "holds no queue"],
         ),
         ("queue: Random", &["Random", "AdaptiveLifo"]),
+        (
+            "gc: (heap_mb: 0.0, allocation_per_request_mb: 1.0)",
+            &["services[0].gc.heap_mb", "above 0"],
+        ),
+        (
+            "gc: (heap_mb: 100.0, allocation_per_request_mb: 1.0, live_base_mb: 200.0)",
+            &["services[0].gc.live_base_mb", "raise heap_mb"],
+        ),
+        (
+            r#"gc: (heap_mb: 100.0, allocation_per_request_mb: 1.0, pause_base: "soon")"#,
+            &["services[0].gc.pause_base"],
+        ),
+        ("gc: (heap_mb: 100.0)", &["allocation_per_request_mb"]),
     ];
     for (extra, expect) in cases {
         check(&svc(extra), expect);

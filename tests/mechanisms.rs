@@ -120,3 +120,57 @@ fn queue_collapse_is_sustained_by_retries_under_fifo_and_lifo_or_codel_recover()
         ],
     );
 }
+
+/// One worker, a request every 100 ms taking 10 ms, so each starts alone (1 held): live data
+/// 200 + 5 x 1 = 205 MB of a 1,000 MB heap leaves 795 MB, so every 80th 10 MB allocation
+/// collects (790 < 795 <= 800), pausing 10 ms + 100 ms x 205 / 1024 = 30.019531 ms. In 990 s,
+/// 9,899 or 9,900 requests start: 123 collections. A request that meets a collection answers
+/// 30 ms late, and nothing queues (40 ms < 100 ms between arrivals).
+#[test]
+fn collections_come_as_the_heap_arithmetic_says() {
+    let text = r#"(
+        name: "gc", seed: 1, duration: "990s", warmup: "0s",
+        default_link_latency: Constant("0s"),
+        clients: [(name: "c", target: "api", load: Open(rate_per_s: 10.0, arrivals: Constant))],
+        services: [(name: "api", workers: 1, service_time: Constant("10ms"),
+                    gc: (heap_mb: 1000.0, allocation_per_request_mb: 10.0, live_base_mb: 200.0,
+                         live_per_request_mb: 5.0, pause_base: "10ms", pause_per_gb: "100ms"))],
+    )"#;
+    let sc = scenario::from_str(text, "gc.ron", &Overrides::default()).unwrap();
+    let s = runner::run(&sc).summary;
+    let h = &s.health[0];
+    assert_eq!(h.gc_collections, 123);
+    assert!(
+        (h.gc_pause_s - 123.0 * 0.030_019_531).abs() < 1e-9,
+        "{}",
+        h.gc_pause_s
+    );
+    let api = &s.services[0];
+    assert!(
+        (api.latency.max_ms - 40.019_531).abs() < 0.05,
+        "{}",
+        api.latency.max_ms
+    );
+    assert_eq!(api.waited_ratio, 0.0);
+}
+
+#[test]
+fn gc_death_spiral_is_sustained_by_collections_and_a_bigger_heap_recovers() {
+    check(
+        "gc_death_spiral",
+        &[
+            Claim {
+                variant: "heap-2g",
+                ending: "sustained",
+                loop_says: "garbage collection",
+                min_availability: 0.0,
+            },
+            Claim {
+                variant: "heap-8g",
+                ending: "recovered",
+                loop_says: "",
+                min_availability: 0.95,
+            },
+        ],
+    );
+}

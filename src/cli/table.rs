@@ -325,7 +325,9 @@ pub fn health(s: &Summary) -> String {
     if s.health.is_empty() {
         return String::new();
     }
-    let header = [
+    // Garbage collection columns only where a service models it.
+    let gc = s.health.iter().any(|h| h.gc_collections > 0);
+    let mut header = vec![
         "replica",
         "crashes",
         "liveness kills",
@@ -333,13 +335,16 @@ pub fn health(s: &Summary) -> String {
         "refused",
         "reset",
         "ejections",
-        "state changes",
     ];
+    if gc {
+        header.extend(["GC pauses", "paused"]);
+    }
+    header.push("state changes");
     let rows: Vec<Vec<String>> = s
         .health
         .iter()
         .map(|h| {
-            vec![
+            let mut row = vec![
                 format!("{}/{}", h.service, h.replica),
                 thousands(h.crashes),
                 thousands(h.liveness_kills),
@@ -347,21 +352,26 @@ pub fn health(s: &Summary) -> String {
                 thousands(h.refused),
                 thousands(h.reset),
                 thousands(h.ejections),
-                {
-                    let shown: Vec<String> = h
-                        .changes
-                        .iter()
-                        .take(4)
-                        .map(|(t, w)| format!("{w} {}", seconds(*t)))
-                        .collect();
-                    let more = h.changes.len().saturating_sub(4) as u64 + h.changes_dropped;
-                    if more > 0 {
-                        format!("{} (+{more})", shown.join(", "))
-                    } else {
-                        shown.join(", ")
-                    }
-                },
-            ]
+            ];
+            if gc {
+                row.push(thousands(h.gc_collections));
+                row.push(seconds(h.gc_pause_s));
+            }
+            row.push({
+                let shown: Vec<String> = h
+                    .changes
+                    .iter()
+                    .take(4)
+                    .map(|(t, w)| format!("{w} {}", seconds(*t)))
+                    .collect();
+                let more = h.changes.len().saturating_sub(4) as u64 + h.changes_dropped;
+                if more > 0 {
+                    format!("{} (+{more})", shown.join(", "))
+                } else {
+                    shown.join(", ")
+                }
+            });
+            row
         })
         .collect();
     render(&header, &rows)

@@ -391,6 +391,20 @@ pub struct HealthSummary {
     /// (time in seconds, what happened), in time order.
     pub changes: Vec<(f64, String)>,
     pub changes_dropped: u64,
+    /// Garbage collections after the warm-up (a service with `gc`) and the seconds they
+    /// stopped the process (absent without `gc`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gc_collections: u64,
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
+    pub gc_pause_s: f64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
 }
 
 /// What one replica's admission control did.
@@ -659,6 +673,8 @@ impl Summary {
                         .map(|c| (c.at_ns as f64 / 1e9, c.what.to_string()))
                         .collect(),
                     changes_dropped: h.changes_dropped,
+                    gc_collections: h.gc_collections,
+                    gc_pause_s: h.gc_paused_ns as f64 / 1e9,
                 })
                 .collect(),
             replication: ctx

@@ -9,10 +9,11 @@
 //! world: the typed spec (`spec.rs`), distributions (`dist.rs`), what a request is and the slab
 //! it lives in (`request.rs`), the policy stacks' state (`stack.rs`), and the pure state
 //! machines of the optional machinery (`replication.rs`, `cache.rs`, `sharing.rs`: processor
-//! sharing and load-dependent service).
+//! sharing and load-dependent service; `gc.rs`: a heap and its collections).
 
 pub mod cache;
 pub mod dist;
+pub mod gc;
 mod observer;
 pub mod replication;
 mod request;

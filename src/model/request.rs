@@ -89,6 +89,9 @@ pub(crate) struct Req {
     /// How long it held a worker, from the worker taking it to its answer (0: it never held
     /// one, or was reset by a crash); what its answer cost if nobody wants it any more.
     pub worker_ns: u64,
+    /// At a replica with a heap: its pauses' total when the request started computing (the
+    /// pauses since then delay its finish).
+    pub pause_mark: u64,
 }
 
 impl Default for Req {
@@ -124,6 +127,7 @@ impl Default for Req {
             pool: NO_POOL,
             pool_held: false,
             worker_ns: 0,
+            pause_mark: 0,
         }
     }
 }

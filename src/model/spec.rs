@@ -132,6 +132,8 @@ pub struct ServiceSpec {
     pub contention: Option<crate::model::sharing::Contention>,
     /// Which waiting request a free worker takes (and, under CoDel, which it drops).
     pub queue: QueueDiscipline,
+    /// Each replica's heap and its garbage collections (see `model::gc`).
+    pub gc: Option<crate::model::gc::GcSpec>,
 }
 
 /// Which waiting request a free worker takes (see `policy::queue`).
@@ -168,6 +170,14 @@ impl ServiceSpec {
     /// Some request's service time depends on the others computing beside it.
     pub fn shares_work(&self) -> bool {
         self.discipline == Discipline::ProcessorSharing || self.contention.is_some()
+    }
+
+    /// A replica of this service is checked on the slow path from the start (`impaired`).
+    pub fn always_impaired(&self) -> bool {
+        self.active_passive.is_some()
+            || self.disk.is_some()
+            || self.shares_work()
+            || self.gc.is_some()
     }
 }
 

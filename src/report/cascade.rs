@@ -949,9 +949,10 @@ fn sustained(
         .or_else(|| slowed(frame, graph, judged, base, tail, client_rate))
 }
 
-/// A service that serves each request more slowly than before the trigger, so slowly that its
-/// busy workers complete less than its users' own load: the backlog that slows it never
-/// clears (see docs/analysis.md).
+/// A service that, since the trigger, can serve less than its users' own load although before
+/// it could serve more: fewer usable workers (a process stopped by collections) or each
+/// request holding a worker longer (contention), or both. The backlog that slows it does not
+/// clear (see docs/analysis.md).
 fn slowed(
     frame: &Frame,
     graph: &Graph,
@@ -960,20 +961,18 @@ fn slowed(
     tail: &[usize],
     client_rate: f64,
 ) -> Option<Ending> {
-    let mean =
-        |f: &dyn Fn(usize) -> f64| tail.iter().map(|&i| f(i)).sum::<f64>() / tail.len() as f64;
+    let avg = |rows: &[usize], f: &dyn Fn(usize) -> f64| {
+        rows.iter().map(|&i| f(i)).sum::<f64>() / rows.len().max(1) as f64
+    };
+    let fin = |v: f64| if v.is_finite() { v } else { 0.0 };
     let clients_base = judged[0].baseline.offered_per_s;
     let mut best: Option<(f64, Ending)> = None;
     for j in judged.iter().skip(1).filter(|j| j.baseline.usable()) {
         let Some(e) = frame.get(Kind::Service, &j.name) else {
             continue;
         };
-        let fin = |v: f64| if v.is_finite() { v } else { 0.0 };
-        // Requests that finished without being turned away (queue full, shed, expired).
-        let served = |i: usize| {
-            let r = &e.rows[i];
-            e.finished(i) - fin(r[col::QUEUE_FULL]) - fin(r[col::SHED])
-        };
+        // Requests that finished without being turned away (`overloaded`: queue full, shed).
+        let served = |i: usize| e.finished(i) - fin(e.rows[i][col::OUTCOMES + 5]);
         // Requests served per busy worker-second over `rows`.
         let speed = |rows: &[usize]| {
             let (served, busy_s) = rows.iter().fold((0.0, 0.0), |(a, b), &i| {
@@ -989,19 +988,24 @@ fn slowed(
                 f64::NAN
             }
         };
-        let (was, now) = (speed(base), speed(tail));
-        let util = mean(&|i| e.rows[i][col::UTILISATION]);
-        let arrivals = mean(&|i| e.rows[i][col::OFFERED] / frame.width(i));
-        let completes = mean(&|i| e.finished(i) / frame.width(i));
-        let served = mean(&|i| served(i) / frame.width(i));
-        let capacity = mean(&|i| fin(e.rows[i][col::CAPACITY]));
+        let (speed_was, speed_now) = (speed(base), speed(tail));
+        let (cap_was, cap_now) = (
+            avg(base, &|i| fin(e.rows[i][col::CAPACITY])),
+            avg(tail, &|i| fin(e.rows[i][col::CAPACITY])),
+        );
+        let util = avg(tail, &|i| e.rows[i][col::UTILISATION]);
+        let arrivals = avg(tail, &|i| e.rows[i][col::OFFERED] / frame.width(i));
+        let completes = avg(tail, &|i| e.finished(i) / frame.width(i));
+        let served_now = avg(tail, &|i| served(i) / frame.width(i));
         let own = client_rate * j.baseline.offered_per_s / clients_base;
-        let factor = was / now;
+        // What it could serve before the trigger, and how much less it serves now.
+        let could = speed_was * cap_was;
+        let factor = could / served_now;
         if !(util >= judge::SATURATED
             && arrivals >= 0.95 * completes
-            && own > 1.05 * served
-            && factor >= 1.5
-            && was * capacity >= 1.1 * own)
+            && own > 1.05 * served_now
+            && could >= 1.1 * own
+            && factor >= 1.5)
         {
             continue;
         }
@@ -1009,25 +1013,38 @@ fn slowed(
             continue;
         }
         let name = &j.name;
-        let why = if graph
-            .services
-            .iter()
-            .any(|n| n.name == *name && n.contended)
-        {
-            "contention: with every worker busy, each request computes"
-        } else {
-            "each request holds a worker"
+        let node = graph.services.iter().find(|n| n.name == *name);
+        let mechanism = match node {
+            Some(n) if n.collects_garbage => " (garbage collection)",
+            Some(n) if n.contended => " (contention)",
+            _ => "",
         };
+        let mut parts = Vec::new();
+        if cap_was / cap_now.max(1e-9) >= 1.2 {
+            parts.push(format!(
+                "{cap_now:.1} workers usable on average, the process stopped the rest of the time ({cap_was:.1} before the trigger)"
+            ));
+        }
+        let slower = speed_was / speed_now;
+        if slower >= 1.2 {
+            parts.push(format!(
+                "each request holds a worker {slower:.1}x longer than before the trigger ({speed_was:.1} served per busy worker-second then, {speed_now:.2} now)"
+            ));
+        }
+        if parts.is_empty() {
+            continue; // less served, but neither part explains it
+        }
         best = Some((
             factor,
             Ending::Sustained {
                 service: name.clone(),
                 by: format!(
-                    "a slowdown under load at {name}, {why} {factor:.1}x longer than before the trigger ({was:.1} served per busy worker-second then, {now:.2} now), so its {capacity:.0} workers cannot serve its users' own load and the backlog that slows it does not clear"
+                    "a slowdown under load at {name}{mechanism}: {}, so it serves less than its users' own load and the backlog that slows it does not clear",
+                    parts.join(", and ")
                 ),
                 arrivals_per_s: arrivals,
                 own_load_per_s: own,
-                completes_per_s: served,
+                completes_per_s: served_now,
             },
         ));
     }

@@ -204,6 +204,8 @@ pub struct Node {
     pub callees: Vec<String>,
     /// Its service times stretch with the requests computing beside it (`contention`).
     pub contended: bool,
+    /// It models garbage collection (`gc`).
+    pub collects_garbage: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -124,6 +124,7 @@ pub fn graph(spec: &SystemSpec) -> Graph {
                     depth: depth[i].max(1),
                     callees,
                     contended: s.contention.is_some(),
+                    collects_garbage: s.gc.is_some(),
                 }
             })
             .collect(),

@@ -63,6 +63,7 @@ fn graph() -> Graph {
             depth: 1,
             callees: vec![],
             contended: false,
+            collects_garbage: false,
         }],
         calls: vec![],
         clients: vec![("c".into(), "svc".into())],

@@ -199,6 +199,18 @@ pub struct RawService {
     pub discipline: RawDiscipline,
     pub contention: Option<RawContention>,
     pub queue: Option<RawQueue>,
+    pub gc: Option<RawGc>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Gc")]
+pub struct RawGc {
+    pub heap_mb: f64,
+    pub allocation_per_request_mb: f64,
+    pub live_base_mb: Option<f64>,
+    pub live_per_request_mb: Option<f64>,
+    pub pause_base: Option<String>,
+    pub pause_per_gb: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -255,6 +255,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
             },
             contention: s.contention.map(|k| contention(&mut c, &p, k)),
             queue: queue(&mut c, &p, s),
+            gc: s.gc.as_ref().map(|g| gc(&mut c, &p, g)),
         });
     }
     check_cycles(&mut c, &services);
@@ -759,5 +760,61 @@ fn queue(c: &mut Checker, p: &str, s: &RawService) -> crate::model::QueueDiscipl
             }
             Q::CoDel { target, interval }
         }
+    }
+}
+
+/// A heap whose sizes are finite and whose live data at rest leaves room to allocate.
+fn gc(c: &mut Checker, p: &str, g: &RawGc) -> crate::model::gc::GcSpec {
+    let gp = format!("{p}.gc");
+    let mut mb = |name: &str, v: f64, min_exclusive: bool| {
+        let ok = v.is_finite() && v <= 1e9 && if min_exclusive { v > 0.0 } else { v >= 0.0 };
+        if !ok {
+            c.err(
+                format!("{gp}.{name}"),
+                format!(
+                    "megabytes: {} and at most 1e9, got {v}",
+                    if min_exclusive {
+                        "above 0"
+                    } else {
+                        "0 or more"
+                    }
+                ),
+            );
+        }
+        v
+    };
+    let heap_mb = mb("heap_mb", g.heap_mb, true);
+    let allocation_per_request_mb = mb(
+        "allocation_per_request_mb",
+        g.allocation_per_request_mb,
+        true,
+    );
+    let live_base_mb = mb("live_base_mb", g.live_base_mb.unwrap_or(0.0), false);
+    let live_per_request_mb = mb(
+        "live_per_request_mb",
+        g.live_per_request_mb.unwrap_or(0.0),
+        false,
+    );
+    if live_base_mb >= heap_mb {
+        c.err(
+            format!("{gp}.live_base_mb"),
+            format!("live data at rest ({live_base_mb} MB) must leave room in the heap ({heap_mb} MB): raise heap_mb or lower live_base_mb"),
+        );
+    }
+    let mut d = |name: &str, v: &Option<String>, default: SimDuration| match v {
+        Some(t) => c.duration(&format!("{gp}.{name}"), t).unwrap_or(default),
+        None => default,
+    };
+    crate::model::gc::GcSpec {
+        heap_mb,
+        allocation_per_request_mb,
+        live_base_mb,
+        live_per_request_mb,
+        pause_base: d("pause_base", &g.pause_base, SimDuration::from_millis(5)),
+        pause_per_gb: d(
+            "pause_per_gb",
+            &g.pause_per_gb,
+            SimDuration::from_millis(100),
+        ),
     }
 }

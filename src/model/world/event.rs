@@ -41,6 +41,13 @@ pub enum Event {
     /// (`token`: the replica's current one; the request counts change the time, so a
     /// completion scheduled before the last change carries an old token and is ignored).
     ShareDone { replica: u32, token: u32 },
+    /// A replica's heap: a collection's pause ends (`oom` false), or live data filled it
+    /// (`oom`); `incarnation` ties it to the process.
+    Heap {
+        replica: u32,
+        incarnation: u32,
+        oom: bool,
+    },
 }
 
 /// Trace kind codes: stable, part of the trace hash.
@@ -57,7 +64,8 @@ pub mod kind {
     pub const OUTLIER_SWEEP: u8 = 10;
     pub const HEARTBEAT: u8 = 11;
     pub const SHARE_DONE: u8 = 12;
-    pub const NAMES: [&str; 13] = [
+    pub const HEAP: u8 = 13;
+    pub const NAMES: [&str; 14] = [
         "",
         "client_arrival",
         "user_wake",
@@ -71,6 +79,7 @@ pub mod kind {
         "outlier_sweep",
         "heartbeat",
         "share_done",
+        "heap",
     ];
 }
 

@@ -317,13 +317,46 @@ impl<O: Observer> World<O> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
         let svc = self.fleet.replicas[replica as usize].service as usize;
-        let workers = self.spec.services[svc].workers;
+        let (workers, _) = Self::hold_limits(
+            &self.spec.services[svc],
+            self.spec.services[svc].workers,
+            self.spec.services[svc].queue_capacity as usize,
+        );
         for _ in 0..workers {
             let r = &self.fleet.replicas[replica as usize];
             if r.queue.is_empty() || r.busy + r.health.stuck >= workers {
                 break;
             }
             self.take_next_from_queue(replica, svc, now, q)?;
+        }
+        Ok(())
+    }
+
+    /// A replica's heap: a collection's pause ends (the backlog starts draining, unless a
+    /// longer pause holds it), or its live data filled it (killed). Ignored for a process
+    /// that has died since.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn heap_event(
+        &mut self,
+        replica: u32,
+        incarnation: u32,
+        oom: bool,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let h = &mut self.fleet.replicas[replica as usize].health;
+        if h.incarnation != incarnation || h.down > 0 {
+            return Ok(());
+        }
+        if oom {
+            return self.out_of_memory(replica, NO_FAULT, now, q);
+        }
+        if h.paused_until == now {
+            h.paused_until = SimTime::ZERO;
+            self.fleet.replicas[replica as usize].refresh_impaired();
+            self.report_capacity(replica, now);
+            self.drain(replica, now, q)?;
         }
         Ok(())
     }
@@ -335,11 +368,11 @@ impl<O: Observer> World<O> {
     pub(super) fn out_of_memory(
         &mut self,
         replica: u32,
+        cause: u32,
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
         let h = &mut self.fleet.replicas[replica as usize].health;
-        let cause = h.leak_cause;
         h.oom_kills += (now >= self.count_from) as u64;
         self.log_health(replica, "oom_kill", now);
         self.crash(replica, cause, now, q)?;
@@ -439,6 +472,10 @@ impl<O: Observer> World<O> {
         h.down_cause = NO_FAULT;
         h.up_since = Some(now);
         h.leaked_mb = 0.0; // a new process
+        if let Some(heap) = &mut self.fleet.replicas[replica as usize].heap {
+            heap.restart();
+        }
+        let h = &mut self.fleet.replicas[replica as usize].health;
         let r = &self.spec.services[svc].restart;
         h.warming = r.warmup.0 > 0 && r.cold_factor != 1.0;
         // A new container: readiness must be earned again, liveness starts passing.

@@ -9,6 +9,7 @@
 use super::disk::DiskState;
 use super::health::ReplicaHealth;
 use crate::engine::{RngStream, SimTime};
+use crate::model::gc::Heap;
 use crate::model::replication::Group;
 use crate::model::sharing::Sharing;
 use crate::model::spec::*;
@@ -64,6 +65,8 @@ pub(super) struct ReplicaState {
     pub sharing: Option<Box<Sharing>>,
     /// The service's queue discipline (a copy, read where the replica is at hand).
     pub queue_discipline: QueueDiscipline,
+    /// Its heap, when the service models garbage collection (also keeps `impaired` set).
+    pub heap: Option<Box<Heap>>,
     /// CoDel's state, when the service's queue discipline is `CoDel`.
     pub codel: Option<Box<CoDel>>,
     pub health: ReplicaHealth,
@@ -76,6 +79,7 @@ impl ReplicaState {
         self.impaired = self.active_passive
             || self.disk.is_some()
             || self.sharing.is_some()
+            || self.heap.is_some()
             || h.down > 0
             || h.paused_until != SimTime::ZERO
             || h.stuck > 0
@@ -199,7 +203,7 @@ impl Fleet {
                     shed_by_limit: 0,
                     shed_by_queue_time: 0,
                     shed_expired: 0,
-                    impaired: s.active_passive.is_some() || s.disk.is_some() || s.shares_work(),
+                    impaired: s.always_impaired(),
                     active_passive: s.active_passive.is_some(),
                     disk: s
                         .disk
@@ -210,6 +214,7 @@ impl Fleet {
                         Box::new(Sharing::new(ps.then_some(s.workers), s.contention))
                     }),
                     queue_discipline: s.queue,
+                    heap: s.gc.map(|_| Box::default()),
                     codel: match s.queue {
                         QueueDiscipline::CoDel { target, interval } => {
                             Some(Box::new(CoDel::new(target.0, interval.0)))

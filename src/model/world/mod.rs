@@ -309,6 +309,14 @@ impl<O: Observer> Model for World<O> {
                 let first = self.fleet.services[service as usize].first_replica;
                 rec(kind::HEARTBEAT, self.replica_entity(first), 0)
             }
+            Event::Heap {
+                replica,
+                incarnation,
+                oom,
+            } => {
+                self.heap_event(replica, incarnation, oom, now, q)?;
+                rec(kind::HEAP, self.replica_entity(replica), oom as u64)
+            }
             Event::ShareDone { replica, token } => {
                 let id = self.share_done(replica, token, now, q)?;
                 rec(kind::SHARE_DONE, self.replica_entity(replica), id)

@@ -29,6 +29,9 @@ pub struct HealthReport {
     pub ejections: u64,
     pub changes: Vec<HealthChange>,
     pub changes_dropped: u64,
+    /// Garbage collections (a service with `gc`) and the time they stopped the process.
+    pub gc_collections: u64,
+    pub gc_paused_ns: u64,
 }
 
 /// What one fault window did.
@@ -119,6 +122,7 @@ impl<O: Observer> World<O> {
                         .is_some()
                     || !h.log.is_empty()
                     || h.refused + h.reset > 0
+                    || r.heap.is_some()
             })
             .map(|(_, r)| {
                 let h = &r.health;
@@ -133,6 +137,8 @@ impl<O: Observer> World<O> {
                     ejections: h.ejections,
                     changes: h.log.clone(),
                     changes_dropped: h.log_dropped,
+                    gc_collections: r.heap.as_ref().map_or(0, |g| g.collections),
+                    gc_paused_ns: r.heap.as_ref().map_or(0, |g| g.paused_ns),
                 }
             })
             .collect()

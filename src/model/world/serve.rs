@@ -14,9 +14,11 @@
 
 use super::event::Event;
 use super::fleet::ReplicaState;
+use super::health::NO_FAULT;
 use super::network::{Carry, Dir};
 use super::{Observer, World};
 use crate::engine::{EventQueue, LimitHit, SimDuration, SimTime};
+use crate::model::gc::Alloc;
 use crate::model::observer::Shed;
 use crate::model::request::{CallerRef, NO_USER};
 use crate::model::spec::*;
@@ -43,7 +45,7 @@ impl<O: Observer> World<O> {
     /// Under processor sharing every request held is in service: the workers bound (cores)
     /// plus the queue's room, and no queue. Otherwise as given.
     #[inline(always)]
-    fn hold_limits(spec: &ServiceSpec, workers: u32, cap: usize) -> (u32, usize) {
+    pub(super) fn hold_limits(spec: &ServiceSpec, workers: u32, cap: usize) -> (u32, usize) {
         if spec.discipline == Discipline::ProcessorSharing {
             (workers.saturating_add(cap as u32), 0)
         } else {
@@ -277,18 +279,72 @@ impl<O: Observer> World<O> {
         req.started_at = now;
         let gen = req.gen;
         let svc = req.service as usize;
-        let rep = &mut self.fleet.replicas[req.replica as usize];
+        let replica = req.replica;
+        let rep = &mut self.fleet.replicas[replica as usize];
         let spec = &self.spec.services[svc];
         let mut d = spec.service_time.sample(&mut rep.service_time_rng);
         if rep.impaired {
             d = Self::stretched(rep, spec, d, now);
-            if let Some(s) = &mut rep.sharing {
+            if rep.heap.is_some() {
+                self.allocate(slot, replica, now, q);
+            }
+            if let Some(s) = &mut self.fleet.replicas[replica as usize].sharing {
                 s.start(now.0, d, slot, gen);
-                let replica = req.replica;
                 return self.schedule_share_done(replica, q);
             }
         }
         q.push(now + SimDuration(d), Event::ServiceDone { slot, gen });
+    }
+
+    /// The request in `slot` starts computing at a replica with a heap: it allocates, which
+    /// may start a collection (the world stops: nothing starts until the pause ends, and what
+    /// computes finishes that much later, see `service_done`) or kill the process.
+    #[cold]
+    #[inline(never)]
+    fn allocate(&mut self, slot: u32, replica: u32, now: SimTime, q: &mut EventQueue<Event>) {
+        let counting = now >= self.count_from;
+        let rep = &mut self.fleet.replicas[replica as usize];
+        let gc = self.spec.services[rep.service as usize]
+            .gc
+            .as_ref()
+            .expect("a heap comes from a gc spec");
+        let heap = rep.heap.as_mut().expect("a replica with a heap");
+        self.requests[slot].pause_mark = heap.pause_total_ns;
+        let held = rep.busy + rep.queue.len() as u32;
+        let h = &mut rep.health;
+        let incarnation = h.incarnation;
+        match heap.allocate(gc, held, counting) {
+            Alloc::Fits => {}
+            Alloc::Collect { pause_ns } => {
+                let end = now + SimDuration(pause_ns);
+                if h.paused_until < end {
+                    h.paused_until = end;
+                    h.pause_cause = NO_FAULT;
+                }
+                let oom = false;
+                q.push(
+                    end,
+                    Event::Heap {
+                        replica,
+                        incarnation,
+                        oom,
+                    },
+                );
+                self.report_capacity(replica, now);
+            }
+            Alloc::OutOfMemory => {
+                // Killed at once, in an event of its own (a crash answers what it held).
+                let oom = true;
+                q.push(
+                    now,
+                    Event::Heap {
+                        replica,
+                        incarnation,
+                        oom,
+                    },
+                );
+            }
+        }
     }
 
     /// Schedules the next completion at a replica whose requests share its processors; the
@@ -373,6 +429,15 @@ impl<O: Observer> World<O> {
         // the replication checks with the fault checks.
         let (mut ap, mut replicated) = (false, false);
         if self.fleet.replicas[replica].impaired {
+            if let Some(heap) = &self.fleet.replicas[replica].heap {
+                // Stopped by collections while it computed: it finishes that much later.
+                let debt = heap.pause_total_ns - self.requests[slot].pause_mark;
+                if debt > 0 {
+                    self.requests[slot].pause_mark = heap.pause_total_ns;
+                    q.push(now + SimDuration(debt), Event::ServiceDone { slot, gen });
+                    return Ok(());
+                }
+            }
             let h = &mut self.fleet.replicas[replica].health;
             if h.paused_until > now {
                 // Finished inside a pause: the answer goes out when the pause ends.
@@ -391,7 +456,8 @@ impl<O: Observer> World<O> {
             if h.leak_per_request_mb > 0.0 {
                 h.leaked_mb += h.leak_per_request_mb;
                 if h.leaked_mb >= h.leak_limit_mb {
-                    return self.out_of_memory(replica as u32, now, q);
+                    let cause = h.leak_cause;
+                    return self.out_of_memory(replica as u32, cause, now, q);
                 }
             }
             if self.fleet.services[svc].ap.is_some() {
