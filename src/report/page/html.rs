@@ -25,7 +25,7 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 .scroll{overflow-x:auto;max-width:100%}
 figure{margin:1.2em 0;position:relative}figure svg{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#555;font-size:.9em}ul.chain li{margin:.15em 0}pre{background:#f7f7f7;padding:.6em;overflow-x:auto}
-pre.wrap{white-space:pre-wrap;overflow-wrap:break-word}th.w{white-space:normal;min-width:4em}@media print{.scroll{overflow:visible}}
+pre.wrap{white-space:pre-wrap;overflow-wrap:break-word}th.w{white-space:normal;min-width:4em}td.long{white-space:normal;min-width:14em;max-width:26em;text-align:left}@media print{.scroll{overflow:visible}}
 .question{color:#555;font-style:italic}";
 
 /// The tabs' and the hover's styles (variant tabs: a radio button per variant).
@@ -219,10 +219,15 @@ pub(super) fn page(
     for (label, vals) in headline_rows(runs) {
         let _ = write!(o, "<tr><td>{}</td>", esc(&label));
         for v in vals {
-            let cls = if v.starts_with("METASTABLE") || v.starts_with("undecided") {
-                " class=\"flag\""
-            } else {
-                ""
+            let flag = v.starts_with("METASTABLE") || v.starts_with("undecided");
+            // A long verdict (the loop that sustains it) wraps in its own column instead of
+            // pushing the figures out of sight.
+            let long = v.chars().count() > 40;
+            let cls = match (flag, long) {
+                (true, true) => " class=\"flag long\"",
+                (true, false) => " class=\"flag\"",
+                (false, true) => " class=\"long\"",
+                (false, false) => "",
             };
             let _ = write!(o, "<td{cls}>{}</td>", esc(&v));
         }
