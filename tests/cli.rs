@@ -580,6 +580,10 @@ fn bad_service_disciplines_and_contention_are_reported() {
             &["services[0].gc.pause_base"],
         ),
         ("gc: (heap_mb: 100.0)", &["allocation_per_request_mb"]),
+        (
+            "replicas: 3, balancer: LeastRequest(choice_count: 1)",
+            &["services[0].balancer.choice_count", "between 2 and 1000"],
+        ),
     ];
     for (extra, expect) in cases {
         check(&svc(extra), expect);

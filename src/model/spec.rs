@@ -478,10 +478,20 @@ pub enum ConcurrencyLimitSpec {
 pub enum Balancer {
     RoundRobin,
     Random,
-    /// The replica with the fewest outstanding requests; ties rotate.
+    /// The replica with the fewest outstanding requests: a scan that starts one replica
+    /// later at each pick, the first least loaded in scan order wins (so ties rotate).
     LeastOutstanding,
-    /// Two distinct replicas at random, the one with fewer outstanding requests.
+    /// Two distinct replicas at random, the one with fewer outstanding requests (the first
+    /// drawn on a tie).
     PowerOfTwoChoices,
+    /// Envoy's least request with equal weights: `choice_count` replicas drawn at random with
+    /// replacement, the one with the fewest outstanding requests (the earliest drawn on a tie);
+    /// or, with `full_scan`, every replica, ties broken uniformly at random (reservoir
+    /// sampling).
+    LeastRequest {
+        choice_count: u32,
+        full_scan: bool,
+    },
 }
 
 /// How a service makes its downstream calls.

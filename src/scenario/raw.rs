@@ -359,6 +359,10 @@ pub enum RawBalancer {
     Random,
     LeastOutstanding,
     PowerOfTwoChoices,
+    LeastRequest {
+        choice_count: Option<i64>,
+        full_scan: Option<bool>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]

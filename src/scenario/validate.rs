@@ -217,6 +217,20 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 RawBalancer::Random => Balancer::Random,
                 RawBalancer::LeastOutstanding => Balancer::LeastOutstanding,
                 RawBalancer::PowerOfTwoChoices => Balancer::PowerOfTwoChoices,
+                RawBalancer::LeastRequest {
+                    choice_count,
+                    full_scan,
+                } => Balancer::LeastRequest {
+                    choice_count: c.count(
+                        &format!("{p}.balancer.choice_count"),
+                        choice_count,
+                        2,
+                        2,
+                        1_000,
+                        "choice_count",
+                    ) as u32,
+                    full_scan: full_scan.unwrap_or(false),
+                },
             },
             fan_out: match s.fan_out {
                 RawFanOut::Sequential => FanOut::Sequential,

@@ -8,7 +8,7 @@
 //! routed by `replication.rs` instead.
 
 use super::fleet::Fleet;
-use crate::engine::SimTime;
+use crate::engine::{RngStream, SimTime};
 use crate::model::spec::*;
 
 impl Fleet {
@@ -102,6 +102,20 @@ impl Fleet {
                 }
                 best?
             }
+            Balancer::LeastRequest {
+                choice_count,
+                full_scan,
+            } => {
+                // The stream is copied out and back: the loads are read through `self`.
+                let mut rng = self.services[svc].balancer_rng.clone();
+                let load = |j: u32| {
+                    let i = self.nth_routable(spec, svc, 0, j, now).unwrap_or(0);
+                    self.replicas[(first + i) as usize].outstanding
+                };
+                let j = least_request(&mut rng, count, choice_count, full_scan, load);
+                self.services[svc].balancer_rng = rng;
+                self.nth_routable(spec, svc, 0, j, now)?
+            }
             Balancer::PowerOfTwoChoices => {
                 if count == 1 {
                     self.nth_routable(spec, svc, 0, 0, now)?
@@ -175,6 +189,14 @@ impl Fleet {
                 }
                 best
             }
+            Balancer::LeastRequest {
+                choice_count,
+                full_scan,
+            } => {
+                let replicas = &self.replicas;
+                let load = |i: u32| replicas[(first + i) as usize].outstanding;
+                least_request(&mut s.balancer_rng, n, choice_count, full_scan, load)
+            }
             Balancer::PowerOfTwoChoices => {
                 let a = s.balancer_rng.below(n as u64) as u32;
                 let mut b = s.balancer_rng.below(n as u64 - 1) as u32;
@@ -191,5 +213,108 @@ impl Fleet {
             }
         };
         first + local
+    }
+}
+
+/// Envoy's least request over `n` candidates with equal weights (`load(i)`: outstanding
+/// requests of candidate `i`): `choices` draws with replacement, the least loaded kept (the
+/// earliest drawn on a tie); or, with `full_scan`, every candidate, a tie replacing the one kept
+/// with probability 1 / (candidates tied so far), so each tied candidate is equally likely.
+fn least_request(
+    rng: &mut RngStream,
+    n: u32,
+    choices: u32,
+    full_scan: bool,
+    load: impl Fn(u32) -> u32,
+) -> u32 {
+    if full_scan {
+        let (mut best, mut best_load, mut tied) = (0, load(0), 1u64);
+        for i in 1..n {
+            let l = load(i);
+            if l < best_load {
+                (best, best_load, tied) = (i, l, 1);
+            } else if l == best_load {
+                tied += 1;
+                if rng.below(tied) == 0 {
+                    best = i;
+                }
+            }
+        }
+        return best;
+    }
+    let mut best = rng.below(n as u64) as u32;
+    let mut best_load = load(best);
+    for _ in 1..choices {
+        let i = rng.below(n as u64) as u32;
+        let l = load(i);
+        if l < best_load {
+            (best, best_load) = (i, l);
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With distinct loads, N draws with replacement pick the k-th least loaded of n (k from
+    /// 0) with probability ((n-k)/n)^N - ((n-k-1)/n)^N: the least of the draws has rank k.
+    #[test]
+    fn n_choices_pick_ranks_as_order_statistics_say() {
+        let (n, draws) = (5u32, 200_000);
+        for choices in [2u32, 3] {
+            let mut rng = RngStream::derive(3, "lr-test", "balancer");
+            let mut hits = [0u32; 5];
+            // Replica i has load 10 + i: rank = index.
+            for _ in 0..draws {
+                hits[least_request(&mut rng, n, choices, false, |i| 10 + i) as usize] += 1;
+            }
+            for (k, &h) in hits.iter().enumerate() {
+                let p = |m: f64| (m / n as f64).powi(choices as i32);
+                let want = p((n - k as u32) as f64) - p((n - k as u32 - 1) as f64);
+                let got = h as f64 / draws as f64;
+                // Five binomial standard errors.
+                let se = (want * (1.0 - want) / draws as f64).sqrt();
+                assert!(
+                    (got - want).abs() < 5.0 * se + 1e-9,
+                    "N={choices} rank {k}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_scan_takes_the_least_loaded_and_spreads_ties_evenly() {
+        let mut rng = RngStream::derive(4, "lr-test", "balancer");
+        assert_eq!(
+            least_request(&mut rng, 4, 2, true, |i| [5, 3, 7, 4][i as usize]),
+            1
+        );
+        let draws = 120_000;
+        let mut hits = [0u32; 4];
+        for _ in 0..draws {
+            hits[least_request(&mut rng, 4, 2, true, |i| [2, 1, 1, 1][i as usize]) as usize] += 1;
+        }
+        assert_eq!(hits[0], 0);
+        for &h in &hits[1..] {
+            let got = h as f64 / draws as f64;
+            assert!((got - 1.0 / 3.0).abs() < 0.007, "{hits:?}");
+        }
+    }
+
+    /// Ties among the drawn keep the earliest drawn: with equal loads every draw is kept as
+    /// first drawn, so the pick is as uniform as one draw.
+    #[test]
+    fn n_choices_with_equal_loads_are_uniform() {
+        let mut rng = RngStream::derive(5, "lr-test", "balancer");
+        let draws = 100_000;
+        let mut hits = [0u32; 4];
+        for _ in 0..draws {
+            hits[least_request(&mut rng, 4, 3, false, |_| 7) as usize] += 1;
+        }
+        for &h in &hits {
+            assert!((h as f64 / draws as f64 - 0.25).abs() < 0.007, "{hits:?}");
+        }
     }
 }
