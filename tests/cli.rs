@@ -618,6 +618,17 @@ fn bad_cache_settings_are_reported() {
         &["services[0].calls[0].cache.ttl", "longer than zero"],
     );
     check(
+        &cached(r#"(keys: 10, ttl: "1s", capacity: 11)"#),
+        &["services[0].calls[0].cache.capacity", "between 1 and 10"],
+    );
+    check(
+        &cached(r#"(keys: 10, ttl: "1s", popularity: Zipf(s: -1.0))"#),
+        &[
+            "services[0].calls[0].cache.popularity.s",
+            "between 0 and 10",
+        ],
+    );
+    check(
         &cached(r#"(keys: 10, ttl: "1s", lease: true)"#),
         &["services[0].calls[0].cache", "lease"],
     );

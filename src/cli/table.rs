@@ -514,6 +514,7 @@ pub fn caches(s: &Summary) -> String {
         "coalesced",
         "fills",
         "flushes",
+        "evictions",
     ];
     let rows: Vec<Vec<String>> = s
         .caches
@@ -527,6 +528,7 @@ pub fn caches(s: &Summary) -> String {
                 thousands(c.coalesced),
                 thousands(c.fills),
                 thousands(c.flushes),
+                thousands(c.evictions),
             ]
         })
         .collect();

@@ -361,6 +361,9 @@ pub struct CacheSummary {
     /// Successful fills (keys stored).
     pub fills: u64,
     pub flushes: u64,
+    /// Entries evicted to make room (a cache with a `capacity`; absent otherwise).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub evictions: u64,
     /// hits / (hits + misses).
     pub hit_ratio: f64,
 }
@@ -746,6 +749,7 @@ impl Summary {
                     coalesced: c.coalesced,
                     fills: c.fills,
                     flushes: c.flushes,
+                    evictions: c.evictions,
                     hit_ratio: if c.hits + c.misses == 0 {
                         0.0
                     } else {

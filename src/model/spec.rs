@@ -523,16 +523,29 @@ pub struct CallSpec {
     pub connections: Option<u32>,
 }
 
-/// A cache in front of a call, shared by the caller's replicas: `keys` equally popular keys,
-/// each kept `ttl` after a successful fill.
+/// A cache in front of a call, shared by the caller's replicas: `keys` keys drawn by
+/// `popularity`, each kept `ttl` after a successful fill, at most `capacity` of them (least
+/// recently used evicted first).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CacheSpec {
     pub keys: u32,
+    /// Entries the cache holds at most (None: every key fits).
+    pub capacity: Option<u32>,
+    pub popularity: Popularity,
     pub ttl: SimDuration,
     /// One fill per key in flight; other misses for it wait for that fill.
     pub coalesce: bool,
     /// Starts full, every key loaded at time zero (so all expire at `ttl`).
     pub warm: bool,
+}
+
+/// How often each key is asked for.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Popularity {
+    /// Every key equally.
+    Uniform,
+    /// The k-th most popular key (k from 1) in proportion to 1 / k^s.
+    Zipf { s: f64 },
 }
 
 /// Whether a stateful policy (breaker, budget, bulkhead, limiter) is one instance per caller

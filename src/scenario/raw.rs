@@ -389,9 +389,18 @@ pub struct RawCall {
 #[serde(deny_unknown_fields, rename = "Cache")]
 pub struct RawCache {
     pub keys: i64,
+    pub capacity: Option<i64>,
+    pub popularity: Option<RawPopularity>,
     pub ttl: String,
     pub coalesce: Option<bool>,
     pub warm: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawPopularity {
+    Uniform,
+    Zipf { s: f64 },
 }
 
 #[derive(Debug, Clone, Deserialize)]

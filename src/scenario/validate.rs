@@ -177,8 +177,31 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 let ttl = c
                     .positive_duration(&format!("{cp}.ttl"), &k.ttl)
                     .unwrap_or(SimDuration::from_secs(1));
+                let capacity = k.capacity.map(|n| {
+                    c.count(&format!("{cp}.capacity"), Some(n), 1, 1, keys as i64, "capacity") as u32
+                });
+                let popularity = match k.popularity {
+                    None | Some(RawPopularity::Uniform) => crate::model::Popularity::Uniform,
+                    Some(RawPopularity::Zipf { s }) => {
+                        if !(s.is_finite() && (0.0..=10.0).contains(&s)) {
+                            c.err(
+                                format!("{cp}.popularity.s"),
+                                format!("the Zipf exponent: between 0 and 10 (about 0.6 to 1.2 in measured web and cache traces), got {s}"),
+                            );
+                        }
+                        if keys > 1_000_000 {
+                            c.err(
+                                format!("{cp}.keys"),
+                                format!("at most 1000000 keys with Zipf popularity (its table takes 8 bytes a key), got {keys}"),
+                            );
+                        }
+                        crate::model::Popularity::Zipf { s }
+                    }
+                };
                 crate::model::CacheSpec {
                     keys: keys as u32,
+                    capacity,
+                    popularity,
                     ttl,
                     coalesce: k.coalesce.unwrap_or(false),
                     warm: k.warm.unwrap_or(false),
