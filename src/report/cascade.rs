@@ -8,7 +8,7 @@
 //! It reads a [`Frame`] and the judgement of its windows (`judge.rs`); it does not know how the
 //! frame was made or how the story is drawn. Windows inside the warm-up are not judged.
 
-use super::frame::{col, Frame, Kind};
+use super::frame::{col, EntitySeries, Frame, Kind};
 use super::judge::{self, Graph, Judged, Signal, Signals, Slo, MIN_REQUESTS};
 use serde::Serialize;
 
@@ -897,8 +897,28 @@ fn ending(c: &Ctx, recovered_after_s: Option<f64>, tail_windows: usize, from: us
     }
 }
 
+/// A service's figures over the last windows, which both loop rules judge.
+struct Held<'a> {
+    judged: &'a Judged,
+    series: &'a EntitySeries,
+    util: f64,
+    arrivals_per_s: f64,
+    /// Finished requests per second, turned-away ones included.
+    completes_per_s: f64,
+    /// What its users' own load brings at the baseline's arrivals per client request.
+    own_per_s: f64,
+}
+
+impl Held<'_> {
+    /// Saturated (utilisation at least 95%) and not draining (arrivals at least 95% of
+    /// completions): the condition both loop rules start from.
+    fn stuck(&self) -> bool {
+        self.util >= judge::SATURATED && self.arrivals_per_s >= 0.95 * self.completes_per_s
+    }
+}
+
 /// A service held above what it completes by more work than its users' own load brings, and
-/// the loop that brings it (see docs/analysis.md).
+/// the loop that brings it; failing that, a service slowed under load (see docs/analysis.md).
 fn sustained(
     frame: &Frame,
     graph: &Graph,
@@ -914,31 +934,38 @@ fn sustained(
     if clients_base <= 0.0 {
         return None;
     }
+    let held: Vec<Held> = judged
+        .iter()
+        .skip(1)
+        .filter(|j| j.baseline.usable())
+        .filter_map(|j| {
+            let e = frame.get(Kind::Service, &j.name)?;
+            Some(Held {
+                judged: j,
+                series: e,
+                util: mean(&|i| e.rows[i][col::UTILISATION]),
+                arrivals_per_s: mean(&|i| e.rows[i][col::OFFERED] / frame.width(i)),
+                completes_per_s: mean(&|i| e.finished(i) / frame.width(i)),
+                own_per_s: client_rate * j.baseline.offered_per_s / clients_base,
+            })
+        })
+        .collect();
     let mut best: Option<(f64, Ending)> = None;
-    for j in judged.iter().skip(1).filter(|j| j.baseline.usable()) {
-        let Some(e) = frame.get(Kind::Service, &j.name) else {
-            continue;
-        };
-        let util = mean(&|i| e.rows[i][col::UTILISATION]);
-        let arrivals = mean(&|i| e.rows[i][col::OFFERED] / frame.width(i));
-        let completes = mean(&|i| e.finished(i) / frame.width(i));
-        let own = client_rate * j.baseline.offered_per_s / clients_base;
-        if !(util >= judge::SATURATED
-            && arrivals >= 0.95 * completes
-            && arrivals >= 1.2 * own
-            && own < 0.9 * completes)
-        {
+    for h in held.iter().filter(|h| h.stuck()) {
+        let (arrivals, own, completes) = (h.arrivals_per_s, h.own_per_s, h.completes_per_s);
+        if !(arrivals >= 1.2 * own && own < 0.9 * completes) {
             continue;
         }
         let excess = arrivals / own.max(1e-9);
         if best.as_ref().is_some_and(|(x, _)| *x >= excess) {
             continue;
         }
+        let name = &h.judged.name;
         best = Some((
             excess,
             Ending::Sustained {
-                service: j.name.clone(),
-                by: the_loop(frame, graph, base, tail, &j.name, excess),
+                service: name.clone(),
+                by: the_loop(frame, graph, base, tail, name, excess),
                 arrivals_per_s: arrivals,
                 own_load_per_s: own,
                 completes_per_s: completes,
@@ -946,7 +973,7 @@ fn sustained(
         ));
     }
     best.map(|b| b.1)
-        .or_else(|| slowed(frame, graph, judged, base, tail, client_rate))
+        .or_else(|| slowed(frame, graph, base, tail, &held))
 }
 
 /// A service that, since the trigger, can serve less than its users' own load although before
@@ -956,23 +983,19 @@ fn sustained(
 fn slowed(
     frame: &Frame,
     graph: &Graph,
-    judged: &[Judged],
     base: &[usize],
     tail: &[usize],
-    client_rate: f64,
+    held: &[Held],
 ) -> Option<Ending> {
     let avg = |rows: &[usize], f: &dyn Fn(usize) -> f64| {
         rows.iter().map(|&i| f(i)).sum::<f64>() / rows.len().max(1) as f64
     };
     let fin = |v: f64| if v.is_finite() { v } else { 0.0 };
-    let clients_base = judged[0].baseline.offered_per_s;
     let mut best: Option<(f64, Ending)> = None;
-    for j in judged.iter().skip(1).filter(|j| j.baseline.usable()) {
-        let Some(e) = frame.get(Kind::Service, &j.name) else {
-            continue;
-        };
+    for h in held.iter().filter(|h| h.stuck()) {
+        let e = h.series;
         // Requests that finished without being turned away (`overloaded`: queue full, shed).
-        let served = |i: usize| e.finished(i) - fin(e.rows[i][col::OUTCOMES + 5]);
+        let served = |i: usize| e.finished(i) - fin(e.rows[i][col::OVERLOADED]);
         // Requests served per busy worker-second over `rows`.
         let speed = |rows: &[usize]| {
             let (served, busy_s) = rows.iter().fold((0.0, 0.0), |(a, b), &i| {
@@ -993,26 +1016,18 @@ fn slowed(
             avg(base, &|i| fin(e.rows[i][col::CAPACITY])),
             avg(tail, &|i| fin(e.rows[i][col::CAPACITY])),
         );
-        let util = avg(tail, &|i| e.rows[i][col::UTILISATION]);
-        let arrivals = avg(tail, &|i| e.rows[i][col::OFFERED] / frame.width(i));
-        let completes = avg(tail, &|i| e.finished(i) / frame.width(i));
         let served_now = avg(tail, &|i| served(i) / frame.width(i));
-        let own = client_rate * j.baseline.offered_per_s / clients_base;
+        let own = h.own_per_s;
         // What it could serve before the trigger, and how much less it serves now.
         let could = speed_was * cap_was;
         let factor = could / served_now;
-        if !(util >= judge::SATURATED
-            && arrivals >= 0.95 * completes
-            && own > 1.05 * served_now
-            && could >= 1.1 * own
-            && factor >= 1.5)
-        {
+        if !(own > 1.05 * served_now && could >= 1.1 * own && factor >= 1.5) {
             continue;
         }
         if best.as_ref().is_some_and(|(x, _)| *x >= factor) {
             continue;
         }
-        let name = &j.name;
+        let name = &h.judged.name;
         let node = graph.services.iter().find(|n| n.name == *name);
         let mechanism = match node {
             Some(n) if n.collects_garbage => " (garbage collection)",
@@ -1042,7 +1057,7 @@ fn slowed(
                     "a slowdown under load at {name}{mechanism}: {}, so it serves less than its users' own load and the backlog that slows it does not clear",
                     parts.join(", and ")
                 ),
-                arrivals_per_s: arrivals,
+                arrivals_per_s: h.arrivals_per_s,
                 own_load_per_s: own,
                 completes_per_s: served_now,
             },

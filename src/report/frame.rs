@@ -53,6 +53,8 @@ pub mod col {
     pub const OUTCOMES: usize = 2;
     pub const OK: usize = 2;
     pub const DEGRADED: usize = 3;
+    /// Answered `overloaded` (turned away: queue full, shed, dropped by CoDel).
+    pub const OVERLOADED: usize = 7;
     pub const GOODPUT: usize = 10;
     pub const ERROR_RATE: usize = 11;
     pub const P50: usize = 12;

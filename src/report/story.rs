@@ -395,40 +395,38 @@ impl Cascade {
     }
 }
 
-/// ", failing 120 requests itself and 3,400 client requests in all" for a fault.
+/// "; it failed 120 requests itself, and 3,400 client requests failed while it lasted" for a
+/// fault.
 fn cost(r: &Recovery) -> String {
+    let induced = requests(r.induced_failures, "client request");
     match r.direct_failures {
         Some(d) => format!(
-            "; it failed {} request{} itself, and {} client request{} failed while it lasted",
-            count(d as f64),
-            if d == 1 { "" } else { "s" },
-            count(r.induced_failures as f64),
-            if r.induced_failures == 1 { "" } else { "s" }
+            "; it failed {} itself, and {induced} failed while it lasted",
+            requests(d, "request")
         ),
-        None if r.induced_failures > 0 => format!(
-            "; {} client request{} failed while it lasted",
-            count(r.induced_failures as f64),
-            if r.induced_failures == 1 { "" } else { "s" }
-        ),
+        None if r.induced_failures > 0 => format!("; {induced} failed while it lasted"),
         None => String::new(),
     }
 }
 
-/// " (failed 120 itself, 3,400 client requests in all)" for a fault.
+/// ", failing 120 requests itself and 3,400 client requests in all" for a fault.
 fn cost_short(r: &Recovery) -> String {
+    let induced = requests(r.induced_failures, "client request");
     match r.direct_failures {
         Some(d) => format!(
-            ", failing {} request{} itself and {} client request{} in all",
-            count(d as f64),
-            if d == 1 { "" } else { "s" },
-            count(r.induced_failures as f64),
-            if r.induced_failures == 1 { "" } else { "s" }
+            ", failing {} itself and {induced} in all",
+            requests(d, "request")
         ),
-        None if r.induced_failures > 0 => format!(
-            ", {} client request{} failed",
-            count(r.induced_failures as f64),
-            if r.induced_failures == 1 { "" } else { "s" }
-        ),
+        None if r.induced_failures > 0 => format!(", {induced} failed"),
         None => String::new(),
     }
+}
+
+/// "1 request", "3,400 client requests".
+fn requests(n: u64, noun: &str) -> String {
+    format!(
+        "{} {noun}{}",
+        count(n as f64),
+        if n == 1 { "" } else { "s" }
+    )
 }

@@ -243,7 +243,17 @@ impl<O: Observer> World<O> {
                 self.respond(next, Outcome::Timeout, false, now, q)?;
                 continue;
             }
-            if max_wait.is_some_and(|m| waited > m.0) {
+            // Waited past max_queue_time, or dropped by CoDel (counted with the sheds for
+            // queue time: CoDel judges the wait). CoDel sees only what max_queue_time left.
+            let rep = &mut self.fleet.replicas[replica as usize];
+            let waiting = rep.queue.len();
+            if max_wait.is_some_and(|m| waited > m.0)
+                || (DISCIPLINE
+                    && rep
+                        .codel
+                        .as_mut()
+                        .is_some_and(|c| c.next(now.0, waited, waiting) == Verdict::Drop))
+            {
                 rep.shed_by_queue_time += (now >= self.count_from) as u64;
                 self.obs.shed(svc, Shed::QueueTime, now);
                 self.emit_level(replica, now);
@@ -251,19 +261,6 @@ impl<O: Observer> World<O> {
                 self.respond(next, Outcome::Overloaded, false, now, q)?;
                 continue;
             }
-            let rep = &mut self.fleet.replicas[replica as usize];
-            if let Some(c) = rep.codel.as_mut().filter(|_| DISCIPLINE) {
-                if c.next(now.0, waited, rep.queue.len()) == Verdict::Drop {
-                    // Counted with the sheds for queue time: CoDel judges the wait.
-                    rep.shed_by_queue_time += (now >= self.count_from) as u64;
-                    self.obs.shed(svc, Shed::QueueTime, now);
-                    self.emit_level(replica, now);
-                    self.requests[next].started_at = now;
-                    self.respond(next, Outcome::Overloaded, false, now, q)?;
-                    continue;
-                }
-            }
-            let rep = &mut self.fleet.replicas[replica as usize];
             rep.busy += 1;
             self.emit_level(replica, now);
             self.start_service(next, now, q);

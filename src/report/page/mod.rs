@@ -514,16 +514,7 @@ pub fn build(
         let chunks = balanced(&cdfs);
         let parts = chunks.len();
         for (n, chunk) in chunks.into_iter().enumerate() {
-            let part = if parts > 1 {
-                format!(" ({} of {parts})", n + 1)
-            } else {
-                String::new()
-            };
-            let file = if n == 0 {
-                format!("{prefix}cdf.svg")
-            } else {
-                format!("{prefix}cdf-{}.svg", n + 1)
-            };
+            let (part, file) = chunk_names(&prefix, "cdf", n, parts);
             push(
                 make(
                     file,
@@ -570,16 +561,7 @@ pub fn build(
                 data.push((format!("{} workers busy %", e.name), util));
                 data.push((format!("{} queue used %", e.name), fill));
             }
-            let part = if parts > 1 {
-                format!(" ({} of {parts})", n + 1)
-            } else {
-                String::new()
-            };
-            let file = if n == 0 {
-                format!("{prefix}saturation.svg")
-            } else {
-                format!("{prefix}saturation-{}.svg", n + 1)
-            };
+            let (part, file) = chunk_names(&prefix, "saturation", n, parts);
             push(
                 make(
                     file,
@@ -701,3 +683,20 @@ pub fn build(
 }
 
 const GREY: plotters::style::RGBColor = plotters::style::RGBColor(110, 110, 110);
+
+/// The title suffix and file of chunk `n` (from 0) of a plot split into `parts` small
+/// multiples: " (2 of 3)" and `{prefix}{stem}-2.svg`; the first keeps the plain file name, and
+/// a plot in one part has no suffix.
+fn chunk_names(prefix: &str, stem: &str, n: usize, parts: usize) -> (String, String) {
+    let part = if parts > 1 {
+        format!(" ({} of {parts})", n + 1)
+    } else {
+        String::new()
+    };
+    let file = if n == 0 {
+        format!("{prefix}{stem}.svg")
+    } else {
+        format!("{prefix}{stem}-{}.svg", n + 1)
+    };
+    (part, file)
+}

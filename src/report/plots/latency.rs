@@ -42,19 +42,7 @@ pub fn compare_latency(p: &CompareLatency, target: &Target) -> PlotResult {
     let svg = canvas!(target, W, 460, |root| {
         root.fill(&WHITE).map_err(err)?;
         let (top, bottom) = root.split_vertically(300);
-        let (lo, hi) = p
-            .p99
-            .iter()
-            .flat_map(|l| l.points.iter().map(|q| q.1))
-            .filter(|y| y.is_finite() && *y > 0.0)
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
-                (a.min(y), b.max(y))
-            });
-        let (lo, hi) = if lo.is_finite() {
-            (lo / 1.5, hi * 1.5)
-        } else {
-            (0.1, 10.0)
-        };
+        let (lo, hi) = log_range(p.p99.iter().flat_map(|l| l.points.iter().map(|q| q.1)));
         time_chart!(
             top,
             p.title,
@@ -165,18 +153,7 @@ pub fn latency(p: &LatencyPlot, target: &Target) -> PlotResult {
     let svg = canvas!(target, W, 440, |root| {
         root.fill(&WHITE).map_err(err)?;
         let (top, bottom) = root.split_vertically(300);
-        let (lo, hi) = lines
-            .iter()
-            .flat_map(|l| l.points.iter().map(|p| p.1))
-            .filter(|y| y.is_finite() && *y > 0.0)
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
-                (a.min(y), b.max(y))
-            });
-        let (lo, hi) = if lo.is_finite() {
-            (lo / 1.5, hi * 1.5)
-        } else {
-            (0.1, 10.0)
-        };
+        let (lo, hi) = log_range(lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)));
         time_chart!(
             top,
             p.title,

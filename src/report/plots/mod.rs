@@ -368,16 +368,7 @@ pub fn time_plot(p: &TimePlot, target: &Target) -> PlotResult {
             .flat_map(|l| l.points.iter().map(|p| p.1))
             .filter(|y| y.is_finite());
         if log_y {
-            let (lo, hi) = ys
-                .filter(|y| *y > 0.0)
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
-                    (a.min(y), b.max(y))
-                });
-            let (lo, hi) = if lo.is_finite() {
-                (lo / 1.5, hi * 1.5)
-            } else {
-                (0.1, 10.0)
-            };
+            let (lo, hi) = log_range(ys);
             time_chart!(
                 root,
                 title,
@@ -474,3 +465,18 @@ pub use heatmap::{heatmap, heatmap_rows};
 pub use latency::{compare_latency, latency, CompareLatency, LatencyPlot};
 pub use states::states;
 pub use sweep::{grid_heatmap, param_plot, Band, GridHeat, ParamPlot};
+
+/// A log axis's range for values `ys`: the finite positive ones, padded by 1.5x either way
+/// (0.1 to 10 when there is none).
+pub(super) fn log_range(ys: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = ys
+        .filter(|y| y.is_finite() && *y > 0.0)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+            (a.min(y), b.max(y))
+        });
+    if lo.is_finite() {
+        (lo / 1.5, hi * 1.5)
+    } else {
+        (0.1, 10.0)
+    }
+}
