@@ -64,6 +64,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
     let caches = world.cache_reports();
     let pools = world.pool_reports();
     let links = world.link_reports();
+    let autoscalers = world.autoscale_reports();
     let mut recorder = world.into_observer();
     recorder.finish(measured_end);
     let summary = Summary::build(
@@ -85,6 +86,7 @@ pub fn run_traced(scenario: &Scenario, sink: Option<&mut dyn TraceSink>) -> (Run
             caches,
             pools,
             links,
+            autoscalers,
             slo_availability: scenario.slo.availability,
         },
     );

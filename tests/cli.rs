@@ -584,10 +584,79 @@ fn bad_service_disciplines_and_contention_are_reported() {
             "replicas: 3, balancer: LeastRequest(choice_count: 1)",
             &["services[0].balancer.choice_count", "between 2 and 1000"],
         ),
+        (
+            "autoscale: (metric: Utilization(target_percent: 0), max_replicas: 4)",
+            &[
+                "case.ron:4:",
+                "services[0].autoscale.metric.target_percent",
+                "between 1 and 1000",
+            ],
+        ),
+        (
+            "replicas: 6, autoscale: (metric: InFlight(target: 5.0), max_replicas: 4)",
+            &[
+                "services[0].replicas",
+                "within min_replicas..max_replicas (1..4)",
+            ],
+        ),
+        (
+            "autoscale: (metric: InFlight(target: 5.0), min_replicas: 5, max_replicas: 4)",
+            &["services[0].autoscale.min_replicas", "above max_replicas"],
+        ),
+        (
+            "autoscale: (metric: RatePerReplica(target_per_s: -1.0), max_replicas: 4)",
+            &["services[0].autoscale.metric.target_per_s", "above 0"],
+        ),
+        (
+            "autoscale: (metric: InFlight(target: 5.0), max_replicas: 4, tolerance: 1.0)",
+            &["services[0].autoscale.tolerance", "up to (not including) 1"],
+        ),
+        (
+            r#"autoscale: (metric: InFlight(target: 5.0), max_replicas: 4, scale_down: (stabilization_window: "2h"))"#,
+            &[
+                "services[0].autoscale.scale_down.stabilization_window",
+                "at most 3600s",
+            ],
+        ),
+        (
+            r#"autoscale: (metric: InFlight(target: 5.0), max_replicas: 4, scale_up: (policies: [Pods(value: 0, period: "15s")]))"#,
+            &[
+                "services[0].autoscale.scale_up.policies[0].value",
+                "between 1 and 10000",
+            ],
+        ),
+        (
+            r#"autoscale: (metric: InFlight(target: 5.0), max_replicas: 4, scale_up: (policies: [Percent(value: 50, period: "1h")]))"#,
+            &[
+                "services[0].autoscale.scale_up.policies[0].period",
+                "at most 1800s",
+            ],
+        ),
+        (
+            "autoscale: (metric: InFlight(target: 5.0), max_replicas: 4, scale_up: (policies: []))",
+            &[
+                "services[0].autoscale.scale_up.policies",
+                "select: Disabled",
+            ],
+        ),
+        (
+            r#"autoscale: (metric: Cpu(target: 5.0), max_replicas: 4)"#,
+            &["Cpu", "Utilization", "InFlight", "RatePerReplica"],
+        ),
+        (
+            r#"autoscale: (metric: InFlight(target: 5.0))"#,
+            &["max_replicas"],
+        ),
     ];
     for (extra, expect) in cases {
         check(&svc(extra), expect);
     }
+    // An autoscaler sets the replicas: a scripted Scale of the same service is refused.
+    let scaled = svc("autoscale: (metric: InFlight(target: 5.0), max_replicas: 4)").replace(
+        "\n)\n",
+        "\n    faults: [(at: \"1s\", fault: Scale(service: \"s\", replicas: 3))],\n)\n",
+    );
+    check(&scaled, &["faults[0].fault.service", "has an autoscaler"]);
 }
 
 #[test]

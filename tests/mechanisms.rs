@@ -174,3 +174,130 @@ fn gc_death_spiral_is_sustained_by_collections_and_a_bigger_heap_recovers() {
         ],
     );
 }
+
+/// Runs an inline scenario and returns its summary.
+fn summary_of(text: &str) -> faultline::metrics::Summary {
+    let sc = scenario::from_str(text, "inline.ron", &Overrides::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    runner::run(&sc).summary
+}
+
+/// The autoscaler settles where Kubernetes' rule puts it, computed here from the offered load:
+/// 600 requests/s of 10 ms each keep 6 workers busy; over 2 replicas of 4 workers that is 75 %
+/// against a 55 % target, so the first sync asks for ceil(2 x 75/55) = ceil(2.73) = 3; over 3
+/// replicas it is 50 %, and 50/55 = 0.91 lies within the 10 % tolerance: no further change.
+/// With the rate per replica (300/s against 160/s) the first sync asks for ceil(2 x 1.875) = 4,
+/// and then 150/160 = 0.94 stays. Poisson noise over a 15 s window (about 1 %) cannot move
+/// either ceiling.
+#[test]
+fn the_autoscaler_settles_where_the_hpa_rule_puts_it() {
+    let cases = [
+        ("Utilization(target_percent: 55)", 3, 0.75),
+        ("RatePerReplica(target_per_s: 160.0)", 4, 300.0),
+    ];
+    for (metric, settles_at, first_reading) in cases {
+        let text = format!(
+            r#"(
+            name: "hpa", seed: 3, duration: "200s", warmup: "0s",
+            default_link_latency: Constant("0s"),
+            clients: [(name: "c", target: "api", load: Open(rate_per_s: 600.0))],
+            services: [(name: "api", replicas: 2, workers: 4, queue_capacity: 10000,
+                service_time: Constant("10ms"), balancer: RoundRobin,
+                autoscale: (metric: {metric}, min_replicas: 1, max_replicas: 10))],
+        )"#
+        );
+        let s = summary_of(&text);
+        let a = &s.autoscalers[0];
+        assert_eq!(a.changes.len(), 1, "{metric}: {:?}", a.changes);
+        let c = &a.changes[0];
+        assert_eq!((c.at_s, c.from, c.to), (15.0, 2, settles_at), "{metric}");
+        let m = c.metric.expect("a reading");
+        assert!(
+            (m / first_reading - 1.0).abs() < 0.03,
+            "{metric}: read {m}, offered {first_reading}"
+        );
+        assert_eq!(
+            (a.requested_at_end, a.running_at_end),
+            (settles_at, settles_at)
+        );
+    }
+}
+
+/// The HPA of `autoscaler_too_slow` adds capacity a sync and a start delay late: the slow
+/// variant fails requests until the surge ends and its first new replicas serve no sooner than
+/// 40 s after the decision; spare capacity absorbs the surge; fast starts bring it back while
+/// the surge still goes on, and the story says so.
+#[test]
+fn autoscaler_too_slow_fails_until_capacity_arrives() {
+    let runs = variants("autoscaler_too_slow");
+    let get = |v: &str| &runs.iter().find(|(n, _)| n == v).expect(v).1;
+    let slow = get("slow");
+    let a = &slow.summary.autoscalers[0];
+    let first = &a.changes[0];
+    assert_eq!((first.at_s, first.from), (45.0, 3), "{:?}", a.changes);
+    let scaling = &slow.cascade.scaling[0].steps[0];
+    let serving = scaling.serving_from_s.expect("the first replicas serve");
+    assert!(serving >= 45.0 + 40.0, "served from {serving}");
+    assert!(
+        slow.headline.availability < 0.7,
+        "{}",
+        slow.headline.availability
+    );
+    let story = slow.cascade.narrative().join("\n");
+    assert!(!story.contains("still went on"), "{story}");
+    let pool = get("warm-pool");
+    assert!(
+        pool.headline.availability > 0.999,
+        "{}",
+        pool.headline.availability
+    );
+    let fast = get("fast-start");
+    assert!(
+        fast.headline.availability > 0.85,
+        "{}",
+        fast.headline.availability
+    );
+    let within = fast.cascade.recoveries[0]
+        .within_s
+        .expect("back during the surge");
+    assert!((40.0..100.0).contains(&within), "{within}");
+    let story = fast.cascade.narrative().join("\n");
+    assert!(
+        story.contains("still went on (it ended at 150 s)"),
+        "{story}"
+    );
+}
+
+/// `autoscaler_flapping`: with no scale-down window the replica count goes up and down with
+/// every burst and every burst fails requests; with the default 300 s window it only goes up
+/// and the later bursts are absorbed.
+#[test]
+fn autoscaler_flapping_without_a_window_meets_every_burst_scaled_down() {
+    let runs = variants("autoscaler_flapping");
+    let get = |v: &str| &runs.iter().find(|(n, _)| n == v).expect(v).1;
+    let flap = get("no-window");
+    let changes = &flap.summary.autoscalers[0].changes;
+    let downs = changes.iter().filter(|c| c.to < c.from).count();
+    assert!(changes.len() >= 8 && downs >= 4, "{changes:?}");
+    assert!(flap.cascade.recoveries.iter().all(|r| !r.absorbed));
+    assert!(
+        flap.headline.availability < 0.7,
+        "{}",
+        flap.headline.availability
+    );
+    let held = get("default-window");
+    let changes = &held.summary.autoscalers[0].changes;
+    assert!(changes.iter().all(|c| c.to > c.from), "{changes:?}");
+    let absorbed = held
+        .cascade
+        .recoveries
+        .iter()
+        .filter(|r| r.absorbed)
+        .count();
+    assert_eq!(absorbed, 3, "{}", held.cascade.narrative().join("\n"));
+    assert!(
+        held.headline.availability > 0.85,
+        "{}",
+        held.headline.availability
+    );
+}

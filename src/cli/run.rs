@@ -170,6 +170,7 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
             table::admission(&result.summary),
             fault_table,
             table::health(&result.summary),
+            table::autoscalers(&result.summary),
             table::replication(&result.summary),
             table::caches(&result.summary),
             table::pools(&result.summary),

@@ -437,6 +437,55 @@ pub fn replication(s: &Summary) -> String {
     render(&header, &rows)
 }
 
+/// One row per autoscaled service: its metric and bounds, and the changes it made (the
+/// first few with their times). Empty when there is none.
+pub fn autoscalers(s: &Summary) -> String {
+    if s.autoscalers.is_empty() {
+        return String::new();
+    }
+    let header = [
+        "autoscaler",
+        "metric (target)",
+        "min..max",
+        "asked for (fewest..most)",
+        "at end (running)",
+        "changes",
+    ];
+    let rows: Vec<Vec<String>> = s
+        .autoscalers
+        .iter()
+        .map(|a| {
+            let target = match a.metric.as_str() {
+                "utilization" => format!("{:.0}%", a.target * 100.0),
+                "rate_per_replica" => format!("{}/s", sig3(a.target)),
+                _ => sig3(a.target),
+            };
+            let shown: Vec<String> = a
+                .changes
+                .iter()
+                .take(4)
+                .map(|c| format!("{}->{} at {}", c.from, c.to, seconds(c.at_s)))
+                .collect();
+            let more = (a.changes.len() as u64 + a.changes_dropped).saturating_sub(4);
+            vec![
+                a.service.clone(),
+                format!("{} ({target})", a.metric),
+                format!("{}..{}", a.min_replicas, a.max_replicas),
+                format!("{}..{}", a.fewest_requested, a.most_requested),
+                format!("{} ({})", a.requested_at_end, a.running_at_end),
+                if shown.is_empty() {
+                    "none".to_string()
+                } else if more > 0 {
+                    format!("{} (+{more})", shown.join(", "))
+                } else {
+                    shown.join(", ")
+                },
+            ]
+        })
+        .collect();
+    render(&header, &rows)
+}
+
 /// One row per bandwidth-limited link. Empty when there is none.
 pub fn links(s: &Summary) -> String {
     if s.links.is_empty() {

@@ -258,9 +258,46 @@ pub struct Summary {
     /// Bandwidth-limited links (counted over the whole run).
     #[serde(default)]
     pub links: Vec<LinkSummary>,
+    /// Autoscaled services: every change their autoscaler made (over the whole run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub autoscalers: Vec<AutoscalerSummary>,
     /// End-to-end availability (`ok` or `degraded` among all client requests finished) per
     /// SLO window, from time zero; null for a window in which nothing finished.
     pub availability: AvailabilitySeries,
+}
+
+/// What a service's autoscaler did, over the whole run (warm-up included).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AutoscalerSummary {
+    pub service: String,
+    /// `utilization` (busy workers over workers), `in_flight` or `rate_per_replica`.
+    pub metric: String,
+    /// The target per replica (a fraction for `utilization`, requests per second for
+    /// `rate_per_replica`).
+    pub target: f64,
+    pub min_replicas: u32,
+    pub max_replicas: u32,
+    pub initial_replicas: u32,
+    /// The most and fewest replicas it asked for.
+    pub most_requested: u32,
+    pub fewest_requested: u32,
+    /// What it had asked for at the end, and the replicas in service then (fewer while new
+    /// ones are still starting).
+    pub requested_at_end: u32,
+    pub running_at_end: u32,
+    /// Each change: when, from and to how many replicas, and the mean reading of the
+    /// replicas that had one (null: none had).
+    pub changes: Vec<ScaleChangeSummary>,
+    pub changes_dropped: u64,
+}
+
+/// One change an autoscaler made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScaleChangeSummary {
+    pub at_s: f64,
+    pub from: u32,
+    pub to: u32,
+    pub metric: Option<f64>,
 }
 
 /// Availability over time.
@@ -507,6 +544,7 @@ pub struct SummaryContext<'a> {
     pub caches: Vec<(String, crate::model::cache::CacheReport)>,
     pub pools: Vec<crate::model::PoolReport>,
     pub links: Vec<crate::model::LinkReport>,
+    pub autoscalers: Vec<crate::model::AutoscaleReport>,
     /// The availability objective for recovery times.
     pub slo_availability: f64,
 }
@@ -755,6 +793,46 @@ impl Summary {
                     } else {
                         c.hits as f64 / (c.hits + c.misses) as f64
                     },
+                })
+                .collect(),
+            autoscalers: ctx
+                .autoscalers
+                .into_iter()
+                .map(|a| {
+                    let spec = spec
+                        .services
+                        .iter()
+                        .find(|s| s.name == a.service)
+                        .and_then(|s| s.autoscale.as_ref())
+                        .expect("an autoscaled service");
+                    AutoscalerSummary {
+                        metric: match spec.metric {
+                            crate::model::ScaleMetric::Utilization => "utilization",
+                            crate::model::ScaleMetric::InFlight => "in_flight",
+                            crate::model::ScaleMetric::RatePerReplica => "rate_per_replica",
+                        }
+                        .to_string(),
+                        target: spec.hpa.target,
+                        min_replicas: spec.hpa.min_replicas,
+                        max_replicas: spec.hpa.max_replicas,
+                        initial_replicas: a.initial,
+                        most_requested: a.most,
+                        fewest_requested: a.least,
+                        requested_at_end: a.requested_at_end,
+                        running_at_end: a.running_at_end,
+                        changes: a
+                            .decisions
+                            .iter()
+                            .map(|d| ScaleChangeSummary {
+                                at_s: d.at_ns as f64 / 1e9,
+                                from: d.from,
+                                to: d.to,
+                                metric: d.metric,
+                            })
+                            .collect(),
+                        changes_dropped: a.decisions_dropped,
+                        service: a.service,
+                    }
                 })
                 .collect(),
             availability: AvailabilitySeries {

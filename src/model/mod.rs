@@ -28,8 +28,8 @@ pub use observer::{Observer, Shed};
 pub use spec::*;
 pub use stack::{LayerCounters, Transition};
 pub use world::{
-    entity_names, AdmissionReport, Event, FaultReport, HealthChange, HealthReport, LinkReport,
-    PolicyReport, PoolReport, World, WorldLimits,
+    entity_names, AdmissionReport, AutoscaleReport, Event, FaultReport, HealthChange, HealthReport,
+    LinkReport, PolicyReport, PoolReport, ScaleDecision, World, WorldLimits,
 };
 
 /// The name of a trace event kind code (`deliver`, `response`, ...).

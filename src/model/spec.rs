@@ -134,6 +134,31 @@ pub struct ServiceSpec {
     pub queue: QueueDiscipline,
     /// Each replica's heap and its garbage collections (see `model::gc`).
     pub gc: Option<crate::model::gc::GcSpec>,
+    /// A horizontal autoscaler that sets the replicas in service (see `policy::autoscale`).
+    pub autoscale: Option<AutoscaleSpec>,
+}
+
+/// What an autoscaler measures at each replica, averaged over the time since its last sync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScaleMetric {
+    /// Busy workers over workers (a worker waiting for its calls counts as busy).
+    Utilization,
+    /// Requests held: in service, waiting for calls, queued.
+    InFlight,
+    /// Requests arriving per second.
+    RatePerReplica,
+}
+
+/// A Kubernetes-style horizontal autoscaler on a service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutoscaleSpec {
+    pub metric: ScaleMetric,
+    /// The controller's settings (target, bounds, tolerance, behaviour).
+    pub hpa: crate::policy::autoscale::HpaConfig,
+    pub sync_period: SimDuration,
+    /// From the decision to add a replica to its process starting (scheduling, image pull,
+    /// start-up); it then warms up and waits for readiness like a restarted replica.
+    pub start_delay: SimDuration,
 }
 
 /// Which waiting request a free worker takes (see `policy::queue`).
@@ -178,6 +203,7 @@ impl ServiceSpec {
             || self.disk.is_some()
             || self.shares_work()
             || self.gc.is_some()
+            || self.autoscale.is_some()
     }
 }
 

@@ -34,6 +34,7 @@
 //! ```
 
 pub mod adaptive;
+pub mod autoscale;
 pub mod backoff;
 pub mod breaker;
 pub mod budget;

@@ -10,6 +10,8 @@
 
 use super::frame::{col, EntitySeries, Frame, Kind};
 use super::judge::{self, Graph, Judged, Signal, Signals, Slo, MIN_REQUESTS};
+use super::words::pct;
+pub use super::words::{count, ms, secs};
 use serde::Serialize;
 
 /// A run needs this many judged windows after its last trigger before anything is concluded
@@ -109,6 +111,15 @@ pub struct Recovery {
     pub direct_failures: Option<u64>,
     /// Client requests that failed from its start until it recovered (or the run ended).
     pub induced_failures: u64,
+    /// Back within the SLO while the trigger still acted: something inside the system (an
+    /// autoscaler, a limiter) absorbed it. From this time to the trigger's end nothing
+    /// breached, for at least five judged windows (None: it breached until its end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub within_s: Option<f64>,
+    /// Nothing breached from its start until it was over, and everything was back within a
+    /// window of its end: absorbed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub absorbed: bool,
 }
 
 /// How the run stood after its last trigger.
@@ -212,6 +223,8 @@ pub struct Cascade {
     /// Client answers and open breakers over the judged windows: with no trigger there is no
     /// before and after, and these say what held throughout.
     pub steady: Steady,
+    /// What each autoscaler did (filled from the summary by `report::analyse`).
+    pub scaling: Vec<super::scaling::Scaling>,
 }
 
 /// A run without triggers: its baseline is the run itself, so a condition present from the
@@ -425,6 +438,7 @@ impl Cascade {
         };
         Cascade {
             steady,
+            scaling: Vec::new(),
             services_degraded: chain.len(),
             services_breached: chain.iter().filter(|s| s.first_breach_s.is_some()).count(),
             services_total: judged.len() - 1,
@@ -512,13 +526,30 @@ fn recovery(
             })
             .map(|p| (frame.t(windows[p]) - e).max(0.0))
     });
+    // Absorbed while it went on: breaches after its start, then none for the rest of it.
+    let within = match (t.end_s, back) {
+        (Some(e), Some(after)) if after < w && e > t.start_s => {
+            let windows: Vec<usize> = (window_of(t.start_s, w)..first_window_from(e, w).min(n))
+                .filter(|&i| is_judged(i))
+                .collect();
+            windows
+                .iter()
+                .rposition(|&i| any_breach(judged, i))
+                .filter(|&p| windows.len() - (p + 1) >= SETTLED_WINDOWS)
+                .map(|p| frame.t(windows[p + 1]))
+        }
+        _ => None,
+    };
     // Induced: client requests failed from the trigger's start until it recovered.
     let sys = frame.system();
     let a = window_of(t.start_s, w);
-    let b = match (t.over_s(), back) {
-        (Some(e), Some(after)) => first_window_from(e + after, w).min(n),
+    let b = match (t.over_s(), back, within) {
+        (_, _, Some(at)) => first_window_from(at, w).min(n),
+        (Some(e), Some(after), None) => first_window_from(e + after, w).min(n),
         _ => n,
     };
+    let absorbed = back.is_some_and(|after| after < w)
+        && !(a..b.max(a)).any(|i| is_judged(i) && any_breach(judged, i));
     let induced: f64 = (a..b.max(a))
         .filter(|&i| is_judged(i))
         .map(|i| sys.finished(i) - sys.rows[i][col::OK] - sys.rows[i][col::DEGRADED])
@@ -530,6 +561,8 @@ fn recovery(
         recovered_after_s: back,
         direct_failures: t.direct_failures,
         induced_failures: induced.max(0.0).round() as u64,
+        within_s: within,
+        absorbed,
     }
 }
 
@@ -776,32 +809,6 @@ fn words(s: Signal, i: usize, j: &Judged, frame: &Frame, graph: &Graph) -> Strin
             "answering late ({} answers after the caller gave up)",
             count(r[col::LATE])
         ),
-    }
-}
-
-/// A count with thousands separators: `2,818`.
-pub fn count(v: f64) -> String {
-    let n = v.round().max(0.0) as u64;
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (k, ch) in digits.chars().enumerate() {
-        if k > 0 && (digits.len() - k).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-fn pct(v: f64) -> String {
-    if !v.is_finite() {
-        "n/a".into()
-    } else if v >= 0.995 || v == 0.0 {
-        format!("{:.0}%", v * 100.0)
-    } else if v < 0.1 {
-        format!("{:.1}%", v * 100.0)
-    } else {
-        format!("{:.0}%", v * 100.0)
     }
 }
 
@@ -1166,25 +1173,5 @@ fn the_loop(
         _ => format!(
             "{service} receives work it hardly received before the trigger, from no retry or cache loop the series show"
         ),
-    }
-}
-
-pub fn secs(s: f64) -> String {
-    if s >= 100.0 || s == s.trunc() {
-        format!("{s:.0} s")
-    } else {
-        format!("{s:.1} s")
-    }
-}
-
-pub fn ms(v: f64) -> String {
-    if v.is_nan() || v == 0.0 {
-        "n/a".into()
-    } else if v >= 1000.0 {
-        format!("{:.2} s", v / 1000.0)
-    } else if v >= 10.0 {
-        format!("{v:.0} ms")
-    } else {
-        format!("{v:.2} ms")
     }
 }

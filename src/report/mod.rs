@@ -14,7 +14,9 @@ pub mod plots;
 pub mod png;
 #[cfg(test)]
 mod rules_tests;
+pub mod scaling;
 pub mod story;
+mod words;
 
 use crate::metrics::{Summary, CDF_QUANTILES};
 use crate::model::SystemSpec;
@@ -215,7 +217,8 @@ pub fn analyse(scenario: &Scenario, run: Run) -> Analysed {
     let g = graph(spec);
     let triggers = triggers(spec, &run.summary);
     let tail = tail_windows(scenario, &run.frame);
-    let cascade = Cascade::analyse(&run.frame, &g, triggers.clone(), &slo(scenario), tail);
+    let mut cascade = Cascade::analyse(&run.frame, &g, triggers.clone(), &slo(scenario), tail);
+    cascade.scaling = scaling::Scaling::from_summary(&run.summary, spec);
     let headline = headline(&run.name, &run.summary, &cascade);
     Analysed {
         name: run.name,

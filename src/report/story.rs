@@ -235,6 +235,7 @@ impl Cascade {
             },
             self.services_breached
         ));
+        out.extend(self.scaling_lines());
         out.extend(self.recovery_lines());
         out.extend(self.ending_line());
         if !self.wasted.is_empty() {
@@ -288,6 +289,50 @@ impl Cascade {
             .collect()
     }
 
+    /// One line per autoscaler that changed anything: each change (up to six), or a count.
+    fn scaling_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for sc in &self.scaling {
+            let steps = &sc.steps;
+            let Some(first) = steps.first() else {
+                continue;
+            };
+            if steps.len() <= 6 && sc.more == 0 {
+                let parts: Vec<String> = steps
+                    .iter()
+                    .map(|st| {
+                        let serving = match st.serving_from_s {
+                            _ if st.to < st.from => String::new(),
+                            Some(t) => format!(" (serving from {})", secs(t)),
+                            None => " (not serving by the end)".to_string(),
+                        };
+                        format!("{} at {}{serving}", st.to, secs(st.at_s))
+                    })
+                    .collect();
+                out.push(format!(
+                    "The autoscaler of {} went from {} replicas to {}.",
+                    sc.service,
+                    first.from,
+                    and(&parts)
+                ));
+            } else {
+                let ups = steps.iter().filter(|s| s.to > s.from).count();
+                let most = steps.iter().map(|s| s.to.max(s.from)).max().unwrap_or(0);
+                let least = steps.iter().map(|s| s.to.min(s.from)).min().unwrap_or(0);
+                let total = steps.len() as u64 + sc.more;
+                out.push(format!(
+                    "The autoscaler of {} changed its replicas {} times between {least} and {most} ({ups} up, {} down{}), the first at {}.",
+                    sc.service,
+                    count(total as f64),
+                    steps.len() - ups,
+                    if sc.more > 0 { " among the first 1,000" } else { "" },
+                    secs(first.at_s)
+                ));
+            }
+        }
+        out
+    }
+
     /// One line per recovery instant: triggers that were back at the same moment share it.
     fn recovery_lines(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -310,10 +355,36 @@ impl Cascade {
                     if t.is_some_and(|t| t.instant) { "at" } else { "ended at" },
                     secs(from)
                 )),
+                (Some(_), Some(_)) if r.absorbed => {
+                    done[i] = true;
+                    out.push(format!(
+                        "{} at {} was absorbed: nothing breached its SLO while it acted{}.",
+                        r.trigger,
+                        secs(r.start_s),
+                        if r.induced_failures + r.direct_failures.unwrap_or(0) > 0 {
+                            cost_short(r)
+                        } else {
+                            String::new()
+                        }
+                    ));
+                }
+                (Some(from), Some(_)) if r.within_s.is_some() => {
+                    done[i] = true;
+                    out.push(format!(
+                        "Back within its SLO at {} while {} still went on (it ended at {}){}.",
+                        secs(r.within_s.unwrap_or(from)),
+                        r.trigger,
+                        secs(from),
+                        cost_short(r)
+                    ));
+                }
                 (Some(_), Some(at)) => {
                     let same: Vec<usize> = (i..self.recoveries.len())
                         .filter(|&k| {
-                            !done[k] && back_at(&self.recoveries[k]).is_some_and(|b| (b - at).abs() < 1e-9)
+                            !done[k]
+                                && self.recoveries[k].within_s.is_none()
+                                && !self.recoveries[k].absorbed
+                                && back_at(&self.recoveries[k]).is_some_and(|b| (b - at).abs() < 1e-9)
                         })
                         .collect();
                     // Triggers whose clock started at the same moment share a part.

@@ -531,6 +531,12 @@ pub(super) fn plan(
                         format!("\"{service}\" is active-passive: its replicas are a fixed group; scale an active-active service"),
                     );
                 }
+                if s.is_some_and(|s| names.services[s].autoscale.is_some()) {
+                    c.err(
+                        format!("{kp}.service"),
+                        format!("\"{service}\" has an autoscaler, which sets its replicas: remove this fault or the service's `autoscale`"),
+                    );
+                }
                 let n = c.small(
                     &format!("{kp}.replicas"),
                     Some(*replicas),

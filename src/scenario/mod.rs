@@ -5,6 +5,7 @@
 //! hands the model a [`SystemSpec`] in which every reference is an index and every value is
 //! checked, so the model never has to report a user's mistake.
 
+mod autoscale;
 mod check;
 mod faults;
 pub mod overrides;

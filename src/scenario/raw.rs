@@ -200,6 +200,51 @@ pub struct RawService {
     pub contention: Option<RawContention>,
     pub queue: Option<RawQueue>,
     pub gc: Option<RawGc>,
+    pub autoscale: Option<RawAutoscale>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Autoscale")]
+pub struct RawAutoscale {
+    pub metric: RawScaleMetric,
+    pub min_replicas: Option<i64>,
+    pub max_replicas: i64,
+    pub sync_period: Option<String>,
+    pub tolerance: Option<f64>,
+    pub start_delay: Option<String>,
+    pub scale_up: Option<RawScalingRules>,
+    pub scale_down: Option<RawScalingRules>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawScaleMetric {
+    Utilization { target_percent: i64 },
+    InFlight { target: f64 },
+    RatePerReplica { target_per_s: f64 },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Rules")]
+pub struct RawScalingRules {
+    pub stabilization_window: Option<String>,
+    pub policies: Option<Vec<RawScalingPolicy>>,
+    pub select: Option<RawSelect>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawScalingPolicy {
+    Pods { value: i64, period: String },
+    Percent { value: i64, period: String },
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawSelect {
+    Max,
+    Min,
+    Disabled,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -227,9 +227,20 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 });
             }
         }
+        let autoscale = super::autoscale::autoscale(
+            &mut c,
+            &p,
+            &s.autoscale,
+            replicas,
+            s.active_passive.is_some(),
+        );
         services.push(ServiceSpec {
             name: s.name.clone(),
-            replicas,
+            // Every replica an autoscaler may run exists from the start, out of service until
+            // it is asked for.
+            replicas: autoscale
+                .as_ref()
+                .map_or(replicas, |a| replicas.max(a.hpa.max_replicas)),
             initial_replicas: replicas,
             workers,
             queue_capacity,
@@ -293,6 +304,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
             contention: s.contention.map(|k| contention(&mut c, &p, k)),
             queue: queue(&mut c, &p, s),
             gc: s.gc.as_ref().map(|g| gc(&mut c, &p, g)),
+            autoscale,
         });
     }
     check_cycles(&mut c, &services);

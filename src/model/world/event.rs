@@ -48,6 +48,9 @@ pub enum Event {
         incarnation: u32,
         oom: bool,
     },
+    /// A service's autoscaler: a sync (`pods` false), or replicas it asked for start
+    /// (`pods`).
+    Autoscale { service: u32, pods: bool },
 }
 
 /// Trace kind codes: stable, part of the trace hash.
@@ -65,7 +68,8 @@ pub mod kind {
     pub const HEARTBEAT: u8 = 11;
     pub const SHARE_DONE: u8 = 12;
     pub const HEAP: u8 = 13;
-    pub const NAMES: [&str; 14] = [
+    pub const AUTOSCALE: u8 = 14;
+    pub const NAMES: [&str; 15] = [
         "",
         "client_arrival",
         "user_wake",
@@ -80,6 +84,7 @@ pub mod kind {
         "heartbeat",
         "share_done",
         "heap",
+        "autoscale",
     ];
 }
 

@@ -283,7 +283,7 @@ impl<O: Observer> World<O> {
     /// what they hold); the ones added start like a restarted process (cold, readiness to earn).
     #[cold]
     #[inline(never)]
-    fn scale(&mut self, svc: usize, n: u32, now: SimTime) {
+    pub(super) fn scale(&mut self, svc: usize, n: u32, now: SimTime) {
         let old = self.fleet.services[svc].replicas;
         let first = self.fleet.services[svc].first_replica;
         self.fleet.services[svc].replicas = n;

@@ -6,6 +6,7 @@
 //! picks replicas, `serve.rs` queues and serves, `faults.rs` crashes and restarts, `health.rs`
 //! probes). It knows nothing of requests in flight, links or policy stacks.
 
+use super::autoscale::{Meter, Scaler};
 use super::disk::DiskState;
 use super::health::ReplicaHealth;
 use crate::engine::{RngStream, SimTime};
@@ -14,6 +15,7 @@ use crate::model::replication::Group;
 use crate::model::sharing::Sharing;
 use crate::model::spec::*;
 use crate::policy::adaptive::{AimdLimit, Gradient2Limit};
+use crate::policy::autoscale::Hpa;
 use crate::policy::health::OutlierDetector;
 use crate::policy::queue::CoDel;
 use std::collections::VecDeque;
@@ -37,6 +39,8 @@ pub(super) struct ServiceState {
     pub balancer_rng: RngStream,
     pub error_rng: RngStream,
     pub call_rng: RngStream,
+    /// Its autoscaler, if it has one.
+    pub scaler: Option<Box<Scaler>>,
 }
 
 pub(super) struct ReplicaState {
@@ -69,6 +73,8 @@ pub(super) struct ReplicaState {
     pub heap: Option<Box<Heap>>,
     /// CoDel's state, when the service's queue discipline is `CoDel`.
     pub codel: Option<Box<CoDel>>,
+    /// Its load meter, when the service is autoscaled (also keeps `impaired` set).
+    pub meter: Option<Box<Meter>>,
     pub health: ReplicaHealth,
 }
 
@@ -80,6 +86,7 @@ impl ReplicaState {
             || self.disk.is_some()
             || self.sharing.is_some()
             || self.heap.is_some()
+            || self.meter.is_some()
             || h.down > 0
             || h.paused_until != SimTime::ZERO
             || h.stuck > 0
@@ -183,6 +190,10 @@ impl Fleet {
                 balancer_rng: RngStream::derive(seed, &entity, "balancer"),
                 error_rng: RngStream::derive(seed, &entity, "errors"),
                 call_rng: RngStream::derive(seed, &entity, "calls"),
+                scaler: s.autoscale.as_ref().map(|a| {
+                    let hpa = Hpa::new(a.hpa.clone()).expect("validated");
+                    Box::new(Scaler::new(hpa, s.initial_replicas))
+                }),
             });
             for r in 0..s.replicas {
                 let name = format!("{entity}/replica:{r}");
@@ -221,6 +232,7 @@ impl Fleet {
                         }
                         _ => None,
                     },
+                    meter: s.autoscale.as_ref().map(|_| Box::default()),
                     health: ReplicaHealth::new(s, seed, &name),
                 });
             }

@@ -16,6 +16,7 @@
 //! | `faults.rs` | fault windows: crash, restart, hang, slowdown, scale, config, OOM; `FaultBook` |
 //! | `health.rs` | probes, outlier sweeps, passive checks; `ReplicaHealth` |
 //! | `replication.rs`, `cache.rs`, `disk.rs`, `pools.rs` | optional machinery, behind one flag each |
+//! | `autoscale.rs` | autoscalers: per-replica meters, syncs, replicas that start later |
 //! | `reports.rs` | the figures the summary reads after the run |
 //! | `event.rs` | the events, their trace kind codes, policy timer and probe codes |
 //!
@@ -30,6 +31,7 @@
 //! The world knows the engine (time, queue, streams), the policies and the spec; it reports
 //! through [`Observer`] and knows nothing of metrics, plans of faults or reports.
 
+mod autoscale;
 mod balance;
 mod cache;
 mod clients;
@@ -46,10 +48,12 @@ mod reports;
 mod serve;
 
 use super::observer::Observer;
+pub use autoscale::ScaleDecision;
 pub use event::{kind, Event};
 pub use health::HealthChange;
 pub use reports::{
-    AdmissionReport, FaultReport, HealthReport, LinkReport, PolicyReport, PoolReport,
+    AdmissionReport, AutoscaleReport, FaultReport, HealthReport, LinkReport, PolicyReport,
+    PoolReport,
 };
 
 use super::request::{Requests, NO_USER};
@@ -175,6 +179,15 @@ impl<O: Observer> World<O> {
                 q.push(
                     SimTime(g.spec().heartbeat_interval.0),
                     Event::Heartbeat { service: si as u32 },
+                );
+            }
+            if let Some(a) = &self.spec.services[si].autoscale {
+                q.push(
+                    SimTime(a.sync_period.0),
+                    Event::Autoscale {
+                        service: si as u32,
+                        pods: false,
+                    },
                 );
             }
         }
@@ -320,6 +333,15 @@ impl<O: Observer> Model for World<O> {
             Event::ShareDone { replica, token } => {
                 let id = self.share_done(replica, token, now, q)?;
                 rec(kind::SHARE_DONE, self.replica_entity(replica), id)
+            }
+            Event::Autoscale { service, pods } => {
+                if pods {
+                    self.pods_start(service as usize, now);
+                } else {
+                    self.autoscale_sync(service as usize, now, q);
+                }
+                let first = self.fleet.services[service as usize].first_replica;
+                rec(kind::AUTOSCALE, self.replica_entity(first), pods as u64)
             }
         };
         if self.pools.any && !self.pools.freed.is_empty() {

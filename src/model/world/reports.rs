@@ -5,6 +5,7 @@
 //! These getters only read state the other concerns own, and name things the way the summary
 //! and the report print them (`caller -> callee`, `client:NAME`).
 
+use super::autoscale::ScaleDecision;
 use super::health::HealthChange;
 use super::{Observer, World};
 use crate::engine::SimTime;
@@ -32,6 +33,21 @@ pub struct HealthReport {
     /// Garbage collections (a service with `gc`) and the time they stopped the process.
     pub gc_collections: u64,
     pub gc_paused_ns: u64,
+}
+
+/// What a service's autoscaler did, for the summary.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutoscaleReport {
+    pub service: String,
+    pub initial: u32,
+    /// The count it had asked for at the end, and the replicas in service then.
+    pub requested_at_end: u32,
+    pub running_at_end: u32,
+    /// The most and fewest replicas it asked for.
+    pub most: u32,
+    pub least: u32,
+    pub decisions: Vec<ScaleDecision>,
+    pub decisions_dropped: u64,
 }
 
 /// What one fault window did.
@@ -239,6 +255,28 @@ impl<O: Observer> World<O> {
             .filter_map(|(i, s)| {
                 s.ap.as_ref()
                     .map(|g| (self.spec.services[i].name.clone(), g.report(end)))
+            })
+            .collect()
+    }
+
+    /// Each autoscaled service's autoscaler: what it decided and where it ended.
+    pub fn autoscale_reports(&self) -> Vec<AutoscaleReport> {
+        self.fleet
+            .services
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let sc = s.scaler.as_deref()?;
+                Some(AutoscaleReport {
+                    service: self.spec.services[i].name.clone(),
+                    initial: self.spec.services[i].initial_replicas,
+                    requested_at_end: sc.requested,
+                    running_at_end: s.replicas,
+                    most: sc.most,
+                    least: sc.least,
+                    decisions: sc.decisions.clone(),
+                    decisions_dropped: sc.decisions_dropped,
+                })
             })
             .collect()
     }

@@ -28,14 +28,19 @@ use crate::policy::Outcome;
 impl<O: Observer> World<O> {
     #[inline(always)]
     pub(super) fn emit_level(&mut self, replica: u32, now: SimTime) {
-        let r = &self.fleet.replicas[replica as usize];
+        let r = &mut self.fleet.replicas[replica as usize];
         let (mut busy, mut queued) = (r.busy, r.queue.len() as u32);
-        if r.sharing.is_some() {
-            let s = &self.spec.services[r.service as usize];
-            if s.discipline == Discipline::ProcessorSharing {
-                // Cores in use, and the requests held beyond them (sharing the cores).
-                busy = r.busy.min(s.workers);
-                queued += r.busy - busy;
+        if r.impaired {
+            if r.sharing.is_some() {
+                let s = &self.spec.services[r.service as usize];
+                if s.discipline == Discipline::ProcessorSharing {
+                    // Cores in use, and the requests held beyond them (sharing the cores).
+                    busy = r.busy.min(s.workers);
+                    queued += r.busy - busy;
+                }
+            }
+            if let Some(m) = r.meter.as_deref_mut() {
+                m.level(busy, busy + queued, now);
             }
         }
         self.obs
@@ -79,6 +84,9 @@ impl<O: Observer> World<O> {
         let rep = &mut self.fleet.replicas[replica as usize];
         let mut workers = self.spec.services[svc].workers;
         if rep.impaired {
+            if let Some(m) = rep.meter.as_deref_mut() {
+                m.arrivals += 1;
+            }
             if rep.health.down > 0 || rep.health.paused_until > now {
                 return self.deliver_to_stopped(slot, replica, cap, now, q);
             }
