@@ -591,6 +591,68 @@ pub fn build(
                 Some(hover(f, &data)),
             );
         }
+        // Autoscaled services: replicas in service against the count the autoscaler asked for.
+        if !r.summary.autoscalers.is_empty() {
+            let mut lines = Vec::new();
+            let mut data = Vec::new();
+            for (i, a) in r.summary.autoscalers.iter().enumerate() {
+                let Some(e) = f.get(Kind::Service, &a.service) else {
+                    continue;
+                };
+                let workers = scenario
+                    .system
+                    .services
+                    .iter()
+                    .find(|s| s.name == a.service)
+                    .map_or(1, |s| s.workers.max(1)) as f64;
+                let c = PALETTE[i % PALETTE.len()];
+                let serving: Vec<f64> = column(e, col::CAPACITY)
+                    .into_iter()
+                    .map(|v| v / workers)
+                    .collect();
+                // The count asked for at each window's end (a step at each change).
+                let asked: Vec<f64> = (0..f.windows())
+                    .map(|w| {
+                        let end = f.t(w) + f.width(w);
+                        a.changes
+                            .iter()
+                            .take_while(|c| c.at_s < end)
+                            .last()
+                            .map_or(a.initial_replicas, |c| c.to) as f64
+                    })
+                    .collect();
+                lines.push(Line::new(a.service.clone(), c, points(f, &serving)));
+                lines.push(Line::new("", c, points(f, &asked)).dashed());
+                data.push((format!("{} replicas in service", a.service), serving));
+                data.push((format!("{} replicas asked for", a.service), asked));
+            }
+            push(
+                make(
+                    format!("{prefix}replicas.svg"),
+                    "Replicas in service (workers able to take a request over workers per replica: started, not down) and the count the autoscaler asked for".into(),
+                    png,
+                    &|t| {
+                        plots::time_plot(
+                            &TimePlot {
+                                title: "Replicas in service (solid) and asked for by the autoscaler (dashed)",
+                                y_desc: "replicas",
+                                end_s: f.end_s,
+                                lines: &lines,
+                                triggers: &r.triggers,
+                                warmup_s,
+                                log_y: false,
+                                y_max: None,
+                                height: 320,
+                            },
+                            t,
+                        )
+                    },
+                )?,
+                "saturation",
+                Some(k),
+                Some(hover(f, &data)),
+            );
+        }
         let pooled: Vec<&EntitySeries> = f
             .entities
             .iter()

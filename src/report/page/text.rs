@@ -85,7 +85,20 @@ pub fn verdict(a: &Analysed) -> (String, bool) {
     let alarming = match &c.ending {
         Ending::NoTrigger => false,
         Ending::Recovered { after_s } => {
-            s.push_str(&format!("; back {} after the last trigger", secs(*after_s)));
+            // The last trigger's recovery: back while it still acted, or after its end.
+            let last = c
+                .recoveries
+                .iter()
+                .filter(|r| r.from_s.is_some())
+                .max_by(|a, b| a.from_s.partial_cmp(&b.from_s).expect("finite"));
+            match last.and_then(|r| Some((r, r.within_s?))) {
+                Some((r, at)) => s.push_str(&format!(
+                    "; back within its SLO at {} while {} still went on",
+                    secs(at),
+                    r.trigger
+                )),
+                None => s.push_str(&format!("; back {} after the last trigger", secs(*after_s))),
+            }
             false
         }
         Ending::Recovering { back_at_s, .. } => {
