@@ -301,3 +301,32 @@ fn autoscaler_flapping_without_a_window_meets_every_burst_scaled_down() {
         held.headline.availability
     );
 }
+
+#[test]
+fn hot_key_stampede_is_sustained_by_failed_fills_and_coalescing_recovers() {
+    check(
+        "hot_key_stampede",
+        &[
+            Claim {
+                variant: "no-coalescing",
+                ending: "sustained",
+                loop_says: "cache misses on api -> db",
+                min_availability: 0.0,
+            },
+            Claim {
+                variant: "coalesce",
+                ending: "recovered",
+                loop_says: "",
+                min_availability: 0.99,
+            },
+        ],
+    );
+    // The herd is on the hot keys: with coalescing, misses waited for a fill in flight.
+    let runs = variants("hot_key_stampede");
+    let coalesced = &runs
+        .iter()
+        .find(|(v, _)| v == "coalesce")
+        .expect("variant")
+        .1;
+    assert!(coalesced.summary.caches[0].coalesced > 100);
+}
