@@ -647,6 +647,18 @@ fn bad_service_disciplines_and_contention_are_reported() {
             r#"autoscale: (metric: InFlight(target: 5.0))"#,
             &["max_replicas"],
         ),
+        (
+            "balancer_retry: (tries: 5)",
+            &["services[0].balancer_retry.tries", "between 2 and 4"],
+        ),
+        (
+            "balancer_retry: (tries: 2, on: [])",
+            &["services[0].balancer_retry.on", "at least one of Refused"],
+        ),
+        (
+            "balancer_retry: (tries: 2, on: [Timeout])",
+            &["Timeout", "Refused", "Overloaded"],
+        ),
     ];
     for (extra, expect) in cases {
         check(&svc(extra), expect);

@@ -330,3 +330,66 @@ fn hot_key_stampede_is_sustained_by_failed_fills_and_coalescing_recovers() {
         .1;
     assert!(coalesced.summary.caches[0].coalesced > 100);
 }
+
+/// The balancer retries a refused attempt on a replica it has not tried (NGINX
+/// `proxy_next_upstream`, Envoy's `previous_hosts`). With 2 of 4 replicas down and a random
+/// balancer, a request fails when every attempt lands on a dead one: without retries 1/2; with
+/// 2 tries 1/2 x 1/3 = 1/6 (the second pick avoids the first); with 3 tries never. A client's
+/// own retry picks afresh and may land on the same dead replica: 1/2 x 1/2 = 1/4. Round robin
+/// with 1 of 4 down and 2 tries never fails (the next in turn is up).
+#[test]
+fn balancer_retries_avoid_the_replicas_already_tried() {
+    let cases = [
+        ("Random", 2, "", "", 0.5),
+        ("Random", 2, "balancer_retry: (tries: 2),", "", 1.0 / 6.0),
+        (
+            "Random",
+            2,
+            "balancer_retry: (tries: 3, on: [Refused]),",
+            "",
+            0.0,
+        ),
+        (
+            "Random",
+            2,
+            "",
+            r#", policies: [Retry(max_attempts: 2, backoff: Constant("0s"))]"#,
+            0.25,
+        ),
+        ("RoundRobin", 1, "balancer_retry: (tries: 2),", "", 0.0),
+        // Overloaded answers are not retried unless listed.
+        (
+            "Random",
+            2,
+            "balancer_retry: (tries: 2, on: [Overloaded]),",
+            "",
+            0.5,
+        ),
+    ];
+    for (balancer, down, retry, client_policies, failed) in cases {
+        let faults: Vec<String> = (0..down)
+            .map(|i| format!(r#"(at: "0s", for: "1000s", fault: Crash("api/{i}"))"#))
+            .collect();
+        let text = format!(
+            r#"(
+            name: "lb", seed: 5, duration: "100s", warmup: "0s",
+            default_link_latency: Constant("1ms"),
+            clients: [(name: "c", target: "api", load: Open(rate_per_s: 1000.0){client_policies})],
+            services: [(name: "api", replicas: 4, workers: 100, balancer: {balancer}, {retry}
+                service_time: Constant("1ms"))],
+            faults: [{}],
+        )"#,
+            faults.join(", ")
+        );
+        let s = summary_of(&text);
+        let c = &s.clients[0];
+        let share = c.outcomes.refused as f64 / c.completed as f64;
+        assert!(
+            (share - failed).abs() < 0.006,
+            "{balancer} {retry}{client_policies}: {share} refused, expected {failed}"
+        );
+        if failed == 0.0 {
+            assert_eq!(c.outcomes.refused, 0, "{balancer} {retry}");
+        }
+    }
+}

@@ -8,7 +8,7 @@ use super::dist::Dist;
 use crate::engine::{SimDuration, SimTime};
 use crate::policy::backoff::Backoff;
 use crate::policy::breaker::{PollyConfig, PyBreakerConfig, Resilience4jConfig};
-use crate::policy::OutcomeSet;
+use crate::policy::{Outcome, OutcomeSet};
 
 /// Index of a service in [`SystemSpec::services`].
 pub type ServiceId = usize;
@@ -136,6 +136,37 @@ pub struct ServiceSpec {
     pub gc: Option<crate::model::gc::GcSpec>,
     /// A horizontal autoscaler that sets the replicas in service (see `policy::autoscale`).
     pub autoscale: Option<AutoscaleSpec>,
+    /// The load balancer retries a failed attempt on a replica it has not tried yet.
+    pub balancer_retry: Option<BalancerRetry>,
+}
+
+/// NGINX's `proxy_next_upstream` (Envoy's retry policy with the `previous_hosts` predicate):
+/// the balancer in front of a service sends a failed attempt again, at once, to a replica not
+/// yet tried for this request, up to `tries` attempts in all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BalancerRetry {
+    /// Attempts in all, the first included (2 to 4).
+    pub tries: u8,
+    /// Retry a refused or reset connection (NGINX `error`, Envoy `connect-failure`, `reset`).
+    pub on_refused: bool,
+    /// Retry an `error` answer (NGINX `http_500`, Envoy `5xx`).
+    pub on_error: bool,
+    /// Retry an `overloaded` answer (NGINX `http_503` / `http_429`).
+    pub on_overloaded: bool,
+}
+
+impl BalancerRetry {
+    /// Whether an attempt that ended with `status` (`conn_error`: at the connection level) is
+    /// retried.
+    pub fn retries(&self, status: Outcome, conn_error: bool) -> bool {
+        match status {
+            Outcome::Refused => self.on_refused,
+            Outcome::Error if conn_error => self.on_refused,
+            Outcome::Error => self.on_error,
+            Outcome::Overloaded => self.on_overloaded,
+            _ => false,
+        }
+    }
 }
 
 /// What an autoscaler measures at each replica, averaged over the time since its last sync.

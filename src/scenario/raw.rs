@@ -201,6 +201,22 @@ pub struct RawService {
     pub queue: Option<RawQueue>,
     pub gc: Option<RawGc>,
     pub autoscale: Option<RawAutoscale>,
+    pub balancer_retry: Option<RawBalancerRetry>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "BalancerRetry")]
+pub struct RawBalancerRetry {
+    pub tries: i64,
+    pub on: Option<Vec<RawRetryOn>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawRetryOn {
+    Refused,
+    Error,
+    Overloaded,
 }
 
 #[derive(Debug, Clone, Deserialize)]

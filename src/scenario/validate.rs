@@ -305,6 +305,10 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
             queue: queue(&mut c, &p, s),
             gc: s.gc.as_ref().map(|g| gc(&mut c, &p, g)),
             autoscale,
+            balancer_retry: s
+                .balancer_retry
+                .as_ref()
+                .map(|b| balancer_retry(&mut c, &p, b, s.active_passive.is_some())),
         });
     }
     check_cycles(&mut c, &services);
@@ -809,6 +813,44 @@ fn queue(c: &mut Checker, p: &str, s: &RawService) -> crate::model::QueueDiscipl
             }
             Q::CoDel { target, interval }
         }
+    }
+}
+
+/// The balancer's retries: 2 to 4 attempts in all, on the outcomes listed (default: refused
+/// or reset connections, NGINX's `error`).
+fn balancer_retry(
+    c: &mut Checker,
+    p: &str,
+    b: &RawBalancerRetry,
+    active_passive: bool,
+) -> crate::model::BalancerRetry {
+    let bp = format!("{p}.balancer_retry");
+    if active_passive {
+        c.err(
+            bp.clone(),
+            "an active-passive service is routed to its primary, not balanced: remove `balancer_retry`",
+        );
+    }
+    let tries = c.count(
+        &format!("{bp}.tries"),
+        Some(b.tries),
+        2,
+        2,
+        4,
+        "attempts in all",
+    ) as u8;
+    let on = b.on.clone().unwrap_or_else(|| vec![RawRetryOn::Refused]);
+    if on.is_empty() {
+        c.err(
+            format!("{bp}.on"),
+            "name at least one of Refused, Error, Overloaded (or remove `balancer_retry`)",
+        );
+    }
+    crate::model::BalancerRetry {
+        tries,
+        on_refused: on.contains(&RawRetryOn::Refused),
+        on_error: on.contains(&RawRetryOn::Error),
+        on_overloaded: on.contains(&RawRetryOn::Overloaded),
     }
 }
 

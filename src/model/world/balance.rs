@@ -148,6 +148,41 @@ impl Fleet {
         Some(r)
     }
 
+    /// A replica not in `tried` (global indices), for a balancer retry, or None when there is
+    /// none in balancing. `Random` draws uniformly among the replicas not tried; the other
+    /// balancers pick as usual, again, until they name one not tried (at most twice the replica
+    /// count: round robin and the rotating scans move on at each pick).
+    #[cold]
+    #[inline(never)]
+    pub fn pick_other(
+        &mut self,
+        spec: &ServiceSpec,
+        svc: usize,
+        now: SimTime,
+        tried: &[u32],
+    ) -> Option<u32> {
+        let (first, n) = (
+            self.services[svc].first_replica,
+            self.services[svc].replicas,
+        );
+        if spec.balancer == Balancer::Random && !self.services[svc].checked {
+            let untried = (first..first + n).filter(|r| !tried.contains(r));
+            let k = untried.clone().count() as u64;
+            if k == 0 {
+                return None;
+            }
+            let j = self.services[svc].balancer_rng.below(k) as usize;
+            return untried.into_iter().nth(j);
+        }
+        for _ in 0..2 * n.max(1) {
+            let r = self.pick(spec, svc, now)?;
+            if !tried.contains(&r) {
+                return Some(r);
+            }
+        }
+        None
+    }
+
     /// The replica (global index) of `svc` that gets the next request, or None when health
     /// checking leaves none in balancing. `spec` is the service's spec.
     #[inline]

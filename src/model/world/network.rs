@@ -419,6 +419,21 @@ impl<O: Observer> World<O> {
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<u32, LimitHit> {
+        self.send_to(caller, from, svc, None, now, q)
+    }
+
+    /// Sends a request from endpoint `from` to service `svc`, to replica `to` when given (a
+    /// balancer retry), else to the one the balancer picks.
+    #[inline]
+    pub(super) fn send_to(
+        &mut self,
+        caller: CallerRef,
+        from: u32,
+        svc: usize,
+        to: Option<u32>,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<u32, LimitHit> {
         let caller_entity = match caller {
             CallerRef::Client { client, .. } => {
                 self.obs.client_attempt(client as usize, now);
@@ -449,7 +464,9 @@ impl<O: Observer> World<O> {
             }
             _ => u64::MAX,
         };
-        let picked = if self.fleet.services[svc].ap.is_some() {
+        let picked = if to.is_some() {
+            to
+        } else if self.fleet.services[svc].ap.is_some() {
             Some(self.ap_route(svc, caller_entity))
         } else {
             self.fleet.pick(&self.spec.services[svc], svc, now)

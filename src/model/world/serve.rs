@@ -623,6 +623,12 @@ impl<O: Observer> World<O> {
         // Clients wait until they learn; a layer or a parent request may have stopped waiting.
         if !matches!(caller, CallerRef::Client { .. }) && !self.still_wanted(caller) {
             self.obs.late_answer(service as usize, worker_ns, now);
+        } else if status != Outcome::Ok {
+            if let Some(br) = self.spec.services[service as usize].balancer_retry {
+                if self.retry_elsewhere(slot, br, now, q)? {
+                    return Ok(());
+                }
+            }
         }
         self.fleet.replicas[replica as usize].outstanding -= 1;
         self.release(slot);
@@ -632,6 +638,43 @@ impl<O: Observer> World<O> {
             }
             root => self.root_learns(root, from, status, sent_at, now, q),
         }
+    }
+
+    /// The balancer in front of the service sends a failed attempt again to a replica it has
+    /// not tried for this request, when its retry rule says so and one is left: the caller
+    /// sees one attempt (its timeouts run on), the service one more arrival. Returns whether
+    /// it did.
+    #[cold]
+    #[inline(never)]
+    fn retry_elsewhere(
+        &mut self,
+        slot: u32,
+        br: BalancerRetry,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<bool, LimitHit> {
+        let req = &self.requests[slot];
+        if !br.retries(req.status, req.conn_error) || req.tries + 1 >= br.tries {
+            return Ok(false);
+        }
+        let (svc, replica, caller, from) =
+            (req.service as usize, req.replica, req.caller, req.from);
+        let n = req.tries as usize;
+        let mut tried = req.tried;
+        tried[n] = replica;
+        let Some(to) = self
+            .fleet
+            .pick_other(&self.spec.services[svc], svc, now, &tried[..=n])
+        else {
+            return Ok(false);
+        };
+        self.fleet.replicas[replica as usize].outstanding -= 1;
+        self.release(slot);
+        let next = self.send_to(caller, from, svc, Some(to), now, q)?;
+        let r = &mut self.requests[next];
+        r.tries = n as u8 + 1;
+        r.tried = tried;
+        Ok(true)
     }
 
     /// The waiting end of a call (a client, or a parent request) learns its outcome.
