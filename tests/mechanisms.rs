@@ -393,3 +393,64 @@ fn balancer_retries_avoid_the_replicas_already_tried() {
         }
     }
 }
+
+/// A degraded link loses each message with probability p, each way: an attempt over it fails
+/// (its request or its answer lost, found out by the call's timeout) with 1 - (1 - p)^2, and a
+/// call retried up to 3 times fails with (1 - (1 - p)^2)^3. Checked within 5 standard errors.
+#[test]
+fn packet_loss_fails_attempts_as_the_arithmetic_says() {
+    let p: f64 = 0.05;
+    let attempt = 1.0 - (1.0 - p).powi(2);
+    let n = 100_000.0;
+    for (policies, expect) in [
+        ("", attempt),
+        (
+            r#"Retry(max_attempts: 3, backoff: Constant("0s"))"#,
+            attempt.powi(3),
+        ),
+    ] {
+        let text = format!(
+            r#"(
+            name: "loss", seed: 9, duration: "100s", warmup: "0s",
+            default_link_latency: Constant("1ms"),
+            clients: [(name: "c", target: "api", load: Open(rate_per_s: 1000.0), timeout: "2s")],
+            services: [
+                (name: "api", workers: 1000, service_time: Constant("1ms"),
+                 calls: [(to: "db", timeout: "50ms", policies: [{policies}])]),
+                (name: "db", workers: 1000, service_time: Constant("1ms")),
+            ],
+            faults: [(at: "0s", for: "1000s", fault: Degrade(from: "api", to: "db", added_latency: Constant("5ms"), loss: {p}))],
+        )"#
+        );
+        let s = summary_of(&text);
+        let c = &s.clients[0];
+        let failed = c.outcomes.error as f64 / c.completed as f64;
+        let se = (expect * (1.0 - expect) / n).sqrt();
+        assert!(
+            (failed - expect).abs() < 5.0 * se,
+            "{policies}: {failed} failed, expected {expect} +- {se}"
+        );
+    }
+}
+
+/// `lossy_link`: without retries the losses breach the SLO; retries hide them at the cost of a
+/// tail of one timeout; a shorter per-attempt timeout shortens that tail.
+#[test]
+fn lossy_link_losses_cost_timeouts_and_retries_hide_them() {
+    let runs = variants("lossy_link");
+    let get = |v: &str| &runs.iter().find(|(n, _)| n == v).expect(v).1;
+    let (none, retry, short) = (get("no-retry"), get("retry"), get("short-timeout"));
+    assert!((0.97..0.99).contains(&none.headline.availability));
+    assert!(retry.headline.availability > 0.9999);
+    assert!(short.headline.availability > 0.9999);
+    assert!(retry.headline.p99_ms > 300.0, "{}", retry.headline.p99_ms);
+    assert!(
+        short.headline.p99_ms < retry.headline.p99_ms - 100.0,
+        "{} vs {}",
+        short.headline.p99_ms,
+        retry.headline.p99_ms
+    );
+    for a in [none, retry, short] {
+        assert_eq!(a.cascade.ending.name(), "recovered");
+    }
+}

@@ -92,10 +92,6 @@ pub(crate) struct Req {
     /// At a replica with a heap: its pauses' total when the request started computing (the
     /// pauses since then delay its finish).
     pub pause_mark: u64,
-    /// Balancer retries: the attempts the load balancer made before this one for the same
-    /// request, and the replicas (global indices) they went to.
-    pub tries: u8,
-    pub tried: [u32; 3],
 }
 
 impl Default for Req {
@@ -132,8 +128,6 @@ impl Default for Req {
             pool_held: false,
             worker_ns: 0,
             pause_mark: 0,
-            tries: 0,
-            tried: [0; 3],
         }
     }
 }

@@ -185,7 +185,7 @@ impl Fleet {
 
     /// The replica (global index) of `svc` that gets the next request, or None when health
     /// checking leaves none in balancing. `spec` is the service's spec.
-    #[inline]
+    #[inline(always)]
     pub fn pick(&mut self, spec: &ServiceSpec, svc: usize, now: SimTime) -> Option<u32> {
         if self.services[svc].checked {
             return self.pick_checked(spec, svc, now);
@@ -193,7 +193,7 @@ impl Fleet {
         Some(self.pick_unchecked(spec, svc))
     }
 
-    #[inline]
+    #[inline(always)]
     fn pick_unchecked(&mut self, spec: &ServiceSpec, svc: usize) -> u32 {
         let s = &mut self.services[svc];
         let n = s.replicas;

@@ -94,6 +94,11 @@ pub struct World<O: Observer> {
     faults: FaultBook,
     caches: Caches,
     pools: Pools,
+    /// Balancer retries, by slot: the request's generation, how many attempts the balancer
+    /// made before it and the replicas (global indices) they went to. Kept beside the slab so
+    /// that requests stay small; grown only when a balancer retries, and an entry counts only
+    /// while its generation is the slot's.
+    tried: Vec<(u32, u8, [u32; 3])>,
 }
 
 impl<O: Observer> World<O> {
@@ -118,6 +123,7 @@ impl<O: Observer> World<O> {
             faults: FaultBook::new(spec.faults.len()),
             caches: Caches::new(&spec, &stacks.call_edge, edges, seed, limits.count_from),
             pools: Pools::new(&spec, &stacks.call_edge, edges),
+            tried: Vec::new(),
             stacks,
             spec,
         }

@@ -419,21 +419,54 @@ impl<O: Observer> World<O> {
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<u32, LimitHit> {
-        self.send_to(caller, from, svc, None, now, q)
+        let (caller_entity, deadline_ns) = self.attempt(caller, from, now);
+        let picked = if self.fleet.services[svc].ap.is_some() {
+            Some(self.ap_route(svc, caller_entity))
+        } else {
+            self.fleet.pick(&self.spec.services[svc], svc, now)
+        };
+        self.dispatch(
+            caller,
+            from,
+            svc,
+            caller_entity,
+            deadline_ns,
+            picked,
+            now,
+            q,
+        )
     }
 
-    /// Sends a request from endpoint `from` to service `svc`, to replica `to` when given (a
-    /// balancer retry), else to the one the balancer picks.
-    #[inline]
+    /// Sends a request from endpoint `from` to replica `to` of service `svc` (a balancer
+    /// retry: the balancer chose it already).
+    #[cold]
+    #[inline(never)]
     pub(super) fn send_to(
         &mut self,
         caller: CallerRef,
         from: u32,
         svc: usize,
-        to: Option<u32>,
+        to: u32,
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<u32, LimitHit> {
+        let (caller_entity, deadline_ns) = self.attempt(caller, from, now);
+        self.dispatch(
+            caller,
+            from,
+            svc,
+            caller_entity,
+            deadline_ns,
+            Some(to),
+            now,
+            q,
+        )
+    }
+
+    /// An attempt leaves its caller: counted, and named (the caller's trace entity, and the
+    /// deadline it carries).
+    #[inline(always)]
+    fn attempt(&mut self, caller: CallerRef, from: u32, now: SimTime) -> (u32, u64) {
         let caller_entity = match caller {
             CallerRef::Client { client, .. } => {
                 self.obs.client_attempt(client as usize, now);
@@ -464,13 +497,24 @@ impl<O: Observer> World<O> {
             }
             _ => u64::MAX,
         };
-        let picked = if to.is_some() {
-            to
-        } else if self.fleet.services[svc].ap.is_some() {
-            Some(self.ap_route(svc, caller_entity))
-        } else {
-            self.fleet.pick(&self.spec.services[svc], svc, now)
-        };
+        (caller_entity, deadline_ns)
+    }
+
+    /// The request to `picked` (None: no replica in balancing, refused at once) takes a slot,
+    /// a connection if its call is pooled, and the link.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn dispatch(
+        &mut self,
+        caller: CallerRef,
+        from: u32,
+        svc: usize,
+        caller_entity: u32,
+        deadline_ns: u64,
+        picked: Option<u32>,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<u32, LimitHit> {
         let replica = picked.unwrap_or(self.fleet.services[svc].first_replica);
         self.fleet.replicas[replica as usize].outstanding += 1;
         let slot = self.requests.alloc(now, |id, gen| Req {

@@ -654,13 +654,15 @@ impl<O: Observer> World<O> {
         q: &mut EventQueue<Event>,
     ) -> Result<bool, LimitHit> {
         let req = &self.requests[slot];
-        if !br.retries(req.status, req.conn_error) || req.tries + 1 >= br.tries {
+        let (n, mut tried) = match self.tried.get(slot as usize) {
+            Some(&(gen, n, t)) if gen == req.gen => (n as usize, t),
+            _ => (0, [0; 3]),
+        };
+        if !br.retries(req.status, req.conn_error) || n + 1 >= br.tries as usize {
             return Ok(false);
         }
         let (svc, replica, caller, from) =
             (req.service as usize, req.replica, req.caller, req.from);
-        let n = req.tries as usize;
-        let mut tried = req.tried;
         tried[n] = replica;
         let Some(to) = self
             .fleet
@@ -670,10 +672,11 @@ impl<O: Observer> World<O> {
         };
         self.fleet.replicas[replica as usize].outstanding -= 1;
         self.release(slot);
-        let next = self.send_to(caller, from, svc, Some(to), now, q)?;
-        let r = &mut self.requests[next];
-        r.tries = n as u8 + 1;
-        r.tried = tried;
+        let next = self.send_to(caller, from, svc, to, now, q)? as usize;
+        if self.tried.len() <= next {
+            self.tried.resize(next + 1, (0, 0, [0; 3]));
+        }
+        self.tried[next] = (self.requests[next as u32].gen, n as u8 + 1, tried);
         Ok(true)
     }
 
