@@ -262,10 +262,7 @@ fn autoscaler_too_slow_fails_until_capacity_arrives() {
         .expect("back during the surge");
     assert!((40.0..100.0).contains(&within), "{within}");
     let story = fast.cascade.narrative().join("\n");
-    assert!(
-        story.contains("still went on (it ended at 150 s)"),
-        "{story}"
-    );
+    assert!(story.contains("still went on (ended at 150 s)"), "{story}");
 }
 
 /// `autoscaler_flapping`: with no scale-down window the replica count goes up and down with
@@ -453,4 +450,83 @@ fn lossy_link_losses_cost_timeouts_and_retries_hide_them() {
     for a in [none, retry, short] {
         assert_eq!(a.cascade.ending.name(), "recovered");
     }
+}
+
+/// `stuck_workers`: round robin keeps sending a quarter of the traffic to the replica whose
+/// pool is stuck, so about a quarter of requests fail while it lasts; least outstanding routes
+/// around it.
+#[test]
+fn stuck_workers_fail_a_quarter_under_round_robin_and_none_under_least_outstanding() {
+    let runs = variants("stuck_workers");
+    let get = |v: &str| &runs.iter().find(|(n, _)| n == v).expect(v).1;
+    let rr = get("round-robin");
+    let during = rr
+        .cascade
+        .failed_share_during_incident
+        .expect("an incident");
+    assert!((0.2..0.3).contains(&during), "{during}");
+    let lo = get("least-outstanding");
+    assert!(
+        lo.headline.availability > 0.999,
+        "{}",
+        lo.headline.availability
+    );
+    assert!(lo.cascade.recoveries[0].absorbed);
+}
+
+/// `feature_flag_degradation`: without a flag a failing optional call fails the page; with a
+/// health-driven flag the pages are served degraded once the flag has seen more than half of
+/// its 10 s window fail (about 5.5 s into the failures, the window holding the good calls from
+/// before), and the flag tries the feature again every 15 s.
+#[test]
+fn a_feature_flag_serves_degraded_pages_instead_of_errors() {
+    let runs = variants("feature_flag_degradation");
+    let get = |v: &str| &runs.iter().find(|(n, _)| n == v).expect(v).1;
+    let none = get("no-flag");
+    assert!(
+        none.headline.availability < 0.6,
+        "{}",
+        none.headline.availability
+    );
+    let flag = get("flag");
+    assert!(
+        flag.headline.availability > 0.9,
+        "{}",
+        flag.headline.availability
+    );
+    let c = &flag.summary.clients[0];
+    assert!(c.outcomes.degraded as f64 / c.completed as f64 > 0.4);
+    for p in flag
+        .summary
+        .policies
+        .iter()
+        .filter(|p| p.kind == "feature_flag")
+    {
+        let first = &p.transitions[0];
+        assert_eq!(first.to, faultline::policy::breaker::BreakerState::Open);
+        assert!((34.0..37.0).contains(&first.at_s), "{}", first.at_s);
+    }
+}
+
+/// `sync_replication`: asynchronous replication loses the writes acknowledged in the lag
+/// before the primary's crash; synchronous loses none, pays the lag on every write, and fails
+/// writes while there is no standby to replicate to.
+#[test]
+fn sync_replication_trades_failed_writes_for_no_lost_ones() {
+    let runs = variants("sync_replication");
+    let get = |v: &str| &runs.iter().find(|(n, _)| n == v).expect(v).1;
+    let (a, s) = (get("async"), get("sync"));
+    let (ra, rs) = (&a.summary.replication[0], &s.summary.replication[0]);
+    assert!(
+        (1..=12).contains(&ra.acked_writes_lost),
+        "{}",
+        ra.acked_writes_lost
+    );
+    assert_eq!(rs.acked_writes_lost, 0);
+    assert!(a.headline.availability > 0.99);
+    // Sync fails writes for the 10 s the standby is down and the 5 s after the takeover.
+    assert!(rs.refused_no_standby > 2_000, "{}", rs.refused_no_standby);
+    assert!((0.7..0.85).contains(&s.headline.availability));
+    let p50 = |x: &faultline::report::Analysed| x.summary.clients[0].latency.p50_ms;
+    assert!(p50(s) - p50(a) > 18.0, "{} vs {}", p50(s), p50(a));
 }

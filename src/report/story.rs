@@ -369,13 +369,36 @@ impl Cascade {
                     ));
                 }
                 (Some(from), Some(_)) if r.within_s.is_some() => {
-                    done[i] = true;
+                    // Triggers over the same span, back at the same moment, share the line.
+                    let group: Vec<usize> = (i..self.recoveries.len())
+                        .filter(|&k| {
+                            let o = &self.recoveries[k];
+                            !done[k]
+                                && o.within_s == r.within_s
+                                && o.from_s == r.from_s
+                                && o.start_s == r.start_s
+                        })
+                        .collect();
+                    let labels: Vec<String> = group
+                        .iter()
+                        .map(|&k| {
+                            done[k] = true;
+                            self.recoveries[k].trigger.clone()
+                        })
+                        .collect();
+                    let merged = Recovery {
+                        direct_failures: group
+                            .iter()
+                            .map(|&k| self.recoveries[k].direct_failures)
+                            .sum(),
+                        ..r.clone()
+                    };
                     out.push(format!(
-                        "Back within its SLO at {} while {} still went on (it ended at {}){}.",
+                        "Back within its SLO at {} while {} still went on (ended at {}){}.",
                         secs(r.within_s.unwrap_or(from)),
-                        r.trigger,
+                        and(&labels),
                         secs(from),
-                        cost_short(r)
+                        cost_short(&merged)
                     ));
                 }
                 (Some(_), Some(at)) => {
