@@ -123,6 +123,7 @@ fn a_retry_loop_is_sustained_and_named_and_without_retries_it_recovers() {
             arrivals_per_s,
             own_load_per_s,
             completes_per_s,
+            ..
         } => {
             assert_eq!(service, "api");
             assert!(by.contains("retries at client users"), "{by}");

@@ -530,3 +530,37 @@ fn sync_replication_trades_failed_writes_for_no_lost_ones() {
     let p50 = |x: &faultline::report::Analysed| x.summary.clients[0].latency.p50_ms;
     assert!(p50(s) - p50(a) > 18.0, "{} vs {}", p50(s), p50(a));
 }
+
+#[test]
+fn pool_contention_outlives_the_slowdown_and_a_smaller_pool_recovers() {
+    check(
+        "pool_contention",
+        &[
+            Claim {
+                variant: "pool-30",
+                ending: "sustained",
+                loop_says: "connection pools stay exhausted",
+                min_availability: 0.0,
+            },
+            Claim {
+                variant: "pool-15",
+                ending: "recovered",
+                loop_says: "",
+                min_availability: 0.97,
+            },
+        ],
+    );
+    let runs = variants("pool_contention");
+    let stuck = &runs
+        .iter()
+        .find(|(v, _)| v == "pool-30")
+        .expect("variant")
+        .1;
+    let by = stuck.headline.sustained_by.clone().unwrap_or_default();
+    assert!(by.contains("(contention)"), "{by}");
+    let story = stuck.cascade.narrative().join("\n");
+    assert!(
+        story.contains("held at its callers' pool limits"),
+        "{story}"
+    );
+}

@@ -150,6 +150,9 @@ pub enum Ending {
         arrivals_per_s: f64,
         own_load_per_s: f64,
         completes_per_s: f64,
+        /// Held by its callers' exhausted connection pools rather than saturated workers.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        pool_bound: bool,
     },
     Undecided {
         reason: String,
@@ -914,13 +917,18 @@ struct Held<'a> {
     completes_per_s: f64,
     /// What its users' own load brings at the baseline's arrivals per client request.
     own_per_s: f64,
+    /// A connection pool on a call into it had attempts waiting in at least 90% of the tail
+    /// windows: its callers, not its workers, bound how much it is given at once.
+    pool_bound: bool,
 }
 
 impl Held<'_> {
-    /// Saturated (utilisation at least 95%) and not draining (arrivals at least 95% of
-    /// completions): the condition both loop rules start from.
+    /// Saturated (utilisation at least 95%, or bound by its callers' exhausted connection
+    /// pools) and not draining (arrivals at least 95% of completions): the condition both
+    /// loop rules start from.
     fn stuck(&self) -> bool {
-        self.util >= judge::SATURATED && self.arrivals_per_s >= 0.95 * self.completes_per_s
+        (self.util >= judge::SATURATED || self.pool_bound)
+            && self.arrivals_per_s >= 0.95 * self.completes_per_s
     }
 }
 
@@ -954,6 +962,7 @@ fn sustained(
                 arrivals_per_s: mean(&|i| e.rows[i][col::OFFERED] / frame.width(i)),
                 completes_per_s: mean(&|i| e.finished(i) / frame.width(i)),
                 own_per_s: client_rate * j.baseline.offered_per_s / clients_base,
+                pool_bound: judge::pool_bound(frame, graph, &j.name, tail),
             })
         })
         .collect();
@@ -976,6 +985,7 @@ fn sustained(
                 arrivals_per_s: arrivals,
                 own_load_per_s: own,
                 completes_per_s: completes,
+                pool_bound: h.pool_bound && h.util < judge::SATURATED,
             },
         ));
     }
@@ -1056,6 +1066,12 @@ fn slowed(
         if parts.is_empty() {
             continue; // less served, but neither part explains it
         }
+        if h.pool_bound && h.util < judge::SATURATED {
+            parts.push(format!(
+                "its callers' connection pools stay exhausted (attempts waiting for a connection in the windows since; its workers {:.0}% busy)",
+                h.util * 100.0
+            ));
+        }
         best = Some((
             factor,
             Ending::Sustained {
@@ -1067,6 +1083,7 @@ fn slowed(
                 arrivals_per_s: h.arrivals_per_s,
                 own_load_per_s: own,
                 completes_per_s: served_now,
+                pool_bound: h.pool_bound && h.util < judge::SATURATED,
             },
         ));
     }

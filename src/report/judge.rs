@@ -286,6 +286,23 @@ fn calls_sum(frame: &Frame, edges: &[&CallEdge], c: usize, i: usize) -> f64 {
         .sum()
 }
 
+/// A connection pool on a call into `service` had attempts waiting in at least 90% of the
+/// windows `rows`: its callers, not its workers, bound how much it is given at once.
+pub fn pool_bound(frame: &Frame, graph: &Graph, service: &str, rows: &[usize]) -> bool {
+    graph
+        .calls
+        .iter()
+        .filter(|c| c.callee == service)
+        .filter_map(|c| frame.get(Kind::Call, &c.name))
+        .any(|c| {
+            let waiting = rows
+                .iter()
+                .filter(|&&i| c.rows[i][col::POOL_WAITS] > 0.0)
+                .count();
+            waiting as f64 >= 0.9 * rows.len() as f64
+        })
+}
+
 /// The cache hit ratio of window `i` over cached calls `edges` (NaN: no lookups).
 fn hit_ratio(frame: &Frame, edges: &[&CallEdge], i: usize) -> f64 {
     let (mut hits, mut lookups) = (0.0, 0.0);

@@ -481,8 +481,14 @@ impl Cascade {
                 arrivals_per_s,
                 own_load_per_s,
                 completes_per_s,
+                pool_bound,
             } => format!(
-                "METASTABLE: {service} stays saturated after every trigger ended: {by}; it receives {arrivals_per_s:.0}/s, where its users' own load would bring {own_load_per_s:.0}/s at the arrivals per request of before the incident, and it completes {completes_per_s:.0}/s."
+                "METASTABLE: {service} stays {} after every trigger ended: {by}; it receives {arrivals_per_s:.0}/s, where its users' own load would bring {own_load_per_s:.0}/s at the arrivals per request of before the incident, and it completes {completes_per_s:.0}/s.",
+                if *pool_bound {
+                    "held at its callers' pool limits"
+                } else {
+                    "saturated"
+                }
             ),
             Ending::Undecided { reason } => format!("UNDECIDED: {reason}."),
         })
