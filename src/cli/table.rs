@@ -3,18 +3,7 @@
 
 use crate::metrics::Summary;
 
-/// `1234567` as `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
+pub use crate::report::words::thousands;
 
 /// Milliseconds with three significant figures in a fitting unit: `850us`, `12.1ms`, `1.20s`.
 pub fn latency(ms: f64) -> String {
@@ -424,17 +413,20 @@ pub fn replication(s: &Summary) -> String {
                 } else {
                     "none".to_string()
                 },
-                if shown.is_empty() {
-                    "none".to_string()
-                } else if more > 0 {
-                    format!("{} (+{more})", shown.join(", "))
-                } else {
-                    shown.join(", ")
-                },
+                listed(&shown, more),
             ]
         })
         .collect();
     render(&header, &rows)
+}
+
+/// The first few items of a list and how many more: `a, b (+3)`, or `none`.
+fn listed(shown: &[String], more: u64) -> String {
+    match (shown.is_empty(), more) {
+        (true, _) => "none".to_string(),
+        (false, 0) => shown.join(", "),
+        (false, m) => format!("{} (+{m})", shown.join(", ")),
+    }
 }
 
 /// One row per autoscaled service: its metric and bounds, and the changes it made (the
@@ -473,13 +465,7 @@ pub fn autoscalers(s: &Summary) -> String {
                 format!("{}..{}", a.min_replicas, a.max_replicas),
                 format!("{}..{}", a.fewest_requested, a.most_requested),
                 format!("{} ({})", a.requested_at_end, a.running_at_end),
-                if shown.is_empty() {
-                    "none".to_string()
-                } else if more > 0 {
-                    format!("{} (+{more})", shown.join(", "))
-                } else {
-                    shown.join(", ")
-                },
+                listed(&shown, more),
             ]
         })
         .collect();

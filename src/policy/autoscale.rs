@@ -366,57 +366,46 @@ impl Hpa {
             current as i64 - changed(&self.ups, period) + changed(&self.downs, period)
         };
         let cur = current as i64;
-        if desired > current {
-            let rules = &self.cfg.scale_up;
-            let limit = match rules.select {
-                Select::Disabled => cur,
-                select => {
-                    let proposals = rules.policies.iter().map(|p| {
-                        let start = start_of(p.period_ns);
-                        match p.kind {
-                            PolicyKind::Pods => start + p.value as i64,
-                            PolicyKind::Percent => {
-                                (start as f64 * (1.0 + p.value as f64 / 100.0)).ceil() as i64
-                            }
-                        }
-                    });
-                    if select == Select::Max {
-                        proposals.max().unwrap_or(cur)
-                    } else {
-                        proposals.min().unwrap_or(cur)
-                    }
-                }
-            }
-            .max(cur);
-            let allowed = (self.cfg.max_replicas as i64).min(limit);
-            (desired as i64).min(allowed) as u32
-        } else if desired < current {
-            let rules = &self.cfg.scale_down;
-            let limit = match rules.select {
-                Select::Disabled => cur,
-                select => {
-                    let proposals = rules.policies.iter().map(|p| {
-                        let start = start_of(p.period_ns);
-                        match p.kind {
-                            PolicyKind::Pods => start - p.value as i64,
-                            PolicyKind::Percent => {
-                                (start as f64 * (1.0 - p.value as f64 / 100.0)) as i64
-                            }
-                        }
-                    });
-                    // Max: the largest change, so the lowest count.
-                    if select == Select::Max {
-                        proposals.min().unwrap_or(cur)
-                    } else {
-                        proposals.max().unwrap_or(cur)
-                    }
-                }
-            }
-            .min(cur);
-            let allowed = (self.cfg.min_replicas as i64).max(limit);
-            (desired as i64).max(allowed) as u32
+        if desired == current {
+            return desired;
+        }
+        let up = desired > current;
+        let rules = if up {
+            &self.cfg.scale_up
         } else {
-            desired
+            &self.cfg.scale_down
+        };
+        let limit = match rules.select {
+            Select::Disabled => cur,
+            select => {
+                let proposals = rules.policies.iter().map(|p| {
+                    let (start, v) = (start_of(p.period_ns), p.value as i64);
+                    match (p.kind, up) {
+                        (PolicyKind::Pods, true) => start + v,
+                        (PolicyKind::Pods, false) => start - v,
+                        (PolicyKind::Percent, true) => {
+                            (start as f64 * (1.0 + v as f64 / 100.0)).ceil() as i64
+                        }
+                        (PolicyKind::Percent, false) => {
+                            (start as f64 * (1.0 - v as f64 / 100.0)) as i64
+                        }
+                    }
+                });
+                // `Max` is the largest change: the highest count going up, the lowest down.
+                if (select == Select::Max) == up {
+                    proposals.max()
+                } else {
+                    proposals.min()
+                }
+                .unwrap_or(cur)
+            }
+        };
+        if up {
+            let allowed = (self.cfg.max_replicas as i64).min(limit.max(cur));
+            (desired as i64).min(allowed) as u32
+        } else {
+            let allowed = (self.cfg.min_replicas as i64).max(limit.min(cur));
+            (desired as i64).max(allowed) as u32
         }
     }
 }

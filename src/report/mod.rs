@@ -16,7 +16,7 @@ pub mod png;
 mod rules_tests;
 pub mod scaling;
 pub mod story;
-mod words;
+pub mod words;
 
 use crate::metrics::{Summary, CDF_QUANTILES};
 use crate::model::SystemSpec;

@@ -4,7 +4,11 @@
 
 /// A count with thousands separators: `2,818`.
 pub fn count(v: f64) -> String {
-    let n = v.round().max(0.0) as u64;
+    thousands(v.round().max(0.0) as u64)
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (k, ch) in digits.chars().enumerate() {
