@@ -43,13 +43,21 @@ struct Claim {
     min_availability: f64,
 }
 
-fn check(name: &str, claims: &[Claim]) {
+/// The analysed run of variant `v` among `runs`.
+fn variant<'a>(runs: &'a [(String, Analysed)], v: &str) -> &'a Analysed {
+    &runs
+        .iter()
+        .find(|(n, _)| n == v)
+        .unwrap_or_else(|| panic!("no variant {v}"))
+        .1
+}
+
+/// Checks each claim against the variants of `scenarios/{name}.ron`, and returns the runs for
+/// further checks.
+fn check(name: &str, claims: &[Claim]) -> Vec<(String, Analysed)> {
     let runs = variants(name);
     for c in claims {
-        let (_, a) = runs
-            .iter()
-            .find(|(v, _)| v == c.variant)
-            .unwrap_or_else(|| panic!("{name} has no variant {}", c.variant));
+        let a = variant(&runs, c.variant);
         let story = a.cascade.narrative().join("\n");
         assert_eq!(
             a.cascade.ending.name(),
@@ -71,6 +79,7 @@ fn check(name: &str, claims: &[Claim]) {
             c.min_availability
         );
     }
+    runs
 }
 
 #[test]
@@ -230,7 +239,7 @@ fn the_autoscaler_settles_where_the_hpa_rule_puts_it() {
 #[test]
 fn autoscaler_too_slow_fails_until_capacity_arrives() {
     let runs = variants("autoscaler_too_slow");
-    let get = |v: &str| &runs.iter().find(|(n, _)| n == v).expect(v).1;
+    let get = |v: &str| variant(&runs, v);
     let slow = get("slow");
     let a = &slow.summary.autoscalers[0];
     let first = &a.changes[0];
@@ -271,7 +280,7 @@ fn autoscaler_too_slow_fails_until_capacity_arrives() {
 #[test]
 fn autoscaler_flapping_without_a_window_meets_every_burst_scaled_down() {
     let runs = variants("autoscaler_flapping");
-    let get = |v: &str| &runs.iter().find(|(n, _)| n == v).expect(v).1;
+    let get = |v: &str| variant(&runs, v);
     let flap = get("no-window");
     let changes = &flap.summary.autoscalers[0].changes;
     let downs = changes.iter().filter(|c| c.to < c.from).count();
@@ -301,7 +310,7 @@ fn autoscaler_flapping_without_a_window_meets_every_burst_scaled_down() {
 
 #[test]
 fn hot_key_stampede_is_sustained_by_failed_fills_and_coalescing_recovers() {
-    check(
+    let runs = check(
         "hot_key_stampede",
         &[
             Claim {
@@ -319,12 +328,7 @@ fn hot_key_stampede_is_sustained_by_failed_fills_and_coalescing_recovers() {
         ],
     );
     // The herd is on the hot keys: with coalescing, misses waited for a fill in flight.
-    let runs = variants("hot_key_stampede");
-    let coalesced = &runs
-        .iter()
-        .find(|(v, _)| v == "coalesce")
-        .expect("variant")
-        .1;
+    let coalesced = variant(&runs, "coalesce");
     assert!(coalesced.summary.caches[0].coalesced > 100);
 }
 
@@ -435,7 +439,7 @@ fn packet_loss_fails_attempts_as_the_arithmetic_says() {
 #[test]
 fn lossy_link_losses_cost_timeouts_and_retries_hide_them() {
     let runs = variants("lossy_link");
-    let get = |v: &str| &runs.iter().find(|(n, _)| n == v).expect(v).1;
+    let get = |v: &str| variant(&runs, v);
     let (none, retry, short) = (get("no-retry"), get("retry"), get("short-timeout"));
     assert!((0.97..0.99).contains(&none.headline.availability));
     assert!(retry.headline.availability > 0.9999);
@@ -458,7 +462,7 @@ fn lossy_link_losses_cost_timeouts_and_retries_hide_them() {
 #[test]
 fn stuck_workers_fail_a_quarter_under_round_robin_and_none_under_least_outstanding() {
     let runs = variants("stuck_workers");
-    let get = |v: &str| &runs.iter().find(|(n, _)| n == v).expect(v).1;
+    let get = |v: &str| variant(&runs, v);
     let rr = get("round-robin");
     let during = rr
         .cascade
@@ -481,7 +485,7 @@ fn stuck_workers_fail_a_quarter_under_round_robin_and_none_under_least_outstandi
 #[test]
 fn a_feature_flag_serves_degraded_pages_instead_of_errors() {
     let runs = variants("feature_flag_degradation");
-    let get = |v: &str| &runs.iter().find(|(n, _)| n == v).expect(v).1;
+    let get = |v: &str| variant(&runs, v);
     let none = get("no-flag");
     assert!(
         none.headline.availability < 0.6,
@@ -514,7 +518,7 @@ fn a_feature_flag_serves_degraded_pages_instead_of_errors() {
 #[test]
 fn sync_replication_trades_failed_writes_for_no_lost_ones() {
     let runs = variants("sync_replication");
-    let get = |v: &str| &runs.iter().find(|(n, _)| n == v).expect(v).1;
+    let get = |v: &str| variant(&runs, v);
     let (a, s) = (get("async"), get("sync"));
     let (ra, rs) = (&a.summary.replication[0], &s.summary.replication[0]);
     assert!(
@@ -533,7 +537,7 @@ fn sync_replication_trades_failed_writes_for_no_lost_ones() {
 
 #[test]
 fn pool_contention_outlives_the_slowdown_and_a_smaller_pool_recovers() {
-    check(
+    let runs = check(
         "pool_contention",
         &[
             Claim {
@@ -550,12 +554,7 @@ fn pool_contention_outlives_the_slowdown_and_a_smaller_pool_recovers() {
             },
         ],
     );
-    let runs = variants("pool_contention");
-    let stuck = &runs
-        .iter()
-        .find(|(v, _)| v == "pool-30")
-        .expect("variant")
-        .1;
+    let stuck = variant(&runs, "pool-30");
     let by = stuck.headline.sustained_by.clone().unwrap_or_default();
     assert!(by.contains("(contention)"), "{by}");
     let story = stuck.cascade.narrative().join("\n");

@@ -54,7 +54,7 @@ impl Meter {
     }
     /// A new window from `now`, the levels kept.
     fn restart(&mut self, now: SimTime) {
-        self.level(self.busy, self.held, now);
+        self.last = now;
         self.since = now;
         self.busy_area = 0;
         self.held_area = 0;
