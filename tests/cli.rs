@@ -672,6 +672,118 @@ fn bad_service_disciplines_and_contention_are_reported() {
 }
 
 #[test]
+fn bad_endpoints_are_reported() {
+    // `s` calls `d`; `d` has endpoints `r` and `w`.
+    let with = |s_extra: &str, d_extra: &str, client_extra: &str| {
+        scenario(
+            &format!(
+                r#"(name: "s", service_time: Constant("1ms"), calls: [(to: "d")], {s_extra}),
+                   (name: "d", service_time: Constant("1ms"), endpoints: [(name: "r"), (name: "w", kind: Write)], {d_extra})"#
+            ),
+            &format!(r#"(name: "c", target: "s", load: Open(rate_per_s: 10.0), {client_extra})"#),
+        )
+    };
+    let ok = with("", "", "");
+    let (code, err) = validate_text("ok.ron", &ok);
+    assert_eq!(code, 0, "{err}");
+    let cases: &[(String, &[&str])] = &[
+        (
+            with("", "", r#"endpoint: "x""#),
+            &["clients[0].endpoint", "service `s` has no endpoints"],
+        ),
+        (
+            with(
+                r#"endpoints: [(name: "a", calls: [(to: "d", endpoint: "rd")])]"#,
+                "",
+                "",
+            ),
+            &[
+                "services[0].endpoints[0].calls[0].endpoint",
+                "did you mean \"r\"",
+            ],
+        ),
+        (
+            with(r#"endpoints: [(name: "a", calls: [(to: "e")])]"#, "", ""),
+            &[
+                "services[0].endpoints[0].calls[0].to",
+                "one of its service's `calls`",
+            ],
+        ),
+        (
+            with(
+                r#"endpoints: [(name: "a", share: 0.5), (name: "b", share: 0.4)]"#,
+                "",
+                "",
+            ),
+            &["services[0].endpoints", "sum to 0.9", "must sum to 1"],
+        ),
+        (
+            with(
+                r#"endpoints: [(name: "a", share: 0.5), (name: "b")]"#,
+                "",
+                "",
+            ),
+            &["services[0].endpoints", "every endpoint a `share`, or none"],
+        ),
+        (
+            with(r#"endpoints: [(name: "a"), (name: "a")]"#, "", ""),
+            &["services[0].endpoints[1].name", "two endpoints"],
+        ),
+        (
+            with(r#"endpoints: [(name: "a", priority: 10)]"#, "", ""),
+            &["services[0].endpoints[0].priority", "between 0 and 9"],
+        ),
+        (
+            with(
+                r#"endpoints: [(name: "a", priority: 1), (name: "b")], queue: Lifo"#,
+                "",
+                "",
+            ),
+            &["services[0].queue", "highest priority first"],
+        ),
+        (
+            with("", "", "").replace(
+                r#"calls: [(to: "d")]"#,
+                r#"calls: [(to: "d", endpoint: "x")]"#,
+            ),
+            &["services[0].calls[0].endpoint", "endpoint of `d`"],
+        ),
+        (
+            with(
+                "",
+                r#"replicas: 2, active_passive: (replication: Async(lag: Constant("1ms")), write_fraction: 0.5)"#,
+                "",
+            ),
+            &[
+                "services[1].active_passive.write_fraction",
+                "remove `write_fraction`",
+            ],
+        ),
+        (
+            scenario(
+                r#"(name: "s", replicas: 2, service_time: Constant("1ms"), active_passive: (replication: Async(lag: Constant("1ms")), reads: Standbys()))"#,
+                OK_CLIENT,
+            ),
+            &["services[0].active_passive.reads", "kind: Read"],
+        ),
+        (
+            with(
+                "",
+                r#"replicas: 2, active_passive: (replication: Async(lag: Constant("1ms")), reads: Standbys(max_lag: "0s"))"#,
+                "",
+            ),
+            &[
+                "services[1].active_passive.reads.max_lag",
+                "longer than zero",
+            ],
+        ),
+    ];
+    for (text, expect) in cases {
+        check(text, expect);
+    }
+}
+
+#[test]
 fn bad_cache_settings_are_reported() {
     let cached = |cache: &str| {
         scenario(

@@ -563,3 +563,71 @@ fn pool_contention_outlives_the_slowdown_and_a_smaller_pool_recovers() {
         "{story}"
     );
 }
+
+#[test]
+fn stale_reads_come_from_the_cut_off_replica_and_a_lag_bound_caps_them() {
+    let runs = variants("stale_reads");
+    let get = |v: &str| variant(&runs, v);
+    let reads = |v: &str| {
+        get(v).summary.replication[0]
+            .standby_reads
+            .clone()
+            .expect("reads at standbys")
+    };
+    for v in ["replicas", "max_lag", "primary"] {
+        // Stale answers are ok answers: availability shows nothing.
+        assert!(get(v).headline.availability > 0.999, "{v}");
+    }
+    // db/2 serves half of the 270 reads/s for the minute it is cut off, every one of them
+    // missing writes (30 writes/s): about 8,100, up to the partition's 60 s old.
+    let r = reads("replicas");
+    assert!(r.stale > 7_700 && r.stale < 14_600, "{}", r.stale);
+    assert!(
+        (59_000.0..60_200.0).contains(&r.max_staleness_ms),
+        "{}",
+        r.max_staleness_ms
+    );
+    // With a 1 s bound db/2 is skipped a second into the partition; what is left is the
+    // ordinary asynchronous lag: 30 writes/s x 5 ms in flight, so a read misses one with
+    // probability about 1 - exp(-0.15) = 14% of the 32,400 reads of the run.
+    let b = reads("max_lag");
+    assert!(b.max_staleness_ms < 1_050.0, "{}", b.max_staleness_ms);
+    assert!((3_500..5_500).contains(&b.stale), "{}", b.stale);
+    assert_eq!(b.to_primary, 0, "db/1 qualifies throughout");
+    assert!(get("primary").summary.replication[0]
+        .standby_reads
+        .is_none());
+    let story = get("replicas").cascade.narrative().join(" ");
+    assert!(
+        story.contains("stale reads") && story.contains("during the partition"),
+        "{story}"
+    );
+}
+
+#[test]
+fn priorities_keep_checkout_whole_while_browse_is_shed() {
+    let runs = variants("priority_shedding");
+    let buyers = |v: &str| {
+        variant(&runs, v)
+            .summary
+            .clients
+            .iter()
+            .find(|c| c.name == "buyers")
+            .cloned()
+            .unwrap()
+    };
+    let (f, p) = (buyers("fifo"), buyers("priorities"));
+    // Served first, checkout sees a server loaded by its own 100/s of 800/s: no wait to speak
+    // of, so its p99 is the exponential service time's (10 ms x ln 100 = 46 ms) plus the link
+    // both ways and a worker's residual time.
+    assert!(p.ok_ratio > 0.999, "{}", p.ok_ratio);
+    assert!(
+        (44.0..55.0).contains(&p.latency.p99_ms),
+        "{}",
+        p.latency.p99_ms
+    );
+    assert!(f.ok_ratio < 0.9, "{}", f.ok_ratio);
+    // Priorities move the shedding onto browse; they add no capacity.
+    let avail = |v: &str| variant(&runs, v).headline.availability;
+    assert!((avail("fifo") - avail("priorities")).abs() < 0.01);
+}

@@ -166,6 +166,7 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
         print!("{}", table::clients(&result.summary));
         println!();
         for extra in [
+            table::endpoints(&result.summary),
             table::policies(&result.summary),
             table::admission(&result.summary),
             fault_table,

@@ -108,6 +108,49 @@ pub fn services(s: &Summary) -> String {
     render(&header, &rows)
 }
 
+/// One row per endpoint of the services that have endpoints: its kind and priority, what it
+/// was answered as and how fast. Empty when no service has endpoints.
+pub fn endpoints(s: &Summary) -> String {
+    let header = [
+        "endpoint", "kind", "priority", "share", "requests", "ok %", "thru/s", "p50", "p99",
+        "failures",
+    ];
+    let rows: Vec<Vec<String>> = s
+        .services
+        .iter()
+        .flat_map(|v| {
+            let total: u64 = v.endpoints.iter().map(|e| e.requests).sum();
+            v.endpoints.iter().map(move |e| {
+                vec![
+                    format!("{} {}", v.name, e.name),
+                    if e.write { "write" } else { "read" }.to_string(),
+                    e.priority.to_string(),
+                    // What it was configured for, and what it got (named requests included).
+                    format!(
+                        "{:.0}% ({:.0}%)",
+                        e.share * 100.0,
+                        if total > 0 {
+                            e.requests as f64 * 100.0 / total as f64
+                        } else {
+                            0.0
+                        }
+                    ),
+                    thousands(e.requests),
+                    format!("{:.2}", e.ok_ratio * 100.0),
+                    format!("{:.1}", e.throughput_per_s),
+                    latency(e.latency.p50_ms),
+                    latency(e.latency.p99_ms),
+                    failures(e.outcomes.failures()),
+                ]
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    render(&header, &rows)
+}
+
 /// The per-client (end-to-end) table.
 pub fn clients(s: &Summary) -> String {
     let header = [
@@ -371,7 +414,8 @@ pub fn replication(s: &Summary) -> String {
     if s.replication.is_empty() {
         return String::new();
     }
-    let header = [
+    let reads_at_standbys = s.replication.iter().any(|r| r.standby_reads.is_some());
+    let mut header = vec![
         "active-passive",
         "writes acked",
         "acked writes lost",
@@ -380,6 +424,9 @@ pub fn replication(s: &Summary) -> String {
         "split brain",
         "failovers",
     ];
+    if reads_at_standbys {
+        header.push("reads at standbys (stale, oldest write missed)");
+    }
     let rows: Vec<Vec<String>> = s
         .replication
         .iter()
@@ -398,7 +445,17 @@ pub fn replication(s: &Summary) -> String {
                 })
                 .collect();
             let more = r.failovers_total.saturating_sub(3);
-            vec![
+            let reads = match &r.standby_reads {
+                None => "at the primary".to_string(),
+                Some(x) if x.stale == 0 => format!("{} (none stale)", thousands(x.at_standbys)),
+                Some(x) => format!(
+                    "{} ({} stale, {})",
+                    thousands(x.at_standbys),
+                    thousands(x.stale),
+                    crate::report::words::ms(x.max_staleness_ms)
+                ),
+            };
+            let mut row = vec![
                 r.service.clone(),
                 thousands(r.writes_acked),
                 thousands(r.acked_writes_lost),
@@ -414,7 +471,11 @@ pub fn replication(s: &Summary) -> String {
                     "none".to_string()
                 },
                 listed(&shown, more),
-            ]
+            ];
+            if reads_at_standbys {
+                row.push(reads);
+            }
+            row
         })
         .collect();
     render(&header, &rows)

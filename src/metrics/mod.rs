@@ -13,9 +13,9 @@ pub use series::{CallWindows, LevelTrack, SeriesSet, ServiceWindows, Track, MAX_
 
 pub use summary::{
     AdmissionSummary, AvailabilitySeries, CacheSummary, CallSummary, ClientSummary,
-    FailoverSummary, FaultSummary, HealthSummary, LatencySummary, LinkSummary, OutcomeCounts,
-    PolicySummary, PoolSummary, ReplicationSummary, ServiceSummary, StoppedBy, Summary,
-    SummaryContext, TransitionSummary, CDF_QUANTILES,
+    EndpointSummary, FailoverSummary, FaultSummary, HealthSummary, LatencySummary, LinkSummary,
+    OutcomeCounts, PolicySummary, PoolSummary, ReplicationSummary, ServiceSummary, StoppedBy,
+    Summary, SummaryContext, TransitionSummary, CDF_QUANTILES,
 };
 
 use crate::engine::SimTime;
@@ -134,7 +134,17 @@ pub struct ServiceRecord {
     pub late_answers: u64,
     pub wasted_worker_ns: u128,
     pub calls: Vec<CallRecord>,
+    /// Per endpoint (empty for a service without endpoints): answers by outcome, and the
+    /// latency (arrival to response) of the `ok` ones.
+    pub endpoints: Vec<EndpointRecord>,
     levels: Vec<ReplicaLevels>,
+}
+
+/// One endpoint of a service, as the service answered it.
+#[derive(Clone)]
+pub struct EndpointRecord {
+    pub outcomes: [u64; 8],
+    pub latency: Latency,
 }
 
 /// One replica's last reported levels; the service-wide levels are their sums.
@@ -252,6 +262,14 @@ impl Recorder {
                     shed: 0,
                     late_answers: 0,
                     wasted_worker_ns: 0,
+                    endpoints: s
+                        .endpoints
+                        .iter()
+                        .map(|_| EndpointRecord {
+                            outcomes: [0; 8],
+                            latency: Latency::new(),
+                        })
+                        .collect(),
                     calls: s
                         .calls
                         .iter()
@@ -468,6 +486,24 @@ impl Observer for Recorder {
             } else {
                 s.shed += 1;
             }
+        }
+    }
+
+    fn endpoint_done(
+        &mut self,
+        service: ServiceId,
+        endpoint: u8,
+        outcome: Outcome,
+        arrived_at: SimTime,
+        now: SimTime,
+    ) {
+        if !self.measured(arrived_at) {
+            return;
+        }
+        let e = &mut self.services[service].endpoints[endpoint as usize];
+        e.outcomes[outcome.index()] += 1;
+        if outcome == Outcome::Ok {
+            e.latency.record(now.0 - arrived_at.0);
         }
     }
 

@@ -171,6 +171,24 @@ pub struct CallSummary {
     pub latency: LatencySummary,
 }
 
+/// One endpoint of a service, as the service answered it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EndpointSummary {
+    pub name: String,
+    /// Its configured share of the requests that name no endpoint.
+    pub share: f64,
+    pub write: bool,
+    pub priority: u8,
+    /// Requests of this endpoint answered (arrived after the warm-up).
+    pub requests: u64,
+    pub outcomes: OutcomeCounts,
+    pub ok_ratio: f64,
+    /// ok answers per second of measured time.
+    pub throughput_per_s: f64,
+    /// Arrival at a replica to response, ok requests only.
+    pub latency: LatencySummary,
+}
+
 /// One service, all replicas together, as the service saw its requests.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSummary {
@@ -219,6 +237,9 @@ pub struct ServiceSummary {
     /// Latency of `ok` requests (ms) at each of [`CDF_QUANTILES`]: the latency CDF.
     #[serde(default)]
     pub latency_cdf_ms: Vec<f64>,
+    /// Per endpoint, in the order the scenario lists them (absent without endpoints).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointSummary>,
 }
 
 /// Everything a run measured; written to `summary.json`.
@@ -356,6 +377,9 @@ pub struct ReplicationSummary {
     pub split_brain_s: f64,
     pub split_brain_intervals: Vec<(f64, f64)>,
     pub primaries_at_end: Vec<String>,
+    /// Reads served by standbys and how stale they were (absent unless reads go to standbys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standby_reads: Option<crate::model::replication::StandbyReads>,
 }
 
 /// A bandwidth-limited link, each direction.
@@ -619,6 +643,25 @@ impl Summary {
                     mean_queue: time_avg(r.queued.integral),
                     max_queue: r.max_queue,
                     latency_cdf_ms: cdf(&r.latency),
+                    endpoints: s
+                        .endpoints
+                        .iter()
+                        .zip(&r.endpoints)
+                        .map(|(e, er)| {
+                            let outcomes = OutcomeCounts::from_array(&er.outcomes);
+                            EndpointSummary {
+                                name: e.name.clone(),
+                                share: e.share,
+                                write: e.write,
+                                priority: e.priority,
+                                requests: outcomes.total(),
+                                ok_ratio: ratio(outcomes.ok, outcomes.total()),
+                                throughput_per_s: per_s(outcomes.ok),
+                                latency: LatencySummary::from(&er.latency),
+                                outcomes,
+                            }
+                        })
+                        .collect(),
                     calls: s
                         .calls
                         .iter()
@@ -748,6 +791,7 @@ impl Summary {
                             .map(|&(a, b)| (a as f64 / 1e9, b as f64 / 1e9))
                             .collect(),
                         primaries_at_end: r.primaries_at_end.iter().map(|&i| name(i)).collect(),
+                        standby_reads: r.standby_reads,
                         service,
                     }
                 })

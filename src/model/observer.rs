@@ -27,6 +27,18 @@ pub trait Observer {
         started_at: SimTime,
         now: SimTime,
     );
+    /// A replica of `service` (which has endpoints) answered a request of endpoint
+    /// `endpoint` (also reported to [`Observer::service_done`]).
+    fn endpoint_done(
+        &mut self,
+        service: ServiceId,
+        endpoint: u8,
+        outcome: Outcome,
+        arrived_at: SimTime,
+        now: SimTime,
+    ) {
+        let _ = (service, endpoint, outcome, arrived_at, now);
+    }
     /// The busy workers or queue length of a replica changed.
     fn replica_level(
         &mut self,

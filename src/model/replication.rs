@@ -52,11 +52,14 @@ struct Node {
     acked_at: Vec<SimTime>,
     /// Primary with quorum fencing: accepts writes until here.
     lease_until: SimTime,
-    /// Standby: shipped writes not yet applied, (apply time ns, position), in order.
-    pending: VecDeque<(u64, u64)>,
+    /// Standby: shipped writes not yet applied, (apply time ns, position, time written ns),
+    /// in order.
+    pending: VecDeque<(u64, u64, u64)>,
     last_apply_ns: u64,
     /// Standby: missed writes; it catches up in full the next time it hears its primary.
     stalled: bool,
+    /// Stalled: when the oldest write it lacks was written (at the latest).
+    missing_since_ns: u64,
 }
 
 /// One promotion.
@@ -102,6 +105,42 @@ pub struct ReplicationReport {
     pub split_brain_intervals: Vec<(u64, u64)>,
     /// Epoch of each replica at the end, and which were primary.
     pub primaries_at_end: Vec<u32>,
+    /// Reads served by standbys (`reads: Standbys`), and how stale they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standby_reads: Option<StandbyReads>,
+}
+
+/// Reads served at standbys: how many saw less than their primary had acknowledged. Counted
+/// over the whole run, warm-up included, like the other replication figures.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StandbyReads {
+    /// Reads served by a standby (the rest of the reads went to the primary).
+    pub at_standbys: u64,
+    /// Reads sent to the primary because no standby qualified (none reachable and following
+    /// the newest primary, or every one lagging beyond `max_lag`).
+    pub to_primary: u64,
+    /// Of the reads at standbys, those that missed a write the primary had acknowledged.
+    pub stale: u64,
+    /// Over the stale reads: the age of the oldest write each missed (mean and largest) and
+    /// the most writes one missed.
+    pub mean_staleness_ms: f64,
+    pub max_staleness_ms: f64,
+    /// When the stalest read was served (seconds into the run).
+    pub stalest_at_s: f64,
+    pub max_writes_behind: u64,
+    #[serde(skip)]
+    staleness_sum_ns: u128,
+}
+
+/// What a read at a replica saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// Everything its primary had acknowledged.
+    Fresh,
+    /// It missed `writes` acknowledged writes, the oldest written `age_ns` before the read.
+    Stale { writes: u64, age_ns: u64 },
+    /// The replica serves no reads (not up, or a standby of an older epoch).
+    NotServing,
 }
 
 /// The replicas of one active-passive service.
@@ -117,11 +156,14 @@ pub struct Group {
     split_since: Option<SimTime>,
     /// Scratch: who voted this tick.
     voted: Vec<bool>,
+    /// The next standby to try for a read (round robin).
+    read_next: u32,
 }
 
 impl Group {
     /// `n` replicas, replica 0 primary; streams derived from the service's name.
     pub fn new(spec: ActivePassiveSpec, n: u32, seed: u64, service: &str) -> Self {
+        let standby_reads = matches!(spec.reads, super::spec::Reads::Standbys { .. });
         let n = n as usize;
         let nodes = (0..n)
             .map(|i| Node {
@@ -140,6 +182,7 @@ impl Group {
                 pending: VecDeque::new(),
                 last_apply_ns: 0,
                 stalled: false,
+                missing_since_ns: 0,
             })
             .collect();
         Group {
@@ -160,9 +203,11 @@ impl Group {
                 split_brain_ns: 0,
                 split_brain_intervals: Vec::new(),
                 primaries_at_end: Vec::new(),
+                standby_reads: standby_reads.then(StandbyReads::default),
             },
             split_since: None,
             voted: vec![false; n],
+            read_next: 0,
         }
     }
 
@@ -212,10 +257,96 @@ impl Group {
         best.map_or(0, |b| b.2)
     }
 
+    /// How far standby `i` is behind what the primary it follows has acknowledged, at `now`.
+    fn staleness(&mut self, i: usize, now: SimTime) -> ReadOutcome {
+        self.settle(i, now);
+        let n = &self.nodes[i];
+        let leader = self.leaders[n.epoch as usize - 1].0 as usize;
+        let acked = self.nodes[leader].acked_len;
+        if n.log >= acked {
+            return ReadOutcome::Fresh;
+        }
+        let since = if n.stalled {
+            n.missing_since_ns
+        } else {
+            n.pending.front().map_or(now.0, |p| p.2)
+        };
+        ReadOutcome::Stale {
+            writes: acked - n.log,
+            age_ns: now.0.saturating_sub(since),
+        }
+    }
+
+    /// The standby a read goes to, in turn: up, following the newest primary, reachable, and
+    /// lagging no more than `max_lag_ns`; None (the caller sends it to the primary) when none
+    /// qualifies.
+    pub fn route_read(
+        &mut self,
+        now: SimTime,
+        max_lag_ns: Option<u64>,
+        reachable: impl Fn(u32) -> bool,
+    ) -> Option<u32> {
+        let n = self.nodes.len() as u32;
+        for k in 0..n {
+            let i = (self.read_next + k) % n;
+            let x = &self.nodes[i as usize];
+            if !x.up || x.primary || x.epoch != self.max_epoch || !reachable(i) {
+                continue;
+            }
+            if let Some(max) = max_lag_ns {
+                if let ReadOutcome::Stale { age_ns, .. } = self.staleness(i as usize, now) {
+                    if age_ns > max {
+                        continue;
+                    }
+                }
+            }
+            self.read_next = (i + 1) % n;
+            return Some(i);
+        }
+        self.standby_reads().to_primary += 1;
+        None
+    }
+
+    /// A read served at replica `i` at `now`: a primary's is fresh; a standby's sees what it
+    /// has applied (counted in the figures).
+    pub fn read(&mut self, i: u32, now: SimTime) -> ReadOutcome {
+        let i = i as usize;
+        let n = &self.nodes[i];
+        if !n.up {
+            return ReadOutcome::NotServing;
+        }
+        if n.primary {
+            return if self.accepting(i, now) {
+                ReadOutcome::Fresh
+            } else {
+                ReadOutcome::NotServing
+            };
+        }
+        let out = self.staleness(i, now);
+        let r = self.standby_reads();
+        r.at_standbys += 1;
+        if let ReadOutcome::Stale { writes, age_ns } = out {
+            r.stale += 1;
+            r.staleness_sum_ns += age_ns as u128;
+            if age_ns as f64 / 1e6 > r.max_staleness_ms {
+                r.max_staleness_ms = age_ns as f64 / 1e6;
+                r.stalest_at_s = now.0 as f64 / 1e9;
+            }
+            r.max_writes_behind = r.max_writes_behind.max(writes);
+        }
+        out
+    }
+
+    fn standby_reads(&mut self) -> &mut StandbyReads {
+        self.report
+            .standby_reads
+            .get_or_insert_with(Default::default)
+    }
+
     /// Applies what has reached standby `i` by `now`.
     fn settle(&mut self, i: usize, now: SimTime) {
         let n = &mut self.nodes[i];
-        while let Some(&(t, pos)) = n.pending.front() {
+        while let Some(&(t, pos, _)) = n.pending.front() {
             if t > now.0 {
                 break;
             }
@@ -257,8 +388,12 @@ impl Group {
             if s.stalled || !open(i as u32, j as u32) {
                 // Missed this write: it catches up in full the next time it hears the primary
                 // (and a synchronous write does not wait for it).
-                self.nodes[j].stalled = true;
-                self.nodes[j].pending.clear();
+                let s = &mut self.nodes[j];
+                if !s.stalled {
+                    s.missing_since_ns = s.pending.front().map_or(now.0, |p| p.2);
+                }
+                s.stalled = true;
+                s.pending.clear();
                 continue;
             }
             let d = lag.sample(&mut self.lag_rng);
@@ -267,7 +402,7 @@ impl Group {
             if s.pending.len() >= MAX_PENDING {
                 return Err("replication backlog");
             }
-            s.pending.push_back((t, pos));
+            s.pending.push_back((t, pos, now.0));
             s.last_apply_ns = t;
             ack_ns = ack_ns.max(t);
             shipped += 1;
@@ -307,16 +442,23 @@ impl Group {
             for j in 0..self.nodes.len() {
                 let s = &mut self.nodes[j];
                 if j != i && !s.primary && s.epoch == epoch {
-                    let before = s.pending.len();
-                    s.pending.retain(|&(t, _)| t <= now.0);
-                    if s.pending.len() < before {
-                        s.stalled = true; // behind the primary's log, if it comes back
+                    let first_lost = s.pending.iter().find(|p| p.0 > now.0).map(|p| p.2);
+                    s.pending.retain(|&(t, _, _)| t <= now.0);
+                    if let Some(w) = first_lost {
+                        // Behind the primary's log, if it comes back.
+                        if !s.stalled {
+                            s.missing_since_ns = w;
+                        }
+                        s.stalled = true;
                     }
                 }
             }
         } else {
             self.settle(i, now);
             let s = &mut self.nodes[i];
+            if !s.stalled {
+                s.missing_since_ns = s.pending.front().map_or(now.0, |p| p.2);
+            }
             s.pending.clear();
             s.stalled = true;
         }
@@ -333,6 +475,9 @@ impl Group {
         n.primary = false;
         n.heard_primary = now;
         n.last_apply_ns = now.0;
+        if !n.stalled {
+            n.missing_since_ns = now.0;
+        }
         n.stalled = true;
         self.track_split(now);
     }
@@ -406,6 +551,7 @@ impl Group {
             s.log = s.log.min(start);
             s.pending.clear();
             s.last_apply_ns = now.0;
+            s.missing_since_ns = now.0;
             s.stalled = true;
         }
         if s.primary {
@@ -501,6 +647,7 @@ impl Group {
                     v.heard_primary = now;
                     v.pending.clear();
                     v.last_apply_ns = now.0;
+                    v.missing_since_ns = now.0;
                     v.stalled = v.log < start;
                 }
             }
@@ -543,6 +690,11 @@ impl Group {
     /// The figures at the end of the run (`end`: closes a split brain still going on).
     pub fn report(&self, end: SimTime) -> ReplicationReport {
         let mut r = self.report.clone();
+        if let Some(s) = &mut r.standby_reads {
+            if s.stale > 0 {
+                s.mean_staleness_ms = s.staleness_sum_ns as f64 / s.stale as f64 / 1e6;
+            }
+        }
         if let Some(t0) = self.split_since {
             r.split_brain_ns += end.0.saturating_sub(t0.0);
             if r.split_brain_intervals.len() < MAX_LISTED {

@@ -83,6 +83,8 @@ pub(crate) struct Req {
     /// Its disk I/O (replicas with a disk do one after the service time): 0 not started, 1
     /// done, 2 done and checked against disk faults.
     pub io: u8,
+    /// Its endpoint at the service (0 at a service without endpoints).
+    pub endpoint: u8,
     /// The connection pool it goes through (NO_POOL: none), and whether it holds a connection.
     pub pool: u32,
     pub pool_held: bool,
@@ -124,6 +126,7 @@ impl Default for Req {
             abandoned: false,
             ack_pos: 0,
             io: 0,
+            endpoint: 0,
             pool: NO_POOL,
             pool_held: false,
             worker_ns: 0,

@@ -62,6 +62,9 @@ pub struct ClientSpec {
     pub propagate_deadline: bool,
     /// Open loop: arrivals beyond this many outstanding requests are `rejected` at the client.
     pub max_in_flight: u32,
+    /// The target's endpoint every request goes to ([`ANY_ENDPOINT`]: drawn by the endpoints'
+    /// shares, once per request, kept by its retries and hedges).
+    pub endpoint: u8,
 }
 
 /// How a client generates requests.
@@ -138,6 +141,40 @@ pub struct ServiceSpec {
     pub autoscale: Option<AutoscaleSpec>,
     /// The load balancer retries a failed attempt on a replica it has not tried yet.
     pub balancer_retry: Option<BalancerRetry>,
+    /// Request types, each with its share, service time, calls, kind and priority (empty: one
+    /// kind of request, with `service_time` and every call in `calls`).
+    pub endpoints: Vec<EndpointSpec>,
+}
+
+/// Drawn by the callee's endpoint shares (no endpoint named).
+pub const ANY_ENDPOINT: u8 = u8::MAX;
+
+/// One request type of a service.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EndpointSpec {
+    pub name: String,
+    /// Its share of the requests that name no endpoint (a service's shares sum to 1).
+    pub share: f64,
+    pub service_time: Dist,
+    /// The calls a request of this endpoint makes, in order (a sequential fan-out) or at once.
+    pub calls: Vec<EndpointCall>,
+    /// A write: served by an active-passive service's primary and replicated; reads may go to
+    /// standbys (`ActivePassiveSpec::reads`).
+    pub write: bool,
+    /// Served before lower priorities from a replica's queue; may push a lower one out of a
+    /// full queue (0 is the default and the lowest).
+    pub priority: u8,
+}
+
+/// A call an endpoint makes: one of its service's `calls` (the edge, with its policies, pool
+/// and cache), how likely, and which endpoint of the callee.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EndpointCall {
+    /// Index into the service's `calls`.
+    pub call: u16,
+    pub probability: f64,
+    /// The callee's endpoint ([`ANY_ENDPOINT`]: the call's own, or drawn by shares).
+    pub endpoint: u8,
 }
 
 /// NGINX's `proxy_next_upstream` (Envoy's retry policy with the `previous_hosts` predicate):
@@ -223,6 +260,13 @@ pub enum Discipline {
 }
 
 impl ServiceSpec {
+    /// Some endpoints are served before others.
+    pub fn has_priorities(&self) -> bool {
+        self.endpoints
+            .iter()
+            .any(|e| e.priority != self.endpoints[0].priority)
+    }
+
     /// Some request's service time depends on the others computing beside it.
     pub fn shares_work(&self) -> bool {
         self.discipline == Discipline::ProcessorSharing || self.contention.is_some()
@@ -270,8 +314,25 @@ pub struct ActivePassiveSpec {
     pub missed_heartbeats: u32,
     pub replication: Replication,
     pub fencing: Fencing,
-    /// Share of requests that are writes (the rest are reads, served by the primary too).
+    /// Share of requests that are writes (the rest are reads); with endpoints, their kinds
+    /// say instead.
     pub write_fraction: f64,
+    /// Where reads are served.
+    pub reads: Reads,
+}
+
+/// Where an active-passive service serves reads.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum Reads {
+    /// At the primary, as writes.
+    #[default]
+    Primary,
+    /// At the standbys that follow the newest primary, in turn (round robin), each read seeing
+    /// what that standby has applied so far: a read may be stale. A standby lagging more than
+    /// `max_lag` behind the acknowledged writes is skipped (as ProxySQL shuns a lagging
+    /// replica, with the lag known exactly rather than polled); with no standby left, reads go
+    /// to the primary.
+    Standbys { max_lag: Option<SimDuration> },
 }
 
 /// How a primary's writes reach its standbys.
@@ -578,6 +639,8 @@ pub struct CallSpec {
     /// attempt waits (first come, first served) for a free connection, and the wait counts
     /// against the call's timeouts. A connection is held until the response has come back.
     pub connections: Option<u32>,
+    /// The callee's endpoint this call goes to ([`ANY_ENDPOINT`]: drawn by its shares).
+    pub endpoint: u8,
 }
 
 /// A cache in front of a call, shared by the caller's replicas: `keys` keys drawn by

@@ -342,6 +342,8 @@ pub struct Inv {
     /// timeout can tell passive health checking which replica failed to answer.
     pub child_slot: u32,
     pub child_gen: u32,
+    /// The callee's endpoint, chosen once for the call and kept by every attempt.
+    pub endpoint: u8,
 }
 
 impl Inv {
@@ -370,6 +372,7 @@ impl Inv {
             deadline_ns: u64::MAX,
             child_slot: NO_SLOT,
             child_gen: 0,
+            endpoint: 0,
         }
     }
 }

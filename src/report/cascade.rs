@@ -226,8 +226,10 @@ pub struct Cascade {
     /// Client answers and open breakers over the judged windows: with no trigger there is no
     /// before and after, and these say what held throughout.
     pub steady: Steady,
-    /// What each autoscaler did (filled from the summary by `report::analyse`).
+    /// What each autoscaler did, and the reads standbys served (by service), filled from the
+    /// summary by `report::analyse`.
     pub scaling: Vec<super::scaling::Scaling>,
+    pub standby_reads: Vec<(String, crate::model::replication::StandbyReads)>,
 }
 
 /// A run without triggers: its baseline is the run itself, so a condition present from the
@@ -442,6 +444,7 @@ impl Cascade {
         Cascade {
             steady,
             scaling: Vec::new(),
+            standby_reads: Vec::new(),
             services_degraded: chain.len(),
             services_breached: chain.iter().filter(|s| s.first_breach_s.is_some()).count(),
             services_total: judged.len() - 1,

@@ -61,6 +61,10 @@ pub struct Headline {
     /// was watched (its recovery time is at least this; a censored observation). None otherwise.
     pub not_back_after_s: Option<f64>,
     pub acked_writes_lost: u64,
+    /// Reads served by standbys that missed an acknowledged write, and the age of the oldest
+    /// write one missed (0 without reads at standbys).
+    pub stale_reads: u64,
+    pub max_staleness_ms: f64,
     pub services_degraded: usize,
     pub services_breached: usize,
     /// How the run stood after its last trigger (`recovered`, `recovering`, `sustained`, ...).
@@ -219,6 +223,12 @@ pub fn analyse(scenario: &Scenario, run: Run) -> Analysed {
     let tail = tail_windows(scenario, &run.frame);
     let mut cascade = Cascade::analyse(&run.frame, &g, triggers.clone(), &slo(scenario), tail);
     cascade.scaling = scaling::Scaling::from_summary(&run.summary, spec);
+    cascade.standby_reads = run
+        .summary
+        .replication
+        .iter()
+        .filter_map(|r| Some((r.service.clone(), r.standby_reads.clone()?)))
+        .collect();
     let headline = headline(&run.name, &run.summary, &cascade);
     Analysed {
         name: run.name,
@@ -256,6 +266,18 @@ fn headline(name: &str, s: &Summary, c: &Cascade) -> Headline {
         recovered_after_s: c.recovered_after_s,
         not_back_after_s: not_back_after_s(s, c),
         acked_writes_lost: s.replication.iter().map(|r| r.acked_writes_lost).sum(),
+        stale_reads: s
+            .replication
+            .iter()
+            .filter_map(|r| r.standby_reads.as_ref())
+            .map(|r| r.stale)
+            .sum(),
+        max_staleness_ms: s
+            .replication
+            .iter()
+            .filter_map(|r| r.standby_reads.as_ref())
+            .map(|r| r.max_staleness_ms)
+            .fold(0.0, f64::max),
         services_degraded: c.services_degraded,
         services_breached: c.services_breached,
         ending: c.ending.name().to_string(),

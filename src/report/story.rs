@@ -55,10 +55,17 @@ impl Cascade {
         if self.chain.is_empty() && !clients_breached {
             if self.triggers.is_empty() {
                 out.extend(steady_lines(&self.steady));
+            } else if self.standby_reads.iter().any(|(_, r)| r.stale > 0) {
+                // Stale answers are ok answers: nothing degraded, but not all was absorbed.
+                out.push(
+                    "No service degraded in latency or errors, but reads were stale (below)."
+                        .into(),
+                );
             } else {
                 out.push("No service degraded: every fault and load surge was absorbed.".into());
             }
             out.extend(self.contained());
+            out.extend(self.stale_lines());
             return out;
         }
         if !self.triggers.is_empty() && self.baseline_windows < super::judge::MIN_BASELINE_WINDOWS {
@@ -236,6 +243,7 @@ impl Cascade {
             self.services_breached
         ));
         out.extend(self.scaling_lines());
+        out.extend(self.stale_lines());
         out.extend(self.recovery_lines());
         out.extend(self.ending_line());
         if !self.wasted.is_empty() {
@@ -266,7 +274,8 @@ impl Cascade {
         out
     }
 
-    /// Faults whose targets all held: contained, or, if the clients breached meanwhile, not.
+    /// Faults whose targets all held: contained, or, if the clients breached meanwhile, not;
+    /// and not contained either if the stalest read at a standby was served while it acted.
     fn contained(&self) -> Vec<String> {
         self.origins
             .iter()
@@ -275,6 +284,12 @@ impl Cascade {
                 if o.clients_breached {
                     format!(
                         "{}: {} did not degrade, but the clients breached their SLO while it acted (requests lost or refused on the way).",
+                        o.trigger,
+                        and(&o.held)
+                    )
+                } else if self.stalest_during(&o.trigger) {
+                    format!(
+                        "{}: {} did not degrade and the clients held their SLO, but reads served while it acted were stale (below).",
                         o.trigger,
                         and(&o.held)
                     )
@@ -287,6 +302,65 @@ impl Cascade {
                 }
             })
             .collect()
+    }
+
+    /// Was some service's stalest read at a standby served while trigger `label` acted?
+    fn stalest_during(&self, label: &str) -> bool {
+        self.triggers.iter().any(|t| {
+            t.label == label
+                && self.standby_reads.iter().any(|(_, r)| {
+                    r.stale > 0
+                        && t.start_s <= r.stalest_at_s
+                        && t.end_s.is_none_or(|e| r.stalest_at_s <= e)
+                })
+        })
+    }
+
+    /// One line per service whose standbys served reads: how many were stale and how old the
+    /// writes they missed were. Stale answers are `ok`: nothing else in the story shows them.
+    fn stale_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (service, r) in &self.standby_reads {
+            if r.at_standbys == 0 && r.to_primary == 0 {
+                continue;
+            }
+            let primary = if r.to_primary > 0 {
+                format!(
+                    "; {} read{} went to the primary, no standby qualifying",
+                    count(r.to_primary as f64),
+                    if r.to_primary == 1 { "" } else { "s" }
+                )
+            } else {
+                String::new()
+            };
+            if r.stale == 0 {
+                out.push(format!(
+                    "The standbys of {service} served {} reads, none stale{primary}.",
+                    count(r.at_standbys as f64)
+                ));
+                continue;
+            }
+            // The fault in force when the stalest read was served, if one was.
+            let during = self
+                .triggers
+                .iter()
+                .find(|t| {
+                    !t.load
+                        && t.start_s <= r.stalest_at_s
+                        && t.end_s.is_none_or(|e| r.stalest_at_s <= e)
+                })
+                .map_or(String::new(), |t| format!(", during the {}", t.label));
+            out.push(format!(
+                "The standbys of {service} served {} stale reads ({} of the {} they served), missing acknowledged writes up to {} old (at {}{during}; on average {}); they were answered ok, so availability does not count them{primary}.",
+                count(r.stale as f64),
+                super::words::pct(r.stale as f64 / r.at_standbys as f64),
+                count(r.at_standbys as f64),
+                super::words::ms(r.max_staleness_ms),
+                secs(r.stalest_at_s),
+                super::words::ms(r.mean_staleness_ms),
+            ));
+        }
+        out
     }
 
     /// One line per autoscaler that changed anything: each change (up to six), or a count.

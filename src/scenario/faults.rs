@@ -7,7 +7,7 @@ use super::raw::*;
 use crate::engine::{SimDuration, SimTime};
 use crate::faults::{FaultKind, FaultPlan, FaultRule, Timing};
 use crate::model::{
-    ActivePassiveSpec, Dist, Endpoint, Fencing, HealthSpec, PassiveHealth, Replication,
+    ActivePassiveSpec, Dist, Endpoint, Fencing, HealthSpec, PassiveHealth, Reads, Replication,
     RestartSpec, ServiceSpec,
 };
 use crate::policy::health::{NginxPassiveConfig, OutlierConfig, ProbeConfig};
@@ -332,7 +332,16 @@ pub(super) fn active_passive(
         &format!("{ap}.write_fraction"),
         raw.write_fraction.unwrap_or(1.0),
     );
+    let reads = match &raw.reads {
+        None | Some(RawReads::Primary) => Reads::Primary,
+        Some(RawReads::Standbys { max_lag }) => Reads::Standbys {
+            max_lag: max_lag
+                .as_ref()
+                .and_then(|t| c.positive_duration(&format!("{ap}.reads.max_lag"), t)),
+        },
+    };
     Some(ActivePassiveSpec {
+        reads,
         heartbeat_interval: interval,
         missed_heartbeats: missed,
         replication: replication?,

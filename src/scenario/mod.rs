@@ -7,6 +7,7 @@
 
 mod autoscale;
 mod check;
+mod endpoints;
 mod faults;
 pub mod overrides;
 mod policies;

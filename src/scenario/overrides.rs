@@ -2,7 +2,7 @@
 //! the file) and, later, sweeps. A path names a field the way validation messages do, with
 //! names allowed in place of indices: `services.db.workers`, `services[3].workers`,
 //! `clients.shoppers.load.rate_per_s`, `services.gateway.calls.storefront.timeout` (a call is
-//! named by its callee).
+//! named by its callee), `services.api.endpoints.checkout.priority`.
 //!
 //! Overrides work on the text, not on parsed values: the value is spliced in where the old one
 //! was (or added to its struct when the file left it at its default), and the result goes
@@ -27,11 +27,19 @@ pub fn resolve(raw: &RawScenario, path: &str) -> Result<String, String> {
         let list: Option<Vec<String>> = match (out.as_str(), seg.name.as_str()) {
             ("clients", _) => Some(raw.clients.iter().map(|c| c.name.clone()).collect()),
             ("services", _) => Some(raw.services.iter().map(|s| s.name.clone()).collect()),
-            (_, "calls") if service.is_some() => Some(
+            // A service's own calls (an endpoint's calls are named by index).
+            (o, "calls") if service.is_some_and(|k| o == format!("services[{k}].calls")) => Some(
                 raw.services[service.expect("checked")]
                     .calls
                     .iter()
                     .map(|c| c.to.clone())
+                    .collect(),
+            ),
+            (_, "endpoints") if service.is_some() => Some(
+                raw.services[service.expect("checked")]
+                    .endpoints
+                    .iter()
+                    .map(|e| e.name.clone())
                     .collect(),
             ),
             _ => None,
@@ -88,6 +96,7 @@ fn singular(list: &str) -> &str {
         "clients" => "client",
         "services" => "service",
         "calls" => "call",
+        "endpoints" => "endpoint",
         other => other,
     }
 }
@@ -193,7 +202,8 @@ mod tests {
     name: "x",
     clients: [(name: "web", target: "api", load: Open(rate_per_s: 10.0))],
     services: [
-        (name: "api", service_time: Constant("1ms"), calls: [(to: "db")]),
+        (name: "api", service_time: Constant("1ms"), calls: [(to: "db")],
+         endpoints: [(name: "view"), (name: "buy", calls: [(to: "db")])]),
         (name: "db", service_time: Exponential(mean: "2ms"), workers: 2),
     ],
 )"#;
@@ -212,6 +222,14 @@ mod tests {
             (
                 "services.api.calls.db.timeout",
                 "services[0].calls[0].timeout",
+            ),
+            (
+                "services.api.endpoints.buy.priority",
+                "services[0].endpoints[1].priority",
+            ),
+            (
+                "services.api.endpoints.buy.calls[0].probability",
+                "services[0].endpoints[1].calls[0].probability",
             ),
             ("duration", "duration"),
         ];

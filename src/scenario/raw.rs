@@ -143,6 +143,7 @@ pub struct RawClient {
     #[serde(default)]
     pub policies: Vec<RawPolicy>,
     pub propagate_deadline: Option<bool>,
+    pub endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -202,6 +203,34 @@ pub struct RawService {
     pub gc: Option<RawGc>,
     pub autoscale: Option<RawAutoscale>,
     pub balancer_retry: Option<RawBalancerRetry>,
+    #[serde(default)]
+    pub endpoints: Vec<RawEndpoint>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Endpoint")]
+pub struct RawEndpoint {
+    pub name: String,
+    pub share: Option<f64>,
+    pub service_time: Option<RawDist>,
+    pub calls: Option<Vec<RawEndpointCall>>,
+    pub kind: Option<RawEndpointKind>,
+    pub priority: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "EndpointCall")]
+pub struct RawEndpointCall {
+    pub to: String,
+    pub endpoint: Option<String>,
+    pub probability: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawEndpointKind {
+    Read,
+    Write,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -320,6 +349,14 @@ pub struct RawActivePassive {
     pub replication: RawReplication,
     pub fencing: Option<RawFencing>,
     pub write_fraction: Option<f64>,
+    pub reads: Option<RawReads>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawReads {
+    Primary,
+    Standbys { max_lag: Option<String> },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -444,6 +481,7 @@ pub struct RawCall {
     pub propagate_deadline: Option<bool>,
     pub cache: Option<RawCache>,
     pub connections: Option<i64>,
+    pub endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

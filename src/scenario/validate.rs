@@ -208,7 +208,15 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 }
             });
             if let Some(to) = to {
+                let endpoint = super::endpoints::endpoint_index(
+                    &mut c,
+                    &format!("{cp}.endpoint"),
+                    &raw.services,
+                    to,
+                    &call.endpoint,
+                );
                 calls.push(CallSpec {
+                    endpoint,
                     to,
                     probability,
                     policies,
@@ -227,6 +235,8 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 });
             }
         }
+        let endpoints =
+            super::endpoints::endpoints(&mut c, &p, s, &raw.services, &service_time, &calls);
         let autoscale = super::autoscale::autoscale(
             &mut c,
             &p,
@@ -309,6 +319,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                 .balancer_retry
                 .as_ref()
                 .map(|b| balancer_retry(&mut c, &p, b, s.active_passive.is_some())),
+            endpoints,
         });
     }
     check_cycles(&mut c, &services);
@@ -401,7 +412,15 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
             }
         }
         if let Some(target) = target {
+            let endpoint = super::endpoints::endpoint_index(
+                &mut c,
+                &format!("{p}.endpoint"),
+                &raw.services,
+                target,
+                &cl.endpoint,
+            );
             clients.push(ClientSpec {
+                endpoint,
                 name: cl.name.clone(),
                 target,
                 load,

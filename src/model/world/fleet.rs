@@ -41,6 +41,10 @@ pub(super) struct ServiceState {
     pub call_rng: RngStream,
     /// Its autoscaler, if it has one.
     pub scaler: Option<Box<Scaler>>,
+    /// The endpoints' cumulative shares (empty with fewer than two endpoints: nothing to
+    /// draw), and the stream requests naming no endpoint draw theirs from.
+    pub endpoint_cum: Vec<f64>,
+    pub endpoint_rng: RngStream,
 }
 
 pub(super) struct ReplicaState {
@@ -69,6 +73,11 @@ pub(super) struct ReplicaState {
     pub sharing: Option<Box<Sharing>>,
     /// The service's queue discipline (a copy, read where the replica is at hand).
     pub queue_discipline: QueueDiscipline,
+    /// Its endpoints have priorities: the highest waiting is served first, and may push a
+    /// lower one out of a full queue.
+    pub prioritised: bool,
+    /// Oldest first, no drops, no priorities: the queue's fast path.
+    pub plain_fifo: bool,
     /// Its heap, when the service models garbage collection (also keeps `impaired` set).
     pub heap: Option<Box<Heap>>,
     /// CoDel's state, when the service's queue discipline is `CoDel`.
@@ -163,6 +172,29 @@ pub(super) struct Fleet {
 }
 
 impl Fleet {
+    /// The endpoint of service `svc` a call goes to: the one it names, else one drawn by the
+    /// endpoints' shares (0 for a service with one endpoint or none).
+    #[inline(always)]
+    pub fn endpoint(&mut self, svc: usize, named: u8) -> u8 {
+        if named != ANY_ENDPOINT {
+            return named;
+        }
+        let s = &mut self.services[svc];
+        if s.endpoint_cum.is_empty() {
+            return 0;
+        }
+        Self::draw_endpoint(s)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn draw_endpoint(s: &mut ServiceState) -> u8 {
+        let u = s.endpoint_rng.uniform();
+        // The first whose cumulative share exceeds u; the last if rounding leaves u beyond.
+        let i = s.endpoint_cum.partition_point(|&c| c <= u);
+        i.min(s.endpoint_cum.len() - 1) as u8
+    }
+
     /// Builds every service and replica with its named streams (`service:NAME` for the
     /// balancer, errors and calls; `service:NAME/replica:N` for service times, faults, probe
     /// phases and the disk).
@@ -190,6 +222,18 @@ impl Fleet {
                 balancer_rng: RngStream::derive(seed, &entity, "balancer"),
                 error_rng: RngStream::derive(seed, &entity, "errors"),
                 call_rng: RngStream::derive(seed, &entity, "calls"),
+                endpoint_cum: if s.endpoints.len() < 2 {
+                    Vec::new()
+                } else {
+                    s.endpoints
+                        .iter()
+                        .scan(0.0, |acc, e| {
+                            *acc += e.share;
+                            Some(*acc)
+                        })
+                        .collect()
+                },
+                endpoint_rng: RngStream::derive(seed, &entity, "endpoints"),
                 scaler: s.autoscale.as_ref().map(|a| {
                     let hpa = Hpa::new(a.hpa.clone()).expect("validated");
                     Box::new(Scaler::new(hpa, s.initial_replicas))
@@ -225,6 +269,8 @@ impl Fleet {
                         Box::new(Sharing::new(ps.then_some(s.workers), s.contention))
                     }),
                     queue_discipline: s.queue,
+                    prioritised: s.has_priorities(),
+                    plain_fifo: s.queue == QueueDiscipline::Fifo && !s.has_priorities(),
                     heap: s.gc.map(|_| Box::default()),
                     codel: match s.queue {
                         QueueDiscipline::CoDel { target, interval } => {

@@ -23,8 +23,9 @@ use crate::policy::limit::Admission;
 use crate::policy::{Outcome, OutcomeSet};
 
 impl<O: Observer> World<O> {
-    /// Starts a call on `edge` for `root`: straight to the network when the edge has no
-    /// policies, otherwise into the outermost layer.
+    /// Starts a call on `edge` for `root` to the endpoint of the callee its caller names (or
+    /// one drawn by the callee's shares, kept by every attempt of the call): straight to the
+    /// network when the edge has no policies, otherwise into the outermost layer.
     #[inline]
     pub(super) fn start_call(
         &mut self,
@@ -52,9 +53,14 @@ impl<O: Observer> World<O> {
             }
         }
         let e = &self.stacks.edges[edge as usize];
-        if e.layers.is_empty() {
-            let (from, to) = (e.from, e.to);
-            self.send(root, from, to, now, q)?;
+        let (from, to, plain) = (e.from, e.to, e.layers.is_empty());
+        let endpoint = if self.endpoints {
+            self.callee_endpoint(root, to)
+        } else {
+            0
+        };
+        if plain {
+            self.send(root, from, to, endpoint, now, q)?;
             return Ok(());
         }
         let (caller_entity, caller_replica) = match root {
@@ -67,10 +73,44 @@ impl<O: Observer> World<O> {
             }
             CallerRef::Inv { .. } => unreachable!("a root is a client or a call"),
         };
-        self.invoke(edge, 0, root, caller_entity, caller_replica, now, q)
+        self.invoke(
+            edge,
+            0,
+            root,
+            caller_entity,
+            caller_replica,
+            endpoint,
+            now,
+            q,
+        )
     }
 
-    /// Enters layer `layer` of `edge` on behalf of `parent`.
+    /// The endpoint of service `to` a call from `root` goes to: the one the client, the call or
+    /// the calling endpoint's call names, else one drawn by `to`'s shares. A calling request's
+    /// `next_call` is one past the entry of its endpoint's calls being started.
+    #[cold]
+    #[inline(never)]
+    fn callee_endpoint(&mut self, root: CallerRef, to: usize) -> u8 {
+        let named = match root {
+            CallerRef::Client { client, .. } => self.spec.clients[client as usize].endpoint,
+            CallerRef::Call { parent, call, .. } => {
+                let p = &self.requests[parent];
+                let spec = &self.spec.services[p.service as usize];
+                if spec.endpoints.is_empty() {
+                    spec.calls[call as usize].endpoint
+                } else {
+                    let entry =
+                        &spec.endpoints[p.endpoint as usize].calls[p.next_call as usize - 1];
+                    debug_assert_eq!(entry.call, call, "next_call is one past the call started");
+                    entry.endpoint
+                }
+            }
+            CallerRef::Inv { .. } => unreachable!("a root is a client or a call"),
+        };
+        self.fleet.endpoint(to, named)
+    }
+
+    /// Enters layer `layer` of `edge` on behalf of `parent`, for the callee's `endpoint`.
     #[allow(clippy::too_many_arguments)]
     fn invoke(
         &mut self,
@@ -79,6 +119,7 @@ impl<O: Observer> World<O> {
         parent: CallerRef,
         caller_entity: u32,
         caller_replica: u32,
+        endpoint: u8,
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
@@ -122,6 +163,7 @@ impl<O: Observer> World<O> {
             deadline_ns,
             child_slot: NO_SLOT,
             child_gen: 0,
+            endpoint,
         };
         let t = now.0;
         let e = &mut self.stacks.edges[edge as usize];
@@ -315,12 +357,13 @@ impl<O: Observer> World<O> {
                 me,
                 v.caller_entity,
                 v.caller_replica,
+                v.endpoint,
                 now,
                 q,
             )
         } else {
             let (from, to) = (e.from, e.to);
-            self.send(me, from, to, now, q)?;
+            self.send(me, from, to, v.endpoint, now, q)?;
             Ok(())
         }
     }

@@ -99,6 +99,8 @@ pub struct World<O: Observer> {
     /// that requests stay small; grown only when a balancer retries, and an entry counts only
     /// while its generation is the slot's.
     tried: Vec<(u32, u8, [u32; 3])>,
+    /// Some service has endpoints: without any, requests skip every endpoint lookup.
+    endpoints: bool,
 }
 
 impl<O: Observer> World<O> {
@@ -112,6 +114,7 @@ impl<O: Observer> World<O> {
         World {
             obs,
             count_from: limits.count_from,
+            endpoints: spec.services.iter().any(|s| !s.endpoints.is_empty()),
             requests: Requests::new(limits.max_live_requests),
             clients: spec
                 .clients

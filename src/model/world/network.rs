@@ -409,19 +409,20 @@ impl Net {
 }
 
 impl<O: Observer> World<O> {
-    /// Sends a request from endpoint `from` to service `svc`.
+    /// Sends a request from endpoint `from` to `endpoint` of service `svc`.
     #[inline]
     pub(super) fn send(
         &mut self,
         caller: CallerRef,
         from: u32,
         svc: usize,
+        endpoint: u8,
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<u32, LimitHit> {
         let (caller_entity, deadline_ns) = self.attempt(caller, from, now);
         let picked = if self.fleet.services[svc].ap.is_some() {
-            Some(self.ap_route(svc, caller_entity))
+            Some(self.ap_route(svc, caller_entity, endpoint, now))
         } else {
             self.fleet.pick(&self.spec.services[svc], svc, now)
         };
@@ -432,6 +433,7 @@ impl<O: Observer> World<O> {
             caller_entity,
             deadline_ns,
             picked,
+            endpoint,
             now,
             q,
         )
@@ -441,12 +443,14 @@ impl<O: Observer> World<O> {
     /// retry: the balancer chose it already).
     #[cold]
     #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn send_to(
         &mut self,
         caller: CallerRef,
         from: u32,
         svc: usize,
         to: u32,
+        endpoint: u8,
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<u32, LimitHit> {
@@ -458,6 +462,7 @@ impl<O: Observer> World<O> {
             caller_entity,
             deadline_ns,
             Some(to),
+            endpoint,
             now,
             q,
         )
@@ -512,6 +517,7 @@ impl<O: Observer> World<O> {
         caller_entity: u32,
         deadline_ns: u64,
         picked: Option<u32>,
+        endpoint: u8,
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<u32, LimitHit> {
@@ -527,6 +533,7 @@ impl<O: Observer> World<O> {
             caller,
             sent_at: now,
             deadline_ns,
+            endpoint,
             live: true,
             ..Req::default()
         })?;
@@ -544,6 +551,10 @@ impl<O: Observer> World<O> {
             r.abandoned = true; // no replica to blame
             self.obs.service_arrival(svc, now);
             self.obs.service_done(svc, Outcome::Refused, now, now, now);
+            if !self.spec.services[svc].endpoints.is_empty() {
+                self.obs
+                    .endpoint_done(svc, endpoint, Outcome::Refused, now, now);
+            }
             self.response(slot, now, q)?;
             return Ok(slot);
         }

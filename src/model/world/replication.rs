@@ -11,26 +11,33 @@
 use super::event::Event;
 use super::{Observer, World};
 use crate::engine::{EventQueue, LimitHit, SimTime};
-use crate::model::replication::{WriteOutcome, MAX_PENDING};
+use crate::model::replication::{ReadOutcome, WriteOutcome, MAX_PENDING};
 use crate::model::spec::*;
 use crate::policy::Outcome;
 
 impl<O: Observer> World<O> {
-    /// The replica of active-passive `svc` a caller (trace entity) sends to.
+    /// The replica of active-passive `svc` a caller (trace entity) sends a request of
+    /// `endpoint` to: a standby for a read when the service reads at standbys and one
+    /// qualifies, else the primary it can reach.
     #[cold]
     #[inline(never)]
-    pub(super) fn ap_route(&self, svc: usize, caller: u32) -> u32 {
-        let s = &self.fleet.services[svc];
+    pub(super) fn ap_route(&mut self, svc: usize, caller: u32, endpoint: u8, now: SimTime) -> u32 {
+        let spec = &self.spec.services[svc];
+        let s = &mut self.fleet.services[svc];
         let first = s.first_replica;
-        let g = s.ap.as_ref().expect("active-passive");
-        let local = g.route(|i| {
-            self.net.cuts.is_empty()
-                || self
-                    .net
-                    .cut_between(caller, self.replica_entity(first + i))
-                    .is_none()
-        });
-        first + local
+        let g = s.ap.as_mut().expect("active-passive");
+        let (net, fleet_entity) = (&self.net, self.spec.clients.len() as u32);
+        let reachable = |i: u32| {
+            net.cuts.is_empty() || net.cut_between(caller, fleet_entity + first + i).is_none()
+        };
+        if let Reads::Standbys { max_lag } = g.spec().reads {
+            if !spec.endpoints[endpoint as usize].write {
+                if let Some(i) = g.route_read(now, max_lag.map(|d| d.0), reachable) {
+                    return first + i;
+                }
+            }
+        }
+        first + g.route(reachable)
     }
 
     /// One heartbeat round of active-passive `svc`; schedules the next.
@@ -96,7 +103,22 @@ impl<O: Observer> World<O> {
         let first = s.first_replica;
         let g = s.ap.as_mut().expect("active-passive");
         let net = &self.net;
-        let write = g.is_write();
+        let eps = &self.spec.services[svc].endpoints;
+        let write = if eps.is_empty() {
+            g.is_write()
+        } else {
+            eps[self.requests[slot].endpoint as usize].write
+        };
+        if !write && g.spec().reads != Reads::Primary {
+            // A read where reads may be served at standbys: it sees what this replica has.
+            return match g.read(replica - first, now) {
+                ReadOutcome::NotServing => {
+                    self.respond(slot, Outcome::Error, true, now, q)?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            };
+        }
         let out = g.write(replica - first, write, now, |a, b| {
             net.replicas_open(first + a, first + b)
         });

@@ -118,6 +118,8 @@ impl<O: Observer> World<O> {
         } else if rep.queue.len() < cap {
             rep.queue.push_back(slot);
             self.emit_level(replica, now);
+        } else if rep.prioritised && cap > 0 && self.displace(slot, replica, svc, now, q)? {
+            // A lower priority made room.
         } else {
             // Turned away at admission: no worker was held, the answer goes straight back.
             self.obs.shed(svc, Shed::QueueFull, now);
@@ -125,6 +127,43 @@ impl<O: Observer> World<O> {
             return self.respond(slot, Outcome::Overloaded, false, now, q);
         }
         Ok(())
+    }
+
+    /// The request in `slot` finds the queue of `replica` full: the newest waiting request of
+    /// the lowest priority below its own is turned away (overloaded) to make room for it.
+    /// Returns whether it did.
+    #[cold]
+    #[inline(never)]
+    fn displace(
+        &mut self,
+        slot: u32,
+        replica: u32,
+        svc: usize,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<bool, LimitHit> {
+        let eps = &self.spec.services[svc].endpoints;
+        let priority = |s: u32| eps[self.requests[s].endpoint as usize].priority;
+        let mine = priority(slot);
+        let rep = &self.fleet.replicas[replica as usize];
+        let mut victim: Option<(usize, u8)> = None;
+        for (i, &s) in rep.queue.iter().enumerate() {
+            let p = priority(s);
+            if p < mine && victim.is_none_or(|(_, vp)| p <= vp) {
+                victim = Some((i, p));
+            }
+        }
+        let Some((i, _)) = victim else {
+            return Ok(false);
+        };
+        let rep = &mut self.fleet.replicas[replica as usize];
+        let out = rep.queue.remove(i).expect("a waiting request");
+        rep.queue.push_back(slot);
+        self.obs.shed(svc, Shed::QueueFull, now);
+        self.requests[out].started_at = now;
+        self.respond(out, Outcome::Overloaded, false, now, q)?;
+        self.emit_level(replica, now);
+        Ok(true)
     }
 
     /// A request reaches a replica whose process is down (refused) or paused (queued in its
@@ -176,8 +215,8 @@ impl<O: Observer> World<O> {
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
-        // FIFO without CoDel is the fast path, compiled without the discipline's branches.
-        if self.fleet.replicas[replica as usize].queue_discipline == QueueDiscipline::Fifo {
+        // FIFO without CoDel or priorities is the fast path, compiled without their branches.
+        if self.fleet.replicas[replica as usize].plain_fifo {
             self.take_next::<false>(replica, svc, now, q)
         } else {
             self.take_next::<true>(replica, svc, now, q)
@@ -218,6 +257,25 @@ impl<O: Observer> World<O> {
             }
             let popped = match discipline {
                 _ if !DISCIPLINE => rep.queue.pop_front(),
+                // Validation keeps priorities to FIFO queues.
+                QueueDiscipline::Fifo if rep.prioritised => {
+                    let eps = &self.spec.services[svc].endpoints;
+                    let requests = &self.requests;
+                    let priority = |s: u32| eps[requests[s].endpoint as usize].priority;
+                    // The oldest of the highest priority waiting.
+                    let best = rep.queue.iter().enumerate().fold(
+                        None,
+                        |b: Option<(usize, u8)>, (i, &s)| {
+                            let p = priority(s);
+                            if b.is_none_or(|(_, bp)| p > bp) {
+                                Some((i, p))
+                            } else {
+                                b
+                            }
+                        },
+                    );
+                    best.and_then(|(i, _)| rep.queue.remove(i))
+                }
                 QueueDiscipline::Fifo | QueueDiscipline::CoDel { .. } => rep.queue.pop_front(),
                 QueueDiscipline::Lifo => rep.queue.pop_back(),
                 QueueDiscipline::AdaptiveLifo { after } => {
@@ -285,9 +343,15 @@ impl<O: Observer> World<O> {
         let gen = req.gen;
         let svc = req.service as usize;
         let replica = req.replica;
+        let endpoint = req.endpoint as usize;
         let rep = &mut self.fleet.replicas[replica as usize];
         let spec = &self.spec.services[svc];
-        let mut d = spec.service_time.sample(&mut rep.service_time_rng);
+        let dist = if !self.endpoints {
+            &spec.service_time
+        } else {
+            &spec.endpoints[endpoint].service_time
+        };
+        let mut d = dist.sample(&mut rep.service_time_rng);
         if rep.impaired {
             d = Self::stretched(rep, spec, d, now);
             if rep.heap.is_some() {
@@ -480,9 +544,7 @@ impl<O: Observer> World<O> {
                 return Ok(());
             }
         }
-        let spec = &self.spec.services[svc];
-        let st = &mut self.fleet.services[svc];
-        match spec.fan_out {
+        match self.spec.services[svc].fan_out {
             FanOut::Sequential => {
                 self.requests[slot].next_call = 0;
                 self.next_sequential(slot, now, q)
@@ -490,10 +552,14 @@ impl<O: Observer> World<O> {
             FanOut::Parallel => {
                 // Decide every call first and set the pending count before sending, because a
                 // call over a zero-latency link can complete inside `send`.
-                let n = spec.calls.len();
+                let endpoint = self.endpoint_of(slot, svc);
+                let spec = &self.spec.services[svc];
+                let st = &mut self.fleet.services[svc];
+                let n = Self::calls_of(spec, endpoint);
                 let mut taken: u64 = 0;
-                for (i, c) in spec.calls.iter().enumerate() {
-                    if st.call_rng.chance(c.probability) {
+                for i in 0..n {
+                    let (_, p) = Self::call_of(spec, endpoint, i);
+                    if st.call_rng.chance(p) {
                         taken |= 1 << i;
                     }
                 }
@@ -511,14 +577,51 @@ impl<O: Observer> World<O> {
                     if p.gen != gen || p.server_done {
                         break; // failed fast on an earlier call
                     }
+                    let (call, _) = Self::call_of(&self.spec.services[svc], endpoint, i);
+                    // The entry being started, for the callee's endpoint it names.
+                    self.requests[slot].next_call = i as u16 + 1;
                     let caller = CallerRef::Call {
                         parent: slot,
                         parent_gen: gen,
-                        call: i as u16,
+                        call,
                     };
-                    self.start_call(self.stacks.call_edge[svc][i], caller, now, q)?;
+                    let edge = self.stacks.call_edge[svc][call as usize];
+                    self.start_call(edge, caller, now, q)?;
                 }
                 Ok(())
+            }
+        }
+    }
+
+    /// The endpoint of the request in `slot` at `svc`, None when the service has none.
+    #[inline(always)]
+    fn endpoint_of(&self, slot: u32, svc: usize) -> Option<usize> {
+        if self.endpoints && !self.spec.services[svc].endpoints.is_empty() {
+            Some(self.requests[slot].endpoint as usize)
+        } else {
+            None
+        }
+    }
+
+    /// How many calls a request of `endpoint` makes (every call of a service without
+    /// endpoints).
+    #[inline(always)]
+    fn calls_of(spec: &ServiceSpec, endpoint: Option<usize>) -> usize {
+        match endpoint {
+            None => spec.calls.len(),
+            Some(e) => spec.endpoints[e].calls.len(),
+        }
+    }
+
+    /// The `i`th call a request of `endpoint` makes: its index in the service's calls and its
+    /// probability.
+    #[inline(always)]
+    fn call_of(spec: &ServiceSpec, endpoint: Option<usize>, i: usize) -> (u16, f64) {
+        match endpoint {
+            None => (i as u16, spec.calls[i].probability),
+            Some(e) => {
+                let c = &spec.endpoints[e].calls[i];
+                (c.call, c.probability)
             }
         }
     }
@@ -531,21 +634,23 @@ impl<O: Observer> World<O> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
         let svc = self.requests[slot].service as usize;
+        let endpoint = self.endpoint_of(slot, svc);
         loop {
             let i = self.requests[slot].next_call as usize;
-            let calls = &self.spec.services[svc].calls;
-            if i >= calls.len() {
+            let spec = &self.spec.services[svc];
+            if i >= Self::calls_of(spec, endpoint) {
                 return self.respond(slot, Outcome::Ok, true, now, q);
             }
             self.requests[slot].next_call += 1;
-            let p = calls[i].probability;
+            let (call, p) = Self::call_of(spec, endpoint, i);
             if self.fleet.services[svc].call_rng.chance(p) {
                 let caller = CallerRef::Call {
                     parent: slot,
                     parent_gen: self.requests[slot].gen,
-                    call: i as u16,
+                    call,
                 };
-                return self.start_call(self.stacks.call_edge[svc][i], caller, now, q);
+                let edge = self.stacks.call_edge[svc][call as usize];
+                return self.start_call(edge, caller, now, q);
             }
         }
     }
@@ -573,9 +678,13 @@ impl<O: Observer> World<O> {
             req.worker_ns = now.0 - req.started_at.0;
         }
         let (svc, replica, from) = (req.service as usize, req.replica, req.from);
-        let (arrived_at, started_at) = (req.arrived_at, req.started_at);
+        let (arrived_at, started_at, endpoint) = (req.arrived_at, req.started_at, req.endpoint);
         self.obs
             .service_done(svc, status, arrived_at, started_at, now);
+        if self.endpoints && !self.spec.services[svc].endpoints.is_empty() {
+            self.obs
+                .endpoint_done(svc, endpoint, status, arrived_at, now);
+        }
         let (admitted, inflight_at_admit) = (req.admitted, req.inflight_at_admit);
         if admitted {
             if let Some(lim) = &mut self.fleet.replicas[replica as usize].limiter {
@@ -661,8 +770,13 @@ impl<O: Observer> World<O> {
         if !br.retries(req.status, req.conn_error) || n + 1 >= br.tries as usize {
             return Ok(false);
         }
-        let (svc, replica, caller, from) =
-            (req.service as usize, req.replica, req.caller, req.from);
+        let (svc, replica, caller, from, endpoint) = (
+            req.service as usize,
+            req.replica,
+            req.caller,
+            req.from,
+            req.endpoint,
+        );
         tried[n] = replica;
         let Some(to) = self
             .fleet
@@ -672,7 +786,7 @@ impl<O: Observer> World<O> {
         };
         self.fleet.replicas[replica as usize].outstanding -= 1;
         self.release(slot);
-        let next = self.send_to(caller, from, svc, to, now, q)? as usize;
+        let next = self.send_to(caller, from, svc, to, endpoint, now, q)? as usize;
         if self.tried.len() <= next {
             self.tried.resize(next + 1, (0, 0, [0; 3]));
         }

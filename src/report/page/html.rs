@@ -4,7 +4,7 @@
 //! per variant), all shown when printed. Pointing at a time plot shows every series' value in
 //! that window, and one cursor runs through all the time plots.
 
-use super::text::{differences, headline_rows, meta, services, verdict};
+use super::text::{differences, endpoints, headline_rows, meta, services, verdict};
 use super::{Plot, GROUPS};
 use crate::report::Analysed;
 use crate::scenario::Scenario;
@@ -272,7 +272,12 @@ pub(super) fn page(
     o.push_str("<h2>Services</h2>\n");
     tabs(&mut o, "services", runs, &|k| {
         let (header, rows) = services(&runs[k]);
-        table(&header, &rows)
+        let mut t = table(&header, &rows);
+        let (header, rows) = endpoints(&runs[k]);
+        if !rows.is_empty() {
+            t.push_str(&table(&header, &rows));
+        }
+        t
     });
 
     // The plots, a tab per question (every one shown when printed): a page that stays a few

@@ -2,7 +2,7 @@
 //! what happened, the fault schedule, the services, the plots by question), every variant in
 //! turn, the plots as files beside it.
 
-use super::text::{differences, headline_rows, meta, services, verdict};
+use super::text::{differences, endpoints, headline_rows, meta, services, verdict};
 use super::{Plot, GROUPS};
 use crate::report::Analysed;
 use crate::scenario::Scenario;
@@ -79,6 +79,10 @@ pub(super) fn page(
         }
         let (header, rows) = services(r);
         table(&mut o, &header, &rows);
+        let (header, rows) = endpoints(r);
+        if !rows.is_empty() {
+            table(&mut o, &header, &rows);
+        }
     }
     for (id, heading, question) in GROUPS {
         let group: Vec<&Plot> = plots.iter().filter(|p| p.group == id).collect();

@@ -66,6 +66,11 @@ pub fn verdict(a: &Analysed) -> (String, bool) {
                 ));
             }
         }
+        (None, None) if h.stale_reads > 0 => s.push_str(&format!(
+            "; nothing degraded in latency or errors, but {} reads were stale, missing writes up to {} old",
+            count(h.stale_reads as f64),
+            ms(h.max_staleness_ms)
+        )),
         (None, None) => s.push_str("; every fault and surge absorbed: nothing degraded"),
         (first, breach) => {
             if let Some(f) = first {
@@ -169,6 +174,25 @@ pub fn headline_rows(runs: &[Analysed]) -> Vec<(String, Vec<String>)> {
             x.acked_writes_lost.to_string()
         }));
     }
+    let reads_at_standbys = |r: &Analysed| {
+        r.summary
+            .replication
+            .iter()
+            .any(|x| x.standby_reads.is_some())
+    };
+    if runs.iter().any(reads_at_standbys) {
+        rows.push(row("stale reads (oldest write missed)", &|x| {
+            if x.stale_reads == 0 {
+                "0".to_string()
+            } else {
+                format!(
+                    "{} ({})",
+                    count(x.stale_reads as f64),
+                    ms(x.max_staleness_ms)
+                )
+            }
+        }));
+    }
     rows.push(row("wasted work (worker seconds)", &|x| {
         count(x.wasted_worker_s)
     }));
@@ -194,7 +218,7 @@ pub fn differences(runs: &[Analysed]) -> Vec<String> {
             let failed_a = 1.0 - a.availability;
             let failed_b = 1.0 - b.availability;
             format!(
-                "{} vs {}: availability {} -> {} ({:+.2} points; failed requests {}), goodput {:+.1}/s, p99 {} -> {}, service arrivals per request {:.2} -> {:.2}{}.",
+                "{} vs {}: availability {} -> {} ({:+.2} points; failed requests {}), goodput {:+.1}/s, p99 {} -> {}, service arrivals per request {:.2} -> {:.2}{}{}.",
                 r.name,
                 base.name,
                 pct(a.availability),
@@ -214,6 +238,15 @@ pub fn differences(runs: &[Analysed]) -> Vec<String> {
                     (Some(true), Some(false)) => "; no longer metastable",
                     (Some(false), Some(true)) => "; becomes metastable",
                     _ => "",
+                },
+                if a.stale_reads != b.stale_reads {
+                    format!(
+                        ", stale reads {} -> {}",
+                        count(a.stale_reads as f64),
+                        count(b.stale_reads as f64)
+                    )
+                } else {
+                    String::new()
                 }
             )
         })
@@ -275,6 +308,33 @@ pub fn services(a: &Analysed) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 intervals(a, &s.name, false),
                 intervals(a, &s.name, true),
             ]
+        })
+        .collect();
+    (header, rows)
+}
+
+/// One row per endpoint of the services that have endpoints (no rows without any).
+pub fn endpoints(a: &Analysed) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let header = vec![
+        "endpoint", "kind", "priority", "requests", "ok", "goodput", "p50", "p99",
+    ];
+    let rows = a
+        .summary
+        .services
+        .iter()
+        .flat_map(|s| {
+            s.endpoints.iter().map(move |e| {
+                vec![
+                    format!("{} {}", s.name, e.name),
+                    if e.write { "write" } else { "read" }.to_string(),
+                    e.priority.to_string(),
+                    count(e.requests as f64),
+                    pct(e.ok_ratio),
+                    format!("{:.1}/s", e.throughput_per_s),
+                    ms(e.latency.p50_ms),
+                    ms(e.latency.p99_ms),
+                ]
+            })
         })
         .collect();
     (header, rows)
