@@ -802,6 +802,50 @@ fn bad_cache_settings_are_reported() {
         ),
         &["services[0].calls[0].connections", "between 1 and 1000000"],
     );
+    // Cache faults name a cached call; slowing one needs a lookup latency to stretch.
+    let with_fault = |cache: &str, fault: &str| {
+        cached(cache).replace(
+            "\n)\n",
+            &format!("\n    faults: [(at: \"1s\", fault: {fault})],\n)\n"),
+        )
+    };
+    check(
+        &with_fault(
+            r#"(keys: 10, ttl: "1s")"#,
+            r#"SlowCache(target: "s -> d", factor: 3.0)"#,
+        ),
+        &[
+            "faults[0].fault.target",
+            "answers at once",
+            "give it a `latency`",
+        ],
+    );
+    check(
+        &with_fault(
+            r#"(keys: 10, ttl: "1s", latency: Constant("1ms"))"#,
+            r#"SlowCache(target: "s -> d", factor: 0.5)"#,
+        ),
+        &["faults[0].fault.factor", "from 1 to 1000000"],
+    );
+    check(
+        &with_fault(
+            r#"(keys: 10, ttl: "1s", latency: Constant("soon"))"#,
+            r#"CacheDown("s -> d")"#,
+        ),
+        &["services[0].calls[0].cache.latency"],
+    );
+    check(
+        &scenario(
+            r#"(name: "s", service_time: Constant("1ms"), calls: [(to: "d")]),
+               (name: "d", service_time: Constant("1ms"))"#,
+            OK_CLIENT,
+        )
+        .replace(
+            "\n)\n",
+            "\n    faults: [(at: \"1s\", fault: CacheDown(\"s -> d\"))],\n)\n",
+        ),
+        &["faults[0].fault", "has no cache to take down"],
+    );
     check(
         &cached(r#"(keys: 0, ttl: "1s")"#),
         &["services[0].calls[0].cache.keys", "between 1 and 10000000"],

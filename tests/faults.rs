@@ -592,6 +592,60 @@ fn a_flushed_hot_key_stampedes_the_database_unless_misses_coalesce() {
     }
 }
 
+/// The hot key of `stampede_case`, but the cache tier answers in 2 ms and db in 5 ms; `fault`
+/// from 10.0005 s to 12.0005 s.
+fn cache_tier_case(fault: &str) -> Summary {
+    run_text(
+        &stampede_case(false)
+            .replace(
+                r#"warm: true, coalesce: false)"#,
+                r#"warm: true, coalesce: false, latency: Constant("2ms"))"#,
+            )
+            .replace(r#"Constant("95ms")"#, r#"Constant("5ms")"#)
+            .replace(
+                r#"(at: "10.0005s", fault: FlushCache("api -> db"))"#,
+                &format!(r#"(at: "10.0005s", until: "12.0005s", fault: {fault})"#),
+            ),
+    )
+}
+
+#[test]
+fn the_cache_tier_has_its_own_latency_and_can_go_down_or_slow() {
+    // Requests every 10 ms, 2,000 in the run, 200 of them (10.01 s to 12.00 s) inside the
+    // fault's window. A hit takes the lookup's 2 ms; a miss 2 ms and then db's 5 ms.
+    let sent = || (1..2001u64).map(|k| k as f64 * 0.010);
+    let inside = sent().filter(|t| (10.0005..12.0005).contains(t)).count() as u64;
+    assert_eq!(inside, 200);
+    // The client's largest latency (HDR histograms keep three significant figures).
+    let max_ms = |s: &Summary| s.clients[0].latency.max_ms;
+    let near = |a: f64, b: f64| (a - b).abs() < 0.01 * b;
+    // Down: lookups in the window find nothing and go to db (stored nowhere); the tier comes
+    // back empty, so the first lookup after it misses, and its fill (at 12.01 + 0.007) serves
+    // the rest.
+    let s = cache_tier_case(r#"CacheDown("api -> db")"#);
+    let c = &s.caches[0];
+    assert_eq!(c.unreachable, inside, "{c:?}");
+    assert_eq!(c.misses, 1, "{c:?}");
+    assert_eq!(c.fills, 1, "{c:?}");
+    let db = s.services.iter().find(|x| x.name == "db").unwrap();
+    assert_eq!(db.offered, inside + 1);
+    assert!(near(max_ms(&s), 7.0), "{}", max_ms(&s));
+    assert_eq!(s.clients[0].outcomes.ok, s.clients[0].completed);
+    // Slow x5: lookups in the window take 10 ms, every one a hit; no call reaches db.
+    let s = cache_tier_case(r#"SlowCache(target: "api -> db", factor: 5.0)"#);
+    let done = s.clients[0].completed;
+    assert_eq!(s.caches[0].hits, done);
+    assert!(near(max_ms(&s), 10.0), "{}", max_ms(&s));
+    let api = &s.services.iter().find(|x| x.name == "api").unwrap().calls[0];
+    // The call's own latency is the lookup's: 2 ms outside the window, 10 ms inside.
+    let mean = (2.0 * (done - inside) as f64 + 10.0 * inside as f64) / done as f64;
+    assert!(
+        (api.latency.mean_ms - mean).abs() < 1e-6,
+        "{:?}",
+        api.latency
+    );
+}
+
 /// One replica with a disk (2 ms per I/O, 1000 IOPS, so no queueing at 100 requests/s):
 /// requests every 10 ms, 1 ms of service, then the I/O; `fault` from 10 s to 20 s.
 fn disk_case(read_fraction: f64, fault: &str) -> Summary {

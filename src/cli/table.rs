@@ -611,6 +611,7 @@ pub fn caches(s: &Summary) -> String {
         "fills",
         "flushes",
         "evictions",
+        "tier down (lookups)",
     ];
     let rows: Vec<Vec<String>> = s
         .caches
@@ -625,6 +626,7 @@ pub fn caches(s: &Summary) -> String {
                 thousands(c.fills),
                 thousands(c.flushes),
                 thousands(c.evictions),
+                thousands(c.unreachable),
             ]
         })
         .collect();

@@ -111,6 +111,15 @@ pub enum FaultKind {
         service: usize,
         call: usize,
     },
+    CacheDown {
+        service: usize,
+        call: usize,
+    },
+    SlowCache {
+        service: usize,
+        call: usize,
+        factor: f64,
+    },
 }
 
 /// The expansion would exceed [`MAX_WINDOWS`].
@@ -275,6 +284,25 @@ fn targets(kind: &FaultKind, system: &SystemSpec) -> Vec<(FaultEffect, String)> 
                 call: *call,
             },
             format!("flush cache {}", system.call_name(*service, *call)),
+        )],
+        FaultKind::CacheDown { service, call } => vec![(
+            FaultEffect::CacheDown {
+                service: *service,
+                call: *call,
+            },
+            format!("cache down {}", system.call_name(*service, *call)),
+        )],
+        FaultKind::SlowCache {
+            service,
+            call,
+            factor,
+        } => vec![(
+            FaultEffect::SlowCache {
+                service: *service,
+                call: *call,
+                factor: *factor,
+            },
+            format!("slow cache x{factor} {}", system.call_name(*service, *call)),
         )],
         FaultKind::Config { target, change } => {
             use crate::model::ConfigTarget;

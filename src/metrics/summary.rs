@@ -425,6 +425,10 @@ pub struct CacheSummary {
     /// Entries evicted to make room (a cache with a `capacity`; absent otherwise).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub evictions: u64,
+    /// Lookups that found the cache tier down (a `CacheDown` fault) and went to the callee
+    /// (absent when none did).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreachable: u64,
     /// hits / (hits + misses).
     pub hit_ratio: f64,
 }
@@ -832,6 +836,7 @@ impl Summary {
                     fills: c.fills,
                     flushes: c.flushes,
                     evictions: c.evictions,
+                    unreachable: c.unreachable,
                     hit_ratio: if c.hits + c.misses == 0 {
                         0.0
                     } else {

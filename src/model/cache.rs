@@ -25,6 +25,8 @@ pub type Waiter = (u32, u32, u16, SimTime);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lookup {
     Hit,
+    /// The cache tier is down: go to the callee, and store nothing.
+    Down,
     /// Fill this key from the callee.
     Miss(u32),
     /// Coalesced: a fill of this key is in flight; wait for it.
@@ -42,6 +44,8 @@ pub struct CacheReport {
     pub flushes: u64,
     /// Entries evicted to make room (a cache with a `capacity`).
     pub evictions: u64,
+    /// Lookups that found the cache tier down (they went to the callee).
+    pub unreachable: u64,
 }
 
 /// No key (the end of the recency list).
@@ -140,12 +144,26 @@ pub struct CacheState {
     /// Fills in flight: (parent slot, generation, call) -> key.
     fills: BTreeMap<(u32, u32, u16), u32>,
     rng: RngStream,
+    /// The lookups' own latencies (a stream apart, so adding a latency moves no key draw).
+    latency_rng: RngStream,
+    /// Lookups on their way to the cache tier: (parent slot, generation, call) -> when the
+    /// call started.
+    pub travelling: BTreeMap<(u32, u32, u16), u64>,
+    /// The tier is down (a `CacheDown` fault): lookups find nothing, fills store nothing.
+    down: bool,
+    /// Lookups take this many times their latency (a `SlowCache` fault).
+    pub slow_factor: f64,
     counting_from: SimTime,
     pub report: CacheReport,
 }
 
 impl CacheState {
-    pub fn new(spec: CacheSpec, rng: RngStream, counting_from: SimTime) -> Self {
+    pub fn new(
+        spec: CacheSpec,
+        rng: RngStream,
+        latency_rng: RngStream,
+        counting_from: SimTime,
+    ) -> Self {
         let n = spec.keys as usize;
         // A warm cache starts full, every key loaded at time zero: they all expire together.
         let start = if spec.warm { spec.ttl.0 } else { 0 };
@@ -187,6 +205,10 @@ impl CacheState {
             waiters: BTreeMap::new(),
             fills: BTreeMap::new(),
             rng,
+            latency_rng,
+            travelling: BTreeMap::new(),
+            down: false,
+            slow_factor: 1.0,
             counting_from,
             report: CacheReport::default(),
             spec,
@@ -202,10 +224,20 @@ impl CacheState {
         self.cumulative.partition_point(|&c| c <= u) as u32
     }
 
+    /// How long the next lookup takes to come back (None: the cache answers at once).
+    pub fn latency_ns(&mut self) -> Option<u64> {
+        let d = self.spec.latency.as_ref()?.sample(&mut self.latency_rng);
+        Some((d as f64 * self.slow_factor).round() as u64)
+    }
+
     /// A call looks its key up at `now`.
     pub fn lookup(&mut self, now: SimTime) -> Lookup {
         let key = self.draw();
         let counting = now >= self.counting_from;
+        if self.down {
+            self.report.unreachable += counting as u64;
+            return Lookup::Down;
+        }
         if self.expiry[key as usize] > now.0 {
             self.report.hits += counting as u64;
             if let Some(l) = &mut self.lru {
@@ -245,7 +277,7 @@ impl CacheState {
         now: SimTime,
     ) -> Option<Vec<Waiter>> {
         let key = self.fills.remove(&(parent, gen, call))?;
-        if ok {
+        if ok && !self.down {
             self.expiry[key as usize] = now.0 + self.spec.ttl.0;
             if let Some(e) = self.lru.as_mut().and_then(|l| l.store(key)) {
                 self.expiry[e as usize] = 0;
@@ -258,6 +290,14 @@ impl CacheState {
             return self.waiters.remove(&key);
         }
         None
+    }
+
+    /// The tier goes down (its process gone: every key lost) or comes back, empty.
+    pub fn set_down(&mut self, down: bool) {
+        if down {
+            self.expiry.iter_mut().for_each(|e| *e = 0);
+        }
+        self.down = down;
     }
 
     /// Every key is dropped (a flush, a restart of the cache tier).
@@ -282,8 +322,14 @@ mod tests {
             ttl: SimDuration::from_secs(1_000_000),
             coalesce: false,
             warm: false,
+            latency: None,
         };
-        let mut c = CacheState::new(spec, RngStream::derive(9, "che", "cache"), SimTime(warm));
+        let mut c = CacheState::new(
+            spec,
+            RngStream::derive(9, "che", "cache"),
+            RngStream::derive(9, "che", "latency"),
+            SimTime(warm),
+        );
         for i in 0..warm + lookups {
             let now = SimTime(i);
             if let Lookup::Miss(k) = c.lookup(now) {

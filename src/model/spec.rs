@@ -466,6 +466,15 @@ pub enum FaultEffect {
     },
     /// The cache in front of call `call` of `service` loses every key.
     FlushCache { service: ServiceId, call: usize },
+    /// The cache tier in front of call `call` of `service` is down: lookups find nothing and
+    /// nothing is stored; it comes back empty.
+    CacheDown { service: ServiceId, call: usize },
+    /// Lookups in the cache in front of call `call` of `service` take `factor` times longer.
+    SlowCache {
+        service: ServiceId,
+        call: usize,
+        factor: f64,
+    },
     /// The replica's disk fails, slows, fills up or corrupts reads.
     Disk { replica: u32, fault: DiskFault },
     /// The service runs `replicas` replicas (a deploy scaling it, an autoscaler, a node pool
@@ -519,7 +528,9 @@ impl FaultEffect {
                 ConfigTarget::Client(c) => spec.clients[c].target,
                 ConfigTarget::Call { service, .. } | ConfigTarget::Service(service) => service,
             }],
-            FaultEffect::FlushCache { service, call } => {
+            FaultEffect::FlushCache { service, call }
+            | FaultEffect::CacheDown { service, call }
+            | FaultEffect::SlowCache { service, call, .. } => {
                 vec![spec.services[*service].calls[*call].to]
             }
             FaultEffect::Scale { service, .. } => vec![*service],
@@ -646,7 +657,7 @@ pub struct CallSpec {
 /// A cache in front of a call, shared by the caller's replicas: `keys` keys drawn by
 /// `popularity`, each kept `ttl` after a successful fill, at most `capacity` of them (least
 /// recently used evicted first).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CacheSpec {
     pub keys: u32,
     /// Entries the cache holds at most (None: every key fits).
@@ -657,6 +668,8 @@ pub struct CacheSpec {
     pub coalesce: bool,
     /// Starts full, every key loaded at time zero (so all expire at `ttl`).
     pub warm: bool,
+    /// A lookup's round trip to the cache tier (None: answered at once).
+    pub latency: Option<Dist>,
 }
 
 /// How often each key is asked for.

@@ -161,6 +161,14 @@ pub(super) fn endpoints(
                         c.err(format!("{kp}.to"), hint);
                         continue;
                     };
+                    if matches!(s.fan_out, super::raw::RawFanOut::Parallel)
+                        && list[..j].iter().any(|o| o.to == k.to)
+                    {
+                        c.err(
+                            format!("{kp}.to"),
+                            format!("under `fan_out: Parallel` an endpoint makes each call once, and `{}` is listed twice", k.to),
+                        );
+                    }
                     if calls.len() != s.calls.len() {
                         continue; // a call's target was unknown: reported at the call
                     }

@@ -350,6 +350,33 @@ pub(super) fn active_passive(
     })
 }
 
+/// The call `target` (`caller -> callee`) a cache fault names, which must have a cache (with a
+/// `latency`, when the fault slows it down); `what` is what the fault does to it.
+fn cached_call(
+    c: &mut Checker,
+    kp: &str,
+    names: &Names,
+    target: &str,
+    what: &str,
+    needs_latency: bool,
+) -> (usize, usize) {
+    let edge = names.call(c, kp, target);
+    if let Some((s, call)) = edge {
+        match &names.services[s].calls[call].cache {
+            None => c.err(
+                kp,
+                format!("\"{target}\" has no cache to {what}; give the call one (`cache: (keys: ..., ttl: ...)`)"),
+            ),
+            Some(k) if needs_latency && k.latency.is_none() => c.err(
+                kp,
+                format!("the cache of \"{target}\" answers at once, so there is nothing to slow; give it a `latency`"),
+            ),
+            _ => {}
+        }
+    }
+    edge.unwrap_or((0, 0))
+}
+
 /// Names a fault rule may use.
 pub(super) struct Names<'a> {
     pub services: &'a [ServiceSpec],
@@ -716,17 +743,29 @@ pub(super) fn plan(
                 workers,
             } => config_change(c, &kp, names, target, timeout, *max_attempts, *workers),
             RawFaultKind::FlushCache(target) => {
-                let edge = names.call(c, &kp, target);
-                if let Some((s, call)) = edge {
-                    if names.services[s].calls[call].cache.is_none() {
-                        c.err(
-                            &kp,
-                            format!("\"{target}\" has no cache to flush; give the call one (`cache: (keys: ..., ttl: ...)`)"),
-                        );
-                    }
-                }
-                let (service, call) = edge.unwrap_or((0, 0));
+                let (service, call) = cached_call(c, &kp, names, target, "flush", false);
                 FaultKind::FlushCache { service, call }
+            }
+            RawFaultKind::CacheDown(target) => {
+                let (service, call) = cached_call(c, &kp, names, target, "take down", false);
+                FaultKind::CacheDown { service, call }
+            }
+            RawFaultKind::SlowCache { target, factor } => {
+                let (service, call) =
+                    cached_call(c, &format!("{kp}.target"), names, target, "slow", true);
+                if !(factor.is_finite() && *factor >= 1.0 && *factor <= 1e6) {
+                    c.err(
+                        format!("{kp}.factor"),
+                        format!(
+                            "how many times longer a lookup takes: from 1 to 1000000, got {factor}"
+                        ),
+                    );
+                }
+                FaultKind::SlowCache {
+                    service,
+                    call,
+                    factor: *factor,
+                }
             }
             RawFaultKind::Spike { client, multiplier } => {
                 let ci = names.clients.iter().position(|n| n == client);

@@ -122,6 +122,11 @@ pub enum RawFaultKind {
         workers: Option<i64>,
     },
     FlushCache(String),
+    CacheDown(String),
+    SlowCache {
+        target: String,
+        factor: f64,
+    },
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -493,6 +498,7 @@ pub struct RawCache {
     pub ttl: String,
     pub coalesce: Option<bool>,
     pub warm: Option<bool>,
+    pub latency: Option<RawDist>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]

@@ -205,6 +205,10 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
                     ttl,
                     coalesce: k.coalesce.unwrap_or(false),
                     warm: k.warm.unwrap_or(false),
+                    latency: k
+                        .latency
+                        .as_ref()
+                        .and_then(|d| c.dist(&format!("{cp}.latency"), d, 0)),
                 }
             });
             if let Some(to) = to {

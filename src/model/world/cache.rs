@@ -8,7 +8,7 @@
 
 use super::event::Event;
 use super::{Observer, World};
-use crate::engine::{EventQueue, LimitHit, RngStream, SimTime};
+use crate::engine::{EventQueue, LimitHit, RngStream, SimDuration, SimTime};
 use crate::model::cache::{CacheState, Lookup};
 use crate::model::request::CallerRef;
 use crate::model::spec::SystemSpec;
@@ -35,14 +35,15 @@ impl Caches {
         let mut by_edge: Vec<Option<Box<CacheState>>> = (0..edges).map(|_| None).collect();
         for (si, s) in spec.services.iter().enumerate() {
             for (i, call) in s.calls.iter().enumerate() {
-                if let Some(c) = call.cache {
+                if let Some(c) = &call.cache {
                     let name = format!(
                         "cache:service:{}->service:{}/call:{i}",
                         s.name, spec.services[call.to].name
                     );
                     by_edge[call_edge[si][i] as usize] = Some(Box::new(CacheState::new(
-                        c,
+                        c.clone(),
                         RngStream::derive(seed, &name, "keys"),
+                        RngStream::derive(seed, &name, "latency"),
                         count_from,
                     )));
                 }
@@ -62,15 +63,94 @@ impl Caches {
 }
 
 impl<O: Observer> World<O> {
-    /// A call on a cached edge looks its key up: a hit is recorded as an `ok` call (the
-    /// caller continues), a coalesced miss waits for the fill in flight, a miss is recorded as
-    /// a fill and goes on to the callee.
+    /// A call on a cached edge: its lookup sets out for a cache tier with a latency (and comes
+    /// back as a `CacheLookup` event), or is answered at once. Returns whether the call was
+    /// handled here (a hit, a wait for a fill, a lookup on its way).
     #[cold]
     #[inline(never)]
-    pub(super) fn cached_call(
+    pub(super) fn cache_first(
         &mut self,
         edge: u32,
         root: CallerRef,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<bool, LimitHit> {
+        let CallerRef::Call {
+            parent,
+            parent_gen,
+            call,
+        } = root
+        else {
+            return Ok(false);
+        };
+        let cache = self.caches.by_edge[edge as usize]
+            .as_mut()
+            .expect("cached edge");
+        if let Some(d) = cache.latency_ns() {
+            cache.travelling.insert((parent, parent_gen, call), now.0);
+            q.push(
+                now + SimDuration(d),
+                Event::CacheLookup {
+                    parent,
+                    parent_gen,
+                    call,
+                },
+            );
+            return Ok(true);
+        }
+        match self.cached_call(edge, root, now, now) {
+            Some(Lookup::Hit) => self.child_done(parent, parent_gen, Outcome::Ok, now, q)?,
+            Some(Lookup::Wait(_)) => {}
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// A lookup comes back from its cache tier: a hit or a wait as at once, a miss (or a tier
+    /// that is down) goes on to the callee through the call's policies. A lookup whose
+    /// request has already answered (failed fast on another call) is dropped.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn cache_answer(
+        &mut self,
+        parent: u32,
+        parent_gen: u32,
+        call: u16,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        let svc = self.requests[parent].service as usize;
+        let edge = self.stacks.call_edge[svc][call as usize];
+        let started = self.caches.by_edge[edge as usize]
+            .as_mut()
+            .expect("cached edge")
+            .travelling
+            .remove(&(parent, parent_gen, call))
+            .expect("a lookup on its way");
+        let root = CallerRef::Call {
+            parent,
+            parent_gen,
+            call,
+        };
+        if !self.still_wanted(root) {
+            return Ok(());
+        }
+        match self.cached_call(edge, root, SimTime(started), now) {
+            Some(Lookup::Hit) => self.child_done(parent, parent_gen, Outcome::Ok, now, q),
+            Some(Lookup::Wait(_)) => Ok(()),
+            _ => self.call_through(edge, root, now, q),
+        }
+    }
+
+    /// A call on a cached edge looks its key up: a hit is recorded as an `ok` call started at
+    /// `started` (the caller continues), a coalesced miss waits for the fill in flight, a miss
+    /// is recorded as a fill and goes on to the callee, as does a lookup in a tier that is
+    /// down (which fills nothing).
+    fn cached_call(
+        &mut self,
+        edge: u32,
+        root: CallerRef,
+        started: SimTime,
         now: SimTime,
     ) -> Option<Lookup> {
         let CallerRef::Call {
@@ -91,10 +171,11 @@ impl<O: Observer> World<O> {
         match found {
             Lookup::Hit => {
                 self.obs
-                    .call_done(svc, call as usize, Outcome::Ok, now, now);
+                    .call_done(svc, call as usize, Outcome::Ok, started, now);
             }
-            Lookup::Wait(key) => cache.wait(key, (parent, parent_gen, call, now)),
+            Lookup::Wait(key) => cache.wait(key, (parent, parent_gen, call, started)),
             Lookup::Miss(key) => cache.start_fill(parent, parent_gen, call, key),
+            Lookup::Down => {}
         }
         Some(found)
     }

@@ -51,6 +51,13 @@ pub enum Event {
     /// A service's autoscaler: a sync (`pods` false), or replicas it asked for start
     /// (`pods`).
     Autoscale { service: u32, pods: bool },
+    /// A cached call's lookup reaches its cache tier (which has a latency); what it finds
+    /// comes back with it.
+    CacheLookup {
+        parent: u32,
+        parent_gen: u32,
+        call: u16,
+    },
 }
 
 /// Trace kind codes: stable, part of the trace hash.
@@ -69,7 +76,8 @@ pub mod kind {
     pub const SHARE_DONE: u8 = 12;
     pub const HEAP: u8 = 13;
     pub const AUTOSCALE: u8 = 14;
-    pub const NAMES: [&str; 15] = [
+    pub const CACHE_LOOKUP: u8 = 15;
+    pub const NAMES: [&str; 16] = [
         "",
         "client_arrival",
         "user_wake",
@@ -85,6 +93,7 @@ pub mod kind {
         "share_done",
         "heap",
         "autoscale",
+        "cache_lookup",
     ];
 }
 

@@ -186,6 +186,22 @@ impl<O: Observer> World<O> {
                     }
                 }
             }
+            &FaultEffect::CacheDown { service, call } => {
+                let edge = self.stacks.call_edge[service][call] as usize;
+                if let Some(c) = &mut self.caches.by_edge[edge] {
+                    c.set_down(start);
+                }
+            }
+            &FaultEffect::SlowCache {
+                service,
+                call,
+                factor,
+            } => {
+                let edge = self.stacks.call_edge[service][call] as usize;
+                if let Some(c) = &mut self.caches.by_edge[edge] {
+                    c.slow_factor = if start { factor } else { 1.0 };
+                }
+            }
             &FaultEffect::Config { target, change } => {
                 let set = if start {
                     change

@@ -13,7 +13,6 @@
 use super::event::{push_timer, timer, Event};
 use super::{Observer, World};
 use crate::engine::{EventQueue, LimitHit, SimDuration, SimTime};
-use crate::model::cache::Lookup;
 use crate::model::request::{CallerRef, NO_SLOT};
 use crate::model::spec::*;
 use crate::model::stack::{BudgetState, Instance, Inv};
@@ -23,9 +22,7 @@ use crate::policy::limit::Admission;
 use crate::policy::{Outcome, OutcomeSet};
 
 impl<O: Observer> World<O> {
-    /// Starts a call on `edge` for `root` to the endpoint of the callee its caller names (or
-    /// one drawn by the callee's shares, kept by every attempt of the call): straight to the
-    /// network when the edge has no policies, otherwise into the outermost layer.
+    /// Starts a call on `edge` for `root`: its cache first, if it has one, then the callee.
     #[inline]
     pub(super) fn start_call(
         &mut self,
@@ -38,20 +35,24 @@ impl<O: Observer> World<O> {
             let svc = self.requests[parent].service as usize;
             self.obs.call_started(svc, call as usize, now);
         }
-        if self.caches.on(edge as usize) {
-            match self.cached_call(edge, root, now) {
-                Some(Lookup::Hit) => {
-                    if let CallerRef::Call {
-                        parent, parent_gen, ..
-                    } = root
-                    {
-                        return self.child_done(parent, parent_gen, Outcome::Ok, now, q);
-                    }
-                }
-                Some(Lookup::Wait(_)) => return Ok(()),
-                _ => {}
-            }
+        if self.caches.on(edge as usize) && self.cache_first(edge, root, now, q)? {
+            return Ok(());
         }
+        self.call_through(edge, root, now, q)
+    }
+
+    /// A call past its cache (if it has one) goes to the endpoint of the callee its caller
+    /// names (or one drawn by the callee's shares, kept by every attempt of the call):
+    /// straight to the network when the edge has no policies, otherwise into the outermost
+    /// layer.
+    #[inline]
+    pub(super) fn call_through(
+        &mut self,
+        edge: u32,
+        root: CallerRef,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
         let e = &self.stacks.edges[edge as usize];
         let (from, to, plain) = (e.from, e.to, e.layers.is_empty());
         let endpoint = if self.endpoints {
@@ -86,8 +87,8 @@ impl<O: Observer> World<O> {
     }
 
     /// The endpoint of service `to` a call from `root` goes to: the one the client, the call or
-    /// the calling endpoint's call names, else one drawn by `to`'s shares. A calling request's
-    /// `next_call` is one past the entry of its endpoint's calls being started.
+    /// the calling endpoint's call names, else one drawn by `to`'s shares. A sequential calling
+    /// request's `next_call` is one past the entry of its endpoint's calls being started.
     #[cold]
     #[inline(never)]
     fn callee_endpoint(&mut self, root: CallerRef, to: usize) -> u8 {
@@ -99,10 +100,19 @@ impl<O: Observer> World<O> {
                 if spec.endpoints.is_empty() {
                     spec.calls[call as usize].endpoint
                 } else {
-                    let entry =
-                        &spec.endpoints[p.endpoint as usize].calls[p.next_call as usize - 1];
-                    debug_assert_eq!(entry.call, call, "next_call is one past the call started");
-                    entry.endpoint
+                    let calls = &spec.endpoints[p.endpoint as usize].calls;
+                    match spec.fan_out {
+                        // The entry being started: the parent moves on only when it is done.
+                        FanOut::Sequential => calls[p.next_call as usize - 1].endpoint,
+                        // Validation lists each call once per endpoint under a parallel fan-out.
+                        FanOut::Parallel => {
+                            calls
+                                .iter()
+                                .find(|c| c.call == call)
+                                .expect("an endpoint's call")
+                                .endpoint
+                        }
+                    }
                 }
             }
             CallerRef::Inv { .. } => unreachable!("a root is a client or a call"),

@@ -352,6 +352,19 @@ impl<O: Observer> Model for World<O> {
                 let first = self.fleet.services[service as usize].first_replica;
                 rec(kind::AUTOSCALE, self.replica_entity(first), pods as u64)
             }
+            Event::CacheLookup {
+                parent,
+                parent_gen,
+                call,
+            } => {
+                let replica = self.requests[parent].replica;
+                self.cache_answer(parent, parent_gen, call, now, q)?;
+                rec(
+                    kind::CACHE_LOOKUP,
+                    self.replica_entity(replica),
+                    call as u64,
+                )
+            }
         };
         if self.pools.any && !self.pools.freed.is_empty() {
             self.dispatch_pools(now, q)?;

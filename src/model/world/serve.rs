@@ -578,8 +578,6 @@ impl<O: Observer> World<O> {
                         break; // failed fast on an earlier call
                     }
                     let (call, _) = Self::call_of(&self.spec.services[svc], endpoint, i);
-                    // The entry being started, for the callee's endpoint it names.
-                    self.requests[slot].next_call = i as u16 + 1;
                     let caller = CallerRef::Call {
                         parent: slot,
                         parent_gen: gen,
