@@ -646,6 +646,37 @@ fn the_cache_tier_has_its_own_latency_and_can_go_down_or_slow() {
     );
 }
 
+#[test]
+fn a_clients_retries_of_one_request_ask_the_cache_for_the_same_key() {
+    // `api` looks one of a million keys up (uniform), fills it from db on a miss, then calls
+    // `flaky`, which fails half the time; the client retries a failed request (up to 3
+    // attempts). A retry asks for its request's key, which the first attempt stored: it hits.
+    // Two different requests share a key with probability about 1 in a million, so nearly
+    // every hit is a retry, and every retry is a hit.
+    let s = run_text(
+        r#"Scenario(
+    name: "keys", seed: 3, duration: "100s",
+    default_link_latency: Constant("1ms"),
+    clients: [(name: "c", target: "api", load: Open(rate_per_s: 20.0),
+               policies: [Retry(max_attempts: 3, backoff: Constant("10ms"))], timeout: "1s")],
+    services: [
+        (name: "api", workers: 100, service_time: Constant("1ms"),
+         calls: [(to: "db", cache: (keys: 1000000, ttl: "1h")), (to: "flaky")]),
+        (name: "db", workers: 100, service_time: Constant("5ms")),
+        (name: "flaky", workers: 100, service_time: Constant("1ms"), error_rate: 0.5),
+    ],
+)"#,
+    );
+    let c = &s.clients[0];
+    let retries = c.attempts - c.offered;
+    assert!(retries > 1000, "{retries}");
+    let hits = s.caches[0].hits;
+    assert!(
+        hits >= retries.saturating_sub(3) && hits <= retries + 10,
+        "{hits} hits for {retries} retries"
+    );
+}
+
 /// One replica with a disk (2 ms per I/O, 1000 IOPS, so no queueing at 100 requests/s):
 /// requests every 10 ms, 1 ms of service, then the I/O; `fault` from 10 s to 20 s.
 fn disk_case(read_fraction: f64, fault: &str) -> Summary {

@@ -33,6 +33,15 @@ pub enum Lookup {
     Wait(u32),
 }
 
+/// SplitMix64's finalizer: a bijection of 64-bit words whose outputs for consecutive inputs
+/// pass as independent uniform draws (Steele, Lea and Flood 2014).
+fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// A cache's figures, for the summary.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct CacheReport {
@@ -143,7 +152,8 @@ pub struct CacheState {
     waiters: BTreeMap<u32, Vec<Waiter>>,
     /// Fills in flight: (parent slot, generation, call) -> key.
     fills: BTreeMap<(u32, u32, u16), u32>,
-    rng: RngStream,
+    /// Mixed into every root's number: the keys depend on the seed and the cache.
+    salt: u64,
     /// The lookups' own latencies (a stream apart, so adding a latency moves no key draw).
     latency_rng: RngStream,
     /// Lookups on their way to the cache tier: (parent slot, generation, call) -> when the
@@ -160,7 +170,7 @@ pub struct CacheState {
 impl CacheState {
     pub fn new(
         spec: CacheSpec,
-        rng: RngStream,
+        mut rng: RngStream,
         latency_rng: RngStream,
         counting_from: SimTime,
     ) -> Self {
@@ -204,7 +214,7 @@ impl CacheState {
             filling: vec![false; if spec.coalesce { n } else { 0 }],
             waiters: BTreeMap::new(),
             fills: BTreeMap::new(),
-            rng,
+            salt: rng.next_u64(),
             latency_rng,
             travelling: BTreeMap::new(),
             down: false,
@@ -215,12 +225,17 @@ impl CacheState {
         }
     }
 
-    /// The key of the next lookup.
-    fn draw(&mut self) -> u32 {
+    /// The key a lookup made for root request `root` asks for: a uniform number made from
+    /// the root's number and this cache's salt (drawn from its stream), mapped through the
+    /// popularity. Every lookup of one root request (its retries and hedges included, which
+    /// keep the root's number) asks for the same key; different roots are independent draws.
+    fn key_of(&self, root: u64) -> u32 {
+        let x = mix64(root ^ self.salt);
         if self.cumulative.is_empty() {
-            return self.rng.below(self.spec.keys as u64) as u32;
+            // Lemire's multiply-shift: uniform over the keys from the top bits.
+            return ((x as u128 * self.spec.keys as u128) >> 64) as u32;
         }
-        let u = self.rng.uniform();
+        let u = (x >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
         self.cumulative.partition_point(|&c| c <= u) as u32
     }
 
@@ -230,9 +245,9 @@ impl CacheState {
         Some((d as f64 * self.slow_factor).round() as u64)
     }
 
-    /// A call looks its key up at `now`.
-    pub fn lookup(&mut self, now: SimTime) -> Lookup {
-        let key = self.draw();
+    /// A call of root request `root` looks its key up at `now`.
+    pub fn lookup(&mut self, root: u64, now: SimTime) -> Lookup {
+        let key = self.key_of(root);
         let counting = now >= self.counting_from;
         if self.down {
             self.report.unreachable += counting as u64;
@@ -332,7 +347,7 @@ mod tests {
         );
         for i in 0..warm + lookups {
             let now = SimTime(i);
-            if let Lookup::Miss(k) = c.lookup(now) {
+            if let Lookup::Miss(k) = c.lookup(i, now) {
                 c.start_fill(0, 0, 0, k);
                 c.finished(0, 0, 0, true, now);
             }

@@ -20,6 +20,13 @@ pub(super) struct Caches {
     pub by_edge: Vec<Option<Box<CacheState>>>,
     /// Some call has a cache.
     pub any: bool,
+    /// With a cache somewhere, the root request (numbered from 1 as clients send them) each
+    /// live request and invocation belongs to, by slot: a lookup asks for its root's key, so
+    /// a client's retries and hedges of one request ask for the same keys.
+    pub root_of_slot: Vec<u64>,
+    pub root_of_inv: Vec<u64>,
+    /// The root request a client is sending now.
+    pub root: u64,
 }
 
 impl Caches {
@@ -52,6 +59,29 @@ impl Caches {
         Caches {
             any: by_edge.iter().any(Option::is_some),
             by_edge,
+            root_of_slot: Vec::new(),
+            root_of_inv: Vec::new(),
+            root: 0,
+        }
+    }
+
+    /// Records that request `slot` (or invocation, `inv`) belongs to root request `root`.
+    #[cold]
+    #[inline(never)]
+    pub fn set_root(table: &mut Vec<u64>, index: u32, root: u64) {
+        let i = index as usize;
+        if table.len() <= i {
+            table.resize(i + 1, 0);
+        }
+        table[i] = root;
+    }
+
+    /// The root request of whoever waits on `c`.
+    pub fn root_of(&self, c: CallerRef) -> u64 {
+        match c {
+            CallerRef::Client { .. } => self.root,
+            CallerRef::Call { parent, .. } => self.root_of_slot[parent as usize],
+            CallerRef::Inv { inv, .. } => self.root_of_inv[inv as usize],
         }
     }
 
@@ -161,10 +191,11 @@ impl<O: Observer> World<O> {
         else {
             return None;
         };
+        let root_id = self.caches.root_of_slot[parent as usize];
         let cache = self.caches.by_edge[edge as usize]
             .as_mut()
             .expect("cached edge");
-        let found = cache.lookup(now);
+        let found = cache.lookup(root_id, now);
         let svc = self.requests[parent].service as usize;
         self.obs
             .cache_lookup(svc, call as usize, found == Lookup::Hit, now);

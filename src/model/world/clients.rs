@@ -94,6 +94,9 @@ impl<O: Observer> World<O> {
             user,
         };
         let id = self.requests.next_id();
+        if self.caches.any {
+            self.caches.root += 1;
+        }
         self.start_call(self.stacks.client_edge[ci], caller, now, q)?;
         Ok(id)
     }

@@ -134,6 +134,10 @@ impl<O: Observer> World<O> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
         let id = self.stacks.alloc(now)?;
+        if self.caches.any {
+            let root = self.caches.root_of(parent);
+            super::cache::Caches::set_root(&mut self.caches.root_of_inv, id, root);
+        }
         // The deadline inherited from outside: the enclosing layer's, or the calling request's
         // when this edge propagates deadlines.
         let inherited = match parent {

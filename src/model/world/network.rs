@@ -538,6 +538,10 @@ impl<O: Observer> World<O> {
             ..Req::default()
         })?;
         let gen = self.requests[slot].gen;
+        if self.caches.any {
+            let root = self.caches.root_of(caller);
+            super::cache::Caches::set_root(&mut self.caches.root_of_slot, slot, root);
+        }
         if let CallerRef::Inv { inv, .. } = caller {
             let v = &mut self.stacks.invs[inv as usize];
             v.child_slot = slot;

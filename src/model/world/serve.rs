@@ -782,9 +782,17 @@ impl<O: Observer> World<O> {
         else {
             return Ok(false);
         };
+        // A client's request without policies has no invocation to hold its root: keep it.
+        let root = self
+            .caches
+            .any
+            .then(|| self.caches.root_of_slot[slot as usize]);
         self.fleet.replicas[replica as usize].outstanding -= 1;
         self.release(slot);
         let next = self.send_to(caller, from, svc, to, endpoint, now, q)? as usize;
+        if let Some(r) = root {
+            self.caches.root_of_slot[next] = r;
+        }
         if self.tried.len() <= next {
             self.tried.resize(next + 1, (0, 0, [0; 3]));
         }
