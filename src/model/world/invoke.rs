@@ -45,7 +45,7 @@ impl<O: Observer> World<O> {
     /// names (or one drawn by the callee's shares, kept by every attempt of the call):
     /// straight to the network when the edge has no policies, otherwise into the outermost
     /// layer.
-    #[inline]
+    #[inline(always)]
     pub(super) fn call_through(
         &mut self,
         edge: u32,
