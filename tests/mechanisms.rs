@@ -630,4 +630,11 @@ fn priorities_keep_checkout_whole_while_browse_is_shed() {
     // Priorities move the shedding onto browse; they add no capacity.
     let avail = |v: &str| variant(&runs, v).headline.availability;
     assert!((avail("fifo") - avail("priorities")).abs() < 0.01);
+    // The report says who gained and who paid, which the totals hide.
+    let both: Vec<faultline::report::Analysed> = runs.into_iter().map(|(_, a)| a).collect();
+    let lines = faultline::report::page::differences(&both).join(" ");
+    assert!(
+        lines.contains("by client: browsers") && lines.contains("buyers 8"),
+        "{lines}"
+    );
 }

@@ -13,6 +13,8 @@ mod markdown;
 mod text;
 
 pub(crate) use html::{esc, CSS};
+/// The lines comparing each variant with the first, as the report writes them.
+pub use text::differences;
 
 use super::frame::{col, EntitySeries, Frame, Kind};
 use super::plots::{self, CdfLine, LatencyPlot, Line, Target, TimePlot, PALETTE};

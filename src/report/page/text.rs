@@ -206,6 +206,37 @@ pub fn headline_rows(runs: &[Analysed]) -> Vec<(String, Vec<String>)> {
     rows
 }
 
+/// With several clients, the ones whose availability moved by a point or more between two
+/// variants: the total can hide who gained and who paid (priorities move failures from one
+/// client to another).
+fn client_changes(a: &Analysed, b: &Analysed) -> String {
+    if a.summary.clients.len() < 2 {
+        return String::new();
+    }
+    let served = |c: &crate::metrics::ClientSummary| {
+        if c.completed == 0 {
+            0.0
+        } else {
+            (c.outcomes.ok + c.outcomes.degraded) as f64 / c.completed as f64
+        }
+    };
+    let moved: Vec<String> = a
+        .summary
+        .clients
+        .iter()
+        .filter_map(|ca| {
+            let cb = b.summary.clients.iter().find(|c| c.name == ca.name)?;
+            let (x, y) = (served(ca), served(cb));
+            ((y - x).abs() >= 0.01).then(|| format!("{} {} -> {}", ca.name, pct(x), pct(y)))
+        })
+        .collect();
+    if moved.is_empty() {
+        String::new()
+    } else {
+        format!("; by client: {}", moved.join(", "))
+    }
+}
+
 /// What changed from the first variant to each other one, on what users saw.
 pub fn differences(runs: &[Analysed]) -> Vec<String> {
     let Some(base) = runs.first() else {
@@ -218,7 +249,7 @@ pub fn differences(runs: &[Analysed]) -> Vec<String> {
             let failed_a = 1.0 - a.availability;
             let failed_b = 1.0 - b.availability;
             format!(
-                "{} vs {}: availability {} -> {} ({:+.2} points; failed requests {}), goodput {:+.1}/s, p99 {} -> {}, service arrivals per request {:.2} -> {:.2}{}{}.",
+                "{} vs {}: availability {} -> {} ({:+.2} points; failed requests {}), goodput {:+.1}/s, p99 {} -> {}, service arrivals per request {:.2} -> {:.2}{}{}{}.",
                 r.name,
                 base.name,
                 pct(a.availability),
@@ -247,7 +278,8 @@ pub fn differences(runs: &[Analysed]) -> Vec<String> {
                     )
                 } else {
                     String::new()
-                }
+                },
+                client_changes(base, r)
             )
         })
         .collect()
