@@ -677,6 +677,44 @@ fn a_clients_retries_of_one_request_ask_the_cache_for_the_same_key() {
     );
 }
 
+#[test]
+fn a_clients_hedge_asks_the_cache_for_its_requests_key() {
+    // The client hedges after 10 ms; db takes 50 ms, so every request's first fill is still
+    // in flight when its hedge looks the key up. With coalescing, the hedge finds its own
+    // request's key being filled and waits for it: one coalesced miss per hedge, and db sees
+    // one fill per request. (Were keys drawn per lookup, among a million keys the hedge would
+    // miss on its own and call db again.)
+    let s = run_text(
+        r#"Scenario(
+    name: "hedged keys", seed: 4, duration: "100s",
+    default_link_latency: Constant("1ms"),
+    clients: [(name: "c", target: "api", load: Open(rate_per_s: 20.0),
+               policies: [Hedge(max_hedged_attempts: 1, delay: Fixed("10ms"))], timeout: "1s")],
+    services: [
+        (name: "api", workers: 100, service_time: Constant("1ms"),
+         calls: [(to: "db", cache: (keys: 1000000, ttl: "1h", coalesce: true))]),
+        (name: "db", workers: 100, service_time: Constant("50ms")),
+    ],
+)"#,
+    );
+    let c = &s.clients[0];
+    let hedges = c.attempts - c.offered;
+    assert!(hedges > 1500, "{hedges}");
+    let cache = &s.caches[0];
+    assert!(
+        cache.coalesced + 5 >= hedges && cache.coalesced <= hedges,
+        "{} coalesced for {hedges} hedges",
+        cache.coalesced
+    );
+    let db = s.services.iter().find(|x| x.name == "db").unwrap();
+    assert!(
+        db.offered <= c.offered + 5,
+        "{} fills for {} requests",
+        db.offered,
+        c.offered
+    );
+}
+
 /// One replica with a disk (2 ms per I/O, 1000 IOPS, so no queueing at 100 requests/s):
 /// requests every 10 ms, 1 ms of service, then the I/O; `fault` from 10 s to 20 s.
 fn disk_case(read_fraction: f64, fault: &str) -> Summary {
