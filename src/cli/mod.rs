@@ -90,7 +90,8 @@ pub struct SweepArgs {
     /// Seeds every point runs with: `1..=20` or `1,5,9` [default: the scenario's seed].
     #[arg(long)]
     pub seeds: Option<String>,
-    /// Threads [default: one per core]. Results do not depend on it.
+    /// Threads [default: one per core; at most the cores and the runs left]. Results do not
+    /// depend on it.
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
     /// Output directory [default: reports/<scenario file name>-sweep].

@@ -111,10 +111,6 @@ pub(super) fn cmd_sweep(a: SweepArgs) -> Result<i32> {
     store::Manifest::new(&plan, &slo, shard)
         .write(&out)
         .map_err(store_err)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.jobs.unwrap_or(0))
-        .build()
-        .context("cannot start the thread pool")?;
     let n_seeds = plan.seeds.len();
     let done: std::collections::BTreeSet<usize> = rows
         .iter()
@@ -123,6 +119,11 @@ pub(super) fn cmd_sweep(a: SweepArgs) -> Result<i32> {
     let todo: Vec<usize> = (0..plan.runs())
         .filter(|&k| shard.is_none_or(|s| s.owns(k)) && !done.contains(&k))
         .collect();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(sweep::threads(a.jobs, todo.len(), cores))
+        .build()
+        .context("cannot start the thread pool")?;
     let bar = progress::sweep_bar(a.quiet, todo.len() as u64);
     // Finished runs go to the journal as they finish (any order); the CSV files are written in
     // point and seed order at the end, so they depend neither on the threads nor on resuming.

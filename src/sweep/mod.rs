@@ -770,8 +770,41 @@ fn csv(s: &str) -> String {
     report::frame::csv_field(s)
 }
 
+/// Threads for a sweep: as many as asked (`-j`; default: the cores), but never more than the
+/// cores (the runs are computation only) nor the runs left to do (an idle thread costs its
+/// start-up and its stack), and at least one. Which thread runs what never reaches the outputs.
+pub fn threads(requested: Option<usize>, runs_left: usize, cores: usize) -> usize {
+    requested
+        .unwrap_or(cores)
+        .min(cores.max(1))
+        .min(runs_left)
+        .max(1)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn threads_are_capped_at_the_cores_and_the_runs_left() {
+        // (requested, runs left, cores) -> threads
+        let cases = [
+            ((Some(10_000), 4, 2), 2),
+            ((Some(100_000), 4, 64), 4),
+            ((None, 4, 2), 2),
+            ((None, 1, 8), 1),
+            ((Some(1), 100, 8), 1),
+            ((Some(3), 100, 8), 3),
+            ((None, 0, 8), 1),
+            ((None, 10, 0), 1),
+        ];
+        for ((requested, left, cores), want) in cases {
+            assert_eq!(
+                super::threads(requested, left, cores),
+                want,
+                "{requested:?} {left} {cores}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
