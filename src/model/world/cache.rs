@@ -128,10 +128,10 @@ impl<O: Observer> World<O> {
             );
             return Ok(true);
         }
-        match self.cached_call(edge, root, now, now) {
-            Some(Lookup::Hit) => self.child_done(parent, parent_gen, Outcome::Ok, now, q)?,
-            Some(Lookup::Wait(_)) => {}
-            _ => return Ok(false),
+        match self.cached_call(edge, (parent, parent_gen, call), now, now) {
+            Lookup::Hit => self.child_done(parent, parent_gen, Outcome::Ok, now, q)?,
+            Lookup::Wait(_) => {}
+            Lookup::Miss(_) | Lookup::Down => return Ok(false),
         }
         Ok(true)
     }
@@ -165,32 +165,24 @@ impl<O: Observer> World<O> {
         if !self.still_wanted(root) {
             return Ok(());
         }
-        match self.cached_call(edge, root, SimTime(started), now) {
-            Some(Lookup::Hit) => self.child_done(parent, parent_gen, Outcome::Ok, now, q),
-            Some(Lookup::Wait(_)) => Ok(()),
-            _ => self.call_through(edge, root, now, q),
+        match self.cached_call(edge, (parent, parent_gen, call), SimTime(started), now) {
+            Lookup::Hit => self.child_done(parent, parent_gen, Outcome::Ok, now, q),
+            Lookup::Wait(_) => Ok(()),
+            Lookup::Miss(_) | Lookup::Down => self.call_through(edge, root, now, q),
         }
     }
 
-    /// A call on a cached edge looks its key up: a hit is recorded as an `ok` call started at
-    /// `started` (the caller continues), a coalesced miss waits for the fill in flight, a miss
-    /// is recorded as a fill and goes on to the callee, as does a lookup in a tier that is
-    /// down (which fills nothing).
+    /// Call `call` of request `parent` (generation `parent_gen`) looks its key up: a hit is
+    /// recorded as an `ok` call started at `started` (the caller continues), a coalesced miss
+    /// waits for the fill in flight, a miss is recorded as a fill and goes on to the callee, as
+    /// does a lookup in a tier that is down (which fills nothing).
     fn cached_call(
         &mut self,
         edge: u32,
-        root: CallerRef,
+        (parent, parent_gen, call): (u32, u32, u16),
         started: SimTime,
         now: SimTime,
-    ) -> Option<Lookup> {
-        let CallerRef::Call {
-            parent,
-            parent_gen,
-            call,
-        } = root
-        else {
-            return None;
-        };
+    ) -> Lookup {
         let root_id = self.caches.root_of_slot[parent as usize];
         let cache = self.caches.by_edge[edge as usize]
             .as_mut()
@@ -208,7 +200,7 @@ impl<O: Observer> World<O> {
             Lookup::Miss(key) => cache.start_fill(parent, parent_gen, call, key),
             Lookup::Down => {}
         }
-        Some(found)
+        found
     }
 
     /// A call on a cached edge finished: its own caller learns, then (a fill) the key is

@@ -26,9 +26,14 @@ impl<O: Observer> World<O> {
         let s = &mut self.fleet.services[svc];
         let first = s.first_replica;
         let g = s.ap.as_mut().expect("active-passive");
-        let (net, fleet_entity) = (&self.net, self.spec.clients.len() as u32);
+        // Replicas' trace entities follow the clients' (`replica_entity`, which would borrow
+        // all of `self` beside the group).
+        let (net, replica_entities) = (&self.net, self.spec.clients.len() as u32);
         let reachable = |i: u32| {
-            net.cuts.is_empty() || net.cut_between(caller, fleet_entity + first + i).is_none()
+            net.cuts.is_empty()
+                || net
+                    .cut_between(caller, replica_entities + first + i)
+                    .is_none()
         };
         if let Reads::Standbys { max_lag } = g.spec().reads {
             if !spec.endpoints[endpoint as usize].write {
