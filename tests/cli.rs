@@ -989,3 +989,114 @@ fn bad_variants_and_slo_settings_are_reported() {
         check(&with(extra), expect);
     }
 }
+
+/// Runs `text` through `faultline run` into a fresh directory; returns the exit code, stderr
+/// and the directory.
+fn run_text(name: &str, text: &str) -> (i32, String, std::path::PathBuf) {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("faultline-run-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("run")
+        .arg(&path)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code().unwrap_or(-1), err, dir.join("out"))
+}
+
+/// `validate` ok means `run` works: a caller that calls one callee twice (sequentially) or 64
+/// times (a parallel fan-out) runs, writes its report, and every call is an edge of its own.
+#[test]
+fn repeated_callees_run_as_edges_of_their_own() {
+    let fan = |n: usize, fan_out: &str, extra: &str| {
+        let calls = vec![r#"(to: "b", timeout: "1s")"#; n].join(", ");
+        format!(
+            r#"(name: "t", duration: "10s", warmup: "0s",
+                clients: [(name: "c", target: "a", load: Open(rate_per_s: 50.0))],
+                services: [(name: "a", workers: 8, fan_out: {fan_out}, calls: [{calls}], service_time: Constant("1ms")),
+                           (name: "b", workers: 256, service_time: Constant("1ms"))],
+                {extra})"#
+        )
+    };
+    for (n, fan_out) in [(2, "Sequential"), (64, "Parallel")] {
+        let (code, err, out) = run_text("rep.ron", &fan(n, fan_out, ""));
+        assert_eq!(code, 0, "{n} calls: {err}");
+        assert!(out.join("index.html").exists(), "{n} calls: no report");
+        let s: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+        let svc = |name: &str| {
+            s["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["name"] == name)
+                .unwrap()["offered"]
+                .as_u64()
+                .unwrap()
+        };
+        // Every request of a makes all n calls and nothing fails: b sees exactly n times a's.
+        assert_eq!(svc("b"), n as u64 * svc("a"), "{n} calls");
+        let edges: Vec<String> = s["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["edge"].as_str().filter(|e| e.starts_with("a -> ")))
+            .map(str::to_string)
+            .collect();
+        let mut distinct = edges.clone();
+        distinct.dedup();
+        assert_eq!(distinct.len(), n, "one timeout layer per edge: {edges:?}");
+        assert_eq!(distinct[0], "a -> b#1");
+        assert_eq!(distinct[n - 1], format!("a -> b#{n}"));
+    }
+    // A fault on one of them names it; the bare name is ambiguous, and says what to write.
+    let fault = |t: &str| {
+        fan(
+            2,
+            "Sequential",
+            &format!(r#"faults: [(at: "1s", fault: Config(target: "{t}", timeout: "1ms"))]"#),
+        )
+    };
+    let (code, err, _) = run_text("ok.ron", &fault("a -> b#2"));
+    assert_eq!(code, 0, "{err}");
+    check(
+        &fault("a -> b"),
+        &[
+            "faults[0].fault.target",
+            "\"a\" calls \"b\" 2 times",
+            "\"a -> b#1\" or \"a -> b#2\"",
+        ],
+    );
+    check(
+        &fault("a -> b#3"),
+        &[
+            "faults[0].fault.target",
+            "\"a -> b#3\"",
+            "\"a -> b#1\" or \"a -> b#2\"",
+        ],
+    );
+    check(
+        &fault("a -> b#x"),
+        &["faults[0].fault.target", "\"a -> b#x\""],
+    );
+    // An endpoint's call names the edge the same way, without the caller.
+    let endpoint = |to: &str| {
+        fan(2, "Sequential", "").replace(
+            r#"service_time: Constant("1ms")),"#,
+            &format!(r#"service_time: Constant("1ms"), endpoints: [(name: "e", calls: [(to: "{to}")])]),"#),
+        )
+    };
+    let (code, err, _) = run_text("ok.ron", &endpoint("b#2"));
+    assert_eq!(code, 0, "{err}");
+    check(
+        &endpoint("b"),
+        &["services[0].endpoints[0].calls[0].to", "\"b#1\" or \"b#2\""],
+    );
+}

@@ -29,10 +29,19 @@ pub struct SystemSpec {
 }
 
 impl SystemSpec {
-    /// Call `call` of service `service`, as `caller -> callee`.
+    /// Call `call` of service `service`, as `caller -> callee`; when the caller calls that
+    /// callee more than once, `caller -> callee#n`, n counting its calls to it from 1 (the
+    /// name a fault target uses too), so every edge's name is its own.
     pub fn call_name(&self, service: ServiceId, call: usize) -> String {
         let s = &self.services[service];
-        format!("{} -> {}", s.name, self.services[s.calls[call].to].name)
+        let to = s.calls[call].to;
+        let name = &self.services[to].name;
+        if s.calls.iter().filter(|c| c.to == to).count() > 1 {
+            let n = s.calls[..=call].iter().filter(|c| c.to == to).count();
+            format!("{} -> {name}#{n}", s.name)
+        } else {
+            format!("{} -> {name}", s.name)
+        }
     }
 
     /// The service global replica `replica` belongs to.

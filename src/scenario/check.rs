@@ -241,3 +241,44 @@ pub(super) fn unknown_name(kind: &str, name: &str, known: &[&str]) -> String {
         _ => format!("no {kind} is named \"{name}\" ({list})"),
     }
 }
+
+/// Which of a caller's calls `written` names: `callee`, or `callee#n` for the n-th of several
+/// calls to one callee (counted from 1, in the order `calls` lists them). `callees` holds each
+/// call's callee name in that order; `prefix` is put before a suggested name (`"api -> "` where
+/// a call is written as an edge, `""` where the caller is implied). `Err(None)`: no call goes
+/// to that name (the caller words that error, it knows what to suggest); `Err(Some(why))`: the
+/// name is there but `#n` is missing, not a number or out of range.
+pub(super) fn call_of(
+    callees: &[&str],
+    written: &str,
+    caller: &str,
+    prefix: &str,
+) -> Result<usize, Option<String>> {
+    let (name, ordinal) = match written.rsplit_once('#') {
+        Some((n, k)) if callees.contains(&n.trim()) => (n.trim(), Some(k.trim())),
+        _ => (written.trim(), None),
+    };
+    let at: Vec<usize> = (0..callees.len()).filter(|&i| callees[i] == name).collect();
+    if at.is_empty() {
+        return Err(None);
+    }
+    let choices = match at.len() {
+        2 => format!("\"{prefix}{name}#1\" or \"{prefix}{name}#2\""),
+        n => format!("\"{prefix}{name}#1\" to \"{prefix}{name}#{n}\""),
+    };
+    match ordinal {
+        None if at.len() == 1 => Ok(at[0]),
+        None => Err(Some(format!(
+            "\"{caller}\" calls \"{name}\" {} times; say which call: {choices}, in the order of its `calls`",
+            at.len()
+        ))),
+        Some(k) => match k.parse::<usize>() {
+            Ok(n) if (1..=at.len()).contains(&n) => Ok(at[n - 1]),
+            _ => Err(Some(format!(
+                "\"{prefix}{written}\": \"{caller}\" calls \"{name}\" {} time(s); its calls to it are {}",
+                at.len(),
+                if at.len() == 1 { format!("written \"{prefix}{name}\"") } else { choices }
+            ))),
+        },
+    }
+}

@@ -7,7 +7,7 @@
 //! endpoints are resolved against the raw services, so a service may name the endpoints of one
 //! listed after it.
 
-use super::check::{unknown_name, Checker};
+use super::check::{call_of, unknown_name, Checker};
 use super::raw::{RawEndpointKind, RawReads, RawService};
 use crate::model::spec::{CallSpec, EndpointCall, EndpointSpec, ANY_ENDPOINT};
 use crate::model::Dist;
@@ -144,8 +144,17 @@ pub(super) fn endpoints(
                     let kp = format!("{p}.calls[{j}]");
                     let probability =
                         c.probability(&format!("{kp}.probability"), k.probability.unwrap_or(1.0));
-                    // The edge: the service's first call to that name.
-                    let Some(call) = s.calls.iter().position(|rc| rc.to == k.to) else {
+                    // The edge: the service's call to that name (`name#n` when it has several).
+                    let callees: Vec<&str> = s.calls.iter().map(|rc| rc.to.as_str()).collect();
+                    let call = match call_of(&callees, &k.to, &s.name, "") {
+                        Ok(call) => Some(call),
+                        Err(Some(why)) => {
+                            c.err(format!("{kp}.to"), why);
+                            continue;
+                        }
+                        Err(None) => None,
+                    };
+                    let Some(call) = call else {
                         let known: Vec<&str> = s.calls.iter().map(|rc| rc.to.as_str()).collect();
                         let hint = if known.is_empty() {
                             format!(
@@ -162,7 +171,9 @@ pub(super) fn endpoints(
                         continue;
                     };
                     if matches!(s.fan_out, super::raw::RawFanOut::Parallel)
-                        && list[..j].iter().any(|o| o.to == k.to)
+                        && list[..j]
+                            .iter()
+                            .any(|o| call_of(&callees, &o.to, &s.name, "") == Ok(call))
                     {
                         c.err(
                             format!("{kp}.to"),

@@ -449,21 +449,29 @@ impl Names<'_> {
             return None;
         };
         let (a, b) = (a.trim(), b.trim());
-        let (Some(s), Some(t)) = (self.service(a), self.service(b)) else {
+        let callee = b.rsplit_once('#').map_or(b, |(n, _)| n.trim());
+        let (Some(s), Some(_)) = (self.service(a), self.service(b).or(self.service(callee))) else {
             c.err(
                 path,
                 format!("\"{target}\": write `caller -> callee` with the names of two services"),
             );
             return None;
         };
-        let call = self.services[s].calls.iter().position(|k| k.to == t);
-        if call.is_none() {
-            c.err(
-                path,
-                format!("\"{a}\" makes no call to \"{b}\" (a call is written `caller -> callee`, the caller making it)"),
-            );
+        let callees: Vec<&str> = self.services[s]
+            .calls
+            .iter()
+            .map(|k| self.services[k.to].name.as_str())
+            .collect();
+        match super::check::call_of(&callees, b, a, &format!("{a} -> ")) {
+            Ok(call) => Some((s, call)),
+            Err(why) => {
+                c.err(
+                    path,
+                    why.unwrap_or_else(|| format!("\"{a}\" makes no call to \"{b}\" (a call is written `caller -> callee`, the caller making it)")),
+                );
+                None
+            }
         }
-        Some((s, call?))
     }
 
     /// Disk faults need a disk: complain about the first targeted service without one.

@@ -210,16 +210,7 @@ impl<O: Observer> World<O> {
         for e in &self.stacks.edges {
             let edge = match e.owner {
                 EdgeOwner::Client(c) => format!("client:{}", self.spec.clients[c].name),
-                EdgeOwner::Call { service, call } => {
-                    let s = &self.spec.services[service];
-                    let to = &self.spec.services[s.calls[call].to].name;
-                    let dup = s.calls.iter().filter(|c| c.to == s.calls[call].to).count() > 1;
-                    if dup {
-                        format!("{} -> {}#{}", s.name, to, call)
-                    } else {
-                        format!("{} -> {}", s.name, to)
-                    }
-                }
+                EdgeOwner::Call { service, call } => self.spec.call_name(service, call),
             };
             for (li, l) in e.layers.iter().enumerate() {
                 for (i, inst) in l.instances.iter().enumerate() {

@@ -346,7 +346,7 @@ impl<O: Observer> World<O> {
         let endpoint = req.endpoint as usize;
         let rep = &mut self.fleet.replicas[replica as usize];
         let spec = &self.spec.services[svc];
-        let dist = if !self.endpoints {
+        let dist = if !self.endpoints || spec.endpoints.is_empty() {
             &spec.service_time
         } else {
             &spec.endpoints[endpoint].service_time
