@@ -1100,3 +1100,134 @@ fn repeated_callees_run_as_edges_of_their_own() {
         &["services[0].endpoints[0].calls[0].to", "\"b#1\" or \"b#2\""],
     );
 }
+
+/// The parser's terse messages, in a scenario author's words: what is expected, what was
+/// found, how to write it, and the field's path.
+#[test]
+fn parse_errors_say_what_is_expected_and_how_to_write_it() {
+    let with = |client: &str, service: &str| {
+        scenario(
+            &format!(r#"(name: "s", {service} service_time: Constant("1ms"))"#),
+            &format!(r#"(name: "c", target: "s", load: Open(rate_per_s: 10.0), {client})"#),
+        )
+    };
+    let top = |field: &str| {
+        format!("(name: \"t\",\n {field},\n clients: [{OK_CLIENT}], services: [{OK_SERVICE}])")
+    };
+    check(
+        &with("", "workers: 2.5,"),
+        &["services[0].workers", "whole number", "found 2.5"],
+    );
+    check(
+        &with("", "workers: 3.0e2,"),
+        &["services[0].workers", "found 3.0e2"],
+    );
+    check(
+        &top("seed: 0.0"),
+        &["case.ron:2:", "seed: a whole number", "found 0.0"],
+    );
+    check(
+        &top("seed: -5"),
+        &["seed: -5 is out of range", "18446744073709551615"],
+    );
+    check(
+        &with("", "replicas: 1e3,"),
+        &["services[0].replicas", "found 1e3", "1000, not 1e3"],
+    );
+    check(
+        &with("timeout: 2s", ""),
+        &[
+            "clients[0].timeout",
+            "found 2s",
+            "durations are strings",
+            "\"2s\"",
+        ],
+    );
+    check(
+        &with(
+            r#"policies: [Retry(max_attempts: 3, backoff: Aws(jitter: "Full", base: "1s", cap: "8s"))]"#,
+            "",
+        ),
+        &["backoff.jitter", "without quotes", "found \"Full\""],
+    );
+    check(
+        &with(
+            r#"policies: [Retry(max_attempts: 3, backoff: Aws(jitter: 5, base: "1s", cap: "8s"))]"#,
+            "",
+        ),
+        &["backoff.jitter", "a name is expected", "found 5"],
+    );
+    let mut deep = r#"Constant("1ms")"#.to_string();
+    for _ in 0..40 {
+        deep = format!("Mixture([(weight: 1.0, dist: {deep})])");
+    }
+    check(
+        &scenario(&format!(r#"(name: "s", service_time: {deep})"#), OK_CLIENT),
+        &["services[0].service_time", "nested too deeply", "flatten"],
+    );
+    // Long expansions of floats are written in exponent form.
+    check(
+        &with("", "").replace("10.0", "1e308"),
+        &["rate_per_s: 1e308 requests per second"],
+    );
+    let (_, err) = validate_text("case.ron", &with("", "").replace("10.0", "1e308"));
+    assert!(!err.contains("0000000000"), "{err}");
+    for (_, err) in [
+        validate_text("case.ron", &with("", "workers: 2.5,")),
+        validate_text("case.ron", &top("seed: 0.0")),
+    ] {
+        assert!(
+            !err.contains("Expected comma") && !err.contains("r#"),
+            "{err}"
+        );
+    }
+}
+
+/// A byte order mark (written by some editors) is not part of the scenario; a file that is
+/// not a scenario at all (`/dev/zero`) is refused after a bounded read.
+#[test]
+fn a_byte_order_mark_is_ignored_and_input_size_is_bounded() {
+    let (code, err) = validate_text(
+        "bom.ron",
+        &format!("\u{feff}{}", scenario(OK_SERVICE, OK_CLIENT)),
+    );
+    assert_eq!(code, 0, "{err}");
+    // The same problem at the same line:column as without the mark (the first line's too).
+    let bad = format!("(name: 5, {}", &scenario(OK_SERVICE, OK_CLIENT)[1..]);
+    let (code, with_mark) = validate_text("bom.ron", &format!("\u{feff}{bad}"));
+    assert_eq!(code, 2, "{with_mark}");
+    let (_, without) = validate_text("bom.ron", &bad);
+    let at = |e: &str| {
+        e.lines()
+            .next()
+            .unwrap_or("")
+            .split("bom.ron")
+            .nth(1)
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(with_mark.contains("bom.ron:1:"), "{with_mark}");
+    assert_eq!(at(&with_mark), at(&without));
+    // Just over the bound, made of zero bytes (valid UTF-8, so only the size can refuse it).
+    let dir = std::env::temp_dir().join(format!("faultline-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("big.ron");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(faultline::scenario::MAX_FILE_BYTES + 1).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("validate")
+        .arg(&big)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("larger than 64 MB"), "{err}");
+    if std::path::Path::new("/dev/zero").exists() {
+        let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+            .arg("validate")
+            .arg("/dev/zero")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+    }
+}

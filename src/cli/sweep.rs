@@ -28,11 +28,8 @@ pub(super) fn cmd_sweep(a: SweepArgs) -> Result<i32> {
     let bad = |msg: String| anyhow!(Exit(EXIT_BAD_INPUT, msg));
     let scenario_file = a.file.clone().context("a scenario file is required")?;
     let file = scenario_file.display().to_string();
-    let text = std::fs::read_to_string(&scenario_file).map_err(|e| {
-        bad(format!(
-            "error: cannot read scenario file {file}: {e} (check the path; scenarios ship in scenarios/)"
-        ))
-    })?;
+    let text =
+        crate::scenario::read_text(&scenario_file).map_err(|e| bad(format!("error: {e}")))?;
     let sets = a
         .set
         .iter()

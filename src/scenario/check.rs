@@ -41,7 +41,7 @@ impl Checker {
             path: path.into(),
             line: None,
             col: None,
-            message: message.into(),
+            message: short_numbers(message.into()),
         });
     }
 
@@ -281,4 +281,30 @@ pub(super) fn call_of(
             ))),
         },
     }
+}
+
+/// `message` with every number printed in more than 24 characters (a float's full expansion:
+/// `1e308` prints as 309 digits, `1e-300` as 300 zeros) written in exponent form instead, the
+/// same value in a form a reader can take in.
+pub(super) fn short_numbers(message: String) -> String {
+    let is_num = |c: char| c.is_ascii_digit() || c == '.';
+    if !message.contains(|c: char| c.is_ascii_digit()) {
+        return message;
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message.as_str();
+    while let Some(i) = rest.find(is_num) {
+        out.push_str(&rest[..i]);
+        let run_len = rest[i..]
+            .find(|c: char| !is_num(c))
+            .unwrap_or(rest.len() - i);
+        let run = &rest[i..i + run_len];
+        match run.parse::<f64>() {
+            Ok(v) if run.len() > 24 => out.push_str(&format!("{v:e}")),
+            _ => out.push_str(run),
+        }
+        rest = &rest[i + run_len..];
+    }
+    out.push_str(rest);
+    out
 }

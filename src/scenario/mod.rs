@@ -121,25 +121,55 @@ pub struct Loaded {
     pub file_hash: String,
 }
 
-/// Reads and validates a scenario file.
-pub fn load_file(path: &Path, overrides: &Overrides) -> Result<Loaded, ScenarioError> {
+/// The largest scenario file read: scenarios are small text files (the largest shipped is a
+/// few KB; 100,000 scripted faults take about 8 MB), and reading stops here, so a wrong path
+/// such as `/dev/zero` fails at once instead of filling memory.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// The text of a scenario file: at most [`MAX_FILE_BYTES`], UTF-8, a leading byte order mark
+/// dropped (editors on Windows write one; it is not part of the RON).
+pub fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    use std::io::Read;
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
+    let read_err = |source| ScenarioError::Read {
         file: file.clone(),
         source,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| ScenarioError::Invalid {
+    };
+    let one = |message: String| ScenarioError::Invalid {
         file: file.clone(),
         problems: vec![Problem {
             path: String::new(),
             line: None,
             col: None,
-            message: format!(
-                "the file is not UTF-8 text (invalid byte at offset {}); a scenario is a RON text file",
-                e.utf8_error().valid_up_to()
-            ),
+            message,
         }],
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(one(format!(
+            "the file is larger than {} MB; a scenario is a small RON text file (is this the right path?)",
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    let mut text = String::from_utf8(bytes).map_err(|e| {
+        one(format!(
+            "the file is not UTF-8 text (invalid byte at offset {}); a scenario is a RON text file",
+            e.utf8_error().valid_up_to()
+        ))
     })?;
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
+    Ok(text)
+}
+
+/// Reads and validates a scenario file.
+pub fn load_file(path: &Path, overrides: &Overrides) -> Result<Loaded, ScenarioError> {
+    let file = path.display().to_string();
+    let text = read_text(path)?;
     let scenario = from_str(&text, &file, overrides)?;
     Ok(Loaded {
         scenario,
@@ -301,20 +331,20 @@ fn parse(text: &str) -> Result<RawScenario, Problem> {
     let options = ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME);
     let mut de = match ron::Deserializer::from_str_with_options(text, &options) {
         Ok(de) => de,
-        Err(e) => return Err(spanned_problem(String::new(), &e)),
+        Err(e) => return Err(spanned_problem(String::new(), &e, text)),
     };
     let result: Result<RawScenario, _> = serde_path_to_error::deserialize(&mut de);
     match result {
         Ok(raw) => {
             if let Err(e) = de.end() {
-                return Err(spanned_problem(String::new(), &de.span_error(e)));
+                return Err(spanned_problem(String::new(), &de.span_error(e), text));
             }
             Ok(raw)
         }
         Err(e) => {
             let path = format_path(e.path());
             let spanned = de.span_error(e.into_inner());
-            Err(spanned_problem(path, &spanned))
+            Err(spanned_problem(path, &spanned, text))
         }
     }
 }
@@ -338,10 +368,30 @@ fn format_path(path: &serde_path_to_error::Path) -> String {
     out
 }
 
-fn spanned_problem(path: String, e: &ron::error::SpannedError) -> Problem {
-    let mut message = e.code.to_string();
-    // The parser names our internal types (`in enum `RawBalancer``); the field path already
-    // says where, so drop them.
+fn spanned_problem(path: String, e: &ron::error::SpannedError, text: &str) -> Problem {
+    let (line, col) = (e.span.start.line, e.span.start.col);
+    let (path, message) = plain_words(path, e.code.to_string(), text, line, col);
+    Problem {
+        path,
+        line: Some(line),
+        col: Some(col),
+        message,
+    }
+}
+
+/// The parser's message in a scenario author's words: what was expected, what was found at
+/// `line:col` of `text`, and how to write it, without the parser's internal type names or its
+/// advice to its own programmers. Returns the field path too, completed with the field's name
+/// when the parser stopped after the value (a number that is not an integer).
+fn plain_words(
+    mut path: String,
+    mut message: String,
+    text: &str,
+    line: usize,
+    col: usize,
+) -> (String, String) {
+    // Our internal types (`RawBalancer`) are named in some messages: the field path already
+    // says where, so drop `in enum ...`, and elsewhere name the type as the file writes it.
     for kind in [" in enum `Raw", " in struct `Raw"] {
         if let Some(a) = message.find(kind) {
             if let Some(b) = message[a + kind.len()..].find('`') {
@@ -349,13 +399,92 @@ fn spanned_problem(path: String, e: &ron::error::SpannedError) -> Problem {
             }
         }
     }
-    if e.span.start.line == 1 && e.span.start.col <= 1 {
+    message = message.replace("`Raw", "`");
+    // The value where the parser stopped, and the text before it on the line.
+    let at_line = text.lines().nth(line.saturating_sub(1)).unwrap_or("");
+    let start = at_line
+        .char_indices()
+        .nth(col.saturating_sub(1))
+        .map_or(at_line.len(), |(i, _)| i);
+    let (before, rest) = at_line.split_at(start);
+    let token: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| !matches!(c, ',' | ')' | ']' | '}') && !c.is_whitespace())
+        .take(40)
+        .collect();
+    // A number before the stop: `workers: 2.5` stops at `.5`, `seed: 0.0` at `.0`.
+    let number_start = before
+        .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '+')
+        .len();
+    let number = &before[number_start..];
+    let field_before = before[..number_start]
+        .trim_end()
+        .strip_suffix(':')
+        .map(|f| {
+            let f = f.trim_end();
+            let s = f
+                .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .map_or(0, |i| i + 1);
+            f[s..].to_string()
+        });
+    let integer = "a whole number is expected here";
+    if message == "Expected comma" && !number.is_empty() && token.starts_with(['.', 'e', 'E']) {
+        if let Some(field) = field_before.filter(|f| !f.is_empty()) {
+            if path.is_empty() {
+                path = field;
+            } else {
+                path = format!("{path}.{field}");
+            }
+        }
+        message =
+            format!("{integer}, found {number}{token} (write it without a fraction or exponent)");
+    } else if message.starts_with("Invalid digit") && message.contains("integer") {
+        message = format!("{integer}, found {token} (write it in digits, without a fraction or exponent: 1000, not 1e3)");
+    } else if message == "Expected string" && !token.starts_with('"') {
+        message = format!(
+            "a string in double quotes is expected here, found {token}{}",
+            if token.starts_with(|c: char| c.is_ascii_digit())
+                && token.ends_with(['s', 'm', 'h', 'd'])
+            {
+                " (durations are strings with a unit: \"2s\", \"150ms\", \"1m30s\")"
+            } else {
+                ""
+            }
+        );
+    } else if message == "Expected identifier" && token.starts_with('"') {
+        message = format!(
+            "a name without quotes is expected here (a kind such as `Poisson` or `Full`), found {token}"
+        );
+    } else if message.starts_with("Found invalid std identifier")
+        || message == "Expected identifier"
+    {
+        message = format!(
+            "a name is expected here (a kind such as `Poisson`, `Full` or `Exponential(...)`; docs/scenario.md lists each field's), found {token}"
+        );
+    } else if message == "Integer is out of bounds" {
+        let sign = if before.ends_with('-') { "-" } else { "" };
+        message = format!(
+            "{sign}{token} is out of range here (a whole number from 0 to 18446744073709551615)"
+        );
+    } else if message.starts_with("Exceeded recursion limit") {
+        message = "nested too deeply for the parser (over 100 levels); flatten it: a `Mixture` lists all its components in one list".to_string();
+        // The path repeats the nesting: keep its two ends.
+        if path.len() > 80 {
+            let head: String = path.chars().take(40).collect();
+            let tail: String = path
+                .chars()
+                .rev()
+                .take(30)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            path = format!("{head}...{tail}");
+        }
+    }
+    if line == 1 && col <= 1 {
         message.push_str(" (a scenario is a RON file that starts with `(` or `Scenario(`; see scenarios/quickstart.ron)");
     }
-    Problem {
-        path,
-        line: Some(e.span.start.line),
-        col: Some(e.span.start.col),
-        message,
-    }
+    (path, message)
 }
