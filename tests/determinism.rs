@@ -218,3 +218,143 @@ fn jsonl_trace_lists_every_event() {
         .iter()
         .any(|l| l["kind"] == "deliver" && l["entity"] == "api/0"));
 }
+
+fn code_and_err(c: &mut Command) -> (Option<i32>, String) {
+    let o = c.output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A run directory holds one run: files from another run or edited ones are refused by
+/// `replay` (exit 1) and `report` (exit 2), a run replaces an earlier one whole (no stale
+/// `variants/`), and a killed run's staging directory is cleared by the next.
+#[test]
+fn a_run_directory_holds_one_run_and_nothing_else() {
+    let dir = tmp("onerun");
+    let other = tmp("onerun-other");
+    run_cli(&dir, 5);
+    run_cli(&other, 6);
+    let summary = std::fs::read(dir.join("summary.json")).unwrap();
+    // Another run's summary beside this run's manifest and time series.
+    std::fs::copy(other.join("summary.json"), dir.join("summary.json")).unwrap();
+    let (code, err) = code_and_err(bin().arg("replay").arg(&dir));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("summary.json is not the file this run wrote"),
+        "{err}"
+    );
+    let (code, err) = code_and_err(bin().arg("report").arg(&dir));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("summary.json is not the file this run wrote"),
+        "{err}"
+    );
+    // An edit that keeps the manifest's record in step is still caught: replay makes the
+    // files again and compares bytes.
+    let edited =
+        String::from_utf8(summary.clone())
+            .unwrap()
+            .replacen("\"events\": ", "\"events\": 1", 1);
+    std::fs::write(dir.join("summary.json"), &edited).unwrap();
+    let mpath = dir.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&mpath).unwrap()).unwrap();
+    m["files"]["summary.json"] = format!(
+        "{:016x}",
+        faultline::engine::stable_hash_bytes(edited.as_bytes())
+    )
+    .into();
+    std::fs::write(&mpath, serde_json::to_vec(&m).unwrap()).unwrap();
+    let (code, err) = code_and_err(bin().arg("replay").arg(&dir));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("summary.json differs from the replayed run's"),
+        "{err}"
+    );
+
+    // quickstart has variants; a run of mm1 into the same directory leaves none of them.
+    assert!(dir.join("variants").is_dir());
+    let stale = dir.parent().unwrap().join(format!(
+        ".{}.partial",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::create_dir_all(stale.join("plots")).unwrap();
+    let (code, err) = code_and_err(
+        bin()
+            .args([
+                "run",
+                "scenarios/mm1.ron",
+                "--quiet",
+                "--duration",
+                "2h",
+                "--out",
+            ])
+            .arg(&dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR")),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!dir.join("variants").exists(), "stale variants/ left");
+    assert!(
+        !stale.exists(),
+        "a killed run's staging directory is cleared"
+    );
+    let (code, err) = code_and_err(bin().arg("replay").arg(&dir));
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// Output paths that cannot work are bad input (exit 2), found before anything runs, and a
+/// directory of the user's own files is never replaced.
+#[test]
+fn output_paths_that_cannot_work_are_bad_input() {
+    let base = tmp("outpaths");
+    std::fs::create_dir_all(base.join("mine")).unwrap();
+    std::fs::write(base.join("mine/notes.txt"), "keep me").unwrap();
+    std::fs::write(base.join("a-file"), "x").unwrap();
+    let run = |extra: &[&std::ffi::OsStr]| {
+        code_and_err(
+            bin()
+                .args(["run", "scenarios/mm1.ron", "--quiet", "--duration", "2h"])
+                .args(extra)
+                .current_dir(env!("CARGO_MANIFEST_DIR")),
+        )
+    };
+    let out = |p: &Path| vec![std::ffi::OsString::from("--out"), p.as_os_str().to_owned()];
+    let cases: Vec<(Vec<std::ffi::OsString>, &str)> = vec![
+        (out(&base.join("a-file")), "is a file, not a directory"),
+        (out(&base.join("mine")), "holds files but no faultline run"),
+        (
+            [
+                out(&base.join("r")),
+                vec![
+                    "--trace".into(),
+                    base.join("missing/t.jsonl").into_os_string(),
+                ],
+            ]
+            .concat(),
+            "its directory does not exist",
+        ),
+        (
+            [
+                out(&base.join("r")),
+                vec!["--trace".into(), base.clone().into_os_string()],
+            ]
+            .concat(),
+            "is a directory",
+        ),
+    ];
+    for (args, want) in cases {
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        let (code, err) = run(&refs);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: expected {want:?} in {err}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(base.join("mine/notes.txt")).unwrap(),
+        "keep me"
+    );
+    assert!(
+        !base.join("r").exists(),
+        "nothing written for a refused run"
+    );
+}

@@ -114,10 +114,19 @@ pub(super) fn cmd_replay(a: ReplayArgs) -> Result<i32> {
             expected.push((v.name.clone(), sc, v.trace_hash.clone(), v.events));
         }
     }
+    super::rundir::check_files(&a.dir, &m)
+        .map_err(|why| anyhow!(Exit(EXIT_MISMATCH, format!("replay MISMATCH: {why}"))))?;
     let mut bad = Vec::new();
+    let mut runs = Vec::new();
+    let mut results = Vec::new();
+    let mut frames = Vec::new();
     for (name, sc, hash, events) in &expected {
-        let result = runner::run(sc);
-        let got = format!("{:016x}", result.trace_hash);
+        let (result, recorder) = runner::run_traced(sc, None);
+        frames.push((
+            name.clone(),
+            crate::report::frame::Frame::build(&recorder.series, &sc.system, &result.summary),
+        ));
+        let got = result.summary.trace_hash.clone();
         let label = if m.variants.is_empty() {
             String::new()
         } else {
@@ -135,6 +144,30 @@ pub(super) fn cmd_replay(a: ReplayArgs) -> Result<i32> {
                 "replay MISMATCH: {label}recorded trace hash {} ({} events), replayed {} ({} events)",
                 hash, events, got, result.events
             ));
+        }
+        runs.push((name.clone(), *sc));
+        results.push(result);
+    }
+    // The files the run wrote, made again from the replayed runs: the same bytes, or the
+    // directory's figures are not the ones this scenario and seed give.
+    if bad.is_empty() {
+        let produced = super::run::outputs(&runs, &results, frames, !m.variants.is_empty())?;
+        for (rel, bytes) in &produced.files {
+            let on_disk = std::fs::read(a.dir.join(rel)).unwrap_or_default();
+            if on_disk != *bytes {
+                let line = on_disk
+                    .split(|&b| b == b'\n')
+                    .zip(bytes.split(|&b| b == b'\n'))
+                    .position(|(x, y)| x != y)
+                    .map_or(String::new(), |i| format!(" from line {}", i + 1));
+                bad.push(format!(
+                    "replay MISMATCH: {rel} differs from the replayed run's{line} (edited, or written by another version)"
+                ));
+            }
+        }
+        if bad.is_empty() {
+            let names: Vec<&str> = produced.files.iter().map(|(r, _)| r.as_str()).collect();
+            println!("replay ok: {} made again, byte for byte", names.join(", "));
         }
     }
     if bad.is_empty() {

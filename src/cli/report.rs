@@ -54,6 +54,7 @@ pub(super) fn write_report(dir: &Path, png: bool) -> Result<Vec<(report::Headlin
 /// Reads a run's directory back and analyses each of its runs, as `faultline report` does.
 fn read_run(dir: &Path) -> Result<(Manifest, crate::scenario::Loaded, Vec<report::Analysed>)> {
     let m = read_manifest(dir)?;
+    super::rundir::check_files(dir, &m).map_err(|why| bad_dir(dir, why))?;
     let overrides = Overrides {
         seed: Some(m.seed),
         duration: m.duration_override_ns.map(SimDuration),

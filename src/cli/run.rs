@@ -2,14 +2,17 @@
 //! (scenario, summaries, time series, manifest) and its report, and prints the tables, the
 //! cascade and the trace hash.
 
-use super::rundir::{default_out, load, to_json, write_file, Manifest, SummaryFile, VariantRecord};
-use super::{progress, table, RunArgs, EXIT_LIMIT};
+use super::rundir::{
+    default_out, file_hash, load, to_json, write_file, Manifest, Staging, SummaryFile,
+    VariantRecord,
+};
+use super::{progress, table, Exit, RunArgs, EXIT_BAD_INPUT, EXIT_LIMIT};
 use crate::engine::format_duration;
 use crate::faults;
 use crate::report;
 use crate::runner::{self, JsonlTrace};
 use crate::scenario::{self, Overrides};
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use std::time::Instant;
 
 pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
@@ -21,8 +24,45 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
     let loaded = load(&a.file, &overrides)?;
     let sc = &loaded.scenario;
     let out = a.out.clone().unwrap_or_else(|| default_out(&a.file));
-    std::fs::create_dir_all(&out)
-        .with_context(|| format!("cannot create output directory {}", out.display()))?;
+    // A trace inside the run's directory is written with the run's files (into the staging
+    // directory); elsewhere, its directory must exist.
+    let trace_rel = a
+        .trace
+        .as_ref()
+        .and_then(|t| t.strip_prefix(&out).ok())
+        .map(|r| r.to_path_buf());
+    if let Some(t) = &a.trace {
+        let parent = t.parent().filter(|p| !p.as_os_str().is_empty());
+        let problem = if t.is_dir() || trace_rel.as_ref().is_some_and(|r| r.as_os_str().is_empty())
+        {
+            Some("is a directory")
+        } else if trace_rel.is_none() && parent.is_some_and(|p| !p.is_dir()) {
+            Some("its directory does not exist")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(anyhow!(Exit(
+                EXIT_BAD_INPUT,
+                format!(
+                    "error: --trace {}: {problem}; name a file in a directory that exists, or in the run's --out directory",
+                    t.display()
+                )
+            )));
+        }
+    }
+    let staging = Staging::begin(&out)?;
+    let trace_path = match (&a.trace, &trace_rel) {
+        (_, Some(rel)) => {
+            let p = staging.dir().join(rel);
+            if let Some(d) = p.parent() {
+                std::fs::create_dir_all(d)
+                    .with_context(|| format!("cannot create {}", d.display()))?;
+            }
+            Some(p)
+        }
+        (t, None) => t.clone(),
+    };
 
     let schedule: Vec<String> = sc.system.faults.iter().map(faults::describe).collect();
     if !a.quiet && !schedule.is_empty() {
@@ -56,7 +96,7 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
     for (k, (name, run_sc)) in runs.iter().enumerate() {
         let bar = progress::bar(a.quiet, run_sc, name, runs.len() > 1);
         let mut progress = progress::Progress::new(bar);
-        let (r, recorder) = match (&a.trace, k) {
+        let (r, recorder) = match (&trace_path, k) {
             (Some(path), 0) => {
                 let f = std::fs::File::create(path)
                     .with_context(|| format!("cannot create trace file {}", path.display()))?;
@@ -79,7 +119,22 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
     }
     let wall_seconds = wall.elapsed().as_secs_f64();
     let result = &results[0];
-
+    let produced = outputs(&runs, &results, frames, !sc.variants.is_empty())?;
+    let dir = staging.dir();
+    let mut files = std::collections::BTreeMap::new();
+    let mut write = |rel: &str, bytes: &[u8]| -> Result<()> {
+        let path = dir.join(rel);
+        if let Some(p) = path.parent() {
+            std::fs::create_dir_all(p).with_context(|| format!("cannot create {}", p.display()))?;
+        }
+        write_file(&path, bytes)?;
+        files.insert(rel.to_string(), file_hash(bytes));
+        Ok(())
+    };
+    write("scenario.ron", loaded.text.as_bytes())?;
+    for (rel, bytes) in &produced.files {
+        write(rel, bytes)?;
+    }
     let manifest = Manifest {
         faultline_version: env!("CARGO_PKG_VERSION").to_string(),
         scenario_name: sc.name.clone(),
@@ -105,45 +160,14 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
                 })
                 .collect()
         },
+        files,
     };
-    // The analysis reads the frames as timeseries.csv gives them back, as `faultline report`
-    // does, so summary.json's verdicts and the report's are the same to the last digit.
-    let csv_frames: Vec<(String, &report::frame::Frame)> =
-        frames.iter().map(|(n, f)| (n.clone(), f)).collect();
-    let csv = report::frame::Frame::to_csv(&csv_frames);
-    let read_back = report::frame::Frame::from_csv(&csv)
-        .map_err(|e| anyhow::anyhow!("the time series does not read back: {e}"))?;
-    let analysed: Vec<report::Analysed> = runs
-        .iter()
-        .zip(&results)
-        .zip(read_back)
-        .map(|(((name, run_sc), r), (_, frame))| {
-            report::analyse(
-                run_sc,
-                report::Run {
-                    name: name.clone(),
-                    summary: r.summary.clone(),
-                    frame,
-                },
-            )
-        })
-        .collect();
-    let summary_json = |a: &report::Analysed| to_json(&SummaryFile::new(&a.summary, a.analysis()));
-    write_file(&out.join("scenario.ron"), loaded.text.as_bytes())?;
-    write_file(&out.join("summary.json"), &summary_json(&analysed[0])?)?;
-    if !sc.variants.is_empty() {
-        for ((n, _), a) in runs.iter().zip(&analysed) {
-            let d = out.join("variants").join(n);
-            std::fs::create_dir_all(&d)
-                .with_context(|| format!("cannot create {}", d.display()))?;
-            write_file(&d.join("summary.json"), &summary_json(a)?)?;
-        }
-    }
-    write_file(&out.join("timeseries.csv"), csv.as_bytes())?;
-    write_file(&out.join("manifest.json"), &to_json(&manifest)?)?;
+    write_file(&dir.join("manifest.json"), &to_json(&manifest)?)?;
     // The same pages `faultline report` would draw from these files, from the same data.
-    let fault_table = table::faults(&result.summary, &analysed[0].cascade.recoveries);
-    let headlines = super::report::render(&out, sc, &manifest.fault_schedule, analysed, a.png)?;
+    let fault_table = table::faults(&result.summary, &produced.analysed[0].cascade.recoveries);
+    let headlines =
+        super::report::render(dir, sc, &manifest.fault_schedule, produced.analysed, a.png)?;
+    staging.commit()?;
 
     if !a.quiet {
         println!(
@@ -223,4 +247,52 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
         return Ok(EXIT_LIMIT);
     }
     Ok(0)
+}
+
+/// What a run's directory holds besides its scenario, manifest and pages, made from the runs'
+/// results the same way for `run` and `replay`: the time series and each run's summary, as
+/// (path in the directory, bytes), with the analyses they hold. `variants`: the runs are the
+/// scenario's variants (each gets `variants/NAME/summary.json`; `summary.json` is the first's).
+pub(super) struct Outputs {
+    pub files: Vec<(String, Vec<u8>)>,
+    pub analysed: Vec<report::Analysed>,
+}
+
+pub(super) fn outputs(
+    runs: &[(String, &scenario::Scenario)],
+    results: &[runner::RunResult],
+    frames: Vec<(String, report::frame::Frame)>,
+    variants: bool,
+) -> Result<Outputs> {
+    // The analysis reads the frames as timeseries.csv gives them back, as `faultline report`
+    // does, so summary.json's verdicts and the report's are the same to the last digit.
+    let csv_frames: Vec<(String, &report::frame::Frame)> =
+        frames.iter().map(|(n, f)| (n.clone(), f)).collect();
+    let csv = report::frame::Frame::to_csv(&csv_frames);
+    let read_back = report::frame::Frame::from_csv(&csv)
+        .map_err(|e| anyhow!("the time series does not read back: {e}"))?;
+    let analysed: Vec<report::Analysed> = runs
+        .iter()
+        .zip(results)
+        .zip(read_back)
+        .map(|(((name, run_sc), r), (_, frame))| {
+            report::analyse(
+                run_sc,
+                report::Run {
+                    name: name.clone(),
+                    summary: r.summary.clone(),
+                    frame,
+                },
+            )
+        })
+        .collect();
+    let summary_json = |a: &report::Analysed| to_json(&SummaryFile::new(&a.summary, a.analysis()));
+    let mut files = vec![("summary.json".to_string(), summary_json(&analysed[0])?)];
+    if variants {
+        for ((n, _), a) in runs.iter().zip(&analysed) {
+            files.push((format!("variants/{n}/summary.json"), summary_json(a)?));
+        }
+    }
+    files.push(("timeseries.csv".to_string(), csv.into_bytes()));
+    Ok(Outputs { files, analysed })
 }

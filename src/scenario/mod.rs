@@ -211,14 +211,15 @@ pub fn from_str(text: &str, file: &str, overrides: &Overrides) -> Result<Scenari
     }
     for (k, v) in raw.variants.iter().enumerate() {
         let vp = format!("variants[{k}]");
-        let ok_name = !v.name.is_empty()
+        // It names a directory: starting with a letter or digit keeps `.` and `..` out.
+        let ok_name = v.name.starts_with(|c: char| c.is_ascii_alphanumeric())
             && v.name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_+.".contains(c));
         if !ok_name {
             at(
                 format!("{vp}.name"),
-                format!("`{}`: a variant name is letters, digits and - _ + . (it names a directory and a column)", v.name),
+                format!("`{}`: a variant name is letters, digits and - _ + ., starting with a letter or digit (it names a directory and a column)", v.name),
             );
             continue;
         }
@@ -306,8 +307,11 @@ fn from_str_one(text: &str, file: &str, overrides: &Overrides) -> Result<Scenari
                 .iter_mut()
                 .filter(|p| p.path == "duration" || p.path == "warmup")
             {
-                p.message
-                    .push_str(" (the duration was given with --duration)");
+                p.message.push_str(if p.path == "warmup" {
+                    " (the duration was given with --duration: give a longer one; the warm-up is the file's)"
+                } else {
+                    " (the duration was given with --duration)"
+                });
             }
         }
         // In file order, so the list reads top to bottom like the file (stable for ties).
