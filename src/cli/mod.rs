@@ -49,7 +49,7 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario, print a per-service table, write summary.json and manifest.json.
     #[command(
-        after_help = "Examples:\n  faultline run scenarios/quickstart.ron\n  faultline run scenarios/mm1.ron --seed 7 --duration 1h --out reports/mm1-seed7\n  faultline run scenarios/quickstart.ron --trace reports/quickstart/trace.jsonl"
+        after_help = "Examples:\n  faultline run scenarios/quickstart.ron\n  faultline run scenarios/mm1.ron --seed 7 --duration 2h --out reports/mm1-seed7\n  faultline run scenarios/mm1.ron --duration 2h --trace reports/mm1/trace.jsonl"
     )]
     Run(RunArgs),
     /// Run a recorded run again and check that its trace hash matches (exit 0 only if it does).
