@@ -219,7 +219,16 @@ fn a_killed_sweep_resumes_to_identical_outputs() {
         .open(&journal)
         .unwrap();
     use std::io::Write as _;
-    write!(f, "{damaged}\n{cut}").unwrap();
+    // A line from another sweep's journal, its checksum good for that sweep: it must not
+    // count as this sweep's run (the checksum covers the fingerprint).
+    let body = whole.rsplit_once('\t').unwrap().0;
+    let mut other = b"0123456789abcdef\t".to_vec();
+    other.extend_from_slice(body.as_bytes());
+    let foreign = format!(
+        "{body}\t{:016x}",
+        faultline::engine::stable_hash_bytes(&other)
+    );
+    write!(f, "{foreign}\n{damaged}\n{cut}").unwrap();
     drop(f);
     let finished = text.lines().count() - 1;
     let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
@@ -233,7 +242,7 @@ fn a_killed_sweep_resumes_to_identical_outputs() {
     assert_eq!(o.status.code(), Some(0), "{stdout}");
     assert!(
         stdout.contains(&format!(
-            "{finished} runs already finished; 2 unfinished or damaged"
+            "{finished} runs already finished; 3 unfinished or damaged"
         )),
         "{stdout}"
     );

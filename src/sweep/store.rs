@@ -131,19 +131,26 @@ impl Manifest {
     }
 }
 
-const JOURNAL_HEAD: &str = "faultline sweep journal v1";
+const JOURNAL_HEAD: &str = "faultline sweep journal v2";
 
 /// The journal's name in a sweep (or shard) directory.
 pub const JOURNAL: &str = "runs.journal";
 
-fn checksum(body: &str) -> String {
-    format!("{:016x}", stable_hash_bytes(body.as_bytes()))
+/// A line's checksum covers the sweep's fingerprint too, so a line copied from another
+/// sweep's journal fails its check and its run is done again, even where it would parse.
+fn checksum(fingerprint: &str, body: &str) -> String {
+    let mut bytes = Vec::with_capacity(fingerprint.len() + 1 + body.len());
+    bytes.extend_from_slice(fingerprint.as_bytes());
+    bytes.push(b'\t');
+    bytes.extend_from_slice(body.as_bytes());
+    format!("{:016x}", stable_hash_bytes(&bytes))
 }
 
 /// Appends finished runs, one checked line each.
 pub struct Journal {
     file: std::fs::File,
     path: PathBuf,
+    fingerprint: String,
 }
 
 /// What resuming found.
@@ -173,7 +180,11 @@ impl Journal {
             .append(true)
             .open(&path)
             .map_err(io("open", &path))?;
-        Ok(Journal { file, path })
+        Ok(Journal {
+            file,
+            path,
+            fingerprint: fingerprint.to_string(),
+        })
     }
 
     /// Reads back what an interrupted sweep finished, from its journal and, if it got that far,
@@ -213,7 +224,7 @@ impl Journal {
                 for line in lines {
                     let good = line.strip_suffix('\n').and_then(|l| {
                         let (body, sum) = l.rsplit_once('\t')?;
-                        (sum == checksum(body)).then_some(body)
+                        (sum == checksum(&fingerprint, body)).then_some(body)
                     });
                     match good.map(|b| (b, super::parse_runs_line(plan, b))) {
                         Some((body, Ok(row))) => {
@@ -245,7 +256,7 @@ impl Journal {
         }
         let lines: Vec<String> = found
             .values()
-            .map(|(_, body)| format!("{body}\t{}", checksum(body)))
+            .map(|(_, body)| format!("{body}\t{}", checksum(&fingerprint, body)))
             .collect();
         let journal = Self::write_fresh(dir, &fingerprint, &lines)?;
         Ok(Resumed {
@@ -258,7 +269,7 @@ impl Journal {
     /// Appends one finished run as a single write.
     pub fn append(&mut self, plan: &Plan, row: &RunRow) -> Result<(), StoreError> {
         let body = super::runs_line(plan, row);
-        let line = format!("{body}\t{}\n", checksum(&body));
+        let line = format!("{body}\t{}\n", checksum(&self.fingerprint, &body));
         self.file
             .write_all(line.as_bytes())
             .map_err(io("append to", &self.path))
