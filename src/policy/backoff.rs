@@ -192,7 +192,15 @@ impl Backoff {
                             let next = 2f64.powf(t) * (4.0 * t).sqrt().tanh();
                             let v = (next - state.prev) * (1.0 / 1.4) * d;
                             state.prev = next;
-                            v
+                            // From about the 1,024th retry 2^t overflows: Polly then waits the
+                            // longest delay it can express (TimeSpan.MaxValue, less than a
+                            // u64 of nanoseconds can hold), capped by max_delay like any other,
+                            // never the NaN (inf - inf) that would cast to an immediate retry.
+                            if next.is_finite() {
+                                v
+                            } else {
+                                f64::INFINITY
+                            }
                         }
                     }
                 };
@@ -343,6 +351,28 @@ mod tests {
         check(polly(Constant, 2 * S, true, None), 0.5, &[2 * S]);
         check(polly(Linear, 2 * S, true, None), 0.5, &[2 * S, 4 * S]);
         check(polly(Exponential, 0, true, None), 0.5, &[0, 0]);
+    }
+
+    #[test]
+    fn polly_decorrelated_jitter_overflow_waits_the_longest_delay_not_zero() {
+        // 2^t overflows f64 from t = 1024: attempts 1025 on wait the longest delay there is
+        // (a run's end, in practice), or max_delay when one is set; the attempts before stay
+        // finite and positive.
+        let mut st = BackoffState::default();
+        let b = polly(PollyBackoffType::Exponential, S, true, None);
+        let delays: Vec<u64> = (1..=1030).map(|n| b.delay_ns(n, &mut st, 0.5)).collect();
+        assert!(delays[..1023].iter().all(|&d| d > 0));
+        assert!(
+            delays[1024..].iter().all(|&d| d == u64::MAX),
+            "{:?}",
+            &delays[1020..]
+        );
+        let mut st = BackoffState::default();
+        let capped = polly(PollyBackoffType::Exponential, S, true, Some(30 * S));
+        let delays: Vec<u64> = (1..=1030)
+            .map(|n| capped.delay_ns(n, &mut st, 0.5))
+            .collect();
+        assert!(delays[1024..].iter().all(|&d| d == 30 * S));
     }
 
     #[test]
