@@ -148,7 +148,7 @@ fn limits(c: &mut Criterion) {
     g.bench_function("semaphore_acquire_release", |b| {
         b.iter(|| {
             let a = bh.try_acquire(0);
-            black_box(bh.release());
+            black_box(bh.release(0));
             a
         })
     });

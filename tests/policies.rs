@@ -2,6 +2,7 @@
 //! independently (closed forms and capacity arithmetic), not against earlier output.
 
 use faultline::metrics::Summary;
+use faultline::policy::breaker::BreakerState;
 use faultline::runner;
 use faultline::scenario::{self, Overrides};
 
@@ -423,4 +424,89 @@ fn a_propagated_deadline_bounds_the_callers_wait() {
     );
     let deadline = with.policies.iter().find(|p| p.kind == "deadline").unwrap();
     assert!(deadline.counters.timeouts > 1000);
+}
+
+/// Resilience4j's time-driven transitions inside a run: the breaker trips while the service
+/// fails, then no call comes (the load stops); still it goes half-open at exactly the wait,
+/// back to open at the half-open max wait, and so on, each transition recorded at its time.
+#[test]
+fn resilience4j_time_driven_transitions_happen_without_traffic() {
+    let text = r#"(name: "t", duration: "20s", warmup: "0s",
+        default_link_latency: Constant("0s"),
+        clients: [(name: "c", target: "api",
+            load: Open(rate_per_s: 100.0, arrivals: Constant, steps: [(at: "1s", rate_per_s: 0.0)]),
+            policies: [CircuitBreaker(Resilience4j(sliding_window: CountBased(10), minimum_number_of_calls: 10,
+                wait_in_open: "2s", automatic_transition: true, max_wait_in_half_open: "500ms"))])],
+        services: [(name: "api", workers: 10, error_rate: 1.0, service_time: Constant("1ms"))])"#;
+    let s = run_text(text);
+    let b = s
+        .policies
+        .iter()
+        .find(|p| p.kind == "circuit_breaker")
+        .unwrap();
+    let t = &b.transitions;
+    // Ten failures (one every 10 ms from 10 ms, each taking 1 ms) open it at the tenth: 0.101 s.
+    assert_eq!(
+        (t[0].from, t[0].to),
+        (BreakerState::Closed, BreakerState::Open)
+    );
+    let opened = t[0].at_s;
+    assert!((opened - 0.101).abs() < 1e-9, "opened at {opened}");
+    // Calls keep coming until 1 s, all rejected while open; after that none. From the
+    // opening: half-open at +2 s, open at +2.5 s, half-open at +4.5 s, ... (2.5 s a cycle).
+    let mut want = vec![(opened, BreakerState::Closed, BreakerState::Open)];
+    let mut at = opened;
+    while at + 2.5 <= 20.0 {
+        want.push((at + 2.0, BreakerState::Open, BreakerState::HalfOpen));
+        want.push((at + 2.5, BreakerState::HalfOpen, BreakerState::Open));
+        at += 2.5;
+    }
+    if at + 2.0 <= 20.0 {
+        want.push((at + 2.0, BreakerState::Open, BreakerState::HalfOpen));
+    }
+    assert_eq!(t.len(), want.len(), "{t:?}");
+    for (got, w) in t.iter().zip(&want) {
+        assert!(
+            (got.at_s - w.0).abs() < 1e-9 && got.from == w.1 && got.to == w.2,
+            "{got:?} vs {w:?}"
+        );
+    }
+    assert_eq!(
+        s.services[0].offered, 10,
+        "no call after the breaker opened"
+    );
+}
+
+/// Resilience4j's thread-pool bulkhead inside a run, with ThreadPoolExecutor's rules: calls
+/// every 6 ms that take 9 ms need two threads (one is busy 1.5x its time). The queue (1)
+/// fills, a second thread starts, and from then on each thread serves every other call and
+/// idles 3 ms between them: within the keep-alive (Resilience4j's 20 ms default, or 1 h) it
+/// stays, and a call arriving while it is idle runs at once, so only the first few calls
+/// wait however long the run. With no keep-alive the second thread exits each time it idles
+/// and most calls wait in the queue for the core thread.
+#[test]
+fn the_thread_pool_bulkhead_keeps_idle_threads_for_its_keep_alive() {
+    let run = |keep_alive: &str, duration: &str| {
+        let text = format!(
+            r#"(name: "t", duration: "{duration}", warmup: "0s", default_link_latency: Constant("0s"),
+            clients: [(name: "c", target: "api", load: Open(rate_per_s: 166.66666666666666, arrivals: Constant))],
+            services: [(name: "api", workers: 100, service_time: Constant("1ms"),
+                        calls: [(to: "db", policies: [Bulkhead(ThreadPool(core: 1, max: 2, queue_capacity: 1{keep_alive}))])]),
+                       (name: "db", workers: 100, service_time: Constant("9ms"))])"#
+        );
+        let s = run_text(&text);
+        let b = s.policies.iter().find(|p| p.kind == "bulkhead").unwrap();
+        assert_eq!(b.counters.rejected, 0);
+        (b.counters.waited, b.counters.calls)
+    };
+    for keep_alive in ["", r#", keep_alive: "1h""#] {
+        let (short, _) = run(keep_alive, "10s");
+        let (long, calls) = run(keep_alive, "20s");
+        assert!(
+            short <= 5 && long == short,
+            "{keep_alive}: {short} then {long} of {calls} waited"
+        );
+    }
+    let (waited, calls) = run(r#", keep_alive: "0s""#, "10s");
+    assert!(waited as f64 > 0.5 * calls as f64, "{waited} of {calls}");
 }

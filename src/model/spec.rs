@@ -852,6 +852,8 @@ pub enum BulkheadSpec {
         core: u32,
         max: u32,
         queue_capacity: u32,
+        /// How long a thread above `core` lives idle.
+        keep_alive: SimDuration,
     },
 }
 

@@ -201,7 +201,8 @@ fn instance(spec: &PolicySpec) -> Instance {
                 core,
                 max,
                 queue_capacity,
-            } => Bulkhead::thread_pool(core, max, queue_capacity).expect("validated"),
+                keep_alive,
+            } => Bulkhead::thread_pool(core, max, queue_capacity, keep_alive.0).expect("validated"),
         }),
         PolicySpec::RateLimiter { limiter, .. } => Instance::Limiter(match *limiter {
             LimiterSpec::TokenBucket { rate_per_s, burst } => {
@@ -298,6 +299,21 @@ impl LayerState {
         } else {
             caller_replica as usize
         }
+    }
+
+    /// After a call into (or a wake-up of) breaker instance `i`, whose state was `before` at
+    /// `now_ns`: records its transitions, each at its own time, and returns when to wake it
+    /// next if that is not yet scheduled.
+    pub fn breaker_settled(&mut self, i: usize, before: BreakerState, now_ns: u64) -> Option<u64> {
+        let Instance::Breaker(b) = &mut self.instances[i] else {
+            return None;
+        };
+        let log = b.take_transitions(before, now_ns);
+        let wake = b.wake_at();
+        for (at_ns, from, to) in log {
+            self.record_transition(i, at_ns, from, to);
+        }
+        wake
     }
 
     pub fn record_transition(

@@ -5,8 +5,10 @@
 //!   maxWaitDuration 0, fair): a call beyond the limit waits up to `max_wait` in FIFO order, or
 //!   is rejected at once when `max_wait` is zero.
 //! - [`Bulkhead::thread_pool`]: Resilience4j's `ThreadPoolBulkhead` with `ThreadPoolExecutor`
-//!   rules: up to `core` threads, then the queue (no timeout), then up to `max` threads, then
-//!   rejection. Idle threads above `core` are not retired (keep-alive is not modelled).
+//!   rules: a new thread while fewer than `core` run, else the queue (no timeout), which an
+//!   idle thread takes at once, else a new thread up to `max`, else rejection. Threads above
+//!   `core` stay alive `keep_alive` after they fall idle (the longest idle retire first), and
+//!   a call arriving while one is idle runs at once.
 //! - [`RateLimiter::token_bucket`]: a bucket of `burst` tokens refilled at `rate_per_s`; a call
 //!   takes one token or is rejected.
 //! - [`RateLimiter::resilience4j`]: `AtomicRateLimiter`: `limit_for_period` permits per
@@ -48,8 +50,14 @@ pub struct LimitCounts {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BulkheadKind {
-    Semaphore { max_wait_ns: u64 },
-    ThreadPool { core: u32, queue_capacity: u32 },
+    Semaphore {
+        max_wait_ns: u64,
+    },
+    ThreadPool {
+        core: u32,
+        queue_capacity: u32,
+        keep_alive_ns: u64,
+    },
 }
 
 /// A bulkhead.
@@ -60,6 +68,11 @@ pub struct Bulkhead {
     in_use: u32,
     waiting: VecDeque<u64>,
     next_ticket: u64,
+    /// Thread pool: threads alive (busy ones are `in_use`; the rest are idle).
+    threads: u32,
+    /// Thread pool: when each idle thread fell idle, oldest first (the longest idle takes the
+    /// next call, as workers blocked on the queue are served in order, and retires first).
+    idle_since: VecDeque<u64>,
     pub counts: LimitCounts,
 }
 
@@ -69,8 +82,13 @@ impl Bulkhead {
         Bulkhead::with(BulkheadKind::Semaphore { max_wait_ns }, max_concurrent)
     }
 
-    /// Resilience4j thread-pool bulkhead.
-    pub fn thread_pool(core: u32, max: u32, queue_capacity: u32) -> Result<Bulkhead, ConfigError> {
+    /// Resilience4j thread-pool bulkhead (`keepAliveDuration` defaults to 20 ms there).
+    pub fn thread_pool(
+        core: u32,
+        max: u32,
+        queue_capacity: u32,
+        keep_alive_ns: u64,
+    ) -> Result<Bulkhead, ConfigError> {
         if core == 0 || max < core {
             return Err(config_error(
                 "max_thread_pool_size",
@@ -81,6 +99,7 @@ impl Bulkhead {
             BulkheadKind::ThreadPool {
                 core,
                 queue_capacity,
+                keep_alive_ns,
             },
             max,
         ))
@@ -93,6 +112,8 @@ impl Bulkhead {
             in_use: 0,
             waiting: VecDeque::new(),
             next_ticket: 1,
+            threads: 0,
+            idle_since: VecDeque::new(),
             counts: LimitCounts::default(),
         }
     }
@@ -128,13 +149,23 @@ impl Bulkhead {
             BulkheadKind::ThreadPool {
                 core,
                 queue_capacity,
+                keep_alive_ns,
             } => {
-                if self.in_use < core {
+                self.retire_idle(core, keep_alive_ns, now_ns);
+                if self.threads < core {
+                    // ThreadPoolExecutor starts a core thread even when others are idle.
+                    self.threads += 1;
+                    self.in_use += 1;
+                    Admission::Granted
+                } else if self.idle_since.pop_front().is_some() {
+                    // Offered to the queue, taken at once by a waiting idle thread (with a
+                    // zero capacity, Resilience4j's SynchronousQueue hands it over the same way).
                     self.in_use += 1;
                     Admission::Granted
                 } else if (self.waiting.len() as u32) < queue_capacity {
                     return self.queue(None);
-                } else if self.in_use < self.max {
+                } else if self.threads < self.max {
+                    self.threads += 1;
                     self.in_use += 1;
                     Admission::Granted
                 } else {
@@ -149,17 +180,50 @@ impl Bulkhead {
         a
     }
 
-    /// A call finished. Returns the ticket of the waiting call that now goes ahead, if any.
-    pub fn release(&mut self) -> Option<u64> {
+    /// Thread pool: threads above `core` idle for `keep_alive_ns` by `now_ns` have exited
+    /// (at their own times; nothing observes the pool in between, so retiring them now is
+    /// the same).
+    fn retire_idle(&mut self, core: u32, keep_alive_ns: u64, now_ns: u64) {
+        while self.threads > core
+            && self
+                .idle_since
+                .front()
+                .is_some_and(|&t| t.saturating_add(keep_alive_ns) <= now_ns)
+        {
+            self.idle_since.pop_front();
+            self.threads -= 1;
+        }
+    }
+
+    /// Threads alive (a semaphore bulkhead: the calls in flight).
+    pub fn threads(&self) -> u32 {
+        match self.kind {
+            BulkheadKind::ThreadPool { .. } => self.threads,
+            BulkheadKind::Semaphore { .. } => self.in_use,
+        }
+    }
+
+    /// A call finished at `now_ns`. Returns the ticket of the waiting call that now goes
+    /// ahead, if any.
+    pub fn release(&mut self, now_ns: u64) -> Option<u64> {
         debug_assert!(self.in_use > 0);
         match self.waiting.pop_front() {
-            // The slot passes straight to the first waiter.
+            // The slot (the thread) passes straight to the first waiter.
             Some(t) => {
                 self.counts.granted += 1;
                 Some(t)
             }
             None => {
                 self.in_use -= 1;
+                if let BulkheadKind::ThreadPool {
+                    core,
+                    keep_alive_ns,
+                    ..
+                } = self.kind
+                {
+                    self.retire_idle(core, keep_alive_ns, now_ns);
+                    self.idle_since.push_back(now_ns);
+                }
                 None
             }
         }
@@ -338,7 +402,7 @@ mod tests {
             [b.try_acquire(0), b.try_acquire(0), b.try_acquire(0)],
             [Granted, Granted, Rejected]
         );
-        assert_eq!(b.release(), None);
+        assert_eq!(b.release(0), None);
         assert_eq!(b.try_acquire(1), Granted);
 
         let mut b = Bulkhead::semaphore(1, 100 * MS);
@@ -358,17 +422,50 @@ mod tests {
             }
         );
         // The slot passes to the first waiter; the second gives up at its deadline.
-        assert_eq!(b.release(), Some(1));
+        assert_eq!(b.release(0), Some(1));
         assert!(b.cancel(2));
         assert!(!b.cancel(1));
         assert_eq!(b.counts.wait_timeouts, 1);
-        assert_eq!(b.release(), None);
+        assert_eq!(b.release(0), None);
         assert_eq!(b.in_use(), 0);
     }
 
     #[test]
+    fn thread_pool_keeps_idle_threads_above_core_alive_for_keep_alive() {
+        // core 1, max 3, queue 1, keep-alive 20 ms (Resilience4j's default).
+        let mut b = Bulkhead::thread_pool(1, 3, 1, 20 * MS).unwrap();
+        assert_eq!(b.try_acquire(0), Granted); // the core thread
+        assert!(matches!(b.try_acquire(0), Queued { ticket: 1, .. })); // the queue
+        assert_eq!(b.try_acquire(0), Granted); // queue full: a second thread
+        assert_eq!(b.threads(), 2);
+        assert_eq!(b.release(MS), Some(1)); // the queued call takes the freed thread
+        assert_eq!(b.release(2 * MS), None); // one thread idle since 2 ms
+                                             // Idle within keep-alive: a new call runs at once, not queued behind nothing.
+        assert_eq!(b.try_acquire(21 * MS), Granted);
+        assert_eq!((b.threads(), b.in_use()), (2, 2));
+        assert_eq!(b.release(30 * MS), None);
+        // Idle 20 ms by 50 ms: the thread above core has exited; the call queues.
+        assert!(matches!(b.try_acquire(50 * MS), Queued { ticket: 2, .. }));
+        assert_eq!(b.threads(), 1);
+        // Never below core: the core thread, idle, takes the next call.
+        assert_eq!(b.release(60 * MS), Some(2));
+        assert_eq!(b.release(61 * MS), None);
+        assert_eq!(b.try_acquire(10_000 * MS), Granted);
+        assert_eq!(b.threads(), 1);
+        // A zero queue (Resilience4j's SynchronousQueue): an idle thread takes the call, else a
+        // new thread up to max, else rejection.
+        let mut b = Bulkhead::thread_pool(1, 2, 0, 20 * MS).unwrap();
+        assert_eq!(
+            [b.try_acquire(0), b.try_acquire(0), b.try_acquire(0)],
+            [Granted, Granted, Rejected]
+        );
+        assert_eq!(b.release(MS), None);
+        assert_eq!(b.try_acquire(MS), Granted);
+    }
+
+    #[test]
     fn thread_pool_fills_core_then_queue_then_max() {
-        let mut b = Bulkhead::thread_pool(1, 2, 1).unwrap();
+        let mut b = Bulkhead::thread_pool(1, 2, 1, 20 * MS).unwrap();
         assert_eq!(b.try_acquire(0), Granted); // core thread
         assert!(matches!(
             b.try_acquire(0),
@@ -379,8 +476,8 @@ mod tests {
         )); // queue
         assert_eq!(b.try_acquire(0), Granted); // queue full: a second thread up to max
         assert_eq!(b.try_acquire(0), Rejected);
-        assert_eq!(b.release(), Some(1));
-        assert!(Bulkhead::thread_pool(2, 1, 0).is_err());
+        assert_eq!(b.release(0), Some(1));
+        assert!(Bulkhead::thread_pool(2, 1, 0, 0).is_err());
     }
 
     #[test]

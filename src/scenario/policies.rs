@@ -309,6 +309,7 @@ fn policy(c: &mut Checker, p: &str, raw: &RawPolicy) -> Option<PolicySpec> {
                     core,
                     max,
                     queue_capacity,
+                    keep_alive,
                     scope: sc,
                 } => {
                     let core = c.small(&format!("{p}.core"), Some(*core), 1, 1, 10_000_000, "core");
@@ -321,12 +322,22 @@ fn policy(c: &mut Checker, p: &str, raw: &RawPolicy) -> Option<PolicySpec> {
                         100_000_000,
                         "queue_capacity",
                     );
-                    c.config(p, Bulkhead::thread_pool(core, max, queue_capacity))?;
+                    // Resilience4j's keepAliveDuration default.
+                    let keep_alive = c.opt_duration(
+                        &format!("{p}.keep_alive"),
+                        keep_alive,
+                        SimDuration::from_millis(20),
+                    );
+                    c.config(
+                        p,
+                        Bulkhead::thread_pool(core, max, queue_capacity, keep_alive.0),
+                    )?;
                     (
                         BulkheadSpec::ThreadPool {
                             core,
                             max,
                             queue_capacity,
+                            keep_alive,
                         },
                         *sc,
                     )

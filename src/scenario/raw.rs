@@ -737,6 +737,7 @@ pub enum RawBulkhead {
         core: i64,
         max: i64,
         queue_capacity: Option<i64>,
+        keep_alive: Option<String>,
         scope: Option<RawScope>,
     },
 }

@@ -58,6 +58,9 @@ pub enum Event {
         parent_gen: u32,
         call: u16,
     },
+    /// A breaker's time-driven transition is due (Resilience4j's automatic transition to
+    /// half-open, or the end of its half-open max wait): it happens then, calls or none.
+    BreakerWake { edge: u32, layer: u8, instance: u32 },
 }
 
 /// Trace kind codes: stable, part of the trace hash.
@@ -77,7 +80,8 @@ pub mod kind {
     pub const HEAP: u8 = 13;
     pub const AUTOSCALE: u8 = 14;
     pub const CACHE_LOOKUP: u8 = 15;
-    pub const NAMES: [&str; 16] = [
+    pub const BREAKER_WAKE: u8 = 16;
+    pub const NAMES: [&str; 17] = [
         "",
         "client_arrival",
         "user_wake",
@@ -94,6 +98,7 @@ pub mod kind {
         "heap",
         "autoscale",
         "cache_lookup",
+        "breaker_wake",
     ];
 }
 
@@ -121,4 +126,22 @@ pub(super) fn push_timer(q: &mut EventQueue<Event>, at: SimTime, id: u32, gen: u
         "unknown policy timer {what}"
     );
     q.push(at, Event::PolicyTimer { inv: id, gen, what });
+}
+
+/// Schedules a wake-up of breaker `instance` of layer `layer` of edge `edge` at `at_ns`.
+pub(super) fn push_breaker_wake(
+    q: &mut EventQueue<Event>,
+    at_ns: u64,
+    edge: u32,
+    layer: u8,
+    instance: usize,
+) {
+    q.push(
+        SimTime(at_ns),
+        Event::BreakerWake {
+            edge,
+            layer,
+            instance: instance as u32,
+        },
+    );
 }

@@ -10,7 +10,7 @@
 //! network and hands outcomes to whoever waits (`root_learns`). It knows nothing of replicas,
 //! queues or links beyond telling passive health checking which request timed out.
 
-use super::event::{push_timer, timer, Event};
+use super::event::{push_breaker_wake, push_timer, timer, Event};
 use super::{Observer, World};
 use crate::engine::{EventQueue, LimitHit, SimDuration, SimTime};
 use crate::model::request::{CallerRef, NO_SLOT};
@@ -211,9 +211,8 @@ impl<O: Observer> World<O> {
             (PolicySpec::CircuitBreaker { .. }, Instance::Breaker(b)) => {
                 let before = b.state();
                 let permitted = b.try_acquire(t).is_ok();
-                let after = b.state();
-                if before != after {
-                    l.record_transition(instance, t, before, after);
+                if let Some(due) = l.breaker_settled(instance, before, t) {
+                    push_breaker_wake(q, due, edge, layer, instance);
                 }
                 if permitted {
                     self.start_inner(id, now, q)
@@ -440,14 +439,13 @@ impl<O: Observer> World<O> {
             (PolicySpec::CircuitBreaker { .. }, Instance::Breaker(b)) => {
                 let before = b.state();
                 b.on_result(t, outcome, t - v.child_started_at_ns);
-                let after = b.state();
-                if before != after {
-                    l.record_transition(instance, t, before, after);
+                if let Some(due) = l.breaker_settled(instance, before, t) {
+                    push_breaker_wake(q, due, v.edge, v.layer, instance);
                 }
                 self.inv_complete(id, outcome, now, q)
             }
             (PolicySpec::Bulkhead { .. }, Instance::Bulkhead(b)) => {
-                let next = b.release();
+                let next = b.release(t);
                 let waiter = next.and_then(|ticket| l.waiting[instance].remove(&ticket));
                 if let Some((w, wgen)) = waiter {
                     if self.stacks.invs[w as usize].gen == wgen

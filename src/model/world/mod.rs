@@ -58,11 +58,11 @@ pub use reports::{
 
 use super::request::{Requests, NO_USER};
 use super::spec::*;
-use super::stack::Stacks;
+use super::stack::{EdgeOwner, Instance, Stacks};
 use crate::engine::{EventQueue, LimitHit, Model, SimTime, TraceRecord};
 use cache::Caches;
 use clients::ClientState;
-use event::probe;
+use event::{probe, push_breaker_wake};
 use faults::FaultBook;
 use fleet::Fleet;
 use network::Net;
@@ -363,6 +363,33 @@ impl<O: Observer> Model for World<O> {
                     kind::CACHE_LOOKUP,
                     self.replica_entity(replica),
                     call as u64,
+                )
+            }
+            Event::BreakerWake {
+                edge,
+                layer,
+                instance,
+            } => {
+                let e = &mut self.stacks.edges[edge as usize];
+                let owner = e.owner;
+                let l = &mut e.layers[layer as usize];
+                if let Instance::Breaker(b) = &mut l.instances[instance as usize] {
+                    let before = b.state();
+                    b.tick(now.0);
+                    if let Some(due) = l.breaker_settled(instance as usize, before, now.0) {
+                        push_breaker_wake(q, due, edge, layer, instance as usize);
+                    }
+                }
+                let entity = match owner {
+                    EdgeOwner::Client(c) => c as u32,
+                    EdgeOwner::Call { service, .. } => {
+                        self.replica_entity(self.fleet.services[service].first_replica)
+                    }
+                };
+                rec(
+                    kind::BREAKER_WAKE,
+                    entity,
+                    ((edge as u64) << 32) | instance as u64,
                 )
             }
         };

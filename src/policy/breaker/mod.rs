@@ -87,6 +87,47 @@ impl Breaker {
             Breaker::Polly(b) => b.on_result(now_ns, outcome),
         }
     }
+    /// Applies the time-driven transitions due by `now_ns` (Resilience4j's automatic
+    /// transition and half-open max wait; the other families change only in calls).
+    pub fn tick(&mut self, now_ns: u64) {
+        if let Breaker::Resilience4j(b) = self {
+            b.tick(now_ns);
+        }
+    }
+    /// The state changes since the last time they were taken, `(at_ns, from, to)`, each at its
+    /// own time. `before` is the state before the call just made, at `now_ns`: the families
+    /// without time-driven transitions change at most once in a call, then.
+    pub fn take_transitions(
+        &mut self,
+        before: BreakerState,
+        now_ns: u64,
+    ) -> Vec<(u64, BreakerState, BreakerState)> {
+        match self {
+            Breaker::Resilience4j(b) => std::mem::take(&mut b.transitions),
+            _ => {
+                let after = self.state();
+                if before == after {
+                    Vec::new()
+                } else {
+                    vec![(now_ns, before, after)]
+                }
+            }
+        }
+    }
+    /// When the breaker must be woken (given [`Breaker::tick`]) for a transition due with no
+    /// call in between, if that time is not already scheduled: each due time is returned once.
+    pub fn wake_at(&mut self) -> Option<u64> {
+        match self {
+            Breaker::Resilience4j(b) => {
+                let due = b.next_due_ns()?;
+                (due != b.scheduled_due_ns && due != u64::MAX).then(|| {
+                    b.scheduled_due_ns = due;
+                    due
+                })
+            }
+            _ => None,
+        }
+    }
     pub fn state(&self) -> BreakerState {
         match self {
             Breaker::Resilience4j(b) => b.state(),

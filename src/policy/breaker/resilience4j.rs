@@ -180,6 +180,14 @@ pub struct Resilience4jBreaker {
     wait_ns: u64,
     attempts: u32,
     pub counts: BreakerCounts,
+    /// Every state change since the caller last took them, each at the time it happened:
+    /// `(at_ns, from, to)`. Time-driven transitions are due at times between calls, and one
+    /// call may apply several (open -> half-open at the wait, then back to open at the
+    /// half-open max wait), so comparing the state before and after a call would miss them.
+    pub transitions: Vec<(u64, BreakerState, BreakerState)>,
+    /// The due time the caller last scheduled a wake-up for (see [`Self::next_due_ns`]), so it
+    /// schedules each due time once.
+    pub scheduled_due_ns: u64,
 }
 
 impl Resilience4jBreaker {
@@ -266,6 +274,8 @@ impl Resilience4jBreaker {
             wait_ns: 0,
             attempts: 0,
             counts: BreakerCounts::default(),
+            transitions: Vec::new(),
+            scheduled_due_ns: u64::MAX,
             closed,
             cfg,
         })
@@ -282,30 +292,42 @@ impl Resilience4jBreaker {
         self.state
     }
 
-    /// Time-driven transitions (automatic open -> half-open, half-open max wait), applied at
-    /// the first interaction at or after their time.
-    fn tick(&mut self, now: u64) {
-        if self.state == BreakerState::Open
-            && self.cfg.automatic_transition
-            && now >= self.opened_at_ns.saturating_add(self.wait_ns)
-        {
-            self.enter_half_open(now);
+    /// When the next time-driven transition is due, if one is: the automatic transition from
+    /// open to half-open at exactly the wait (`automatic_transition`, a timer in Resilience4j),
+    /// or the end of `max_wait_in_half_open`. A simulator wakes the breaker then and calls
+    /// [`Self::tick`], so the transition happens at its time even with no calls.
+    pub fn next_due_ns(&self) -> Option<u64> {
+        match self.state {
+            BreakerState::Open if self.cfg.automatic_transition => {
+                Some(self.opened_at_ns.saturating_add(self.wait_ns))
+            }
+            BreakerState::HalfOpen if self.cfg.max_wait_in_half_open_ns > 0 => Some(
+                self.half_open_since_ns
+                    .saturating_add(self.cfg.max_wait_in_half_open_ns),
+            ),
+            _ => None,
         }
-        if self.state == BreakerState::HalfOpen
-            && self.cfg.max_wait_in_half_open_ns > 0
-            && now
-                >= self
-                    .half_open_since_ns
-                    .saturating_add(self.cfg.max_wait_in_half_open_ns)
-        {
-            match self.cfg.after_max_wait_in_half_open {
-                BreakerState::Closed => self.enter_closed(),
-                _ => self.enter_open(now, self.attempts + 1),
+    }
+
+    /// Applies every time-driven transition due at or before `now`, each at its due time (a
+    /// breaker not woken at its due time still records it there).
+    pub fn tick(&mut self, now: u64) {
+        while let Some(due) = self.next_due_ns().filter(|&d| d <= now) {
+            match self.state {
+                BreakerState::Open => self.enter_half_open(due),
+                _ => match self.cfg.after_max_wait_in_half_open {
+                    BreakerState::Closed => self.enter_closed(due),
+                    _ => self.enter_open(due, self.attempts + 1),
+                },
+            }
+            if due == u64::MAX {
+                break; // saturated: never due again
             }
         }
     }
 
     fn enter_open(&mut self, now: u64, attempts: u32) {
+        self.transitions.push((now, self.state, BreakerState::Open));
         self.state = BreakerState::Open;
         self.attempts = attempts;
         self.opened_at_ns = now;
@@ -317,13 +339,17 @@ impl Resilience4jBreaker {
     }
 
     fn enter_half_open(&mut self, now: u64) {
+        self.transitions
+            .push((now, self.state, BreakerState::HalfOpen));
         self.state = BreakerState::HalfOpen;
         self.half_open = CountWindow::new(self.cfg.permitted_calls_in_half_open);
         self.half_open_permits = self.cfg.permitted_calls_in_half_open;
         self.half_open_since_ns = now;
     }
 
-    fn enter_closed(&mut self) {
+    fn enter_closed(&mut self, now: u64) {
+        self.transitions
+            .push((now, self.state, BreakerState::Closed));
         self.state = BreakerState::Closed;
         self.closed = Self::fresh_window(&self.cfg);
         self.attempts = 0;
@@ -432,7 +458,7 @@ impl Resilience4jBreaker {
                     .min(self.cfg.permitted_calls_in_half_open);
                 match self.exceeded(self.half_open.snapshot(), min) {
                     Some(true) => self.enter_open(now, self.attempts + 1),
-                    Some(false) => self.enter_closed(),
+                    Some(false) => self.enter_closed(now),
                     None => {}
                 }
             }

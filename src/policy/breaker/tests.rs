@@ -250,6 +250,56 @@ fn r4j_max_wait_in_half_open_moves_on() {
 }
 
 #[test]
+fn r4j_time_driven_transitions_happen_at_their_times_without_calls() {
+    // Automatic transition with a 1000 ms wait and a 500 ms half-open max wait, tripped at 0
+    // and then left alone: half-open at exactly 1000 ms, open again at 1500 (no calls came
+    // to decide), half-open a wait later at 2500, ... a cycle of 1500 ms. Woken at each due
+    // time, or once at the end, the breaker records the same transitions at the same times.
+    let cfg = |c: &mut Resilience4jConfig| {
+        c.automatic_transition = true;
+        c.max_wait_in_half_open_ns = 500 * MS;
+    };
+    let mut want = vec![(0, Closed, Open)];
+    for k in 0..4u64 {
+        want.push(((1000 + 1500 * k) * MS, Open, HalfOpen));
+        want.push(((1500 + 1500 * k) * MS, HalfOpen, Open));
+    }
+    let end = 6000 * MS; // the last transition due by then: open at 6000 ms
+    let trip = |b: &mut Breaker| {
+        for _ in 0..4 {
+            b.on_result(0, E, MS);
+        }
+    };
+    // Woken at each due time the breaker asks for.
+    let mut b = r4j(cfg);
+    trip(&mut b);
+    let mut got = b.take_transitions(Closed, 0);
+    let mut wakes = Vec::new();
+    while let Some(due) = b.wake_at() {
+        if due > end {
+            break;
+        }
+        wakes.push(due);
+        b.tick(due);
+        got.extend(b.take_transitions(b.state(), due));
+    }
+    assert_eq!(got, want);
+    assert_eq!(wakes, want[1..].iter().map(|w| w.0).collect::<Vec<_>>());
+    assert_eq!(b.wake_at(), None, "each due time is handed out once");
+    // Woken once, late: the same transitions at their own times, not at the wake-up's.
+    let mut b = r4j(cfg);
+    trip(&mut b);
+    b.tick(end);
+    assert_eq!(b.take_transitions(Open, end), want);
+    assert_eq!(b.state(), Open);
+    // Without automatic transition nothing is due while open: the first call after the
+    // wait moves it (strictly after), as before.
+    let mut b = r4j(|c| c.max_wait_in_half_open_ns = 500 * MS);
+    trip(&mut b);
+    assert_eq!(b.wake_at(), None);
+}
+
+#[test]
 fn r4j_time_window_uses_whole_second_buckets() {
     // 3-second window, 2 minimum calls. A failure at 0.9 s counts until t reaches 3.0 s.
     let b = r4j(|c| {
