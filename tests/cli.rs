@@ -1231,3 +1231,165 @@ fn a_byte_order_mark_is_ignored_and_input_size_is_bounded() {
         assert_eq!(out.status.code(), Some(2));
     }
 }
+
+/// Valid but surely unintended: printed as warnings with file, line:column and field path;
+/// the exit code stays 0 and the run goes on. One line per case; a clean file warns nothing.
+#[test]
+fn what_is_valid_but_surely_unintended_is_warned_about() {
+    let db = r#"(name: "db", service_time: Constant("1ms"))"#;
+    let api =
+        |call: &str| format!(r#"(name: "api", service_time: Constant("1ms"), calls: [{call}])"#);
+    let cached = |ttl: &str, warm: bool| {
+        api(&format!(
+            r#"(to: "db", cache: (keys: 100, ttl: "{ttl}", warm: {warm}))"#
+        ))
+    };
+    let client = r#"(name: "c", target: "api", load: Open(rate_per_s: 10.0))"#;
+    let file = |services: String, faults: &str| {
+        format!(
+            "(\n    name: \"t\",\n    duration: \"60s\",\n    clients: [{client}],\n    services: [{services}],\n    faults: [{faults}],\n)\n"
+        )
+    };
+    let ap = r#"(name: "db", replicas: 2, service_time: Constant("1ms"), active_passive: (replication: Async(lag: Constant("1ms"))))"#;
+    let ap_rr = ap.replace("replicas: 2,", "replicas: 2, balancer: Random,");
+    let cases: Vec<(String, Vec<&str>)> = vec![
+        // Nothing to warn about.
+        (
+            file(
+                format!("{}, {db}", api(r#"(to: "db")"#)),
+                r#"(at: "10s", for: "5s", fault: Crash("db"))"#,
+            ),
+            vec![],
+        ),
+        (
+            file(
+                format!("{}, {db}", cached("30s", true)),
+                r#"(at: "40s", for: "5s", fault: Crash("db"))"#,
+            ),
+            vec![],
+        ),
+        (
+            file(
+                format!("{}, {db}", cached("30s", false)),
+                r#"(at: "20s", for: "20s", fault: Crash("db"))"#,
+            ),
+            vec![],
+        ),
+        (
+            file(
+                format!("{}, {db}", cached("30s", true)),
+                r#"(at: "30s", fault: FlushCache("api -> db"))"#,
+            ),
+            vec![],
+        ),
+        (file(format!("{}, {ap}", api(r#"(to: "db")"#)), ""), vec![]),
+        // A fault after the end (scripted, or random from a time past the end).
+        (
+            file(
+                format!("{}, {db}", api(r#"(to: "db")"#)),
+                r#"(at: "90s", for: "5s", fault: Crash("db"))"#,
+            ),
+            vec![
+                "case.ron:6:",
+                "faults[0].at: this fault starts at 1m30s",
+                "duration 1m",
+                "never happens",
+            ],
+        ),
+        (
+            file(
+                format!("{}, {db}", api(r#"(to: "db")"#)),
+                r#"(at: "60s", time_to_failure: Constant("1s"), time_to_repair: Constant("1s"), fault: Hang("db"))"#,
+            ),
+            vec!["faults[0].at: this fault starts at 1m"],
+        ),
+        // A balancer on an active-passive service.
+        (
+            file(format!("{}, {ap_rr}", api(r#"(to: "db")"#)), ""),
+            vec![
+                "case.ron:5:",
+                "services[1].balancer: an active-passive service",
+                "no effect",
+            ],
+        ),
+        // A warm cache's mass expiry inside a fault window (one with no end lasts to the end).
+        (
+            file(
+                format!("{}, {db}", cached("30s", true)),
+                r#"(at: "20s", for: "20s", fault: Slowdown(target: "db", factor: 5.0))"#,
+            ),
+            vec![
+                "services[0].calls[0].cache.ttl: the cache is warm",
+                "at 30s",
+                "slowdown",
+                "20s to 40s",
+            ],
+        ),
+        (
+            file(
+                format!("{}, {db}", cached("30s", true)),
+                r#"(at: "25s", fault: Hang("db"))"#,
+            ),
+            vec!["cache.ttl", "25s to the end"],
+        ),
+    ];
+    for (text, expect) in cases {
+        let (code, err) = validate_text("case.ron", &text);
+        assert_eq!(code, 0, "exit code for:\n{text}\nstderr:\n{err}");
+        let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();
+        if expect.is_empty() {
+            assert!(
+                warnings.is_empty(),
+                "no warning expected for:\n{text}\n{err}"
+            );
+        } else {
+            assert_eq!(
+                warnings.len(),
+                1,
+                "one warning expected for:\n{text}\n{err}"
+            );
+        }
+        for e in &expect {
+            assert!(err.contains(e), "expected {e:?} in:\n{err}");
+        }
+    }
+    // `run` prints them too and runs; `--duration` shorter than a fault's start warns.
+    let text = file(
+        format!("{}, {db}", api(r#"(to: "db")"#)),
+        r#"(at: "10s", for: "5s", fault: Crash("db"))"#,
+    );
+    let (code, err, out) = run_text("warn.ron", &text.replace("\"60s\"", "\"5s\""));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: ") && err.contains("faults[0].at"),
+        "{err}"
+    );
+    assert!(out.join("summary.json").exists());
+    // A variant's own warning names the variant.
+    let text = text.replace(
+        "faults: [",
+        "variants: [(name: \"short\", set: {\"duration\": \"8s\"})],\n    faults: [",
+    );
+    let (code, err) = validate_text("case.ron", &text);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("variants[0]: variant `short`: faults[0].at: this fault starts at 10s"),
+        "{err}"
+    );
+    // A sweep says which point has a warning the file does not.
+    let (_, _, out) = run_text("sweep.ron", &text);
+    let dir = out.parent().unwrap();
+    let sweep = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["sweep", "--quiet", "--set", "duration=5s,20s", "--out"])
+        .arg(dir.join("sweep"))
+        .arg(dir.join("sweep.ron"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&sweep.stderr);
+    assert_eq!(sweep.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("point duration=5s: faults[0].at: this fault starts at 10s"),
+        "{err}"
+    );
+    assert!(!err.contains("point duration=20s"), "{err}");
+}

@@ -23,6 +23,10 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
     };
     let loaded = load(&a.file, &overrides)?;
     let sc = &loaded.scenario;
+    eprint!(
+        "{}",
+        crate::scenario::render_warnings(&a.file.display().to_string(), &sc.warnings)
+    );
     let out = a.out.clone().unwrap_or_else(|| default_out(&a.file));
     // A trace inside the run's directory is written with the run's files (into the staging
     // directory); elsewhere, its directory must exist.

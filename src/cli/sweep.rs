@@ -66,6 +66,9 @@ pub(super) fn cmd_sweep(a: SweepArgs) -> Result<i32> {
             .collect::<Vec<_>>()
             .join("\n"))
     })?;
+    for w in &plan.warnings {
+        eprintln!("{w}");
+    }
     let slo = slo.unwrap_or(plan.default_slo);
     let base = a.out.clone().unwrap_or_else(|| {
         let mut d = default_out(&scenario_file).into_os_string();

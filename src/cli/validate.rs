@@ -1,5 +1,6 @@
 //! `faultline validate`: checks scenario files and prints every problem with file,
-//! line:column and field path (exit 2 if any file has one).
+//! line:column and field path (exit 2 if any file has one), and the warnings of valid ones
+//! (exit 0).
 
 use super::{ValidateArgs, EXIT_BAD_INPUT};
 use crate::engine::format_duration;
@@ -12,6 +13,10 @@ pub(super) fn cmd_validate(a: ValidateArgs) -> Result<i32> {
         match scenario::load_file(f, &Overrides::default()) {
             Ok(l) => {
                 let s = &l.scenario;
+                eprint!(
+                    "{}",
+                    scenario::render_warnings(&f.display().to_string(), &s.warnings)
+                );
                 println!(
                     "{}: ok ({} client{}, {} service{}, {} simulated, seed {})",
                     f.display(),

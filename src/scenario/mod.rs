@@ -14,12 +14,14 @@ mod policies;
 mod raw;
 mod spans;
 mod validate;
+mod warnings;
 
 pub use check::Problem;
 pub use faults::Slo;
 pub use raw::RawScenario;
 pub use spans::SpanIndex;
 pub use validate::{events_per_request, DEFAULT_MAX_EVENTS};
+pub use warnings::render as render_warnings;
 
 use crate::engine::{stable_hash_bytes, SimDuration};
 use crate::model::SystemSpec;
@@ -41,6 +43,10 @@ pub struct Scenario {
     /// Named variants (A/B): the same scenario with some fields replaced, each validated like
     /// the file. Empty when the file declares none. Variants have no variants of their own.
     pub variants: Vec<(String, Scenario)>,
+    /// What is valid but surely unintended (a fault after the run's end, a field with no
+    /// effect), in file order; callers print them and go on. A variant's own are listed here
+    /// too, under `variants[k]`.
+    pub warnings: Vec<Problem>,
 }
 
 /// The most variants a scenario may declare.
@@ -248,7 +254,26 @@ pub fn from_str(text: &str, file: &str, overrides: &Overrides) -> Result<Scenari
             }
         };
         match from_str_one(&vtext, file, overrides) {
-            Ok(sc) => scenario.variants.push((v.name.clone(), sc)),
+            Ok(mut sc) => {
+                // The variant's text is rewritten, so its lines are not the file's: its own
+                // warnings (those the file without it does not have) point at the variant.
+                let (line, col) = spans.lookup(&vp).unzip();
+                for w in std::mem::take(&mut sc.warnings) {
+                    if !scenario
+                        .warnings
+                        .iter()
+                        .any(|b| b.path == w.path && b.message == w.message)
+                    {
+                        scenario.warnings.push(Problem {
+                            path: vp.clone(),
+                            line,
+                            col,
+                            message: format!("variant `{}`: {}: {}", v.name, w.path, w.message),
+                        });
+                    }
+                }
+                scenario.variants.push((v.name.clone(), sc));
+            }
             Err(e) => {
                 for p in e.problems() {
                     at(
@@ -317,6 +342,10 @@ fn from_str_one(text: &str, file: &str, overrides: &Overrides) -> Result<Scenari
         // In file order, so the list reads top to bottom like the file (stable for ties).
         problems.sort_by_key(|p| (p.line.unwrap_or(0), p.col.unwrap_or(0)));
         invalid(problems)
+    })
+    .map(|mut sc| {
+        sc.warnings = warnings::find(&raw, &sc, text);
+        sc
     })
 }
 

@@ -559,6 +559,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
         system,
         slo,
         variants: Vec::new(),
+        warnings: Vec::new(),
     };
     check_event_budget(&scenario).map_err(|p| vec![p])?;
     Ok(scenario)

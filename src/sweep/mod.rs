@@ -38,6 +38,10 @@ pub const NOT_BACK: usize = 9;
 /// The most runs one sweep may have (points x seeds).
 pub const MAX_RUNS: usize = 100_000;
 
+/// The most warnings a sweep prints from its points (the same mistake in every point is said
+/// once, by the scenario; this bounds the rest).
+const MAX_WARNINGS: usize = 20;
+
 /// One `--set`: a field path and the values it takes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Param {
@@ -176,6 +180,9 @@ pub struct Plan {
     pub params: Vec<Param>,
     pub seeds: Vec<u64>,
     pub points: Vec<Point>,
+    /// The scenario's warnings, and those a point has that the scenario does not, one line
+    /// each (printed before the sweep runs).
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -393,6 +400,10 @@ pub fn plan(
         Ok(s) => s,
         Err(e) => return Err(vec![e.to_string()]),
     };
+    let mut warnings: Vec<String> = scenario::render_warnings(file, &first.warnings)
+        .lines()
+        .map(String::from)
+        .collect();
     let seeds = seeds.unwrap_or_else(|| vec![first.seed]);
     if seeds.is_empty() {
         return Err(vec!["--seeds: no seeds".into()]);
@@ -434,12 +445,28 @@ pub fn plan(
                     seed: Some(seeds[0]),
                     ..Default::default()
                 };
-                if let Err(e) = scenario::from_str(&t, file, &check) {
-                    for p in e.problems() {
-                        problems.push(format!("point {desc}: {}: {}", p.path, p.message));
+                match scenario::from_str(&t, file, &check) {
+                    Err(e) => {
+                        for p in e.problems() {
+                            problems.push(format!("point {desc}: {}: {}", p.path, p.message));
+                        }
+                        if problems.len() > 50 {
+                            break;
+                        }
                     }
-                    if problems.len() > 50 {
-                        break;
+                    Ok(sc) => {
+                        for w in &sc.warnings {
+                            let own = !first
+                                .warnings
+                                .iter()
+                                .any(|b| b.path == w.path && b.message == w.message);
+                            if own && warnings.len() < MAX_WARNINGS {
+                                warnings.push(format!(
+                                    "warning: {file}: point {desc}: {}: {}",
+                                    w.path, w.message
+                                ));
+                            }
+                        }
                     }
                 }
                 points.push(Point {
@@ -469,6 +496,7 @@ pub fn plan(
         params,
         seeds,
         points,
+        warnings,
     })
 }
 
