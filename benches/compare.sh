@@ -11,7 +11,7 @@ N=${1:-10000000}
 BENCH=${FAULTLINE_BENCH_REFS:-../shared/bench}
 [ -d "$BENCH" ] || { echo "no reference programs at $BENCH (set FAULTLINE_BENCH_REFS)"; exit 2; }
 python3 -c "import simpy" 2>/dev/null || pip install --quiet simpy
-cargo build --release --quiet
+cargo build --profile perf --quiet
 FLOOR_DIR=$(mktemp -d)
 cp -r "$BENCH/mm1_floor/." "$FLOOR_DIR/"
 cargo build --release --quiet --manifest-path "$FLOOR_DIR/Cargo.toml"
@@ -22,7 +22,7 @@ dur=$(python3 -c "print(int($N/0.9)+1)")s
 best() { sort -n | tail -1; }
 fl=$(for i in 1 2 3; do "$floor_bin" "$N" | sed -E 's/.*customers_per_s=([0-9]+).*/\1/'; done | best)
 fa=$(for i in 1 2 3; do
-  out=$(/usr/bin/time -f "%e %M" ./target/release/faultline run scenarios/mm1.ron --duration "$dur" --quiet --out "$FLOOR_DIR/fl" 2>&1)
+  out=$(/usr/bin/time -f "%e %M" ./target/perf/faultline run scenarios/mm1.ron --duration "$dur" --quiet --out "$FLOOR_DIR/fl" 2>&1)
   s=$(python3 -c "import json;print(json.load(open('$FLOOR_DIR/fl/summary.json'))['services'][0]['completed'])")
   w=$(python3 -c "import json;print(json.load(open('$FLOOR_DIR/fl/manifest.json'))['wall_seconds'])")
   echo "$out" | tail -1 > "$FLOOR_DIR/mem.$i"

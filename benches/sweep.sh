@@ -9,11 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${1:-1..=10}
-cargo build --release --quiet
+cargo build --profile perf --quiet
 DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
 rate() {
-  ./target/release/faultline sweep scenarios/metastable_retries.ron \
+  ./target/perf/faultline sweep scenarios/metastable_retries.ron \
     --set 'clients.shoppers.load.rate_per_s=150..=350:25' \
     --set 'clients.shoppers.policies[0].max_attempts=1,2,3,4' \
     --seeds "$SEEDS" -j "$1" --out "$DIR/j$1" |

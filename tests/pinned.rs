@@ -7,7 +7,7 @@
 //! `tests/policies.rs`, ...).
 //!
 //! When a change is *meant* to change behaviour, the pins change with it: run
-//! `FAULTLINE_BLESS=1 cargo test --profile quick-release --test pinned`, which rewrites
+//! `FAULTLINE_BLESS=1 cargo test --release --test pinned`, which rewrites
 //! `tests/data/pinned_runs.tsv`, and say in the commit why the runs differ.
 
 use faultline::engine::stable_hash_bytes;
