@@ -1,7 +1,8 @@
 //! faultline: a deterministic discrete-event simulator for distributed systems under failure.
 //!
 //! Layers, each knowing only the ones below it (see ARCHITECTURE.md):
-//! [`cli`] > [`runner`] > [`scenario`] > [`metrics`] > [`model`] > [`engine`].
+//! [`cli`] > [`sweep`] and [`check`] > [`report`] > [`runner`] > [`scenario`] > [`metrics`] > [`model`]
+//! > [`engine`].
 //!
 //! Build a scenario from RON text (or a [`model::SystemSpec`] in code) and run it:
 //!
@@ -18,6 +19,7 @@
 //! println!("trace hash {}", result.summary.trace_hash);
 //! ```
 
+pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod faults;

@@ -38,6 +38,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("runner", 5),
     ("report", 6),
     ("sweep", 7),
+    ("check", 7),
     ("cli", 8),
 ];
 

@@ -4,10 +4,12 @@
 //! bar are `table.rs` and `progress.rs`. No simulation logic lives here: commands parse, call
 //! the library, print, write files, and pick the exit code.
 //!
-//! Exit codes: 0 success; 1 a replay whose trace hash differs, or an unexpected failure (such
+//! Exit codes: 0 success; 1 a replay whose trace hash differs, an expectation `check` finds
+//! false, or an unexpected failure (such
 //! as an unwritable output directory); 2 bad input (an invalid scenario, a missing file, a bad
 //! flag); 3 a run stopped by one of its limits.
 
+mod check;
 mod progress;
 mod replay;
 mod report;
@@ -72,6 +74,26 @@ pub enum Command {
         after_help = "Examples:\n  faultline sweep scenarios/metastable_retries.ron --set clients.shoppers.load.rate_per_s=150..=350:25 --set 'clients.shoppers.policies[0].max_attempts=1,2,3,4' --seeds 1..=10 --out reports/metastable-sweep\n  (the same command with --resume continues it after Ctrl-C or kill)\n  faultline sweep scenarios/quickstart.ron --set services.db.workers=2,3,4 --set services.gateway.calls.storefront.timeout=300ms,1500ms --slo 'p99_ms<=400' -j 2\n  faultline sweep scenarios/mm1.ron --set services.server.workers=1,2 --seeds 1..=4 --shard 0/2 --out reports/s\n  faultline sweep scenarios/mm1.ron --set services.server.workers=1,2 --seeds 1..=4 --shard 1/2 --out reports/s\n  faultline sweep merge reports/s"
     )]
     Sweep(SweepArgs),
+    /// Run scenarios and judge their `expect` lists: one line per expectation and variant,
+    /// exit 0 when all hold, 1 when any fails (a resilience test for CI).
+    #[command(
+        after_help = "Examples:\n  faultline check scenarios/quickstart.ron\n  faultline check scenarios/*.ron --junit check.xml"
+    )]
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// One or more scenario files; each one's variants are all run.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Replace every file's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Also write the verdicts as JUnit XML (a testsuite per file, a testcase per
+    /// expectation and variant).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -220,6 +242,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::Validate(a) => validate::cmd_validate(a),
         Command::Report(a) => report::cmd_report(a).map(|_| 0),
         Command::Sweep(a) => sweep::cmd_sweep(a),
+        Command::Check(a) => check::cmd_check(a),
     };
     match result {
         Ok(code) => code,

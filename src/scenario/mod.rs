@@ -8,6 +8,7 @@
 mod autoscale;
 mod check;
 mod endpoints;
+pub mod expect;
 mod faults;
 pub mod overrides;
 mod policies;
@@ -40,6 +41,8 @@ pub struct Scenario {
     pub system: SystemSpec,
     /// What "recovered" means in fault figures.
     pub slo: Slo,
+    /// What the author claims a run shows (`expect`), judged per variant by `faultline check`.
+    pub expect: Vec<expect::Expectation>,
     /// Named variants (A/B): the same scenario with some fields replaced, each validated like
     /// the file. Empty when the file declares none. Variants have no variants of their own.
     pub variants: Vec<(String, Scenario)>,

@@ -27,7 +27,36 @@ pub struct RawScenario {
     pub faults: Vec<RawFault>,
     pub slo: Option<RawSlo>,
     #[serde(default)]
+    pub expect: Vec<RawExpect>,
+    #[serde(default)]
     pub variants: Vec<RawVariant>,
+}
+
+/// One claim about the run (`expect: [...]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum RawExpect {
+    Availability {
+        at_least: f64,
+        during_faults: Option<bool>,
+        client: Option<String>,
+        service: Option<String>,
+    },
+    P99 {
+        at_most: String,
+        client: Option<String>,
+        service: Option<String>,
+    },
+    RecoversWithin(String),
+    NotMetastable,
+    Metastable,
+    NoLostWrites,
+    NoSplitBrain,
+    RetryAmplification {
+        at_most: f64,
+        client: Option<String>,
+        service: Option<String>,
+    },
 }
 
 /// A named variant: the same scenario with some fields replaced (`set` maps field paths to

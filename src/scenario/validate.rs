@@ -487,6 +487,11 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
     }
 
     let slo = super::faults::slo(&mut c, &raw.slo);
+    let expect = {
+        let client_names: Vec<&str> = raw.clients.iter().map(|x| x.name.as_str()).collect();
+        let service_names: Vec<&str> = raw.services.iter().map(|x| x.name.as_str()).collect();
+        super::expect::expectations(&mut c, &raw.expect, &client_names, &service_names)
+    };
     // Replicas a Scale fault adds exist from the start, out of service until it adds them.
     for f in &raw.faults {
         if let RawFaultKind::Scale { service, replicas } = &f.fault {
@@ -558,6 +563,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
         limits,
         system,
         slo,
+        expect,
         variants: Vec::new(),
         warnings: Vec::new(),
     };

@@ -1,0 +1,182 @@
+//! `faultline check FILE...`: runs every scenario (each of its variants) and judges its
+//! `expect` list; one line per expectation, exit 0 when all hold, 1 when any fails, 2 for bad
+//! input, 3 when a run stops at a limit (its verdicts would judge a cut-short run). `--junit`
+//! writes the verdicts as JUnit XML for CI systems.
+
+use super::{CheckArgs, EXIT_BAD_INPUT, EXIT_LIMIT, EXIT_MISMATCH};
+use crate::check::{judge, Verdict};
+use crate::report::{self, frame::Frame};
+use crate::runner;
+use crate::scenario::{self, Overrides};
+use anyhow::{Context, Result};
+
+/// One file's verdicts, per variant.
+struct FileResult {
+    file: String,
+    runs: Vec<(String, Vec<Verdict>)>,
+}
+
+pub(super) fn cmd_check(a: CheckArgs) -> Result<i32> {
+    let overrides = Overrides {
+        seed: a.seed,
+        ..Default::default()
+    };
+    // Every file is loaded before anything runs, so bad input is found at once.
+    let mut loaded = Vec::new();
+    let mut bad = 0;
+    for f in &a.files {
+        match scenario::load_file(f, &overrides) {
+            Ok(l) => {
+                let file = f.display().to_string();
+                eprint!("{}", scenario::render_warnings(&file, &l.scenario.warnings));
+                loaded.push((file, l.scenario));
+            }
+            Err(e) => {
+                bad += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    if bad > 0 {
+        return Ok(EXIT_BAD_INPUT);
+    }
+    let mut results = Vec::new();
+    let (mut passed, mut failed, mut empty) = (0, 0, Vec::new());
+    for (file, sc) in &loaded {
+        let runs: Vec<(String, &scenario::Scenario)> = if sc.variants.is_empty() {
+            vec![("base".to_string(), sc)]
+        } else {
+            sc.variants.iter().map(|(n, v)| (n.clone(), v)).collect()
+        };
+        let mut fr = FileResult {
+            file: file.clone(),
+            runs: Vec::new(),
+        };
+        for (name, run_sc) in runs {
+            if run_sc.expect.is_empty() {
+                empty.push(if sc.variants.is_empty() {
+                    file.clone()
+                } else {
+                    format!("{file} [{name}]")
+                });
+                continue;
+            }
+            let (r, rec) = runner::run_traced(run_sc, None);
+            if let Some(hit) = &r.stopped {
+                eprintln!("error: {file} [{name}]: stopped early: {hit}");
+                return Ok(EXIT_LIMIT);
+            }
+            // Through the CSV text, as `faultline run` analyses it: the verdicts are the report's.
+            let frame = Frame::canonical(Frame::build(&rec.series, &run_sc.system, &r.summary));
+            let analysed = report::analyse(
+                run_sc,
+                report::Run {
+                    name: name.clone(),
+                    summary: r.summary,
+                    frame,
+                },
+            );
+            let verdicts = judge(run_sc, &analysed);
+            for v in &verdicts {
+                println!(
+                    "{} {file} [{name}] {}: {} (measured {})",
+                    if v.pass { "pass" } else { "FAIL" },
+                    v.path,
+                    v.claim,
+                    v.measured
+                );
+                if v.pass {
+                    passed += 1;
+                } else {
+                    failed += 1;
+                }
+            }
+            fr.runs.push((name, verdicts));
+        }
+        results.push(fr);
+    }
+    if !empty.is_empty() {
+        eprintln!(
+            "note: no expectations stated by {} (add `expect: [...]`; docs/scenario.md)",
+            empty.join(", ")
+        );
+    }
+    println!(
+        "{passed} passed, {failed} failed ({} expectation{} in {} file{})",
+        passed + failed,
+        if passed + failed == 1 { "" } else { "s" },
+        loaded.len(),
+        if loaded.len() == 1 { "" } else { "s" }
+    );
+    if let Some(path) = &a.junit {
+        std::fs::write(path, junit(&results))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(if failed > 0 { EXIT_MISMATCH } else { 0 })
+}
+
+/// JUnit XML: a `testsuite` per file, a `testcase` per expectation and variant, a `failure`
+/// with the measured value for each that fails.
+fn junit(results: &[FileResult]) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let total: usize = results
+        .iter()
+        .flat_map(|f| &f.runs)
+        .map(|(_, v)| v.len())
+        .sum();
+    let fails: usize = results
+        .iter()
+        .flat_map(|f| &f.runs)
+        .map(|(_, v)| v.iter().filter(|x| !x.pass).count())
+        .sum();
+    out.push_str(&format!(
+        "<testsuites name=\"faultline check\" tests=\"{total}\" failures=\"{fails}\">\n"
+    ));
+    for f in results {
+        let n: usize = f.runs.iter().map(|(_, v)| v.len()).sum();
+        let k: usize = f
+            .runs
+            .iter()
+            .map(|(_, v)| v.iter().filter(|x| !x.pass).count())
+            .sum();
+        out.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{k}\" errors=\"0\" skipped=\"0\">\n",
+            xml(&f.file)
+        ));
+        for (variant, verdicts) in &f.runs {
+            for v in verdicts {
+                let name = xml(&format!("[{variant}] {}: {}", v.path, v.claim));
+                let class = xml(&f.file);
+                if v.pass {
+                    out.push_str(&format!(
+                        "    <testcase name=\"{name}\" classname=\"{class}\"/>\n"
+                    ));
+                } else {
+                    out.push_str(&format!(
+                        "    <testcase name=\"{name}\" classname=\"{class}\">\n      <failure message=\"measured {}\" type=\"expectation\"/>\n    </testcase>\n",
+                        xml(&v.measured)
+                    ));
+                }
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+fn xml(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            c => o.push(c),
+        }
+    }
+    o
+}

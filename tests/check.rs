@@ -1,0 +1,273 @@
+//! `faultline check`: expectations judged against what the run must show by construction
+//! (a service whose every request takes 5 ms has a p99 of at least 5 ms; one that never fails
+//! is 100% available; a crash that outlasts the run is in force at the end), exit codes, and
+//! the JUnit XML that CI systems read.
+
+use std::process::Command;
+
+fn check(name: &str, text: &str, extra: &[&str]) -> (i32, String, String, std::path::PathBuf) {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("faultline-check-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("check")
+        .arg(&path)
+        .args(extra)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        dir,
+    )
+}
+
+/// api (5 ms, never fails) behind one client at a tenth of its capacity; `faults` and
+/// `expect` are spliced in.
+fn scenario(faults: &str, expect: &str) -> String {
+    format!(
+        r#"(name: "t", seed: 3, duration: "60s", warmup: "5s",
+            clients: [(name: "c", target: "api", load: Open(rate_per_s: 20.0), timeout: "1s")],
+            services: [(name: "api", workers: 1, service_time: Constant("5ms"), calls: [(to: "db", timeout: "100ms")]),
+                       (name: "db", workers: 4, service_time: Constant("1ms"))],
+            faults: [{faults}],
+            expect: [{expect}])"#
+    )
+}
+
+/// Each case: faults, one expectation, whether it must hold, a fragment of the measured value.
+#[test]
+fn expectations_are_judged_against_what_the_run_must_show() {
+    let cases: &[(&str, &str, bool, &str)] = &[
+        ("", "Availability(at_least: 0.999)", true, "100.00%"),
+        (
+            "",
+            r#"Availability(at_least: 1.0, service: "db")"#,
+            true,
+            "100.00%",
+        ),
+        ("", r#"P99(at_most: "4ms", client: "c")"#, false, "ms"),
+        ("", r#"P99(at_most: "50ms", service: "api")"#, true, "ms"),
+        ("", r#"P99(at_most: "900us", service: "db")"#, false, "ms"),
+        ("", "RetryAmplification(at_most: 1.0)", true, "1.000"),
+        ("", "NotMetastable", true, "no trigger"),
+        ("", "NoLostWrites", true, "no active-passive service"),
+        ("", "NoSplitBrain", true, "no active-passive service"),
+        // db hung for the second half of the run: every request fails from then on.
+        (
+            r#"(at: "30s", fault: Hang("db"))"#,
+            "Availability(at_least: 0.9)",
+            false,
+            "%",
+        ),
+        (
+            r#"(at: "30s", fault: Hang("db"))"#,
+            r#"RecoversWithin("10s")"#,
+            false,
+            "lasts to the end of the run",
+        ),
+        (
+            r#"(at: "30s", fault: Hang("db"))"#,
+            "NotMetastable",
+            false,
+            "lasts to the end of the run",
+        ),
+        // A 5 s hang: back soon after, never metastable.
+        (
+            r#"(at: "20s", for: "5s", fault: Hang("db"))"#,
+            r#"RecoversWithin("20s")"#,
+            true,
+            "after the last trigger",
+        ),
+        (
+            r#"(at: "20s", for: "5s", fault: Hang("db"))"#,
+            "NotMetastable",
+            true,
+            "ended recovered",
+        ),
+        (
+            r#"(at: "20s", for: "5s", fault: Hang("db"))"#,
+            "Availability(at_least: 0.99, during_faults: true)",
+            false,
+            "%",
+        ),
+    ];
+    for &(faults, expect, holds, measured) in cases {
+        let (code, out, err, _) = check("t.ron", &scenario(faults, expect), &[]);
+        let want = if holds { 0 } else { 1 };
+        assert_eq!(code, want, "{expect} with [{faults}]:\n{out}{err}");
+        let line = out.lines().find(|l| l.contains("expect[0]")).unwrap_or("");
+        assert!(
+            line.starts_with(if holds { "pass " } else { "FAIL " }),
+            "{line}"
+        );
+        assert!(line.contains(measured), "{measured:?} in {line}");
+        assert!(
+            out.contains(if holds {
+                "1 passed, 0 failed"
+            } else {
+                "0 passed, 1 failed"
+            }),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn p99_and_availability_measured_are_the_summarys() {
+    // The measured values are the run's own figures, as summary.json gives them.
+    let text = scenario(
+        "",
+        r#"P99(at_most: "1s", client: "c"), Availability(at_least: 0.5, client: "c")"#,
+    );
+    let (code, out, err, dir) = check("t.ron", &text, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let run = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["run", "t.ron", "--quiet", "--out", "r"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("r/summary.json")).unwrap()).unwrap();
+    let p99 = s["clients"][0]["latency"]["p99_ms"].as_f64().unwrap();
+    // The service time is 5 ms plus the db call's 1 ms: the p99 is at least 6 ms.
+    assert!(p99 >= 6.0, "{p99}");
+    let line = out.lines().find(|l| l.contains("expect[0]")).unwrap();
+    let shown = line
+        .rsplit("measured ")
+        .next()
+        .unwrap()
+        .trim_end_matches(')');
+    let shown_ms: f64 = shown.trim_end_matches("ms").parse().unwrap();
+    assert!((shown_ms - p99).abs() < 0.001, "{line} vs {p99}");
+}
+
+#[test]
+fn variants_expect_differently_and_each_is_judged() {
+    let text = scenario(
+        r#"(at: "20s", for: "10s", fault: Hang("db"))"#,
+        "Availability(at_least: 0.99)",
+    )
+    .trim_end_matches(')')
+    .to_string()
+        + r#", variants: [(name: "as-is"), (name: "lenient", set: {"expect": [Availability(at_least: 0.5)]})])"#;
+    let (code, out, err, _) = check("v.ron", &text, &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("FAIL ")
+                && l.contains("[as-is] expect[0]: availability >= 99.00%")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("pass ")
+                && l.contains("[lenient] expect[0]: availability >= 50.00%")),
+        "{out}"
+    );
+}
+
+#[test]
+fn exit_codes_and_junit_xml() {
+    // Bad input: 2, before anything runs.
+    for (expect, fragment) in [
+        (
+            r#"P99(at_most: "1s", client: "nobody")"#,
+            "expect[0].client",
+        ),
+        (
+            r#"P99(at_most: "1s", client: "c", service: "db")"#,
+            "not both",
+        ),
+        (
+            r#"Availability(at_least: 0.9, during_faults: true, service: "db")"#,
+            "expect[0].during_faults",
+        ),
+        ("RetryAmplification(at_most: 0.5)", "at least 1"),
+        (r#"RecoversWithin(10)"#, "expect[0]"),
+    ] {
+        let (code, _, err, _) = check("bad.ron", &scenario("", expect), &[]);
+        assert_eq!(code, 2, "{expect}: {err}");
+        assert!(err.contains(fragment), "{fragment:?} in {err}");
+    }
+    // A limit: 3.
+    let limited = scenario("", "NotMetastable")
+        .replace("seed: 3,", "seed: 3, limits: (max_live_requests: 3),");
+    let (code, _, err, _) = check("lim.ron", &limited, &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("max_live_requests"), "{err}");
+    // JUnit: one testcase per expectation, a failure element for each that fails, counts that
+    // add up, names and messages escaped.
+    let text = scenario(
+        "",
+        r#"P99(at_most: "4ms", client: "c"), Availability(at_least: 0.5)"#,
+    );
+    let (code, out, _, dir) = check("j.ron", &text, &["--junit", "out.xml"]);
+    assert_eq!(code, 1, "{out}");
+    let xml = std::fs::read_to_string(dir.join("out.xml")).unwrap();
+    assert!(
+        xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites "),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"tests="2" failures="1""#), "{xml}");
+    assert_eq!(xml.matches("<testsuite ").count(), 1, "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
+    assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
+    assert!(xml.contains("p99 &lt;= 4ms (client c)"), "{xml}");
+    assert!(
+        xml.contains(r#"classname=""#) && xml.contains("<failure message=\"measured "),
+        "{xml}"
+    );
+    assert!(
+        !xml.contains("<=") && !xml.contains(">="),
+        "unescaped: {xml}"
+    );
+    assert_eq!(
+        xml.matches("<testsuite ").count(),
+        xml.matches("</testsuite>").count()
+    );
+    assert!(xml.trim_end().ends_with("</testsuites>"));
+}
+
+/// The shipped scenarios' expectations hold (CI runs the same command), and the two that state
+/// a collapse and its fix judge both variants.
+#[test]
+fn shipped_scenarios_keep_their_claims() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let files: Vec<std::path::PathBuf> = std::fs::read_dir(format!("{root}/scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .arg("check")
+        .args(&files)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("[no-budget] expect[0]: metastable"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[budget] expect[0]: not metastable"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[fail-fast] expect[1]: p99 <= 1.5s"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("FAIL "), "{stdout}");
+}
