@@ -20,6 +20,10 @@ pub struct Verdict {
     pub pass: bool,
     /// What the run showed, e.g. `99.62%` or `not back by the end (watched 30 s)`.
     pub measured: String,
+    /// How badly it failed, for ranking failures: 0 when it holds; the shortfall relative to
+    /// the bound for a figure (0.1: 10% past it); 1 for a claim that is simply false, or a
+    /// figure with nothing to judge; 2 for a recovery that never came.
+    pub miss: f64,
 }
 
 /// Every expectation of `sc` judged on its analysed run `a`, in the file's order.
@@ -48,7 +52,10 @@ fn judge_one(sc: &Scenario, a: &Analysed, e: &Expectation) -> Verdict {
         claim,
         pass,
         measured,
+        miss: if pass { 0.0 } else { 1.0 },
     };
+    // Past the bound, relative to it (0 when within).
+    let past = |over: f64, bound: f64| (over / bound.abs().max(1e-12)).max(0.0);
     let share = |good: u64, all: u64| (all > 0).then(|| good as f64 / all as f64);
     match &e.expect {
         Expect::Availability {
@@ -80,7 +87,10 @@ fn judge_one(sc: &Scenario, a: &Analysed, e: &Expectation) -> Verdict {
                 }
             };
             match measured {
-                Some(m) => verdict(claim, m >= *at_least, pct(m)),
+                Some(m) => Verdict {
+                    miss: past(*at_least - m, *at_least),
+                    ..verdict(claim, m >= *at_least, pct(m))
+                },
                 None => verdict(
                     claim,
                     false,
@@ -105,24 +115,33 @@ fn judge_one(sc: &Scenario, a: &Analysed, e: &Expectation) -> Verdict {
                     .map(|l| l.p99_ms),
             };
             match lat {
-                Some(ms) => verdict(
-                    claim,
-                    ms * 1e6 <= at_most.0 as f64,
-                    format_duration((ms * 1e6).round() as u64),
-                ),
+                Some(ms) => Verdict {
+                    miss: past(ms * 1e6 - at_most.0 as f64, at_most.0 as f64),
+                    ..verdict(
+                        claim,
+                        ms * 1e6 <= at_most.0 as f64,
+                        format_duration((ms * 1e6).round() as u64),
+                    )
+                },
                 None => verdict(claim, false, "no ok request: nothing to judge".into()),
             }
         }
         Expect::RecoversWithin(d) => {
             let claim = format!("recovers within {}", format_duration(d.0));
             match (&a.cascade.ending, h.recovered_after_s) {
-                (_, Some(x)) => verdict(
-                    claim,
-                    x * 1e9 <= d.0 as f64,
-                    format!("back {} after the last trigger", secs(x)),
-                ),
+                (_, Some(x)) => Verdict {
+                    miss: past(x * 1e9 - d.0 as f64, d.0 as f64).min(1.0),
+                    ..verdict(
+                        claim,
+                        x * 1e9 <= d.0 as f64,
+                        format!("back {} after the last trigger", secs(x)),
+                    )
+                },
                 (Ending::NoTrigger, None) => verdict(claim, true, "no trigger".into()),
-                (ending, None) => verdict(claim, false, not_back(a, ending)),
+                (ending, None) => Verdict {
+                    miss: 2.0,
+                    ..verdict(claim, false, not_back(a, ending))
+                },
             }
         }
         Expect::NotMetastable => {
@@ -204,7 +223,10 @@ fn judge_one(sc: &Scenario, a: &Analysed, e: &Expectation) -> Verdict {
                 }
             };
             match m {
-                Some(m) => verdict(claim, m <= *at_most, format!("{m:.3}")),
+                Some(m) => Verdict {
+                    miss: past(m - *at_most, *at_most),
+                    ..verdict(claim, m <= *at_most, format!("{m:.3}"))
+                },
                 None => verdict(claim, false, "no call made: nothing to judge".into()),
             }
         }

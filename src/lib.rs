@@ -29,4 +29,5 @@ pub mod policy;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod search;
 pub mod sweep;

@@ -123,9 +123,17 @@ fn every_help_example_runs() {
         &["report"],
         &["sweep"],
         &["sweep", "merge"],
+        &["check"],
+        &["search"],
     ] {
-        let examples = help_examples(command);
+        let mut examples = help_examples(command);
         assert!(!examples.is_empty(), "{command:?} --help shows no example");
+        if command == ["search"] {
+            // Its example finds the planted failure: exit 1 is the answer it must give.
+            for e in &mut examples {
+                e.push_str(" || [ $? -eq 1 ]");
+            }
+        }
         let dir = workdir(&format!("help-{}", command.join("-")));
         sh(&dir, &examples.join("\n"));
     }

@@ -39,7 +39,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("report", 6),
     ("sweep", 7),
     ("check", 7),
-    ("cli", 8),
+    ("search", 8),
+    ("cli", 9),
 ];
 
 fn src() -> PathBuf {

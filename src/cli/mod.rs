@@ -15,6 +15,7 @@ mod replay;
 mod report;
 mod run;
 mod rundir;
+mod search;
 mod sweep;
 mod table;
 mod validate;
@@ -80,6 +81,31 @@ pub enum Command {
         after_help = "Examples:\n  faultline check scenarios/quickstart.ron\n  faultline check scenarios/*.ron --junit check.xml"
     )]
     Check(CheckArgs),
+    /// Draw fault schedules from the scenario's `fault_space`, run them in parallel, and write
+    /// the worst that break its `expect` list, each shrunk to fewer and shorter faults, as
+    /// scenario files (exit 1 when any is found).
+    #[command(
+        after_help = "Example:\n  faultline search scenarios/search_planted.ron --budget 100 --out reports/planted-search"
+    )]
+    Search(SearchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SearchArgs {
+    /// The scenario file; it needs `expect` and `fault_space` (docs/scenario.md).
+    pub file: PathBuf,
+    /// Schedules to draw and run.
+    #[arg(long, default_value_t = 200)]
+    pub budget: u64,
+    /// How many of the worst failing schedules to shrink and write.
+    #[arg(long, default_value_t = 3)]
+    pub keep: usize,
+    /// Threads (default one per core; never more than the cores or the schedules).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    /// Output directory [default: reports/<file name>-search].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -243,6 +269,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         Command::Report(a) => report::cmd_report(a).map(|_| 0),
         Command::Sweep(a) => sweep::cmd_sweep(a),
         Command::Check(a) => check::cmd_check(a),
+        Command::Search(a) => search::cmd_search(a),
     };
     match result {
         Ok(code) => code,

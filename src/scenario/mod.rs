@@ -43,6 +43,8 @@ pub struct Scenario {
     pub slo: Slo,
     /// What the author claims a run shows (`expect`), judged per variant by `faultline check`.
     pub expect: Vec<expect::Expectation>,
+    /// What `faultline search` draws fault schedules from (None: the file has no `fault_space`).
+    pub fault_space: Option<FaultSpace>,
     /// Named variants (A/B): the same scenario with some fields replaced, each validated like
     /// the file. Empty when the file declares none. Variants have no variants of their own.
     pub variants: Vec<(String, Scenario)>,
@@ -51,6 +53,20 @@ pub struct Scenario {
     /// too, under `variants[k]`.
     pub warnings: Vec<Problem>,
 }
+
+/// The space `faultline search` draws fault schedules from: each drawn fault is one of `kinds`
+/// (the file's `fault_space.faults[k]`, validated as a scripted fault would be), starting in
+/// `window` and lasting within `durations`; at most `max_faults` at once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultSpace {
+    pub kinds: usize,
+    pub max_faults: u32,
+    pub window: (SimDuration, SimDuration),
+    pub durations: (SimDuration, SimDuration),
+}
+
+/// The most faults a search draws into one schedule.
+pub const MAX_SEARCH_FAULTS: i64 = 8;
 
 /// The most variants a scenario may declare.
 pub const MAX_VARIANTS: usize = 8;

@@ -28,8 +28,21 @@ pub struct RawScenario {
     pub slo: Option<RawSlo>,
     #[serde(default)]
     pub expect: Vec<RawExpect>,
+    pub fault_space: Option<RawFaultSpace>,
     #[serde(default)]
     pub variants: Vec<RawVariant>,
+}
+
+/// What `faultline search` may draw fault schedules from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "FaultSpace")]
+pub struct RawFaultSpace {
+    pub faults: Vec<RawFaultKind>,
+    pub max_faults: Option<i64>,
+    /// Earliest and latest start.
+    pub window: Option<(String, String)>,
+    /// Shortest and longest fault.
+    pub durations: Option<(String, String)>,
 }
 
 /// One claim about the run (`expect: [...]`).

@@ -1,0 +1,143 @@
+//! `faultline search` on a planted failure (scenarios/search_planted.ron): of four fault kinds
+//! only a long hang of db breaks the 98% availability the scenario expects. The search must find
+//! it, shrink every finding to that single fault with a length between the break point and
+//! twice it, write findings `check` fails, and give the same files for any thread count.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn faultline(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn workdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-search-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn planted() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/search_planted.ron"
+    ))
+    .unwrap()
+}
+
+/// The drawn faults of a finding: the scripted faults in its `faults` list.
+fn drawn_faults(text: &str) -> Vec<String> {
+    let start = text.find("    faults: [").expect("a faults list");
+    let end = start + text[start..].find("\n    ],").unwrap();
+    text[start..end]
+        .lines()
+        .filter(|l| l.contains("fault:"))
+        .map(|l| l.trim().to_string())
+        .collect()
+}
+
+fn ms(field: &str, line: &str) -> u64 {
+    let k = line.find(&format!("{field}: \"")).unwrap() + field.len() + 3;
+    line[k..].split("ms").next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn the_planted_failure_is_found_and_shrunk_to_itself() {
+    let dir = workdir("planted");
+    std::fs::write(dir.join("p.ron"), planted()).unwrap();
+    let run = |j: &str, out: &str| {
+        let o = faultline(
+            &dir,
+            &["search", "p.ron", "--budget", "60", "-j", j, "--out", out],
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let out = run("2", "s2");
+    assert!(out.contains("60 schedules"), "{out}");
+    let mut findings = 0;
+    for k in 1..=3 {
+        let f = dir.join(format!("s2/finding-{k}.ron"));
+        if !f.exists() {
+            break;
+        }
+        findings += 1;
+        let text = std::fs::read_to_string(&f).unwrap();
+        let faults = drawn_faults(&text);
+        assert_eq!(faults.len(), 1, "shrunk to one fault: {faults:?}");
+        assert!(faults[0].contains("fault: Hang(\"db\")"), "{faults:?}");
+        // Between the break point (2.0 s holds, 2.3 s breaks) and twice it.
+        let length = ms("for", &faults[0]);
+        assert!((2_000..=4_700).contains(&length), "{length} ms: {faults:?}");
+        // The finding is a scenario that `check` fails.
+        let c = faultline(&dir, &["check", f.to_str().unwrap()]);
+        assert_eq!(
+            c.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&c.stdout)
+        );
+    }
+    assert!(findings >= 1, "{out}");
+    // The same findings for one thread: the files are the same but for the directory named.
+    run("1", "s1");
+    for name in ["findings.md", "finding-1.ron"] {
+        let one = std::fs::read_to_string(dir.join("s1").join(name)).unwrap();
+        let two = std::fs::read_to_string(dir.join("s2").join(name)).unwrap();
+        assert!(
+            one.replace("s1/", "s2/") == two,
+            "{name} differs:\n{one}\n{two}"
+        );
+    }
+}
+
+#[test]
+fn without_the_hang_nothing_breaks() {
+    // The other three kinds, alone or up to three at once, all hold the expectation.
+    let dir = workdir("harmless");
+    let text = planted().replace("            Hang(\"db\"),\n", "");
+    assert!(!text.contains("Hang("));
+    std::fs::write(dir.join("h.ron"), text).unwrap();
+    let o = faultline(&dir, &["search", "h.ron", "--budget", "40", "--out", "s"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("40 schedules") && out.contains(": 0 break"),
+        "{out}"
+    );
+}
+
+#[test]
+fn search_without_a_space_or_expectations_is_bad_input() {
+    let dir = workdir("bad");
+    let no_space = planted();
+    let cut = no_space.find("    fault_space:").unwrap();
+    std::fs::write(dir.join("a.ron"), format!("{}\n)\n", &no_space[..cut])).unwrap();
+    let o = faultline(&dir, &["search", "a.ron"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no fault_space"));
+    let no_expect = planted().replace("    expect: [Availability(at_least: 0.98)],\n", "");
+    std::fs::write(dir.join("b.ron"), no_expect).unwrap();
+    let o = faultline(&dir, &["search", "b.ron"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no expect list"));
+    // A kind that names nothing is found by validation, at its path.
+    let bad_kind = planted().replace("Hang(\"db\")", "Hang(\"dbx\")");
+    std::fs::write(dir.join("c.ron"), bad_kind).unwrap();
+    let o = faultline(&dir, &["validate", "c.ron"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("fault_space.faults[3]"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
