@@ -9,8 +9,7 @@
 
 use crate::check::{judge, Verdict};
 use crate::engine::{format_duration, RngStream};
-use crate::report::{self, frame::Frame};
-use crate::runner;
+use crate::report;
 use crate::scenario::{self, overrides, FaultSpace, Overrides, SpanIndex};
 
 /// One drawn fault: kind `kind` of the space, from `at_ms` for `for_ms`.
@@ -138,19 +137,10 @@ pub fn evaluate(s: &Space, schedule: &[Drawn], seed: Option<u64>) -> Result<Judg
         ..Default::default()
     };
     let sc = scenario::from_str(&text, &s.file, &o).map_err(|e| e.to_string())?;
-    let (r, rec) = runner::run_traced(&sc, None);
-    if let Some(hit) = &r.stopped {
+    let (a, stopped) = report::run_and_analyse(&sc, "");
+    if let Some(hit) = stopped {
         return Err(format!("a run stopped early: {hit}"));
     }
-    let frame = Frame::canonical(Frame::build(&rec.series, &sc.system, &r.summary));
-    let a = report::analyse(
-        &sc,
-        report::Run {
-            name: String::new(),
-            summary: r.summary,
-            frame,
-        },
-    );
     let verdicts = judge(&sc, &a);
     let miss = verdicts.iter().map(|v| v.miss).sum();
     Ok(Judged {

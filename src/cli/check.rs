@@ -5,8 +5,7 @@
 
 use super::{CheckArgs, EXIT_BAD_INPUT, EXIT_LIMIT, EXIT_MISMATCH};
 use crate::check::{judge, Verdict};
-use crate::report::{self, frame::Frame};
-use crate::runner;
+use crate::report;
 use crate::scenario::{self, Overrides};
 use anyhow::{Context, Result};
 
@@ -61,21 +60,11 @@ pub(super) fn cmd_check(a: CheckArgs) -> Result<i32> {
                 });
                 continue;
             }
-            let (r, rec) = runner::run_traced(run_sc, None);
-            if let Some(hit) = &r.stopped {
+            let (analysed, stopped) = report::run_and_analyse(run_sc, &name);
+            if let Some(hit) = stopped {
                 eprintln!("error: {file} [{name}]: stopped early: {hit}");
                 return Ok(EXIT_LIMIT);
             }
-            // Through the CSV text, as `faultline run` analyses it: the verdicts are the report's.
-            let frame = Frame::canonical(Frame::build(&rec.series, &run_sc.system, &r.summary));
-            let analysed = report::analyse(
-                run_sc,
-                report::Run {
-                    name: name.clone(),
-                    summary: r.summary,
-                    frame,
-                },
-            );
             let verdicts = judge(run_sc, &analysed);
             for v in &verdicts {
                 println!(

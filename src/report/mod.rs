@@ -215,6 +215,26 @@ pub fn tail_windows(scenario: &Scenario, frame: &Frame) -> usize {
     ((scenario.slo.metastable_after.0 as f64 / 1e9 / w).round() as usize).max(1)
 }
 
+/// Runs `scenario` and analyses it as `faultline run` would (the frame through the CSV text,
+/// so the verdicts are those the report writes); with the limit that stopped it, if one did.
+/// Sweeps, `check` and `search` judge runs through this.
+pub fn run_and_analyse(
+    scenario: &Scenario,
+    name: &str,
+) -> (Analysed, Option<crate::engine::LimitHit>) {
+    let (r, rec) = crate::runner::run_traced(scenario, None);
+    let frame = Frame::canonical(Frame::build(&rec.series, &scenario.system, &r.summary));
+    let a = analyse(
+        scenario,
+        Run {
+            name: name.to_string(),
+            summary: r.summary,
+            frame,
+        },
+    );
+    (a, r.stopped)
+}
+
 /// Analyses one run.
 pub fn analyse(scenario: &Scenario, run: Run) -> Analysed {
     let spec = &scenario.system;

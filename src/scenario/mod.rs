@@ -115,20 +115,7 @@ impl ScenarioError {
 }
 
 fn render_problems(file: &str, problems: &[Problem]) -> String {
-    let mut out = String::new();
-    for p in problems {
-        out.push_str(file);
-        if let (Some(l), Some(c)) = (p.line, p.col) {
-            out.push_str(&format!(":{l}:{c}"));
-        }
-        out.push_str(": ");
-        if !p.path.is_empty() {
-            out.push_str(&p.path);
-            out.push_str(": ");
-        }
-        out.push_str(&p.message);
-        out.push('\n');
-    }
+    let mut out = warnings::lines("", file, problems);
     let n = problems.len();
     out.push_str(&format!(
         "{n} problem{} in {file}; the scenario reference is docs/scenario.md",

@@ -10,8 +10,7 @@
 pub mod page;
 pub mod store;
 
-use crate::report::{self, frame::Frame};
-use crate::runner;
+use crate::report;
 use crate::scenario::{self, overrides, Overrides, RawScenario, Scenario};
 
 /// The figures recorded per run, in CSV order (the verdicts are the report's: docs/analysis.md).
@@ -524,17 +523,8 @@ pub fn run_one(plan: &Plan, point: usize, seed_index: usize) -> Result<RunRow, S
     };
     let sc: Scenario =
         scenario::from_str(&plan.points[point].text, &plan.file, &o).map_err(|e| e.to_string())?;
-    let (r, rec) = runner::run_traced(&sc, None);
-    // Through the CSV text, so the verdicts are those `faultline run` would write.
-    let frame = Frame::canonical(Frame::build(&rec.series, &sc.system, &r.summary));
-    let a = report::analyse(
-        &sc,
-        report::Run {
-            name: String::new(),
-            summary: r.summary,
-            frame,
-        },
-    );
+    // As `faultline run` analyses it, so the verdicts are those its report would write.
+    let (a, stopped) = report::run_and_analyse(&sc, "");
     let h = &a.headline;
     let metrics = [
         h.availability,
@@ -566,7 +556,7 @@ pub fn run_one(plan: &Plan, point: usize, seed_index: usize) -> Result<RunRow, S
         ending: h.ending.clone(),
         sustained_by: h.sustained_by.clone(),
         trace_hash: h.trace_hash.clone(),
-        stopped_by: r.stopped.map(|s| s.limit.to_string()),
+        stopped_by: stopped.map(|s| s.limit.to_string()),
     })
 }
 
