@@ -86,6 +86,12 @@ fn the_planted_failure_is_found_and_shrunk_to_itself() {
             "{}",
             String::from_utf8_lossy(&c.stdout)
         );
+        // ... that runs and replays bit for bit.
+        let r = format!("run-{k}");
+        let o = faultline(&dir, &["run", f.to_str().unwrap(), "--quiet", "--out", &r]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = faultline(&dir, &["replay", &r]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     assert!(findings >= 1, "{out}");
     // The same findings for one thread: the files are the same but for the directory named.
