@@ -18,6 +18,40 @@ pub struct Drawn {
     pub at_ms: u64,
     pub for_ms: u64,
     pub kind: usize,
+    /// Times its strength was halved by shrinking (see [`soften`]); 0 as drawn.
+    pub softened: u8,
+}
+
+/// A fault kind's text with its strength halved `n` times: a `factor` or `multiplier` moves
+/// halfway to 1 each time, a `rate` halves. Kinds without such a field come back unchanged
+/// (None when there was nothing to soften).
+pub fn soften(kind: &str, n: u8) -> Option<String> {
+    let mut out = kind.to_string();
+    let mut changed = false;
+    for (field, toward_one) in [("factor", true), ("multiplier", true), ("rate", false)] {
+        let key = format!("{field}: ");
+        let Some(k) = out.find(&key) else { continue };
+        // `rate` inside another name (`error_rate`) is not this field.
+        if out[..k].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let start = k + key.len();
+        let end = out[start..]
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == 'e' || c == '-'))
+            .map_or(out.len(), |e| start + e);
+        let Ok(x) = out[start..end].parse::<f64>() else {
+            continue;
+        };
+        let scale = 0.5f64.powi(n as i32);
+        let y = if toward_one {
+            1.0 + (x - 1.0) * scale
+        } else {
+            x * scale
+        };
+        out.replace_range(start..end, &format!("{y:?}"));
+        changed = true;
+    }
+    changed.then_some(out)
 }
 
 /// What a search draws from, read from the scenario's text.
@@ -104,6 +138,7 @@ pub fn draw(s: &Space, index: u64) -> Vec<Drawn> {
             kind: rng.below(s.kinds.len() as u64) as usize,
             at_ms: w0 + rng.below(w1.saturating_sub(w0) + 1),
             for_ms: d0 + rng.below(d1.max(d0) - d0 + 1),
+            softened: 0,
         })
         .collect();
     out.sort();
@@ -117,7 +152,9 @@ pub fn text_of(s: &Space, schedule: &[Drawn]) -> String {
     for d in schedule {
         items.push(format!(
             "(at: \"{}ms\", for: \"{}ms\", fault: {})",
-            d.at_ms, d.for_ms, s.kinds[d.kind]
+            d.at_ms,
+            d.for_ms,
+            kind_text(s, d)
         ));
     }
     let list = format!("[\n        {},\n    ]", items.join(",\n        "));
@@ -127,6 +164,14 @@ pub fn text_of(s: &Space, schedule: &[Drawn]) -> String {
     // a line of its own, as the other fields have.
     text.replacen("(faults: [\n", "(\n    faults: [\n", 1)
         .replacen("\n    ], \n", "\n    ],\n", 1)
+}
+
+/// The kind of `d` as written into a schedule, softened as shrinking left it.
+fn kind_text(s: &Space, d: &Drawn) -> String {
+    match d.softened {
+        0 => s.kinds[d.kind].clone(),
+        n => soften(&s.kinds[d.kind], n).unwrap_or_else(|| s.kinds[d.kind].clone()),
+    }
 }
 
 /// Runs `schedule` (with `seed`, or the file's) and judges it.
@@ -152,7 +197,7 @@ pub fn evaluate(s: &Space, schedule: &[Drawn], seed: Option<u64>) -> Result<Judg
 
 /// A smaller schedule that still fails: faults dropped one at a time while it still fails, then
 /// each remaining fault halved in length while it still fails (not below the space's
-/// shortest). Returns it judged, and the runs spent.
+/// shortest), then its strength halved while it still fails. Returns it judged, and the runs spent.
 pub fn shrink(s: &Space, failing: &Judged, budget: usize) -> Result<(Judged, usize), String> {
     let mut best = failing.clone();
     let mut runs = 0;
@@ -181,6 +226,23 @@ pub fn shrink(s: &Space, failing: &Judged, budget: usize) -> Result<(Judged, usi
             best = j;
         }
     }
+    // Then each fault's strength (a slowdown's factor, an error rate, a surge's multiplier),
+    // halved toward harmless while it still fails, at most 6 times (1/64 of the way).
+    for i in 0..best.schedule.len() {
+        while best.schedule[i].softened < 6
+            && runs < budget
+            && soften(&s.kinds[best.schedule[i].kind], 1).is_some()
+        {
+            let mut trial = best.schedule.clone();
+            trial[i].softened += 1;
+            runs += 1;
+            let j = evaluate(s, &trial, None)?;
+            if !j.fails() {
+                break;
+            }
+            best = j;
+        }
+    }
     Ok((best, runs))
 }
 
@@ -191,10 +253,46 @@ pub fn describe(s: &Space, schedule: &[Drawn]) -> Vec<String> {
         .map(|d| {
             format!(
                 "{} at {} for {}",
-                s.kinds[d.kind],
+                kind_text(s, d),
                 format_duration(d.at_ms * 1_000_000),
                 format_duration(d.for_ms * 1_000_000)
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::soften;
+
+    #[test]
+    fn softening_halves_the_strength_and_nothing_else() {
+        let cases: &[(&str, u8, Option<&str>)] = &[
+            (
+                r#"Slowdown(target: "db", factor: 5.0)"#,
+                1,
+                Some(r#"Slowdown(target: "db", factor: 3.0)"#),
+            ),
+            (
+                r#"Slowdown(target: "db", factor: 5.0)"#,
+                2,
+                Some(r#"Slowdown(target: "db", factor: 2.0)"#),
+            ),
+            (
+                r#"Errors(target: "api/1", rate: 0.4)"#,
+                1,
+                Some(r#"Errors(target: "api/1", rate: 0.2)"#),
+            ),
+            (
+                r#"Spike(client: "c", multiplier: 3.0)"#,
+                1,
+                Some(r#"Spike(client: "c", multiplier: 2.0)"#),
+            ),
+            (r#"Hang("db")"#, 1, None),
+            (r#"Crash("db/0")"#, 3, None),
+        ];
+        for &(kind, n, want) in cases {
+            assert_eq!(soften(kind, n).as_deref(), want, "{kind} x{n}");
+        }
+    }
 }

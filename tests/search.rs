@@ -147,3 +147,36 @@ fn search_without_a_space_or_expectations_is_bad_input() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn shrinking_softens_a_fault_while_it_still_fails() {
+    // Only a slowdown of db by 200x in the space. db's 16 workers at 5 ms x f serve
+    // 3,200 / f requests a second: above the 100/s offered (harmless in the long run) for
+    // f < 32. Shrinking halves the way to 1 while the failure holds, so it must come down from
+    // 200 (to 100.5 or 50.75) and cannot reach 25.9, which db keeps up with.
+    let dir = workdir("soften");
+    let text = planted();
+    let i = text
+        .find("        faults: [\n            Slowdown")
+        .unwrap();
+    let j = text.find("        ],\n        max_faults").unwrap();
+    let text = format!(
+        "{}        faults: [\n            Slowdown(target: \"db\", factor: 200.0),\n{}",
+        &text[..i],
+        &text[j..]
+    );
+    std::fs::write(dir.join("s.ron"), text).unwrap();
+    let o = faultline(&dir, &["search", "s.ron", "--budget", "30", "--out", "s"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let finding = std::fs::read_to_string(dir.join("s/finding-1.ron")).unwrap();
+    let faults = drawn_faults(&finding);
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    let k = faults[0].find("factor: ").unwrap() + "factor: ".len();
+    let factor: f64 = faults[0][k..].split(')').next().unwrap().parse().unwrap();
+    assert!((30.0..200.0).contains(&factor), "{factor}: {faults:?}");
+}
