@@ -35,6 +35,21 @@ fn pct(x: f64) -> String {
     format!("{:.2}%", x * 100.0)
 }
 
+/// `x` as a percentage with enough decimals to tell it from `bound` (97.996% against 98%, not
+/// a failing "98.00%").
+fn pct_vs(x: f64, bound: f64) -> String {
+    (2..=6)
+        .map(|d| format!("{:.*}%", d, x * 100.0))
+        .find(|s| {
+            *s != format!(
+                "{:.*}%",
+                s.len() - s.find('.').unwrap_or(0) - 2,
+                bound * 100.0
+            )
+        })
+        .unwrap_or_else(|| format!("{:.6}%", x * 100.0))
+}
+
 fn scope_words(sc: &Scenario, s: &Scope) -> String {
     match s {
         Scope::System => "system".into(),
@@ -89,7 +104,7 @@ fn judge_one(sc: &Scenario, a: &Analysed, e: &Expectation) -> Verdict {
             match measured {
                 Some(m) => Verdict {
                     miss: past(*at_least - m, *at_least),
-                    ..verdict(claim, m >= *at_least, pct(m))
+                    ..verdict(claim, m >= *at_least, pct_vs(m, *at_least))
                 },
                 None => verdict(
                     claim,
@@ -250,5 +265,22 @@ fn not_back(a: &Analysed, ending: &Ending) -> String {
             ),
             None => format!("not back ({})", ending.name()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pct_vs;
+
+    #[test]
+    fn a_measured_share_is_never_printed_equal_to_a_bound_it_misses() {
+        for (x, bound, want) in [
+            (0.9863, 0.85, "98.63%"),
+            (0.97997, 0.98, "97.997%"),
+            (0.9799996, 0.98, "97.99996%"),
+            (0.98, 0.98, "98.000000%"),
+        ] {
+            assert_eq!(pct_vs(x, bound), want, "{x} vs {bound}");
+        }
     }
 }

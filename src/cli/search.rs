@@ -98,6 +98,9 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
         broke,
         worst.len()
     );
+    // Everything is written before anything is said, so a reader that stops early (`| head`)
+    // does not stop the files.
+    let mut said = String::new();
     let mut seen: Vec<Vec<search::Drawn>> = Vec::new();
     let mut n = 0;
     for r in shrunk {
@@ -133,19 +136,20 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
         let body = search::text_of(&space, &s.schedule);
         std::fs::write(out.join(&name), format!("{header}{body}"))
             .with_context(|| format!("cannot write {}", out.join(&name).display()))?;
-        println!(
+        let _ = writeln!(
+            said,
             "{}/{name}: {} fault{}:",
             out.display(),
             faults.len(),
             if faults.len() == 1 { "" } else { "s" }
         );
         for f in &faults {
-            println!("  {f}");
+            let _ = writeln!(said, "  {f}");
         }
         for f in &failed {
-            println!("  fails {f}");
+            let _ = writeln!(said, "  fails {f}");
         }
-        println!("  fails on {held} of {SEEDS_TRIED} other seeds");
+        let _ = writeln!(said, "  fails on {held} of {SEEDS_TRIED} other seeds");
         let _ = write!(
             md,
             "\n## {name}\n\nFrom schedule {k} ({} faults, miss {:.3}), shrunk in {runs} runs.\n\nFaults:\n",
@@ -171,6 +175,7 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
     }
     std::fs::write(out.join("findings.md"), md)
         .with_context(|| format!("cannot write {}", out.join("findings.md").display()))?;
+    print!("{said}");
     println!("wrote {}/findings.md", out.display());
     Ok(EXIT_MISMATCH)
 }
