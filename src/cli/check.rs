@@ -42,11 +42,7 @@ pub(super) fn cmd_check(a: CheckArgs) -> Result<i32> {
     let mut results = Vec::new();
     let (mut passed, mut failed, mut empty) = (0, 0, Vec::new());
     for (file, sc) in &loaded {
-        let runs: Vec<(String, &scenario::Scenario)> = if sc.variants.is_empty() {
-            vec![("base".to_string(), sc)]
-        } else {
-            sc.variants.iter().map(|(n, v)| (n.clone(), v)).collect()
-        };
+        let runs = sc.runs();
         let mut fr = FileResult {
             file: file.clone(),
             runs: Vec::new(),
@@ -107,27 +103,24 @@ pub(super) fn cmd_check(a: CheckArgs) -> Result<i32> {
 /// JUnit XML: a `testsuite` per file, a `testcase` per expectation and variant, a `failure`
 /// with the measured value for each that fails.
 fn junit(results: &[FileResult]) -> String {
+    // (tests, failures) per file; the totals are their sums.
+    let counts: Vec<(usize, usize)> = results
+        .iter()
+        .map(|f| {
+            let verdicts = f.runs.iter().flat_map(|(_, v)| v);
+            (
+                verdicts.clone().count(),
+                verdicts.filter(|x| !x.pass).count(),
+            )
+        })
+        .collect();
+    let total: usize = counts.iter().map(|c| c.0).sum();
+    let fails: usize = counts.iter().map(|c| c.1).sum();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let total: usize = results
-        .iter()
-        .flat_map(|f| &f.runs)
-        .map(|(_, v)| v.len())
-        .sum();
-    let fails: usize = results
-        .iter()
-        .flat_map(|f| &f.runs)
-        .map(|(_, v)| v.iter().filter(|x| !x.pass).count())
-        .sum();
     out.push_str(&format!(
         "<testsuites name=\"faultline check\" tests=\"{total}\" failures=\"{fails}\">\n"
     ));
-    for f in results {
-        let n: usize = f.runs.iter().map(|(_, v)| v.len()).sum();
-        let k: usize = f
-            .runs
-            .iter()
-            .map(|(_, v)| v.iter().filter(|x| !x.pass).count())
-            .sum();
+    for (f, &(n, k)) in results.iter().zip(&counts) {
         out.push_str(&format!(
             "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{k}\" errors=\"0\" skipped=\"0\">\n",
             xml(&f.file)

@@ -89,11 +89,7 @@ pub(super) fn cmd_run(a: RunArgs) -> Result<i32> {
         println!();
     }
     // The scenario itself, or each of its variants (same seed, same streams).
-    let runs: Vec<(String, &scenario::Scenario)> = if sc.variants.is_empty() {
-        vec![("base".to_string(), sc)]
-    } else {
-        sc.variants.iter().map(|(n, v)| (n.clone(), v)).collect()
-    };
+    let runs = sc.runs();
     let wall = Instant::now();
     let mut results = Vec::new();
     let mut frames = Vec::new();

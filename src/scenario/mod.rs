@@ -54,6 +54,18 @@ pub struct Scenario {
     pub warnings: Vec<Problem>,
 }
 
+impl Scenario {
+    /// What a run of the file runs: the scenario itself (named `base`), or each of its
+    /// variants (same seed, same streams).
+    pub fn runs(&self) -> Vec<(String, &Scenario)> {
+        if self.variants.is_empty() {
+            vec![("base".to_string(), self)]
+        } else {
+            self.variants.iter().map(|(n, v)| (n.clone(), v)).collect()
+        }
+    }
+}
+
 /// The space `faultline search` draws fault schedules from: each drawn fault is one of `kinds`
 /// (the file's `fault_space.faults[k]`, validated as a scripted fault would be), starting in
 /// `window` and lasting within `durations`; at most `max_faults` at once.
@@ -114,8 +126,28 @@ impl ScenarioError {
     }
 }
 
+/// `PREFIXfile:line:col: path: message`, one line each (problems and warnings alike).
+fn render_lines(prefix: &str, file: &str, problems: &[Problem]) -> String {
+    let mut out = String::new();
+    for p in problems {
+        out.push_str(prefix);
+        out.push_str(file);
+        if let (Some(l), Some(c)) = (p.line, p.col) {
+            out.push_str(&format!(":{l}:{c}"));
+        }
+        out.push_str(": ");
+        if !p.path.is_empty() {
+            out.push_str(&p.path);
+            out.push_str(": ");
+        }
+        out.push_str(&p.message);
+        out.push('\n');
+    }
+    out
+}
+
 fn render_problems(file: &str, problems: &[Problem]) -> String {
-    let mut out = warnings::lines("", file, problems);
+    let mut out = render_lines("", file, problems);
     let n = problems.len();
     out.push_str(&format!(
         "{n} problem{} in {file}; the scenario reference is docs/scenario.md",

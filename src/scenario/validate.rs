@@ -487,73 +487,10 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
     }
 
     let slo = super::faults::slo(&mut c, &raw.slo);
-    let fault_space = raw.fault_space.as_ref().and_then(|fs| {
-        let p = "fault_space";
-        if fs.faults.is_empty() {
-            c.err(
-                format!("{p}.faults"),
-                "name at least one fault a search may draw, e.g. faults: [Crash(\"db/0\")]",
-            );
-        }
-        let max_faults = c.count(
-            &format!("{p}.max_faults"),
-            fs.max_faults,
-            2,
-            1,
-            super::MAX_SEARCH_FAULTS,
-            "max_faults",
-        ) as u32;
-        let end = duration.unwrap_or(SimDuration(u64::MAX));
-        let pair = |c: &mut Checker,
-                    path: String,
-                    v: &Option<(String, String)>,
-                    default: (SimDuration, SimDuration)| {
-            let Some((a, b)) = v else {
-                return Some(default);
-            };
-            let a = c.duration(&format!("{path}.0"), a)?;
-            let b = c.duration(&format!("{path}.1"), b)?;
-            if b < a {
-                c.err(
-                    path,
-                    format!("the second value ({b}) must not be before the first ({a})"),
-                );
-                return None;
-            }
-            Some((a, b))
-        };
-        let window = pair(
-            &mut c,
-            format!("{p}.window"),
-            &fs.window,
-            (warmup.unwrap_or(SimDuration::ZERO), end),
-        );
-        let durations = pair(
-            &mut c,
-            format!("{p}.durations"),
-            &fs.durations,
-            (SimDuration(1_000_000_000), SimDuration(30_000_000_000)),
-        );
-        if let Some((_, last)) = window {
-            if last >= end && fs.window.is_some() {
-                c.err(
-                    format!("{p}.window"),
-                    format!("the latest start ({last}) must be before the end of the run ({end})"),
-                );
-            }
-        }
-        if let Some((lo, _)) = durations {
-            if lo.0 == 0 {
-                c.err(format!("{p}.durations"), "a fault lasts longer than zero");
-            }
-        }
-        Some(super::FaultSpace {
-            kinds: fs.faults.len(),
-            max_faults,
-            window: window.map(|(a, b)| (a, b.min(SimDuration(end.0.saturating_sub(1)))))?,
-            durations: durations?,
-        })
-    });
+    let fault_space = raw
+        .fault_space
+        .as_ref()
+        .and_then(|fs| super::faults::fault_space(&mut c, fs, duration, warmup));
     let expect = {
         let client_names: Vec<&str> = raw.clients.iter().map(|x| x.name.as_str()).collect();
         let service_names: Vec<&str> = raw.services.iter().map(|x| x.name.as_str()).collect();
@@ -595,30 +532,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
             flows.extend(s.calls.iter().map(|call| (Endpoint::Service(si), call.to)));
         }
         if let Some(fs) = &raw.fault_space {
-            // Each kind is checked as the scripted fault a search would write.
-            let trial: Vec<RawFault> = fs
-                .faults
-                .iter()
-                .map(|k| RawFault {
-                    at: Some("0s".into()),
-                    for_: Some("1s".into()),
-                    until: None,
-                    time_to_failure: None,
-                    time_to_repair: None,
-                    every: None,
-                    probability: None,
-                    fault: k.clone(),
-                })
-                .collect();
-            let mut fc = Checker {
-                problems: Vec::new(),
-            };
-            super::faults::plan(&mut fc, &trial, &names, &open_loop, &flows);
-            for mut p in fc.problems {
-                p.path = p.path.replacen("faults[", "fault_space.faults[", 1);
-                p.path = p.path.replace("].fault", "]");
-                c.problems.push(p);
-            }
+            super::faults::fault_space_kinds(&mut c, fs, &names, &open_loop, &flows);
         }
         super::faults::plan(&mut c, &raw.faults, &names, &open_loop, &flows)
     } else {

@@ -95,25 +95,5 @@ pub(super) fn find(raw: &RawScenario, sc: &Scenario, text: &str) -> Vec<Problem>
 
 /// `warning: file:line:col: path: message`, one line per warning.
 pub fn render(file: &str, warnings: &[Problem]) -> String {
-    lines("warning: ", file, warnings)
-}
-
-/// `PREFIXfile:line:col: path: message`, one line each (problems and warnings alike).
-pub(super) fn lines(prefix: &str, file: &str, problems: &[Problem]) -> String {
-    let mut out = String::new();
-    for p in problems {
-        out.push_str(prefix);
-        out.push_str(file);
-        if let (Some(l), Some(c)) = (p.line, p.col) {
-            out.push_str(&format!(":{l}:{c}"));
-        }
-        out.push_str(": ");
-        if !p.path.is_empty() {
-            out.push_str(&p.path);
-            out.push_str(": ");
-        }
-        out.push_str(&p.message);
-        out.push('\n');
-    }
-    out
+    super::render_lines("warning: ", file, warnings)
 }
