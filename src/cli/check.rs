@@ -148,17 +148,10 @@ fn junit(results: &[FileResult]) -> String {
 }
 
 fn xml(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
-            c => o.push(c),
-        }
-    }
-    o
+    // XML 1.0 has no place for control characters other than tab and newlines.
+    let kept: String = s
+        .chars()
+        .filter(|&c| (c as u32) >= 0x20 || matches!(c, '\n' | '\t' | '\r'))
+        .collect();
+    crate::report::page::esc(&kept).replace('\'', "&apos;")
 }

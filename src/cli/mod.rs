@@ -106,6 +106,10 @@ pub struct SearchArgs {
     /// Output directory [default: reports/<file name>-search].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Stop drawing schedules after this much wall-clock time (90s, 10m, 2h); the schedules
+    /// run are then 0..n for some n below the budget, and the page says so.
+    #[arg(long, value_name = "DURATION")]
+    pub max_time: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]

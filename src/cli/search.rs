@@ -1,22 +1,20 @@
 //! `faultline search FILE`: draws fault schedules from the scenario's `fault_space`, runs them in
 //! parallel, and writes the worst that break its `expect` list, each shrunk, as scenario files
-//! (`OUT/finding-K.ron`) with a summary (`OUT/findings.md`). Exit 0 when nothing broke it, 1
-//! when something did, 2 for bad input.
+//! (`OUT/finding-K.ron`) with a page listing them (`OUT/index.html`, `OUT/findings.md`). Exit 0
+//! when nothing broke it, 1 when something did, 2 for bad input, 3 when a run hit a limit.
 
-use super::{rundir::default_out, Exit, SearchArgs, EXIT_BAD_INPUT, EXIT_MISMATCH};
-use crate::search::{self, Judged};
+use super::{rundir::default_out, Exit, SearchArgs, EXIT_BAD_INPUT, EXIT_LIMIT, EXIT_MISMATCH};
+use crate::search::{self, page, Finding, Judged, SearchError};
 use anyhow::{anyhow, Context, Result};
 use rayon::prelude::*;
 use std::fmt::Write as _;
-
-/// A finding: the schedule's index, it as drawn, it shrunk, the runs shrinking took, and on how
-/// many other seeds the shrunk one fails.
-type Finding = (usize, Judged, Judged, usize, u64);
 
 /// Runs each shrink may spend.
 const SHRINK_RUNS: usize = 64;
 /// Other seeds a finding is tried on.
 const SEEDS_TRIED: u64 = 5;
+/// Schedules run between two looks at the wall clock, per thread.
+const BATCH_PER_THREAD: u64 = 4;
 
 pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
     let bad = |msg: String| anyhow!(Exit(EXIT_BAD_INPUT, msg));
@@ -32,110 +30,110 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
     if a.budget == 0 {
         return Err(bad("error: --budget 0: at least one schedule".into()));
     }
+    if a.jobs == Some(0) {
+        return Err(bad("error: -j 0: at least one thread".into()));
+    }
+    let max_time = a
+        .max_time
+        .as_deref()
+        .map(|t| {
+            crate::engine::parse_duration(t)
+                .ok()
+                .filter(|d| d.0 > 0)
+                .map(|d| std::time::Duration::from_nanos(d.0))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "error: --max-time {t}: a wall-clock duration such as 90s, 10m or 2h"
+                    ))
+                })
+        })
+        .transpose()?;
     let out = a.out.clone().unwrap_or_else(|| {
         let mut d = default_out(&a.file).into_os_string();
         d.push("-search");
         std::path::PathBuf::from(d)
     });
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = crate::sweep::threads(a.jobs, a.budget as usize, cores);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .context("cannot start the thread pool")?;
+    let (pool, threads) = super::sweep::pool(a.jobs, a.budget as usize)?;
+    let failed = |k: u64, e: SearchError| match e {
+        SearchError::Limit(m) => anyhow!(Exit(
+            EXIT_LIMIT,
+            format!("error: {file}: schedule {k}: {m}")
+        )),
+        SearchError::Invalid(m) => bad(format!("error: {file}: schedule {k}: {m}")),
+    };
     let wall = std::time::Instant::now();
-    // Schedule k is drawn from its own stream and judged alone: the results, collected in k
-    // order, are the same for any thread count.
-    let judged: Vec<Result<Judged, String>> = pool.install(|| {
-        (0..a.budget)
-            .into_par_iter()
-            .map(|k| search::evaluate(&space, &search::draw(&space, k), None))
-            .collect()
-    });
-    let mut failing = Vec::new();
-    for (k, j) in judged.into_iter().enumerate() {
-        match j {
-            Ok(j) if j.fails() => failing.push((k, j)),
-            Ok(_) => {}
-            Err(e) => return Err(bad(format!("error: {file}: schedule {k}: {e}"))),
+    // Schedule k is drawn from its own stream and judged alone, and schedules are run in
+    // batches in k order: the results are those of schedules 0..drawn for any thread count.
+    // The wall-clock budget is looked at between batches only, so it decides how many
+    // schedules run, never which.
+    let mut failing: Vec<(usize, Judged)> = Vec::new();
+    let mut drawn = 0;
+    let mut cut_short = None;
+    while drawn < a.budget {
+        if let Some(limit) = max_time {
+            if wall.elapsed() >= limit {
+                cut_short = Some(format!(
+                    "the wall-time budget, --max-time {}, ran out",
+                    a.max_time.as_deref().unwrap_or_default()
+                ));
+                break;
+            }
         }
+        let end = (drawn + BATCH_PER_THREAD * threads as u64).min(a.budget);
+        let judged: Vec<Result<Judged, SearchError>> = pool.install(|| {
+            (drawn..end)
+                .into_par_iter()
+                .map(|k| search::evaluate(&space, &search::draw(&space, k), None))
+                .collect()
+        });
+        for (k, j) in (drawn..end).zip(judged) {
+            match j {
+                Ok(j) if j.fails() => failing.push((k as usize, j)),
+                Ok(_) => {}
+                Err(e) => return Err(failed(k, e)),
+            }
+        }
+        drawn = end;
     }
     println!(
-        "{} schedules from {file}'s fault_space: {} break its expectations ({:.1}s wall on {threads} thread{})",
-        a.budget,
+        "{drawn} schedules from {file}'s fault_space: {} break its expectations ({:.1}s wall on {threads} thread{}){}",
         failing.len(),
         wall.elapsed().as_secs_f64(),
-        if threads == 1 { "" } else { "s" }
+        if threads == 1 { "" } else { "s" },
+        cut_short.as_deref().map(|w| format!("; stopped: {w}")).unwrap_or_default()
     );
-    if failing.is_empty() {
-        return Ok(0);
-    }
     let broke = failing.len();
     // Worst first; ties in draw order.
     failing.sort_by(|x, y| y.1.miss.total_cmp(&x.1.miss).then(x.0.cmp(&y.0)));
-    let worst: Vec<(usize, Judged)> = failing.into_iter().take(a.keep).collect();
-    let shrunk: Vec<Result<Finding, String>> = pool.install(|| {
-        worst
+    failing.truncate(a.keep);
+    let shrunk: Vec<Result<Finding, SearchError>> = pool.install(|| {
+        failing
             .par_iter()
-            .map(|(k, j)| {
-                let (s, runs) = search::shrink(&space, j, SHRINK_RUNS)?;
-                let mut held = 0;
-                for extra in 1..=SEEDS_TRIED {
-                    let seed = space.seed.wrapping_add(extra);
-                    if search::evaluate(&space, &s.schedule, Some(seed))?.fails() {
-                        held += 1;
-                    }
-                }
-                Ok((*k, j.clone(), s, runs, held))
-            })
+            .map(|(k, j)| search::finding(&space, *k, j, SHRINK_RUNS, SEEDS_TRIED))
             .collect()
     });
+    // Two schedules may shrink to the same one: it is written once, under the worse.
+    let mut findings: Vec<(String, Finding)> = Vec::new();
+    for (r, (k, _)) in shrunk.into_iter().zip(&failing) {
+        let f = r.map_err(|e| failed(*k as u64, e))?;
+        if findings
+            .iter()
+            .all(|(_, g)| g.shrunk.schedule != f.shrunk.schedule)
+        {
+            findings.push((format!("finding-{}.ron", findings.len() + 1), f));
+        }
+    }
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut md = format!(
-        "# Findings of faultline search on {file}\n\n{} schedules drawn (seed {}); {} broke the expectations; the worst {} shrunk.\n",
-        a.budget,
-        space.seed,
-        broke,
-        worst.len()
-    );
+    let write = |name: &str, body: String| {
+        let path = out.join(name);
+        std::fs::write(&path, body).with_context(|| format!("cannot write {}", path.display()))
+    };
     // Everything is written before anything is said, so a reader that stops early (`| head`)
     // does not stop the files.
     let mut said = String::new();
-    let mut seen: Vec<Vec<search::Drawn>> = Vec::new();
-    let mut n = 0;
-    for r in shrunk {
-        let (k, original, s, runs, held) = r.map_err(|e| anyhow!("{file}: {e}"))?;
-        if seen.contains(&s.schedule) {
-            continue;
-        }
-        seen.push(s.schedule.clone());
-        n += 1;
-        let name = format!("finding-{n}.ron");
-        let failed: Vec<String> = s
-            .verdicts
-            .iter()
-            .filter(|v| !v.pass)
-            .map(|v| format!("{}: {} (measured {})", v.path, v.claim, v.measured))
-            .collect();
-        let faults = search::describe(&space, &s.schedule);
-        let mut header = format!(
-            "// Found by `faultline search {file}`: schedule {k} ({} faults), shrunk in {runs} runs to {}.\n",
-            original.schedule.len(),
-            s.schedule.len()
-        );
-        for f in &failed {
-            let _ = writeln!(header, "// fails {f}");
-        }
-        let _ = writeln!(
-            header,
-            "// With seeds {}..={} it fails {held} of {SEEDS_TRIED} times. Reproduce: faultline check {}",
-            space.seed.wrapping_add(1),
-            space.seed.wrapping_add(SEEDS_TRIED),
-            out.join(&name).display()
-        );
-        let body = search::text_of(&space, &s.schedule);
-        std::fs::write(out.join(&name), format!("{header}{body}"))
-            .with_context(|| format!("cannot write {}", out.join(&name).display()))?;
+    for (name, f) in &findings {
+        write(name, finding_file(&space, &file, &out.join(name), f))?;
+        let faults = search::describe(&space, &f.shrunk.schedule);
         let _ = writeln!(
             said,
             "{}/{name}: {} fault{}:",
@@ -143,39 +141,66 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
             faults.len(),
             if faults.len() == 1 { "" } else { "s" }
         );
-        for f in &faults {
-            let _ = writeln!(said, "  {f}");
+        for d in &faults {
+            let _ = writeln!(said, "  {d}");
         }
-        for f in &failed {
-            let _ = writeln!(said, "  fails {f}");
-        }
-        let _ = writeln!(said, "  fails on {held} of {SEEDS_TRIED} other seeds");
-        let _ = write!(
-            md,
-            "\n## {name}\n\nFrom schedule {k} ({} faults, miss {:.3}), shrunk in {runs} runs.\n\nFaults:\n",
-            original.schedule.len(),
-            original.miss
-        );
-        for f in &faults {
-            let _ = writeln!(md, "- `{f}`");
-        }
-        let _ = writeln!(md, "\nFails:");
-        for f in &failed {
-            let _ = writeln!(md, "- {f}");
+        for v in f.shrunk.verdicts.iter().filter(|v| !v.pass) {
+            let _ = writeln!(
+                said,
+                "  fails {}: {} (measured {})",
+                v.path, v.claim, v.measured
+            );
         }
         let _ = writeln!(
-            md,
-            "\nOn {SEEDS_TRIED} other seeds it fails {held} times ({}).",
-            if held == SEEDS_TRIED {
-                "it does not need this seed"
-            } else {
-                "it needs this seed's luck, at least in part"
-            }
+            said,
+            "  fails on {} of {} other seeds",
+            f.held, f.seeds_tried
         );
     }
-    std::fs::write(out.join("findings.md"), md)
-        .with_context(|| format!("cannot write {}", out.join("findings.md").display()))?;
+    let summary = page::Summary {
+        space: &space,
+        drawn,
+        budget: a.budget,
+        cut_short,
+        broke,
+        findings: &findings,
+    };
+    write("findings.md", page::markdown(&summary))?;
+    write("index.html", page::html(&summary))?;
     print!("{said}");
-    println!("wrote {}/findings.md", out.display());
-    Ok(EXIT_MISMATCH)
+    println!("wrote {}/index.html and findings.md", out.display());
+    Ok(if findings.is_empty() {
+        0
+    } else {
+        EXIT_MISMATCH
+    })
+}
+
+/// A finding as a scenario file: a header saying where it came from and what it breaks, then
+/// the scenario with the shrunk schedule's faults.
+fn finding_file(space: &search::Space, file: &str, path: &std::path::Path, f: &Finding) -> String {
+    let mut header = format!(
+        "// Found by `faultline search {file}`: schedule {} ({} faults), shrunk in {} runs to {}.\n",
+        f.index,
+        f.original.schedule.len(),
+        f.runs,
+        f.shrunk.schedule.len()
+    );
+    for v in f.shrunk.verdicts.iter().filter(|v| !v.pass) {
+        let _ = writeln!(
+            header,
+            "// fails {}: {} (measured {})",
+            v.path, v.claim, v.measured
+        );
+    }
+    let _ = writeln!(
+        header,
+        "// With seeds {}..={} it fails {} of {} times. Reproduce: faultline check {}",
+        space.seed.wrapping_add(1),
+        space.seed.wrapping_add(f.seeds_tried),
+        f.held,
+        f.seeds_tried,
+        path.display()
+    );
+    header + &search::text_of(space, &f.shrunk.schedule)
 }

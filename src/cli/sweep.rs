@@ -119,11 +119,7 @@ pub(super) fn cmd_sweep(a: SweepArgs) -> Result<i32> {
     let todo: Vec<usize> = (0..plan.runs())
         .filter(|&k| shard.is_none_or(|s| s.owns(k)) && !done.contains(&k))
         .collect();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(sweep::threads(a.jobs, todo.len(), cores))
-        .build()
-        .context("cannot start the thread pool")?;
+    let (pool, _) = pool(a.jobs, todo.len())?;
     let bar = progress::sweep_bar(a.quiet, todo.len() as u64);
     // Finished runs go to the journal as they finish (any order); the CSV files are written in
     // point and seed order at the end, so they depend neither on the threads nor on resuming.
@@ -249,4 +245,16 @@ fn cmd_sweep_merge(a: MergeArgs) -> Result<i32> {
         print_sweep_findings(&a.dir, &plan, &slo, &rows);
     }
     Ok(sweep_exit(&rows))
+}
+
+/// A thread pool for `runs` independent runs, and its size: `jobs` threads (default one per
+/// core), never more than the cores or the runs.
+pub(super) fn pool(jobs: Option<usize>, runs: usize) -> Result<(rayon::ThreadPool, usize)> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = crate::sweep::threads(jobs, runs, cores);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .context("cannot start the thread pool")?;
+    Ok((pool, threads))
 }

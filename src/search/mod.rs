@@ -1,6 +1,7 @@
 //! Fault-schedule search: draws schedules from a scenario's `fault_space`, runs each, judges the
 //! scenario's `expect` list, ranks the schedules that break it by how badly, and shrinks a
-//! failing schedule to a smaller one that still fails (drop faults, then shorten them).
+//! failing schedule to a smaller one that still fails: fewer faults, on fewer replicas, shorter,
+//! softer, at rounder times.
 //!
 //! A schedule becomes plain scenario text (scripted faults appended to the file's own), so a
 //! finding is a file `faultline check` fails and `faultline run`/`replay` reproduce. Schedule
@@ -12,6 +13,8 @@ use crate::engine::{format_duration, RngStream};
 use crate::report;
 use crate::scenario::{self, overrides, FaultSpace, Overrides, SpanIndex};
 
+pub mod page;
+
 /// One drawn fault: kind `kind` of the space, from `at_ms` for `for_ms`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Drawn {
@@ -20,6 +23,27 @@ pub struct Drawn {
     pub kind: usize,
     /// Times its strength was halved by shrinking (see [`soften`]); 0 as drawn.
     pub softened: u8,
+    /// Set by shrinking: the kind's `n`-th quoted service name narrowed to replica `r`
+    /// (`"db"` to `"db/1"`, see [`narrow`]).
+    pub narrowed: Option<(u8, u32)>,
+}
+
+/// Why a schedule could not be judged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SearchError {
+    /// The schedule's scenario is not valid (a kind the file format refuses once shrunk).
+    Invalid(String),
+    /// A run stopped at one of the scenario's limits.
+    Limit(String),
+}
+
+impl std::fmt::Display for SearchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SearchError::Invalid(e) => write!(f, "{e}"),
+            SearchError::Limit(e) => write!(f, "a run stopped early: {e}"),
+        }
+    }
 }
 
 /// A fault kind's text with its strength halved `n` times: a `factor` or `multiplier` moves
@@ -54,6 +78,46 @@ pub fn soften(kind: &str, n: u8) -> Option<String> {
     changed.then_some(out)
 }
 
+/// The quoted names in a fault kind's text, in order, with their byte ranges (quotes excluded).
+fn quoted(kind: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut open = None;
+    for (i, c) in kind.char_indices() {
+        if c == '"' {
+            match open.take() {
+                None => open = Some(i + 1),
+                Some(a) => out.push((a, i)),
+            }
+        }
+    }
+    out
+}
+
+/// A fault kind's text with its `n`-th quoted name (a service) narrowed to replica `replica`:
+/// `Hang("db")` to `Hang("db/1")`. None when there is no such name.
+pub fn narrow(kind: &str, n: u8, replica: u32) -> Option<String> {
+    let &(a, b) = quoted(kind).get(n as usize)?;
+    let mut out = kind.to_string();
+    out.replace_range(a..b, &format!("{}/{replica}", &kind[a..b]));
+    Some(out)
+}
+
+/// Where a kind may be narrowed: each quoted name that is a service of more than one replica,
+/// as (its place among the quoted names, its replicas).
+fn narrowable(kind: &str, services: &[(String, u32)]) -> Vec<(u8, u32)> {
+    quoted(kind)
+        .iter()
+        .enumerate()
+        .filter_map(|(k, &(a, b))| {
+            let name = &kind[a..b];
+            services
+                .iter()
+                .find(|(s, n)| s == name && *n > 1)
+                .map(|&(_, n)| (k as u8, n))
+        })
+        .collect()
+}
+
 /// What a search draws from, read from the scenario's text.
 pub struct Space {
     pub file: String,
@@ -65,6 +129,10 @@ pub struct Space {
     pub own_faults: Vec<String>,
     pub space: FaultSpace,
     pub seed: u64,
+    /// Each service's name and replicas at the start (what narrowing may pick from).
+    pub services: Vec<(String, u32)>,
+    /// The run's simulated length.
+    pub duration_ms: u64,
 }
 
 /// One schedule judged.
@@ -112,6 +180,12 @@ pub fn prepare(text: &str, file: &str) -> Result<Space, Vec<String>> {
         .map(|k| slice(format!("faults[{k}]")))
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| vec![format!("{file}: could not find faults in the text")])?;
+    let services = sc
+        .system
+        .services
+        .iter()
+        .map(|s| (s.name.clone(), s.initial_replicas))
+        .collect();
     Ok(Space {
         file: file.to_string(),
         base,
@@ -119,6 +193,8 @@ pub fn prepare(text: &str, file: &str) -> Result<Space, Vec<String>> {
         own_faults,
         space,
         seed: sc.seed,
+        services,
+        duration_ms: sc.duration.0 / 1_000_000,
     })
 }
 
@@ -139,6 +215,7 @@ pub fn draw(s: &Space, index: u64) -> Vec<Drawn> {
             at_ms: w0 + rng.below(w1.saturating_sub(w0) + 1),
             for_ms: d0 + rng.below(d1.max(d0) - d0 + 1),
             softened: 0,
+            narrowed: None,
         })
         .collect();
     out.sort();
@@ -166,25 +243,31 @@ pub fn text_of(s: &Space, schedule: &[Drawn]) -> String {
         .replacen("\n    ], \n", "\n    ],\n", 1)
 }
 
-/// The kind of `d` as written into a schedule, softened as shrinking left it.
+/// The kind of `d` as written into a schedule, softened and narrowed as shrinking left it.
 fn kind_text(s: &Space, d: &Drawn) -> String {
-    match d.softened {
-        0 => s.kinds[d.kind].clone(),
-        n => soften(&s.kinds[d.kind], n).unwrap_or_else(|| s.kinds[d.kind].clone()),
+    let base = &s.kinds[d.kind];
+    let soft = match d.softened {
+        0 => base.clone(),
+        n => soften(base, n).unwrap_or_else(|| base.clone()),
+    };
+    match d.narrowed {
+        Some((k, r)) => narrow(&soft, k, r).unwrap_or(soft),
+        None => soft,
     }
 }
 
 /// Runs `schedule` (with `seed`, or the file's) and judges it.
-pub fn evaluate(s: &Space, schedule: &[Drawn], seed: Option<u64>) -> Result<Judged, String> {
+pub fn evaluate(s: &Space, schedule: &[Drawn], seed: Option<u64>) -> Result<Judged, SearchError> {
     let text = text_of(s, schedule);
     let o = Overrides {
         seed,
         ..Default::default()
     };
-    let sc = scenario::from_str(&text, &s.file, &o).map_err(|e| e.to_string())?;
+    let sc =
+        scenario::from_str(&text, &s.file, &o).map_err(|e| SearchError::Invalid(e.to_string()))?;
     let (a, stopped) = report::run_and_analyse(&sc, "");
     if let Some(hit) = stopped {
-        return Err(format!("a run stopped early: {hit}"));
+        return Err(SearchError::Limit(hit.to_string()));
     }
     let verdicts = judge(&sc, &a);
     let miss = verdicts.iter().map(|v| v.miss).sum();
@@ -195,55 +278,166 @@ pub fn evaluate(s: &Space, schedule: &[Drawn], seed: Option<u64>) -> Result<Judg
     })
 }
 
-/// A smaller schedule that still fails: faults dropped one at a time while it still fails, then
-/// each remaining fault halved in length while it still fails (not below the space's
-/// shortest), then its strength halved while it still fails. Returns it judged, and the runs spent.
-pub fn shrink(s: &Space, failing: &Judged, budget: usize) -> Result<(Judged, usize), String> {
-    let mut best = failing.clone();
-    let mut runs = 0;
+/// Round `x` to the nearest multiple of `unit`.
+fn round_to(x: u64, unit: u64) -> u64 {
+    (x + unit / 2) / unit * unit
+}
+
+/// The units a time is rounded to while shrinking, coarsest first.
+const ROUND_MS: [u64; 4] = [10_000, 5_000, 1_000, 100];
+
+/// A shrink in progress: the smallest failing schedule so far and the runs spent.
+struct Shrinker<'a> {
+    s: &'a Space,
+    best: Judged,
+    runs: usize,
+    budget: usize,
+}
+
+impl Shrinker<'_> {
+    /// Runs `trial` and keeps it if it still fails. A trial the file format refuses (a
+    /// narrowed target a kind does not take) counts as one that passes; none is run once the
+    /// budget is spent.
+    fn attempt(&mut self, trial: Vec<Drawn>) -> Result<bool, SearchError> {
+        if self.runs >= self.budget || trial == self.best.schedule {
+            return Ok(false);
+        }
+        self.runs += 1;
+        match evaluate(self.s, &trial, None) {
+            Ok(j) if j.fails() => {
+                self.best = j;
+                Ok(true)
+            }
+            Ok(_) | Err(SearchError::Invalid(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The best schedule with fault `i` changed by `f`.
+    fn with(&self, i: usize, f: impl FnOnce(&mut Drawn)) -> Vec<Drawn> {
+        let mut t = self.best.schedule.clone();
+        f(&mut t[i]);
+        t
+    }
+}
+
+/// A smaller schedule that still fails, found greedily, each step kept only if the schedule
+/// still fails: faults dropped one at a time; a fault on every replica of a service narrowed
+/// to one of its first three; each fault halved in length (not below the space's shortest);
+/// its strength halved (at most 6 times); then moved: started with the fault before it, and
+/// its start rounded (and its length rounded down) to the coarsest of 10 s, 5 s, 1 s, 100 ms
+/// that still fails.
+/// Returns it judged (faults in start order) and the runs spent (at most `budget`).
+pub fn shrink(s: &Space, failing: &Judged, budget: usize) -> Result<(Judged, usize), SearchError> {
+    let mut sh = Shrinker {
+        s,
+        best: failing.clone(),
+        runs: 0,
+        budget,
+    };
     let mut i = 0;
-    while i < best.schedule.len() && best.schedule.len() > 1 && runs < budget {
-        let mut trial = best.schedule.clone();
+    while i < sh.best.schedule.len() && sh.best.schedule.len() > 1 && sh.runs < budget {
+        let mut trial = sh.best.schedule.clone();
         trial.remove(i);
-        runs += 1;
-        let j = evaluate(s, &trial, None)?;
-        if j.fails() {
-            best = j;
-        } else {
+        if !sh.attempt(trial)? {
             i += 1;
         }
     }
+    for i in 0..sh.best.schedule.len() {
+        let kind = &s.kinds[sh.best.schedule[i].kind];
+        'narrowed: for (k, replicas) in narrowable(kind, &s.services) {
+            for r in 0..replicas.min(3) {
+                if sh.attempt(sh.with(i, |d| d.narrowed = Some((k, r))))? {
+                    break 'narrowed;
+                }
+            }
+        }
+    }
     let shortest = (s.space.durations.0 .0 / 1_000_000).max(1);
-    for i in 0..best.schedule.len() {
-        while best.schedule[i].for_ms / 2 >= shortest && runs < budget {
-            let mut trial = best.schedule.clone();
-            trial[i].for_ms /= 2;
-            runs += 1;
-            let j = evaluate(s, &trial, None)?;
-            if !j.fails() {
+    for i in 0..sh.best.schedule.len() {
+        while sh.best.schedule[i].for_ms / 2 >= shortest
+            && sh.attempt(sh.with(i, |d| d.for_ms /= 2))?
+        {}
+    }
+    // A slowdown's factor, an error rate, a surge's multiplier: halfway toward harmless.
+    for i in 0..sh.best.schedule.len() {
+        while sh.best.schedule[i].softened < 6
+            && soften(&s.kinds[sh.best.schedule[i].kind], 1).is_some()
+            && sh.attempt(sh.with(i, |d| d.softened += 1))?
+        {}
+    }
+    // Moves: together with the fault before, then to round times.
+    for i in 1..sh.best.schedule.len() {
+        let prev = sh.best.schedule[i - 1].at_ms;
+        sh.attempt(sh.with(i, |d| d.at_ms = prev))?;
+    }
+    let window_ms = (
+        s.space.window.0 .0 / 1_000_000,
+        s.space.window.1 .0 / 1_000_000,
+    );
+    for i in 0..sh.best.schedule.len() {
+        for unit in ROUND_MS {
+            let at = round_to(sh.best.schedule[i].at_ms, unit);
+            if (window_ms.0..=window_ms.1).contains(&at)
+                && sh.attempt(sh.with(i, |d| d.at_ms = at))?
+            {
                 break;
             }
-            best = j;
         }
-    }
-    // Then each fault's strength (a slowdown's factor, an error rate, a surge's multiplier),
-    // halved toward harmless while it still fails, at most 6 times (1/64 of the way).
-    for i in 0..best.schedule.len() {
-        while best.schedule[i].softened < 6
-            && runs < budget
-            && soften(&s.kinds[best.schedule[i].kind], 1).is_some()
-        {
-            let mut trial = best.schedule.clone();
-            trial[i].softened += 1;
-            runs += 1;
-            let j = evaluate(s, &trial, None)?;
-            if !j.fails() {
+        for unit in ROUND_MS {
+            // Down, never up: a shrunk fault is never longer than it was.
+            let length = sh.best.schedule[i].for_ms / unit * unit;
+            if length >= shortest && sh.attempt(sh.with(i, |d| d.for_ms = length))? {
                 break;
             }
-            best = j;
         }
     }
-    Ok((best, runs))
+    let mut best = sh.best;
+    best.schedule.sort();
+    Ok((best, sh.runs))
+}
+
+/// A failing schedule shrunk and tried on other seeds.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The schedule's index among those drawn.
+    pub index: usize,
+    /// As drawn.
+    pub original: Judged,
+    /// As shrunk (with the file's seed).
+    pub shrunk: Judged,
+    /// The runs shrinking took.
+    pub runs: usize,
+    /// The other seeds tried: the file's seed plus 1, 2, ...
+    pub seeds_tried: u64,
+    /// On how many of them the shrunk schedule fails too.
+    pub held: u64,
+}
+
+/// Shrinks schedule `index` (which fails as `original`) within `shrink_runs` runs and tries the
+/// result on `seeds_tried` other seeds.
+pub fn finding(
+    s: &Space,
+    index: usize,
+    original: &Judged,
+    shrink_runs: usize,
+    seeds_tried: u64,
+) -> Result<Finding, SearchError> {
+    let (shrunk, runs) = shrink(s, original, shrink_runs)?;
+    let mut held = 0;
+    for extra in 1..=seeds_tried {
+        if evaluate(s, &shrunk.schedule, Some(s.seed.wrapping_add(extra)))?.fails() {
+            held += 1;
+        }
+    }
+    Ok(Finding {
+        index,
+        original: original.clone(),
+        shrunk,
+        runs,
+        seeds_tried,
+        held,
+    })
 }
 
 /// One line per fault of a schedule, as the scenario would read.
