@@ -1,8 +1,8 @@
 //! faultline: a deterministic discrete-event simulator for distributed systems under failure.
 //!
 //! Layers, each knowing only the ones below it (see ARCHITECTURE.md):
-//! [`cli`] > [`sweep`] and [`check`] > [`report`] > [`runner`] > [`scenario`] > [`metrics`] > [`model`]
-//! > [`engine`].
+//! [`cli`] > [`search`] > [`sweep`] and [`check`] > [`report`] > [`runner`] and [`rare`] >
+//! [`scenario`] > [`metrics`] > [`model`] > [`engine`].
 //!
 //! Build a scenario from RON text (or a [`model::SystemSpec`] in code) and run it:
 //!
@@ -26,6 +26,7 @@ pub mod faults;
 pub mod metrics;
 pub mod model;
 pub mod policy;
+pub mod rare;
 pub mod report;
 pub mod runner;
 pub mod scenario;

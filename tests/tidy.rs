@@ -36,6 +36,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("metrics", 3),
     ("scenario", 4),
     ("runner", 5),
+    ("rare", 5),
     ("report", 6),
     ("sweep", 7),
     ("check", 7),

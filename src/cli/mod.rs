@@ -85,7 +85,7 @@ pub enum Command {
     /// the worst that break its `expect` list, each shrunk to fewer and shorter faults, as
     /// scenario files (exit 1 when any is found).
     #[command(
-        after_help = "Example:\n  faultline search scenarios/search_planted.ron --budget 100 --out reports/planted-search"
+        after_help = "Examples:\n  faultline search scenarios/search_planted.ron --budget 100 --out reports/planted-search\n  faultline search scenarios/gamblers_ruin.ron --splitting"
     )]
     Search(SearchArgs),
 }
@@ -106,6 +106,18 @@ pub struct SearchArgs {
     /// Output directory [default: reports/<file name>-search].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Instead of drawing fault schedules, estimate the probability of the scenario's `rare`
+    /// event by multilevel splitting, with a 95% confidence interval.
+    #[arg(long)]
+    pub splitting: bool,
+    /// Splitting: copies of the run kept at each level (the interval narrows as its square
+    /// root; fewer than about 1,000 make each estimate's spread too heavy-tailed for the
+    /// interval to hold its 95%).
+    #[arg(long, default_value_t = 1000, requires = "splitting")]
+    pub particles: usize,
+    /// Splitting: independent estimates, for the interval.
+    #[arg(long, default_value_t = 10, requires = "splitting")]
+    pub repeats: usize,
     /// Stop drawing schedules after this much wall-clock time (90s, 10m, 2h); the schedules
     /// run are then 0..n for some n below the budget, and the page says so.
     #[arg(long, value_name = "DURATION")]

@@ -4,6 +4,7 @@
 //! when nothing broke it, 1 when something did, 2 for bad input, 3 when a run hit a limit.
 
 use super::{rundir::default_out, Exit, SearchArgs, EXIT_BAD_INPUT, EXIT_LIMIT, EXIT_MISMATCH};
+use crate::rare;
 use crate::search::{self, page, Finding, Judged, SearchError};
 use anyhow::{anyhow, Context, Result};
 use rayon::prelude::*;
@@ -17,6 +18,9 @@ const SEEDS_TRIED: u64 = 5;
 const BATCH_PER_THREAD: u64 = 4;
 
 pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
+    if a.splitting {
+        return cmd_splitting(a);
+    }
     let bad = |msg: String| anyhow!(Exit(EXIT_BAD_INPUT, msg));
     let file = a.file.display().to_string();
     let text = crate::scenario::read_text(&a.file).map_err(|e| bad(format!("error: {e}")))?;
@@ -48,11 +52,7 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
                 })
         })
         .transpose()?;
-    let out = a.out.clone().unwrap_or_else(|| {
-        let mut d = default_out(&a.file).into_os_string();
-        d.push("-search");
-        std::path::PathBuf::from(d)
-    });
+    let out = out_dir(&a);
     let (pool, threads) = super::sweep::pool(a.jobs, a.budget as usize)?;
     let failed = |k: u64, e: SearchError| match e {
         SearchError::Limit(m) => anyhow!(Exit(
@@ -203,4 +203,143 @@ fn finding_file(space: &search::Space, file: &str, path: &std::path::Path, f: &F
         path.display()
     );
     header + &search::text_of(space, &f.shrunk.schedule)
+}
+
+/// Where a search writes: `--out`, or `reports/<file name>-search`.
+fn out_dir(a: &SearchArgs) -> std::path::PathBuf {
+    a.out.clone().unwrap_or_else(|| {
+        let mut d = default_out(&a.file).into_os_string();
+        d.push("-search");
+        std::path::PathBuf::from(d)
+    })
+}
+
+/// The most copies and repeats a splitting estimate takes (memory and time guards).
+const MAX_PARTICLES: usize = 100_000;
+const MAX_REPEATS: usize = 1_000;
+/// Levels at most per estimate.
+const MAX_LEVELS: usize = 100_000;
+
+/// `faultline search FILE --splitting`: the probability of the scenario's `rare` event, per
+/// variant, with a 95% interval; printed and written to `OUT/splitting.md`.
+fn cmd_splitting(a: SearchArgs) -> Result<i32> {
+    let bad = |msg: String| anyhow!(Exit(EXIT_BAD_INPUT, msg));
+    let file = a.file.display().to_string();
+    let loaded = super::rundir::load(&a.file, &Default::default())?;
+    let sc = &loaded.scenario;
+    eprint!("{}", crate::scenario::render_warnings(&file, &sc.warnings));
+    if sc.rare.is_none() {
+        return Err(bad(format!("error: {file}: {}", rare::RareError::NoEvent)));
+    }
+    if !(2..=MAX_PARTICLES).contains(&a.particles) {
+        return Err(bad(format!(
+            "error: --particles {}: from 2 to {MAX_PARTICLES} (1000 by default; the interval narrows as its square root)",
+            a.particles
+        )));
+    }
+    if !(2..=MAX_REPEATS).contains(&a.repeats) {
+        return Err(bad(format!(
+            "error: --repeats {}: from 2 to {MAX_REPEATS} (the interval needs at least 2)",
+            a.repeats
+        )));
+    }
+    if a.jobs == Some(0) {
+        return Err(bad("error: -j 0: at least one thread".into()));
+    }
+    let settings = rare::Settings {
+        particles: a.particles,
+        repeats: a.repeats,
+        max_levels: MAX_LEVELS,
+    };
+    let (pool, threads) = super::sweep::pool(a.jobs, a.repeats)?;
+    let out = out_dir(&a);
+    let names = |v: &crate::scenario::Scenario| {
+        (
+            v.system
+                .clients
+                .iter()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>(),
+            v.system
+                .services
+                .iter()
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut said = String::new();
+    let mut md = format!("# Splitting estimates for {file}\n\n");
+    for (variant, v) in sc.runs() {
+        let Some(event) = v.rare else { continue };
+        let wall = std::time::Instant::now();
+        // Repeat r draws from its own streams: collected in r order, the same for any -j.
+        let repeats: Vec<Result<rare::Repeat, rare::RareError>> = pool.install(|| {
+            (0..a.repeats)
+                .into_par_iter()
+                .map(|r| rare::repeat(v, r, &settings))
+                .collect()
+        });
+        let repeats = repeats
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow!(Exit(EXIT_LIMIT, format!("error: {file} [{variant}]: {e}"))))?;
+        let est = rare::combine(repeats);
+        let (clients, services) = names(v);
+        let what = event.describe(&clients, &services);
+        let runs: u64 = est.repeats.iter().map(|r| r.runs).sum();
+        let events: u64 = est.repeats.iter().map(|r| r.events).sum();
+        let levels = est.repeats.first().map_or(0, |r| r.levels.len());
+        let plain = if est.p > 0.0 {
+            format!(
+                "plain runs would need about {:.3e} to see it once with 95% chance (3 / p)",
+                3.0 / est.p
+            )
+        } else {
+            "no copy rose above the lowest level: the event looks out of reach".to_string()
+        };
+        let _ = writeln!(
+            said,
+            "{file} [{variant}]: P({what}) = {:.4e}, 95% CI {:.4e} to {:.4e}\n  {} estimates of {} copies ({levels} levels in the first), {runs} runs, {events} events, {:.1}s wall on {threads} thread{}; {plain}",
+            est.p,
+            est.ci95.0,
+            est.ci95.1,
+            a.repeats,
+            a.particles,
+            wall.elapsed().as_secs_f64(),
+            if threads == 1 { "" } else { "s" },
+        );
+        let _ = write!(
+            md,
+            "## {variant}\n\nP({what}) = **{:.4e}**, 95% confidence interval {:.4e} to {:.4e} (Student's t over {} independent estimates of {} copies each; seed {}). {plain}.\n\n| estimate | p | levels | runs | events |\n|---|---|---|---|---|\n",
+            est.p, est.ci95.0, est.ci95.1, a.repeats, a.particles, v.seed
+        );
+        for (r, rep) in est.repeats.iter().enumerate() {
+            let _ = writeln!(
+                md,
+                "| {r} | {:.4e} | {} | {} | {} |",
+                rep.p,
+                rep.levels.len(),
+                rep.runs,
+                rep.events
+            );
+        }
+        if let Some(first) = est.repeats.first() {
+            let _ = write!(
+                md,
+                "\nLevels of the first estimate (level: share of copies above it): "
+            );
+            let parts: Vec<String> = first
+                .levels
+                .iter()
+                .map(|(l, s)| format!("{l}: {s:.2}"))
+                .collect();
+            let _ = writeln!(md, "{}.\n", parts.join(", "));
+        }
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let path = out.join("splitting.md");
+    std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
+    print!("{said}");
+    println!("wrote {}", path.display());
+    Ok(0)
 }

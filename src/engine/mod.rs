@@ -16,5 +16,5 @@ mod time;
 pub use hash::{stable_hash_bytes, TraceHasher};
 pub use queue::EventQueue;
 pub use rng::RngStream;
-pub use run::{run, LimitHit, Limits, Model, RunOutcome, TraceRecord, TraceSink};
+pub use run::{run, run_while, LimitHit, Limits, Model, RunOutcome, TraceRecord, TraceSink};
 pub use time::{format_duration, parse_duration, DurationParseError, SimDuration, SimTime};

@@ -46,6 +46,19 @@ impl RngStream {
         }
     }
 
+    /// Continues this stream as a different one: what it would have drawn next, mixed with
+    /// `salt`, seeds its future. Two copies of one stream reseeded with different salts draw
+    /// independently from then on; with the same salt, identically. For splitting, where a
+    /// copy of a run goes on with fresh randomness.
+    pub fn reseed(&mut self, salt: u64) {
+        let mut state = self.rng.next_u64() ^ splitmix64(&mut salt.clone());
+        let mut seed = [0u8; 32];
+        for chunk in seed.chunks_mut(8) {
+            chunk.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
+        }
+        self.rng = ChaCha8Rng::from_seed(seed);
+    }
+
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
         self.rng.next_u64()

@@ -91,7 +91,20 @@ pub fn run<M: Model>(
     model: &mut M,
     queue: &mut EventQueue<M::Event>,
     limits: &Limits,
+    sink: Option<&mut dyn TraceSink>,
+) -> RunOutcome {
+    run_while(model, queue, limits, sink, |_| true)
+}
+
+/// [`run`], and after each event `go_on` looks at the model: the run stops after the first
+/// event at which it says false (the event is counted and hashed; the rest stay queued, so a
+/// later call goes on where this one stopped). Splitting steps runs this way.
+pub fn run_while<M: Model>(
+    model: &mut M,
+    queue: &mut EventQueue<M::Event>,
+    limits: &Limits,
     mut sink: Option<&mut dyn TraceSink>,
+    mut go_on: impl FnMut(&M) -> bool,
 ) -> RunOutcome {
     let mut hasher = TraceHasher::default();
     let mut events: u64 = 0;
@@ -128,6 +141,9 @@ pub fn run<M: Model>(
                     s.event(time, seq, &rec);
                 }
                 events += 1;
+                if !go_on(model) {
+                    break;
+                }
             }
             Err(hit) => {
                 stopped = Some(hit);

@@ -7,6 +7,7 @@
 //! integrals run from the warm-up to the end of the run.
 
 mod series;
+pub mod stats;
 mod summary;
 
 pub use series::{CallWindows, LevelTrack, SeriesSet, ServiceWindows, Track, MAX_SERIES_WINDOWS};

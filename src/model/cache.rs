@@ -168,6 +168,12 @@ pub struct CacheState {
 }
 
 impl CacheState {
+    /// Reseeds the lookups' latency stream (see [`RngStream::reseed`]); which key a request
+    /// asks for follows from its number and stays.
+    pub fn reseed(&mut self, salt: u64) {
+        self.latency_rng.reseed(salt);
+    }
+
     pub fn new(
         spec: CacheSpec,
         mut rng: RngStream,

@@ -24,7 +24,7 @@ mod world;
 
 pub use crate::policy::{Outcome, OUTCOMES};
 pub use dist::Dist;
-pub use observer::{Observer, Shed};
+pub use observer::{Observer, Quiet, Shed};
 pub use spec::*;
 pub use stack::{LayerCounters, Transition};
 pub use world::{

@@ -115,3 +115,19 @@ pub enum Shed {
     /// Its propagated deadline had passed when a worker would take it (`timeout`).
     Expired,
 }
+
+/// An observer that keeps nothing: for runs whose figures are read from the world itself
+/// (splitting reads its importance after each event).
+pub struct Quiet;
+
+impl Observer for Quiet {
+    fn client_sent(&mut self, _: ClientId, _: SimTime) {}
+    fn client_done(&mut self, _: ClientId, _: Outcome, _: SimTime, _: SimTime) {}
+    fn client_in_flight(&mut self, _: ClientId, _: u32, _: SimTime) {}
+    fn service_arrival(&mut self, _: ServiceId, _: SimTime) {}
+    fn service_done(&mut self, _: ServiceId, _: Outcome, _: SimTime, _: SimTime, _: SimTime) {}
+    fn replica_level(&mut self, _: ServiceId, _: u32, _: u32, _: u32, _: SimTime) {}
+    fn client_attempt(&mut self, _: ClientId, _: SimTime) {}
+    fn call_attempt(&mut self, _: ServiceId, _: usize, _: SimTime) {}
+    fn call_done(&mut self, _: ServiceId, _: usize, _: Outcome, _: SimTime, _: SimTime) {}
+}

@@ -161,6 +161,12 @@ pub struct Group {
 }
 
 impl Group {
+    /// Reseeds its streams (see [`RngStream::reseed`]).
+    pub fn reseed(&mut self, salt: u64) {
+        self.lag_rng.reseed(salt);
+        self.write_rng.reseed(salt);
+    }
+
     /// `n` replicas, replica 0 primary; streams derived from the service's name.
     pub fn new(spec: ActivePassiveSpec, n: u32, seed: u64, service: &str) -> Self {
         let standby_reads = matches!(spec.reads, super::spec::Reads::Standbys { .. });

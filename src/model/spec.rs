@@ -899,3 +899,17 @@ pub struct Bandwidth {
     pub response_ns: u64,
     pub buffer: SimDuration,
 }
+
+/// A measure of how close a run is to a rare event, read from the running system after each
+/// event (the importance function of multilevel splitting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Importance {
+    /// Requests waiting in the queues of a service's replicas.
+    Queued(ServiceId),
+    /// Requests at a service's replicas: waiting or being served.
+    InSystem(ServiceId),
+    /// A client's requests in flight.
+    InFlight(ClientId),
+    /// Requests alive anywhere in the system.
+    Live,
+}

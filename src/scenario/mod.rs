@@ -12,6 +12,7 @@ pub mod expect;
 mod faults;
 pub mod overrides;
 mod policies;
+pub mod rare;
 mod raw;
 mod spans;
 mod validate;
@@ -45,6 +46,8 @@ pub struct Scenario {
     pub expect: Vec<expect::Expectation>,
     /// What `faultline search` draws fault schedules from (None: the file has no `fault_space`).
     pub fault_space: Option<FaultSpace>,
+    /// The rare event `faultline search --splitting` estimates (None: the file has no `rare`).
+    pub rare: Option<rare::Rare>,
     /// Named variants (A/B): the same scenario with some fields replaced, each validated like
     /// the file. Empty when the file declares none. Variants have no variants of their own.
     pub variants: Vec<(String, Scenario)>,

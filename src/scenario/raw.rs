@@ -29,8 +29,34 @@ pub struct RawScenario {
     #[serde(default)]
     pub expect: Vec<RawExpect>,
     pub fault_space: Option<RawFaultSpace>,
+    pub rare: Option<RawRare>,
     #[serde(default)]
     pub variants: Vec<RawVariant>,
+}
+
+/// The rare event `faultline search --splitting` estimates the probability of.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Rare")]
+pub struct RawRare {
+    pub importance: RawImportance,
+    pub target: i64,
+    pub until: Option<RawUntil>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Importance")]
+pub enum RawImportance {
+    Queued(String),
+    InSystem(String),
+    InFlight(String),
+    Live,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename = "Until")]
+pub enum RawUntil {
+    End,
+    Empty,
 }
 
 /// What `faultline search` may draw fault schedules from.

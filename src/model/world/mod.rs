@@ -43,6 +43,7 @@ mod health;
 mod invoke;
 mod network;
 mod pools;
+mod rare;
 mod replication;
 mod reports;
 mod serve;
