@@ -346,3 +346,69 @@ fn a_run_that_hits_a_limit_exits_3_as_run_and_check_do() {
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(err.contains("limits.max_live_requests = 8"), "{err}");
 }
+
+#[test]
+fn shards_merged_and_a_resumed_search_find_what_one_machine_finds() {
+    let dir = workdir("shards");
+    std::fs::write(dir.join("c.ron"), shipped("search_coincidence.ron")).unwrap();
+    let search = |args: &[&str]| {
+        let mut all = vec!["search", "c.ron", "--budget", "120"];
+        all.extend(args);
+        faultline(&dir, &all)
+    };
+    let same = |a: &str, b: &str| {
+        for name in ["findings.md", "index.html", "finding-1.ron"] {
+            let x = std::fs::read_to_string(dir.join(a).join(name)).unwrap();
+            let y = std::fs::read_to_string(dir.join(b).join(name)).unwrap();
+            assert_eq!(
+                x.replace(&format!("{a}/"), "D/"),
+                y.replace(&format!("{b}/"), "D/"),
+                "{name}"
+            );
+        }
+    };
+    assert_eq!(search(&["--out", "one"]).status.code(), Some(1));
+    // Two shards, then the merge: the same files.
+    for k in ["0/2", "1/2"] {
+        let o = search(&["--shard", k, "--out", "sh"]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let o = faultline(&dir, &["search", "merge", "sh"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    same("one", "sh");
+    // A merge with a shard missing is refused.
+    std::fs::remove_dir_all(dir.join("sh/shard-1-of-2")).unwrap();
+    let o = faultline(&dir, &["search", "merge", "sh"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("missing shards: shard-1-of-2"));
+    // Stopped by the clock after one batch, its journal's last line cut short by a kill, then
+    // resumed: the same files.
+    let o = search(&["--max-time", "1ms", "-j", "1", "--out", "rs"]);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("4 schedules"));
+    let journal = dir.join("rs/schedules.journal");
+    let text = std::fs::read_to_string(&journal).unwrap();
+    std::fs::write(&journal, &text[..text.len() - 10]).unwrap();
+    let o = search(&["--resume", "--out", "rs"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("120 schedules") && out.contains("3 judged before, kept"),
+        "{out}"
+    );
+    same("one", "rs");
+    // A journal of another text is not resumed.
+    let other = shipped("search_coincidence.ron").replace("seed: 5", "seed: 6");
+    std::fs::write(dir.join("c.ron"), other).unwrap();
+    let o = search(&["--resume", "--out", "rs"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("start over"));
+}

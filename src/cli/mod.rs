@@ -91,9 +91,14 @@ pub enum Command {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct SearchArgs {
-    /// The scenario file; it needs `expect` and `fault_space` (docs/scenario.md).
-    pub file: PathBuf,
+    #[command(subcommand)]
+    pub command: Option<SearchCommand>,
+    /// The scenario file; it needs `expect` and `fault_space` (docs/scenario.md), or `rare`
+    /// with --splitting.
+    #[arg(required = true)]
+    pub file: Option<PathBuf>,
     /// Schedules to draw and run.
     #[arg(long, default_value_t = 200)]
     pub budget: u64,
@@ -122,6 +127,63 @@ pub struct SearchArgs {
     /// run are then 0..n for some n below the budget, and the page says so.
     #[arg(long, value_name = "DURATION")]
     pub max_time: Option<String>,
+    /// Continue a search that was stopped (Ctrl-C, kill, --max-time, a lost machine) in the
+    /// same --out: judged schedules are kept (OUT/schedules.journal), the rest are run. A
+    /// larger --budget extends a finished search.
+    #[arg(long)]
+    pub resume: bool,
+    #[command(flatten)]
+    pub sharding: ShardArgs,
+}
+
+/// Splitting a sweep or a search across machines.
+#[derive(clap::Args, Debug)]
+pub struct ShardArgs {
+    /// Run only shard K of N (K from 0): every N-th run (or schedule), into
+    /// OUT/shard-K-of-N/. Combine the shards with `faultline sweep merge OUT` (or `search
+    /// merge`).
+    #[arg(long, value_name = "K/N", conflicts_with = "shards")]
+    pub shard: Option<String>,
+    /// Split into N shards and take this task's index from the batch engine:
+    /// JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm array).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+}
+
+impl ShardArgs {
+    /// The shard this process runs (None: all of it), or why the flags say none.
+    pub fn get(&self) -> Result<Option<crate::sweep::Shard>, String> {
+        use crate::sweep::Shard;
+        match (&self.shard, self.shards) {
+            (Some(s), _) => Shard::parse(s).map(Some),
+            (None, Some(n)) => Shard::from_env(n, |k| std::env::var(k).ok()).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum SearchCommand {
+    /// Combine the shards of a search (OUT/shard-K-of-N/), shrink the worst failing schedules
+    /// and write the findings into OUT, as one machine running the whole search would.
+    #[command(
+        after_help = "Example:\n  faultline search scenarios/search_coincidence.ron --shard 0/2 --out reports/c\n  faultline search scenarios/search_coincidence.ron --shard 1/2 --out reports/c\n  faultline search merge reports/c"
+    )]
+    Merge(SearchMergeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SearchMergeArgs {
+    /// The search's output directory: the findings go here.
+    pub dir: PathBuf,
+    /// Shard directories [default: every DIR/shard-K-of-N].
+    pub shards: Vec<PathBuf>,
+    /// How many of the worst failing schedules to shrink and write.
+    #[arg(long, default_value_t = 3)]
+    pub keep: usize,
+    /// Threads for shrinking (default one per core).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -165,14 +227,8 @@ pub struct SweepArgs {
     /// finished runs are kept, the rest are run. Same arguments as the first time.
     #[arg(long)]
     pub resume: bool,
-    /// Run only shard K of N (K from 0): every N-th run, into OUT/shard-K-of-N/. Combine the
-    /// shards with `faultline sweep merge OUT`.
-    #[arg(long, value_name = "K/N", conflicts_with = "shards")]
-    pub shard: Option<String>,
-    /// Split into N shards and take this task's index from the batch engine:
-    /// JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm array).
-    #[arg(long, value_name = "N")]
-    pub shards: Option<usize>,
+    #[command(flatten)]
+    pub sharding: ShardArgs,
     /// The SLO the page judges points by: `METRIC>=X` or `METRIC<=X` on the mean across seeds,
     /// e.g. `availability>=0.99`, `p99_ms<=250` [default: availability>= the scenario's target].
     #[arg(long, value_name = "EXPR")]

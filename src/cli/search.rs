@@ -3,27 +3,38 @@
 //! (`OUT/finding-K.ron`) with a page listing them (`OUT/index.html`, `OUT/findings.md`). Exit 0
 //! when nothing broke it, 1 when something did, 2 for bad input, 3 when a run hit a limit.
 
-use super::{rundir::default_out, Exit, SearchArgs, EXIT_BAD_INPUT, EXIT_LIMIT, EXIT_MISMATCH};
+use super::{
+    rundir::default_out, Exit, SearchArgs, SearchCommand, SearchMergeArgs, EXIT_BAD_INPUT,
+    EXIT_LIMIT, EXIT_MISMATCH,
+};
 use crate::rare;
+use crate::search::store::{self, Journal, Judgement};
 use crate::search::{self, page, Finding, Judged, SearchError};
 use anyhow::{anyhow, Context, Result};
 use rayon::prelude::*;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// Runs each shrink may spend.
 const SHRINK_RUNS: usize = 64;
+/// The most schedules one search (or shard) may be asked for.
+const MAX_BUDGET: u64 = 10_000_000;
 /// Other seeds a finding is tried on.
 const SEEDS_TRIED: u64 = 5;
 /// Schedules run between two looks at the wall clock, per thread.
-const BATCH_PER_THREAD: u64 = 4;
+const BATCH_PER_THREAD: usize = 4;
 
 pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
+    if let Some(SearchCommand::Merge(m)) = a.command {
+        return cmd_merge(m);
+    }
     if a.splitting {
         return cmd_splitting(a);
     }
     let bad = |msg: String| anyhow!(Exit(EXIT_BAD_INPUT, msg));
-    let file = a.file.display().to_string();
-    let text = crate::scenario::read_text(&a.file).map_err(|e| bad(format!("error: {e}")))?;
+    let path = a.file.clone().context("a scenario file is required")?;
+    let file = path.display().to_string();
+    let text = crate::scenario::read_text(&path).map_err(|e| bad(format!("error: {e}")))?;
     let space = search::prepare(&text, &file).map_err(|ps| {
         bad(ps
             .iter()
@@ -31,8 +42,11 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
             .collect::<Vec<_>>()
             .join("\n"))
     })?;
-    if a.budget == 0 {
-        return Err(bad("error: --budget 0: at least one schedule".into()));
+    if !(1..=MAX_BUDGET).contains(&a.budget) {
+        return Err(bad(format!(
+            "error: --budget {}: from 1 to {MAX_BUDGET} schedules (split a larger search with --shard K/N)",
+            a.budget
+        )));
     }
     if a.jobs == Some(0) {
         return Err(bad("error: -j 0: at least one thread".into()));
@@ -52,70 +66,168 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
                 })
         })
         .transpose()?;
-    let out = out_dir(&a);
-    let (pool, threads) = super::sweep::pool(a.jobs, a.budget as usize)?;
-    let failed = |k: u64, e: SearchError| match e {
-        SearchError::Limit(m) => anyhow!(Exit(
-            EXIT_LIMIT,
-            format!("error: {file}: schedule {k}: {m}")
-        )),
-        SearchError::Invalid(m) => bad(format!("error: {file}: schedule {k}: {m}")),
-    };
+    let shard = a.sharding.get().map_err(|e| bad(format!("error: {e}")))?;
+    let out = out_dir(a.out.as_deref(), &path);
+    let dir = shard.map_or_else(|| out.clone(), |s| out.join(s.dir_name()));
+    let mut judged: BTreeMap<u64, Judgement> = BTreeMap::new();
+    if a.resume {
+        match store::read(&dir).map_err(store_err)? {
+            Some(r) if r.file == file && r.text == text => judged = r.judged,
+            Some(r) => {
+                return Err(bad(format!(
+                    "error: {} holds a search of {} (or of another text of it); run without --resume to start over there, or choose another --out",
+                    dir.display(),
+                    r.file
+                )))
+            }
+            None => {}
+        }
+        judged.retain(|&k, _| shard.is_none_or(|s| s.owns(k as usize)));
+    }
+    let resumed = judged.len();
+    let mut journal = Journal::create(&dir, &file, &text, &judged).map_err(store_err)?;
+    let todo: Vec<u64> = (0..a.budget)
+        .filter(|&k| shard.is_none_or(|s| s.owns(k as usize)) && !judged.contains_key(&k))
+        .collect();
+    let (pool, threads) = super::sweep::pool(a.jobs, todo.len().max(1))?;
+    let failed = |k: u64, e: SearchError| search_err(&file, k, e);
     let wall = std::time::Instant::now();
     // Schedule k is drawn from its own stream and judged alone, and schedules are run in
-    // batches in k order: the results are those of schedules 0..drawn for any thread count.
+    // batches in k order: the results are those of the first schedules for any thread count.
     // The wall-clock budget is looked at between batches only, so it decides how many
     // schedules run, never which.
-    let mut failing: Vec<(usize, Judged)> = Vec::new();
-    let mut drawn = 0;
     let mut cut_short = None;
-    while drawn < a.budget {
+    for batch in todo.chunks(BATCH_PER_THREAD * threads) {
         if let Some(limit) = max_time {
             if wall.elapsed() >= limit {
                 cut_short = Some(format!(
-                    "the wall-time budget, --max-time {}, ran out",
+                    "the wall-time budget, --max-time {}, ran out; --resume goes on",
                     a.max_time.as_deref().unwrap_or_default()
                 ));
                 break;
             }
         }
-        let end = (drawn + BATCH_PER_THREAD * threads as u64).min(a.budget);
-        let judged: Vec<Result<Judged, SearchError>> = pool.install(|| {
-            (drawn..end)
-                .into_par_iter()
-                .map(|k| search::evaluate(&space, &search::draw(&space, k), None))
+        let results: Vec<Result<Judged, SearchError>> = pool.install(|| {
+            batch
+                .par_iter()
+                .map(|&k| search::evaluate(&space, &search::draw(&space, k), None))
                 .collect()
         });
-        for (k, j) in (drawn..end).zip(judged) {
-            match j {
-                Ok(j) if j.fails() => failing.push((k as usize, j)),
-                Ok(_) => {}
-                Err(e) => return Err(failed(k, e)),
-            }
+        let mut lines = Vec::with_capacity(batch.len());
+        for (&k, r) in batch.iter().zip(results) {
+            let j = r.map_err(|e| failed(k, e))?;
+            let j = Judgement {
+                miss: j.miss,
+                fails: j.fails(),
+            };
+            lines.push((k, j));
+            judged.insert(k, j);
         }
-        drawn = end;
+        journal.append(&lines).map_err(store_err)?;
     }
+    let broke = judged.values().filter(|j| j.fails).count();
     println!(
-        "{drawn} schedules from {file}'s fault_space: {} break its expectations ({:.1}s wall on {threads} thread{}){}",
-        failing.len(),
+        "{} schedules from {file}'s fault_space{}: {broke} break its expectations ({:.1}s wall on {threads} thread{}{}){}",
+        judged.len(),
+        shard.map(|s| format!(" (shard {} of {})", s.index, s.count)).unwrap_or_default(),
         wall.elapsed().as_secs_f64(),
         if threads == 1 { "" } else { "s" },
+        if resumed > 0 { format!("; {resumed} judged before, kept") } else { String::new() },
         cut_short.as_deref().map(|w| format!("; stopped: {w}")).unwrap_or_default()
     );
-    let broke = failing.len();
+    if let Some(s) = shard {
+        println!(
+            "wrote {}; when every shard of {} is done: faultline search merge {}",
+            dir.join(store::JOURNAL).display(),
+            s.count,
+            out.display()
+        );
+        return Ok(0);
+    }
+    conclude(&space, &judged, a.budget, a.keep, cut_short, &out, &pool)
+}
+
+/// `faultline search merge OUT`: the shards' judged schedules combined, then what one machine
+/// does at the end of a search.
+fn cmd_merge(m: SearchMergeArgs) -> Result<i32> {
+    let bad = |msg: String| anyhow!(Exit(EXIT_BAD_INPUT, msg));
+    if m.jobs == Some(0) {
+        return Err(bad("error: -j 0: at least one thread".into()));
+    }
+    let shards = if m.shards.is_empty() {
+        crate::sweep::store::shard_dirs(&m.dir).map_err(store_err)?
+    } else {
+        m.shards.clone()
+    };
+    let r = store::merge(&shards).map_err(store_err)?;
+    let space = search::prepare(&r.text, &r.file).map_err(|ps| bad(ps.join("\n")))?;
+    let (pool, _) = super::sweep::pool(m.jobs, m.keep.max(1))?;
+    let n = r.judged.len() as u64;
+    println!(
+        "merged {} shards of the search of {}: {n} schedules, {} break its expectations",
+        shards.len(),
+        r.file,
+        r.judged.values().filter(|j| j.fails).count()
+    );
+    conclude(&space, &r.judged, n, m.keep, None, &m.dir, &pool)
+}
+
+fn store_err(e: crate::sweep::store::StoreError) -> anyhow::Error {
+    match e {
+        crate::sweep::store::StoreError::Input(m) => {
+            anyhow!(Exit(EXIT_BAD_INPUT, format!("error: {m}")))
+        }
+        e => anyhow!(e),
+    }
+}
+
+fn search_err(file: &str, k: u64, e: SearchError) -> anyhow::Error {
+    match e {
+        SearchError::Limit(m) => anyhow!(Exit(
+            EXIT_LIMIT,
+            format!("error: {file}: schedule {k}: {m}")
+        )),
+        SearchError::Invalid(m) => anyhow!(Exit(
+            EXIT_BAD_INPUT,
+            format!("error: {file}: schedule {k}: {m}")
+        )),
+    }
+}
+
+/// The end of a search: the worst `keep` failing schedules judged again, shrunk and tried on
+/// other seeds, written as finding files with the page. Exit 1 when there is a finding.
+fn conclude(
+    space: &search::Space,
+    judged: &BTreeMap<u64, Judgement>,
+    budget: u64,
+    keep: usize,
+    cut_short: Option<String>,
+    out: &std::path::Path,
+    pool: &rayon::ThreadPool,
+) -> Result<i32> {
+    let file = &space.file;
+    let broke = judged.values().filter(|j| j.fails).count();
     // Worst first; ties in draw order.
-    failing.sort_by(|x, y| y.1.miss.total_cmp(&x.1.miss).then(x.0.cmp(&y.0)));
-    failing.truncate(a.keep);
+    let mut failing: Vec<(u64, f64)> = judged
+        .iter()
+        .filter(|(_, j)| j.fails)
+        .map(|(&k, j)| (k, j.miss))
+        .collect();
+    failing.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+    failing.truncate(keep);
     let shrunk: Vec<Result<Finding, SearchError>> = pool.install(|| {
         failing
             .par_iter()
-            .map(|(k, j)| search::finding(&space, *k, j, SHRINK_RUNS, SEEDS_TRIED))
+            .map(|&(k, _)| {
+                let original = search::evaluate(space, &search::draw(space, k), None)?;
+                search::finding(space, k as usize, &original, SHRINK_RUNS, SEEDS_TRIED)
+            })
             .collect()
     });
     // Two schedules may shrink to the same one: it is written once, under the worse.
     let mut findings: Vec<(String, Finding)> = Vec::new();
-    for (r, (k, _)) in shrunk.into_iter().zip(&failing) {
-        let f = r.map_err(|e| failed(*k as u64, e))?;
+    for (r, &(k, _)) in shrunk.into_iter().zip(&failing) {
+        let f = r.map_err(|e| search_err(file, k, e))?;
         if findings
             .iter()
             .all(|(_, g)| g.shrunk.schedule != f.shrunk.schedule)
@@ -123,7 +235,7 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
             findings.push((format!("finding-{}.ron", findings.len() + 1), f));
         }
     }
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let write = |name: &str, body: String| {
         let path = out.join(name);
         std::fs::write(&path, body).with_context(|| format!("cannot write {}", path.display()))
@@ -132,8 +244,8 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
     // does not stop the files.
     let mut said = String::new();
     for (name, f) in &findings {
-        write(name, finding_file(&space, &file, &out.join(name), f))?;
-        let faults = search::describe(&space, &f.shrunk.schedule);
+        write(name, finding_file(space, file, &out.join(name), f))?;
+        let faults = search::describe(space, &f.shrunk.schedule);
         let _ = writeln!(
             said,
             "{}/{name}: {} fault{}:",
@@ -158,9 +270,9 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
         );
     }
     let summary = page::Summary {
-        space: &space,
-        drawn,
-        budget: a.budget,
+        space,
+        drawn: judged.len() as u64,
+        budget,
         cut_short,
         broke,
         findings: &findings,
@@ -206,9 +318,9 @@ fn finding_file(space: &search::Space, file: &str, path: &std::path::Path, f: &F
 }
 
 /// Where a search writes: `--out`, or `reports/<file name>-search`.
-fn out_dir(a: &SearchArgs) -> std::path::PathBuf {
-    a.out.clone().unwrap_or_else(|| {
-        let mut d = default_out(&a.file).into_os_string();
+fn out_dir(out: Option<&std::path::Path>, file: &std::path::Path) -> std::path::PathBuf {
+    out.map(|o| o.to_path_buf()).unwrap_or_else(|| {
+        let mut d = default_out(file).into_os_string();
         d.push("-search");
         std::path::PathBuf::from(d)
     })
@@ -224,8 +336,9 @@ const MAX_LEVELS: usize = 100_000;
 /// variant, with a 95% interval; printed and written to `OUT/splitting.md`.
 fn cmd_splitting(a: SearchArgs) -> Result<i32> {
     let bad = |msg: String| anyhow!(Exit(EXIT_BAD_INPUT, msg));
-    let file = a.file.display().to_string();
-    let loaded = super::rundir::load(&a.file, &Default::default())?;
+    let path = a.file.clone().context("a scenario file is required")?;
+    let file = path.display().to_string();
+    let loaded = super::rundir::load(&path, &Default::default())?;
     let sc = &loaded.scenario;
     eprint!("{}", crate::scenario::render_warnings(&file, &sc.warnings));
     if sc.rare.is_none() {
@@ -252,7 +365,7 @@ fn cmd_splitting(a: SearchArgs) -> Result<i32> {
         max_levels: MAX_LEVELS,
     };
     let (pool, threads) = super::sweep::pool(a.jobs, a.repeats)?;
-    let out = out_dir(&a);
+    let out = out_dir(a.out.as_deref(), &path);
     let names = |v: &crate::scenario::Scenario| {
         (
             v.system

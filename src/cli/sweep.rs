@@ -51,14 +51,7 @@ pub(super) fn cmd_sweep(a: SweepArgs) -> Result<i32> {
         .map(sweep::Criterion::parse)
         .transpose()
         .map_err(|e| bad(format!("error: {e}")))?;
-    let shard = match (&a.shard, a.shards) {
-        (Some(s), _) => Some(sweep::Shard::parse(s).map_err(|e| bad(format!("error: {e}")))?),
-        (None, Some(n)) => Some(
-            sweep::Shard::from_env(n, |k| std::env::var(k).ok())
-                .map_err(|e| bad(format!("error: {e}")))?,
-        ),
-        (None, None) => None,
-    };
+    let shard = a.sharding.get().map_err(|e| bad(format!("error: {e}")))?;
     let plan = sweep::plan(&text, &file, &sets, seeds).map_err(|ps| {
         bad(ps
             .iter()

@@ -6,7 +6,8 @@
 //! A schedule becomes plain scenario text (scripted faults appended to the file's own), so a
 //! finding is a file `faultline check` fails and `faultline run`/`replay` reproduce. Schedule
 //! `k` is drawn from its own stream (`search:k`), so what a search finds does not depend on
-//! threads or order. It knows nothing of the command line or of files on disk.
+//! threads or order. It knows nothing of the command line; `store.rs` keeps the journal that
+//! makes a search resumable and shardable, `page.rs` writes what it found.
 
 use crate::check::{judge, Verdict};
 use crate::engine::{format_duration, RngStream};
@@ -14,6 +15,7 @@ use crate::report;
 use crate::scenario::{self, overrides, FaultSpace, Overrides, SpanIndex};
 
 pub mod page;
+pub mod store;
 
 /// One drawn fault: kind `kind` of the space, from `at_ms` for `for_ms`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
