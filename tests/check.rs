@@ -233,6 +233,135 @@ fn exit_codes_and_junit_xml() {
         xml.matches("</testsuite>").count()
     );
     assert!(xml.trim_end().ends_with("</testsuites>"));
+    junit_schema(&xml);
+    // The shipped scenarios' report too: many files, both outcomes' shapes.
+    let root = env!("CARGO_MANIFEST_DIR");
+    let o = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["check", "--junit", "all.xml"])
+        .arg(format!("{root}/scenarios/breaker.ron"))
+        .arg(format!("{root}/scenarios/metastable_retries.ron"))
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    junit_schema(&std::fs::read_to_string(dir.join("all.xml")).unwrap());
+}
+
+/// Checks `xml` against what the JUnit schema CI systems read (Jenkins' junit-4.xsd) requires,
+/// with a parser of its own: well-formed (every element closed in order, attribute values
+/// quoted with no raw `<` or stray `&`), `testsuites` holding only `testsuite`, a testsuite
+/// holding `testcase`s (and optional properties and output), a testcase holding at most
+/// `failure`, `error`, `skipped` and output; required attributes (testsuite: name and tests;
+/// testcase: name), counts that are whole numbers and agree with the elements.
+fn junit_schema(xml: &str) {
+    let body = xml
+        .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+        .expect("an XML declaration");
+    let allowed: &[(&str, &[&str])] = &[
+        ("", &["testsuites", "testsuite"]),
+        ("testsuites", &["testsuite"]),
+        (
+            "testsuite",
+            &["properties", "testcase", "system-out", "system-err"],
+        ),
+        (
+            "testcase",
+            &["failure", "error", "skipped", "system-out", "system-err"],
+        ),
+        ("failure", &[]),
+    ];
+    let required: &[(&str, &[&str])] =
+        &[("testsuite", &["name", "tests"]), ("testcase", &["name"])];
+    let counted = ["tests", "failures", "errors", "skipped"];
+    // Per open testsuite: (tests, failures) claimed, and testcases and failures seen.
+    let mut suites: Vec<([Option<u64>; 2], [u64; 2])> = Vec::new();
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = body;
+    while let Some(i) = rest.find('<') {
+        assert!(
+            rest[..i].trim().is_empty(),
+            "text outside elements: {:?}",
+            &rest[..i]
+        );
+        let j = rest[i..].find('>').expect("a tag closed") + i;
+        let tag = &rest[i + 1..j];
+        rest = &rest[j + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(stack.pop().as_deref(), Some(name), "closed out of order");
+            if name == "testsuite" {
+                let (claimed, seen) = suites.pop().unwrap();
+                assert_eq!(claimed[0], Some(seen[0]), "tests= against testcases");
+                assert_eq!(
+                    claimed[1].unwrap_or(0),
+                    seen[1],
+                    "failures= against failures"
+                );
+            }
+            continue;
+        }
+        let selfclose = tag.ends_with('/');
+        let tag = tag.trim_end_matches('/');
+        let name = tag.split_whitespace().next().unwrap();
+        let parent = stack.last().map_or("", |s| s.as_str());
+        let ok = allowed
+            .iter()
+            .find(|(p, _)| *p == parent)
+            .is_some_and(|(_, kids)| kids.contains(&name));
+        assert!(ok, "<{name}> inside <{parent}>");
+        // Attributes: name="value" pairs, values escaped.
+        let mut attrs = Vec::new();
+        let mut a = tag[name.len()..].trim_start();
+        while !a.is_empty() {
+            let eq = a.find("=\"").expect("attribute=\"value\"");
+            let key = &a[..eq];
+            let end = a[eq + 2..].find('"').expect("a closing quote") + eq + 2;
+            let value = &a[eq + 2..end];
+            assert!(!value.contains('<'), "raw < in {key}");
+            for (k, _) in value.match_indices('&') {
+                let entity = &value[k..];
+                assert!(
+                    ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"]
+                        .iter()
+                        .any(|e| entity.starts_with(e)),
+                    "stray & in {key}: {value}"
+                );
+            }
+            if counted.contains(&key) {
+                assert!(value.parse::<u64>().is_ok(), "{key}=\"{value}\"");
+            }
+            attrs.push((key, value));
+            a = a[end + 1..].trim_start();
+        }
+        for (el, keys) in required {
+            if *el == name {
+                for k in *keys {
+                    assert!(
+                        attrs.iter().any(|(x, v)| x == k && !v.is_empty()),
+                        "<{name}> needs {k}"
+                    );
+                }
+            }
+        }
+        let get = |k: &str| {
+            attrs
+                .iter()
+                .find(|(x, _)| *x == k)
+                .and_then(|(_, v)| v.parse().ok())
+        };
+        match name {
+            "testsuite" => suites.push(([get("tests"), get("failures")], [0, 0])),
+            "testcase" => suites.last_mut().expect("in a testsuite").1[0] += 1,
+            "failure" => suites.last_mut().expect("in a testsuite").1[1] += 1,
+            _ => {}
+        }
+        if !selfclose {
+            stack.push(name.to_string());
+        }
+    }
+    assert!(
+        rest.trim().is_empty() && stack.is_empty(),
+        "unclosed: {stack:?}"
+    );
 }
 
 /// The shipped scenarios' expectations hold (CI runs the same command), and the two that state
@@ -270,4 +399,29 @@ fn shipped_scenarios_keep_their_claims() {
         "{stdout}"
     );
     assert!(!stdout.contains("FAIL "), "{stdout}");
+}
+
+#[test]
+fn the_junit_check_refuses_what_the_schema_refuses() {
+    let head = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+    let good = "<testsuites><testsuite name=\"f\" tests=\"1\" failures=\"1\"><testcase name=\"a\"><failure message=\"m\"/></testcase></testsuite></testsuites>";
+    junit_schema(&format!("{head}{good}"));
+    for bad in [
+        good.replace(" name=\"f\"", ""), // a testsuite without its name
+        good.replace("tests=\"1\"", "tests=\"2\""), // a count that disagrees
+        good.replace("failures=\"1\"", "failures=\"0\""), // failures that disagree
+        good.replace("message=\"m\"", "message=\"a<b\""), // a raw <
+        good.replace("message=\"m\"", "message=\"a&b\""), // a stray &
+        good.replace("</testcase></testsuite>", "</testsuite></testcase>"), // out of order
+        good.replace(
+            "<testcase name=\"a\">",
+            "<testcase name=\"a\"><testsuite name=\"x\" tests=\"0\"/>",
+        ), // misplaced
+    ] {
+        let doc = format!("{head}{bad}");
+        assert!(
+            std::panic::catch_unwind(|| junit_schema(&doc)).is_err(),
+            "accepted: {bad}"
+        );
+    }
 }
