@@ -75,17 +75,24 @@ fn judge_one(sc: &Scenario, a: &Analysed, e: &Expectation) -> Verdict {
     match &e.expect {
         Expect::Availability {
             at_least,
+            at_most,
             during_faults,
         } => {
+            let bound = match (*at_least > 0.0, *at_most < 1.0) {
+                (true, true) => format!("from {} to {}", pct(*at_least), pct(*at_most)),
+                (false, true) => format!("<= {}", pct(*at_most)),
+                _ => format!(">= {}", pct(*at_least)),
+            };
             let claim = if *during_faults {
-                format!("availability during faults >= {} ({scope})", pct(*at_least))
+                format!("availability during faults {bound} ({scope})")
             } else {
-                format!("availability >= {} ({scope})", pct(*at_least))
+                format!("availability {bound} ({scope})")
             };
             let measured = match (&e.scope, during_faults) {
                 (_, true) => match a.cascade.failed_share_during_incident {
                     Some(f) => Some(1.0 - f),
-                    None => return verdict(claim, true, "no incident".into()),
+                    // Nothing to judge: fine for a floor, not for a claimed failure.
+                    None => return verdict(claim, *at_most >= 1.0, "no incident".into()),
                 },
                 (Scope::System, false) => s
                     .clients
@@ -102,10 +109,13 @@ fn judge_one(sc: &Scenario, a: &Analysed, e: &Expectation) -> Verdict {
                 }
             };
             match measured {
-                Some(m) => Verdict {
-                    miss: past(*at_least - m, *at_least),
-                    ..verdict(claim, m >= *at_least, pct_vs(m, *at_least))
-                },
+                Some(m) => {
+                    let near = if m > *at_most { *at_most } else { *at_least };
+                    Verdict {
+                        miss: past(*at_least - m, *at_least) + past(m - *at_most, *at_most),
+                        ..verdict(claim, m >= *at_least && m <= *at_most, pct_vs(m, near))
+                    }
+                }
                 None => verdict(
                     claim,
                     false,

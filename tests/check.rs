@@ -58,7 +58,22 @@ fn expectations_are_judged_against_what_the_run_must_show() {
         ("", "NotMetastable", true, "no trigger"),
         ("", "NoLostWrites", true, "no active-passive service"),
         ("", "NoSplitBrain", true, "no active-passive service"),
-        // db hung for the second half of the run: every request fails from then on.
+        // A baseline expected to fail says at most how much it keeps.
+        ("", "Availability(at_most: 0.9)", false, "100.00%"),
+        // db hung for the second half of the run: every request fails from then on, 30 of the
+        // 55 s measured: about 45% answered.
+        (
+            r#"(at: "30s", fault: Hang("db"))"#,
+            "Availability(at_least: 0.4, at_most: 0.5)",
+            true,
+            "%",
+        ),
+        (
+            r#"(at: "30s", fault: Hang("db"))"#,
+            "Availability(at_most: 0.4)",
+            false,
+            "%",
+        ),
         (
             r#"(at: "30s", fault: Hang("db"))"#,
             "Availability(at_least: 0.9)",
@@ -190,6 +205,11 @@ fn exit_codes_and_junit_xml() {
             "expect[0].during_faults",
         ),
         ("RetryAmplification(at_most: 0.5)", "at least 1"),
+        ("Availability()", "give `at_least`"),
+        (
+            "Availability(at_least: 0.9, at_most: 0.5)",
+            "expect[0].at_most",
+        ),
         (r#"RecoversWithin(10)"#, "expect[0]"),
     ] {
         let (code, _, err, _) = check("bad.ron", &scenario("", expect), &[]);

@@ -26,8 +26,13 @@ pub enum Scope {
 pub enum Expect {
     /// Requests answered ok or degraded, of those completed after the warm-up (the system's
     /// clients together, one client, or one service's requests); `during_faults`: only client
-    /// requests during the incident (system scope).
-    Availability { at_least: f64, during_faults: bool },
+    /// requests during the incident (system scope). At least `at_least` and at most `at_most`
+    /// (1 unless given: a baseline expected to fail says at most how much it keeps).
+    Availability {
+        at_least: f64,
+        at_most: f64,
+        during_faults: bool,
+    },
     /// The p99 latency of ok requests (the system: its worst client).
     P99 { at_most: SimDuration },
     /// Everything back within this long after the last trigger ended (docs/analysis.md).
@@ -91,12 +96,26 @@ pub(super) fn expectations(
         let got = match e {
             RawExpect::Availability {
                 at_least,
+                at_most,
                 during_faults,
                 client,
                 service,
             } => {
                 let s = scope(c, client, service);
-                let a = c.probability(&format!("{p}.at_least"), *at_least);
+                if at_least.is_none() && at_most.is_none() {
+                    c.err(
+                        &p,
+                        "give `at_least` (the share that must be answered, e.g. at_least: 0.99), `at_most` (a baseline expected to fail, e.g. at_most: 0.5) or both",
+                    );
+                }
+                let a = at_least.map_or(0.0, |x| c.probability(&format!("{p}.at_least"), x));
+                let most = at_most.map_or(1.0, |x| c.probability(&format!("{p}.at_most"), x));
+                if a > most {
+                    c.err(
+                        format!("{p}.at_most"),
+                        format!("at_most ({most}) is below at_least ({a}): nothing could pass"),
+                    );
+                }
                 let during = during_faults.unwrap_or(false);
                 if during && s.as_ref().is_some_and(|s| *s != Scope::System) {
                     c.err(
@@ -108,6 +127,7 @@ pub(super) fn expectations(
                     (
                         Expect::Availability {
                             at_least: a,
+                            at_most: most,
                             during_faults: during,
                         },
                         s,

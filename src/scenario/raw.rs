@@ -76,7 +76,8 @@ pub struct RawFaultSpace {
 #[serde(deny_unknown_fields)]
 pub enum RawExpect {
     Availability {
-        at_least: f64,
+        at_least: Option<f64>,
+        at_most: Option<f64>,
         during_faults: Option<bool>,
         client: Option<String>,
         service: Option<String>,
