@@ -445,3 +445,60 @@ fn the_junit_check_refuses_what_the_schema_refuses() {
         );
     }
 }
+
+/// The shipped scenarios' claims have teeth: with the mitigation each one credits taken away,
+/// the claim made for it fails. Each case: file, text replaced, its replacement, and the start
+/// of the line that must now read FAIL.
+#[test]
+fn shipped_claims_fail_without_what_they_credit() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        // Without readiness probes a third of the requests fail for the whole 30 s.
+        (
+            "crash_failover.ron",
+            "            health: (readiness: Kubernetes(period: \"2s\", failure_threshold: 2)),\n",
+            "",
+            "FAIL crash_failover.ron [base] expect[0]: availability >= 98.00%",
+        ),
+        // 30 connections, not 15: the contention keeps the pools full.
+        (
+            "pool_contention.ron",
+            "\"services.api.calls.db.connections\": 15",
+            "\"services.api.calls.db.connections\": 30",
+            "FAIL pool_contention.ron [pool-15] expect[0]: not metastable",
+        ),
+        // No spare capacity: the warm pool is the slow autoscaler again.
+        (
+            "autoscaler_too_slow.ron",
+            "\"services.api.replicas\": 5, \"services.api.autoscale.min_replicas\": 5",
+            "\"services.api.replicas\": 3",
+            "FAIL autoscaler_too_slow.ron [warm-pool] expect[0]: availability >= 99.90%",
+        ),
+        // Full jitter with no jitter: the waves come back.
+        (
+            "reconnect_herd.ron",
+            "jitter: Full",
+            "jitter: None",
+            "FAIL reconnect_herd.ron [full-jitter] expect[0]: recovers within 1s",
+        ),
+    ];
+    let root = env!("CARGO_MANIFEST_DIR");
+    for &(file, from, to, fail) in cases {
+        let text = std::fs::read_to_string(format!("{root}/scenarios/{file}")).unwrap();
+        assert!(text.contains(from), "{file}: {from}");
+        let (code, out, err, _) = check(file, &text.replace(from, to), &[]);
+        assert_eq!(code, 1, "{file}:\n{out}{err}");
+        assert!(
+            out.lines().any(|l| l.starts_with("FAIL ")
+                && l.replace(&format!("{}/", dir_of(l)), "").starts_with(fail)),
+            "{fail:?} in\n{out}"
+        );
+    }
+}
+
+/// The directory part of the file a check line names (everything before the file's name).
+fn dir_of(line: &str) -> String {
+    let path = line.split_whitespace().nth(1).unwrap_or("");
+    path.rsplit_once('/')
+        .map(|(d, _)| d.to_string())
+        .unwrap_or_default()
+}
