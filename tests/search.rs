@@ -412,3 +412,38 @@ fn shards_merged_and_a_resumed_search_find_what_one_machine_finds() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("start over"));
 }
+
+#[test]
+fn a_search_over_seeds_writes_the_seed_a_finding_needs() {
+    // Each of 20 schedules run with seeds 1 to 4: a finding that failed with another seed
+    // than the file's (11) carries it, so `check` fails it as written.
+    let dir = workdir("seeds");
+    std::fs::write(dir.join("p.ron"), planted()).unwrap();
+    let o = faultline(
+        &dir,
+        &[
+            "search", "p.ron", "--seeds", "1..=4", "--budget", "80", "--out", "s",
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.starts_with("80 runs of schedules"), "{out}");
+    let text = std::fs::read_to_string(dir.join("s/finding-1.ron")).unwrap();
+    let header = text.lines().next().unwrap();
+    let k = header.find("with seed ").expect(header) + "with seed ".len();
+    let seed: u64 = header[k..].split(' ').next().unwrap().parse().unwrap();
+    assert!((1..=4).contains(&seed), "{header}");
+    assert!(text.contains(&format!("    seed: {seed},")), "{text}");
+    let c = faultline(&dir, &["check", "s/finding-1.ron"]);
+    assert_eq!(
+        c.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&c.stdout)
+    );
+    let md = std::fs::read_to_string(dir.join("s/findings.md")).unwrap();
+    assert!(
+        md.contains("each schedule run with seeds 1, 2, 3, 4"),
+        "{md}"
+    );
+}

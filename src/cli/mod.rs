@@ -111,6 +111,10 @@ pub struct SearchArgs {
     /// Output directory [default: reports/<file name>-search].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Seeds each schedule runs with, one run each (`1..=5` or `1,5,9`; the budget counts
+    /// runs) [default: the scenario's seed].
+    #[arg(long)]
+    pub seeds: Option<String>,
     /// Instead of drawing fault schedules, estimate the probability of the scenario's `rare`
     /// event by multilevel splitting, with a 95% confidence interval.
     #[arg(long)]

@@ -35,13 +35,16 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
     let path = a.file.clone().context("a scenario file is required")?;
     let file = path.display().to_string();
     let text = crate::scenario::read_text(&path).map_err(|e| bad(format!("error: {e}")))?;
-    let space = search::prepare(&text, &file).map_err(|ps| {
+    let mut space = search::prepare(&text, &file).map_err(|ps| {
         bad(ps
             .iter()
             .map(|p| format!("error: {p}"))
             .collect::<Vec<_>>()
             .join("\n"))
     })?;
+    if let Some(spec) = &a.seeds {
+        space.seeds = crate::sweep::parse_seeds(spec).map_err(|e| bad(format!("error: {e}")))?;
+    }
     if !(1..=MAX_BUDGET).contains(&a.budget) {
         return Err(bad(format!(
             "error: --budget {}: from 1 to {MAX_BUDGET} schedules (split a larger search with --shard K/N)",
@@ -72,10 +75,12 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
     let mut judged: BTreeMap<u64, Judgement> = BTreeMap::new();
     if a.resume {
         match store::read(&dir).map_err(store_err)? {
-            Some(r) if r.file == file && r.text == text => judged = r.judged,
+            Some(r) if r.file == file && r.text == text && r.seeds == space.seeds => {
+                judged = r.judged
+            }
             Some(r) => {
                 return Err(bad(format!(
-                    "error: {} holds a search of {} (or of another text of it); run without --resume to start over there, or choose another --out",
+                    "error: {} holds a search of {} (or of another text of it, or with other --seeds); run without --resume to start over there, or choose another --out",
                     dir.display(),
                     r.file
                 )))
@@ -85,7 +90,8 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
         judged.retain(|&k, _| shard.is_none_or(|s| s.owns(k as usize)));
     }
     let resumed = judged.len();
-    let mut journal = Journal::create(&dir, &file, &text, &judged).map_err(store_err)?;
+    let mut journal =
+        Journal::create(&dir, &file, &text, &space.seeds, &judged).map_err(store_err)?;
     let todo: Vec<u64> = (0..a.budget)
         .filter(|&k| shard.is_none_or(|s| s.owns(k as usize)) && !judged.contains_key(&k))
         .collect();
@@ -107,12 +113,8 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
                 break;
             }
         }
-        let results: Vec<Result<Judged, SearchError>> = pool.install(|| {
-            batch
-                .par_iter()
-                .map(|&k| search::evaluate(&space, &search::draw(&space, k), None))
-                .collect()
-        });
+        let results: Vec<Result<Judged, SearchError>> =
+            pool.install(|| batch.par_iter().map(|&k| space.judge_run(k)).collect());
         let mut lines = Vec::with_capacity(batch.len());
         for (&k, r) in batch.iter().zip(results) {
             let j = r.map_err(|e| failed(k, e))?;
@@ -127,8 +129,9 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
     }
     let broke = judged.values().filter(|j| j.fails).count();
     println!(
-        "{} schedules from {file}'s fault_space{}: {broke} break its expectations ({:.1}s wall on {threads} thread{}{}){}",
+        "{} {} from {file}'s fault_space{}: {broke} break its expectations ({:.1}s wall on {threads} thread{}{}){}",
         judged.len(),
+        if space.seeds.len() > 1 { "runs of schedules" } else { "schedules" },
         shard.map(|s| format!(" (shard {} of {})", s.index, s.count)).unwrap_or_default(),
         wall.elapsed().as_secs_f64(),
         if threads == 1 { "" } else { "s" },
@@ -160,7 +163,8 @@ fn cmd_merge(m: SearchMergeArgs) -> Result<i32> {
         m.shards.clone()
     };
     let r = store::merge(&shards).map_err(store_err)?;
-    let space = search::prepare(&r.text, &r.file).map_err(|ps| bad(ps.join("\n")))?;
+    let mut space = search::prepare(&r.text, &r.file).map_err(|ps| bad(ps.join("\n")))?;
+    space.seeds = r.seeds.clone();
     let (pool, _) = super::sweep::pool(m.jobs, m.keep.max(1))?;
     let n = r.judged.len() as u64;
     println!(
@@ -219,7 +223,7 @@ fn conclude(
         failing
             .par_iter()
             .map(|&(k, _)| {
-                let original = search::evaluate(space, &search::draw(space, k), None)?;
+                let original = space.judge_run(k)?;
                 search::finding(space, k as usize, &original, SHRINK_RUNS, SEEDS_TRIED)
             })
             .collect()
@@ -292,8 +296,8 @@ fn conclude(
 /// the scenario with the shrunk schedule's faults.
 fn finding_file(space: &search::Space, file: &str, path: &std::path::Path, f: &Finding) -> String {
     let mut header = format!(
-        "// Found by `faultline search {file}`: schedule {} ({} faults), shrunk in {} runs to {}.\n",
-        f.index,
+        "// Found by `faultline search {file}`: {} ({} faults), shrunk in {} runs to {}.\n",
+        f.origin(space),
         f.original.schedule.len(),
         f.runs,
         f.shrunk.schedule.len()
@@ -308,13 +312,13 @@ fn finding_file(space: &search::Space, file: &str, path: &std::path::Path, f: &F
     let _ = writeln!(
         header,
         "// With seeds {}..={} it fails {} of {} times. Reproduce: faultline check {}",
-        space.seed.wrapping_add(1),
-        space.seed.wrapping_add(f.seeds_tried),
+        f.shrunk.seed.wrapping_add(1),
+        f.shrunk.seed.wrapping_add(f.seeds_tried),
         f.held,
         f.seeds_tried,
         path.display()
     );
-    header + &search::text_of(space, &f.shrunk.schedule)
+    header + &search::text_with_seed(space, &f.shrunk)
 }
 
 /// Where a search writes: `--out`, or `reports/<file name>-search`.

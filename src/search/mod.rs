@@ -135,12 +135,36 @@ pub struct Space {
     pub services: Vec<(String, u32)>,
     /// The run's simulated length.
     pub duration_ms: u64,
+    /// The seeds each schedule runs with (`--seeds`); just the file's when not given.
+    pub seeds: Vec<u64>,
+}
+
+impl Space {
+    /// Run `k` of a search: schedule `k / seeds`, with seed `k % seeds` (every schedule is
+    /// tried with every seed, one after another).
+    pub fn run(&self, k: u64) -> (Vec<Drawn>, u64) {
+        let n = self.seeds.len().max(1) as u64;
+        let seed = self
+            .seeds
+            .get((k % n) as usize)
+            .copied()
+            .unwrap_or(self.seed);
+        (draw(self, k / n), seed)
+    }
+
+    /// Judges run `k`.
+    pub fn judge_run(&self, k: u64) -> Result<Judged, SearchError> {
+        let (schedule, seed) = self.run(k);
+        evaluate(self, &schedule, Some(seed))
+    }
 }
 
 /// One schedule judged.
 #[derive(Clone, Debug)]
 pub struct Judged {
     pub schedule: Vec<Drawn>,
+    /// The seed it ran with.
+    pub seed: u64,
     pub verdicts: Vec<Verdict>,
     /// The sum of the verdicts' misses (0: every expectation holds).
     pub miss: f64,
@@ -197,6 +221,7 @@ pub fn prepare(text: &str, file: &str) -> Result<Space, Vec<String>> {
         seed: sc.seed,
         services,
         duration_ms: sc.duration.0 / 1_000_000,
+        seeds: vec![sc.seed],
     })
 }
 
@@ -245,6 +270,15 @@ pub fn text_of(s: &Space, schedule: &[Drawn]) -> String {
         .replacen("\n    ], \n", "\n    ],\n", 1)
 }
 
+/// A finding's scenario text: `judged`'s schedule, and its seed when it is not the file's.
+pub fn text_with_seed(s: &Space, judged: &Judged) -> String {
+    let text = text_of(s, &judged.schedule);
+    if judged.seed == s.seed {
+        return text;
+    }
+    overrides::apply(&text, &[("seed".to_string(), judged.seed.to_string())]).unwrap_or(text)
+}
+
 /// The kind of `d` as written into a schedule, softened and narrowed as shrinking left it.
 fn kind_text(s: &Space, d: &Drawn) -> String {
     let base = &s.kinds[d.kind];
@@ -275,6 +309,7 @@ pub fn evaluate(s: &Space, schedule: &[Drawn], seed: Option<u64>) -> Result<Judg
     let miss = verdicts.iter().map(|v| v.miss).sum();
     Ok(Judged {
         schedule: schedule.to_vec(),
+        seed: sc.seed,
         verdicts,
         miss,
     })
@@ -305,7 +340,7 @@ impl Shrinker<'_> {
             return Ok(false);
         }
         self.runs += 1;
-        match evaluate(self.s, &trial, None) {
+        match evaluate(self.s, &trial, Some(self.best.seed)) {
             Ok(j) if j.fails() => {
                 self.best = j;
                 Ok(true)
@@ -406,17 +441,34 @@ pub struct Finding {
     pub index: usize,
     /// As drawn.
     pub original: Judged,
-    /// As shrunk (with the file's seed).
+    /// As shrunk (with the seed it failed with).
     pub shrunk: Judged,
     /// The runs shrinking took.
     pub runs: usize,
-    /// The other seeds tried: the file's seed plus 1, 2, ...
+    /// The other seeds tried: the seed it failed with plus 1, 2, ...
     pub seeds_tried: u64,
     /// On how many of them the shrunk schedule fails too.
     pub held: u64,
 }
 
-/// Shrinks schedule `index` (which fails as `original`) within `shrink_runs` runs and tries the
+impl Finding {
+    /// Where it came from: `schedule 17`, or `schedule 3 with seed 2` when the search tried
+    /// several seeds.
+    pub fn origin(&self, s: &Space) -> String {
+        let n = s.seeds.len().max(1);
+        if n == 1 {
+            format!("schedule {}", self.index)
+        } else {
+            format!(
+                "schedule {} with seed {}",
+                self.index / n,
+                self.original.seed
+            )
+        }
+    }
+}
+
+/// Shrinks run `index` (which fails as `original`) within `shrink_runs` runs and tries the
 /// result on `seeds_tried` other seeds.
 pub fn finding(
     s: &Space,
@@ -428,7 +480,7 @@ pub fn finding(
     let (shrunk, runs) = shrink(s, original, shrink_runs)?;
     let mut held = 0;
     for extra in 1..=seeds_tried {
-        if evaluate(s, &shrunk.schedule, Some(s.seed.wrapping_add(extra)))?.fails() {
+        if evaluate(s, &shrunk.schedule, Some(shrunk.seed.wrapping_add(extra)))?.fails() {
             held += 1;
         }
     }

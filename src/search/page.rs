@@ -24,11 +24,21 @@ pub struct Summary<'a> {
 impl Summary<'_> {
     fn opening(&self) -> String {
         let s = self.space;
+        let seeds = match s.seeds.as_slice() {
+            [one] => format!("seed {one}"),
+            many => format!(
+                "each schedule run with seeds {}",
+                many.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
         let mut o = format!(
-            "{} schedules drawn from the fault_space of {} (seed {}, at most {} faults each, starting between {} and {}, lasting {} to {})",
+            "{} {} drawn from the fault_space of {} ({seeds}, at most {} faults each, starting between {} and {}, lasting {} to {})",
             self.drawn,
+            if s.seeds.len() > 1 { "runs of schedules" } else { "schedules" },
             s.file,
-            s.seed,
             s.space.max_faults,
             format_duration(s.space.window.0 .0),
             format_duration(s.space.window.1 .0),
@@ -90,8 +100,8 @@ pub fn markdown(sum: &Summary) -> String {
     for (name, f) in sum.findings {
         let _ = write!(
             md,
-            "\n## {name}\n\nFrom schedule {} ({} faults, miss {:.3}), shrunk in {} runs.\n\nFaults:\n",
-            f.index,
+            "\n## {name}\n\nFrom {} ({} faults, miss {:.3}), shrunk in {} runs.\n\nFaults:\n",
+            f.origin(sum.space),
             f.original.schedule.len(),
             f.original.miss,
             f.runs
@@ -175,7 +185,7 @@ pub fn html(sum: &Summary) -> String {
     if sum.findings.is_empty() {
         o.push_str("<p>No schedule broke the expectations: nothing to shrink.</p>");
     } else {
-        o.push_str("<table><tr><th>finding</th><th>faults</th><th style=\"text-align:left\">fails</th><th>other seeds failing</th><th>from schedule</th></tr>");
+        o.push_str("<table><tr><th>finding</th><th>faults</th><th style=\"text-align:left\">fails</th><th>other seeds failing</th><th>from</th></tr>");
         for (name, f) in sum.findings {
             let _ = write!(
                 o,
@@ -184,7 +194,7 @@ pub fn html(sum: &Summary) -> String {
                 esc(&failed(f).join("; ")),
                 f.held,
                 f.seeds_tried,
-                f.index,
+                f.origin(sum.space),
                 f.original.schedule.len(),
                 n = esc(name)
             );
@@ -194,8 +204,8 @@ pub fn html(sum: &Summary) -> String {
     for (name, f) in sum.findings {
         let _ = write!(
             o,
-            "<h2 id=\"{n}\"><a href=\"{n}\">{n}</a></h2><p>From schedule {} ({} faults, miss {:.3}), shrunk in {} runs to:</p><ul>",
-            f.index,
+            "<h2 id=\"{n}\"><a href=\"{n}\">{n}</a></h2><p>From {} ({} faults, miss {:.3}), shrunk in {} runs to:</p><ul>",
+            esc(&f.origin(sum.space)),
             f.original.schedule.len(),
             f.original.miss,
             f.runs,

@@ -28,10 +28,23 @@ pub struct Judgement {
     pub fails: bool,
 }
 
-/// What identifies a search: faultline's version, the file's name and its text.
-pub fn fingerprint(file: &str, text: &str) -> String {
-    let b = format!("faultline {}\0{file}\0{text}", env!("CARGO_PKG_VERSION"));
+/// What identifies a search: faultline's version, the file's name and text, and the seeds each
+/// schedule runs with.
+pub fn fingerprint(file: &str, text: &str, seeds: &[u64]) -> String {
+    let b = format!(
+        "faultline {}\0{file}\0{text}\0{}",
+        env!("CARGO_PKG_VERSION"),
+        seeds_text(seeds)
+    );
     format!("{:016x}", stable_hash_bytes(b.as_bytes()))
+}
+
+fn seeds_text(seeds: &[u64]) -> String {
+    seeds
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn checksum(fingerprint: &str, body: &str) -> String {
@@ -53,28 +66,30 @@ pub struct Journal {
     fingerprint: String,
 }
 
-/// A journal read back: the search's file name and text, and its good lines.
+/// A journal read back: the search's file name, text and seeds, and its good lines.
 pub struct Read {
     pub file: String,
     pub text: String,
+    pub seeds: Vec<u64>,
     pub judged: BTreeMap<u64, Judgement>,
     /// Lines cut short or failing their check.
     pub discarded: usize,
 }
 
 impl Journal {
-    /// Starts `dir`'s journal afresh for the search of `file` with `text`, keeping `judged`
-    /// (what a resumed search found), and opens it for appending.
+    /// Starts `dir`'s journal afresh for the search of `file` with `text` and `seeds`, keeping
+    /// `judged` (what a resumed search found), and opens it for appending.
     pub fn create(
         dir: &Path,
         file: &str,
         text: &str,
+        seeds: &[u64],
         judged: &BTreeMap<u64, Judgement>,
     ) -> Result<Journal, StoreError> {
         std::fs::create_dir_all(dir).map_err(io("create", dir))?;
         write_atomic(&dir.join(SCENARIO), text.as_bytes())?;
-        let fingerprint = fingerprint(file, text);
-        let mut out = format!("{HEAD} {fingerprint} {file}\n");
+        let fingerprint = fingerprint(file, text, seeds);
+        let mut out = format!("{HEAD} {fingerprint} {} {file}\n", seeds_text(seeds));
         for (&k, &j) in judged {
             out.push_str(&line(&fingerprint, k, j));
         }
@@ -126,10 +141,16 @@ pub fn read(dir: &Path) -> Result<Option<Read>, StoreError> {
     let mut lines = text.split_inclusive('\n');
     let head = lines.next().unwrap_or("").trim_end();
     let rest = head.strip_prefix(HEAD).ok_or_else(other)?.trim_start();
-    let (fp, file) = rest.split_once(' ').ok_or_else(other)?;
+    let (fp, rest) = rest.split_once(' ').ok_or_else(other)?;
+    let (seeds, file) = rest.split_once(' ').ok_or_else(other)?;
+    let seeds = seeds
+        .split(',')
+        .map(|s| s.parse::<u64>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| other())?;
     let scenario_path = dir.join(SCENARIO);
     let scenario = std::fs::read_to_string(&scenario_path).map_err(io("read", &scenario_path))?;
-    if fingerprint(file, &scenario) != fp {
+    if fingerprint(file, &scenario, &seeds) != fp {
         return Err(other());
     }
     let mut judged = BTreeMap::new();
@@ -156,6 +177,7 @@ pub fn read(dir: &Path) -> Result<Option<Read>, StoreError> {
     Ok(Some(Read {
         file: file.to_string(),
         text: scenario,
+        seeds,
         judged,
         discarded,
     }))
@@ -207,7 +229,7 @@ pub fn merge(shards: &[PathBuf]) -> Result<Read, StoreError> {
         match &mut all {
             None => all = Some(r),
             Some(a) => {
-                if a.file != r.file || a.text != r.text {
+                if a.file != r.file || a.text != r.text || a.seeds != r.seeds {
                     return Err(StoreError::Input(format!(
                         "{}: a shard of another search (scenario {} against {})",
                         dir.display(),
