@@ -260,12 +260,8 @@ fn conclude(
         for d in &faults {
             let _ = writeln!(said, "  {d}");
         }
-        for v in f.shrunk.verdicts.iter().filter(|v| !v.pass) {
-            let _ = writeln!(
-                said,
-                "  fails {}: {} (measured {})",
-                v.path, v.claim, v.measured
-            );
+        for v in f.failures() {
+            let _ = writeln!(said, "  fails {v}");
         }
         let _ = writeln!(
             said,
@@ -302,12 +298,8 @@ fn finding_file(space: &search::Space, file: &str, path: &std::path::Path, f: &F
         f.runs,
         f.shrunk.schedule.len()
     );
-    for v in f.shrunk.verdicts.iter().filter(|v| !v.pass) {
-        let _ = writeln!(
-            header,
-            "// fails {}: {} (measured {})",
-            v.path, v.claim, v.measured
-        );
+    for v in f.failures() {
+        let _ = writeln!(header, "// fails {v}");
     }
     let _ = writeln!(
         header,

@@ -452,6 +452,17 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// What the shrunk schedule breaks: `expect[0]: availability >= 98.00% (system)
+    /// (measured 97.35%)`, one per failing expectation.
+    pub fn failures(&self) -> Vec<String> {
+        self.shrunk
+            .verdicts
+            .iter()
+            .filter(|v| !v.pass)
+            .map(|v| format!("{}: {} (measured {})", v.path, v.claim, v.measured))
+            .collect()
+    }
+
     /// Where it came from: `schedule 17`, or `schedule 3 with seed 2` when the search tried
     /// several seeds.
     pub fn origin(&self, s: &Space) -> String {

@@ -81,15 +81,6 @@ fn seeds_text(f: &Finding) -> String {
     )
 }
 
-fn failed(f: &Finding) -> Vec<String> {
-    f.shrunk
-        .verdicts
-        .iter()
-        .filter(|v| !v.pass)
-        .map(|v| format!("{}: {} (measured {})", v.path, v.claim, v.measured))
-        .collect()
-}
-
 /// `findings.md`.
 pub fn markdown(sum: &Summary) -> String {
     let mut md = format!(
@@ -110,7 +101,7 @@ pub fn markdown(sum: &Summary) -> String {
             let _ = writeln!(md, "- `{d}`");
         }
         let _ = writeln!(md, "\nFails:");
-        for v in failed(f) {
+        for v in f.failures() {
             let _ = writeln!(md, "- {v}");
         }
         let _ = writeln!(
@@ -191,7 +182,7 @@ pub fn html(sum: &Summary) -> String {
                 o,
                 "<tr><td><a href=\"#{n}\">{n}</a></td><td>{}</td><td class=\"long\">{}</td><td>{} of {}</td><td>{} ({} faults)</td></tr>",
                 f.shrunk.schedule.len(),
-                esc(&failed(f).join("; ")),
+                esc(&f.failures().join("; ")),
                 f.held,
                 f.seeds_tried,
                 f.origin(sum.space),
@@ -219,7 +210,7 @@ pub fn html(sum: &Summary) -> String {
             "</ul><figure>{}</figure><p>Fails:</p><ul>",
             timeline(sum.space, f)
         );
-        for v in failed(f) {
+        for v in f.failures() {
             let _ = write!(o, "<li class=\"flag\">{}</li>", esc(&v));
         }
         let _ = write!(
