@@ -419,8 +419,14 @@ fn cmd_splitting(a: SearchArgs) -> Result<i32> {
         );
         let _ = write!(
             md,
-            "## {variant}\n\nP({what}) = **{:.4e}**, 95% confidence interval {:.4e} to {:.4e} (Student's t over {} independent estimates of {} copies each; seed {}). {plain}.\n\n| estimate | p | levels | runs | events |\n|---|---|---|---|---|\n",
-            est.p, est.ci95.0, est.ci95.1, a.repeats, a.particles, v.seed
+            "## {variant}\n\nP({what}) = **{:.4e}**, 95% confidence interval {:.4e} to {:.4e} (Student's t over {} independent estimates of {} copies each; seed {}). {}.\n\n| estimate | p | levels | runs | events |\n|---|---|---|---|---|\n",
+            est.p,
+            est.ci95.0,
+            est.ci95.1,
+            a.repeats,
+            a.particles,
+            v.seed,
+            capitalised(&plain)
         );
         for (r, rep) in est.repeats.iter().enumerate() {
             let _ = writeln!(
@@ -451,4 +457,12 @@ fn cmd_splitting(a: SearchArgs) -> Result<i32> {
     print!("{said}");
     println!("wrote {}", path.display());
     Ok(0)
+}
+
+/// `s` with its first letter upper-case (a clause that starts a sentence).
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
