@@ -358,3 +358,39 @@ fn output_paths_that_cannot_work_are_bad_input() {
         "nothing written for a refused run"
     );
 }
+
+#[test]
+fn adding_a_fault_or_a_probe_leaves_the_arrivals_unchanged() {
+    // Faults and probes draw from streams of their own: a fault that fails half of db's
+    // requests (whose errors go back up the chain) or readiness probes on db change what
+    // happens after each arrival, never when the shoppers arrive.
+    let base = arrivals_of_first_client(QUICKSTART);
+    let with_fault = QUICKSTART.replacen(
+        "faults: [",
+        r#"faults: [
+        (at: "3s", for: "8s", fault: Errors(target: "db", rate: 0.5)),"#,
+        1,
+    );
+    let with_probe = QUICKSTART.replacen(
+        "            name: \"db\",",
+        "            name: \"db\",\n            health: (readiness: Kubernetes(period: \"1s\")),",
+        1,
+    );
+    for (what, text) in [("a fault", with_fault), ("a probe", with_probe)] {
+        assert_ne!(text, QUICKSTART, "{what} was not added");
+        let sc = scenario::from_str(&text, "q.ron", &Overrides::default()).unwrap();
+        // The runs differ...
+        let plain = scenario::from_str(QUICKSTART, "q.ron", &Overrides::default()).unwrap();
+        let (a, b) = (
+            runner::run(&sc).summary.trace_hash,
+            runner::run(&plain).summary.trace_hash,
+        );
+        assert_ne!(a, b, "{what} changed nothing");
+        // ...but not the arrivals.
+        assert_eq!(
+            arrivals_of_first_client(&text),
+            base,
+            "adding {what} moved the shoppers' arrivals"
+        );
+    }
+}

@@ -470,3 +470,58 @@ fn the_import_reader_finds_paths_and_circles() {
     );
     assert_eq!(code("//! doc crate::x\nuse crate::y;"), "use crate::y;");
 }
+
+/// Nothing that can reach the event order, the outputs or the trace hash calls the platform's
+/// math library, whose last bits differ between glibc, musl, macOS and Windows: the simulation
+/// library uses `libm` (pure Rust, the same bits everywhere). `sqrt` stays: IEEE 754 rounds it
+/// exactly. Test modules and the command line (which formats what the library computed) are
+/// exempt.
+#[test]
+fn the_simulation_does_not_call_the_platforms_math_library() {
+    let platform = [
+        ".ln()",
+        ".exp()",
+        ".powf(",
+        ".powi(",
+        ".cos()",
+        ".sin()",
+        ".tan()",
+        ".tanh()",
+        ".log(",
+        ".log10()",
+        ".log2()",
+        ".exp2()",
+        ".cbrt()",
+        ".ln_1p()",
+        ".exp_m1()",
+        ".sinh()",
+        ".cosh()",
+        ".atan",
+        ".hypot(",
+    ];
+    let mut found = Vec::new();
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    // The command line only formats what the layers below computed.
+    files.retain(|f| !rel(f).starts_with("src/cli/"));
+    {
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            // Code before the file's test module, comments dropped.
+            let body = text.split("#[cfg(test)]").next().unwrap();
+            for (n, line) in body.lines().enumerate() {
+                let code = line.split("//").next().unwrap();
+                for p in platform {
+                    if code.contains(p) {
+                        found.push(format!("{}:{}: {p}", rel(&f), n + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "platform math (use libm::log, libm::exp, libm::pow, libm::cos, libm::tanh):\n{}",
+        found.join("\n")
+    );
+}

@@ -11,7 +11,7 @@ pub fn mean_ci95(xs: &[f64]) -> (Option<f64>, Option<f64>) {
     if n == 1 {
         return (Some(mean), None);
     }
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1) as f64;
     (Some(mean), Some(t975(n - 1) * (var / n as f64).sqrt()))
 }
 

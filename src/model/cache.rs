@@ -189,7 +189,7 @@ impl CacheState {
                 let mut acc = 0.0;
                 let mut c: Vec<f64> = (1..=n)
                     .map(|k| {
-                        acc += (k as f64).powf(-s);
+                        acc += libm::pow(k as f64, -s);
                         acc
                     })
                     .collect();
@@ -366,10 +366,10 @@ mod tests {
     /// sum_i p_i (1 - exp(-p_i T)). Computed here by bisection, independently of the cache;
     /// it is known to be accurate to about a percent at these sizes.
     fn che(keys: u32, capacity: u32, s: f64) -> f64 {
-        let w: Vec<f64> = (1..=keys).map(|k| (k as f64).powf(-s)).collect();
+        let w: Vec<f64> = (1..=keys).map(|k| libm::pow(k as f64, -s)).collect();
         let total: f64 = w.iter().sum();
         let p: Vec<f64> = w.iter().map(|x| x / total).collect();
-        let filled = |t: f64| p.iter().map(|&q| 1.0 - (-q * t).exp()).sum::<f64>();
+        let filled = |t: f64| p.iter().map(|&q| 1.0 - libm::exp(-q * t)).sum::<f64>();
         let (mut lo, mut hi) = (0.0, 1e12);
         for _ in 0..200 {
             let mid = (lo + hi) / 2.0;
@@ -379,7 +379,7 @@ mod tests {
                 hi = mid;
             }
         }
-        p.iter().map(|&q| q * (1.0 - (-q * lo).exp())).sum()
+        p.iter().map(|&q| q * (1.0 - libm::exp(-q * lo))).sum()
     }
 
     #[test]

@@ -45,7 +45,7 @@ impl Dist {
                 mean_ns,
                 std_dev_ns,
             } => format!("N({}, sd {})", d(*mean_ns), d(*std_dev_ns)),
-            Dist::LogNormal { mu, .. } => format!("lognormal(median {})", d(mu.exp())),
+            Dist::LogNormal { mu, .. } => format!("lognormal(median {})", d(libm::exp(*mu))),
             Dist::Mixture { .. } => format!("mixture(mean {})", d(self.mean_ns())),
         }
     }
@@ -60,8 +60,8 @@ impl Dist {
 
     /// A lognormal whose median and 99th percentile are as given (p99 > median > 0).
     pub fn lognormal_from_median_p99(median_ns: f64, p99_ns: f64) -> Dist {
-        let mu = median_ns.ln();
-        let sigma = (p99_ns / median_ns).ln() / Z_99;
+        let mu = libm::log(median_ns);
+        let sigma = libm::log(p99_ns / median_ns) / Z_99;
         Dist::LogNormal { mu, sigma }
     }
 
@@ -99,7 +99,7 @@ impl Dist {
     pub fn sample(&self, rng: &mut RngStream) -> u64 {
         match self {
             Dist::Constant { ns } => *ns,
-            Dist::Exponential { mean_ns } => to_ns(-mean_ns * rng.uniform_open0().ln()),
+            Dist::Exponential { mean_ns } => to_ns(exponential(*mean_ns, rng.uniform_open0())),
             Dist::Uniform { min_ns, max_ns } => to_ns(min_ns + (max_ns - min_ns) * rng.uniform()),
             Dist::Normal {
                 mean_ns,
@@ -115,7 +115,7 @@ impl Dist {
                 }
                 0
             }
-            Dist::LogNormal { mu, sigma } => to_ns((mu + sigma * standard_normal(rng)).exp()),
+            Dist::LogNormal { mu, sigma } => to_ns(libm::exp(mu + sigma * standard_normal(rng))),
             Dist::Mixture { cumulative, parts } => {
                 let u = rng.uniform();
                 let i = cumulative
@@ -136,7 +136,7 @@ impl Dist {
             // The truncation at zero raises the mean; the untruncated mean is a fair estimate
             // for the sizes people write (mean several standard deviations above zero).
             Dist::Normal { mean_ns, .. } => *mean_ns,
-            Dist::LogNormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
+            Dist::LogNormal { mu, sigma } => libm::exp(mu + sigma * sigma / 2.0),
             Dist::Mixture { cumulative, parts } => {
                 let mut prev = 0.0;
                 let mut m = 0.0;
@@ -163,7 +163,22 @@ fn to_ns(x: f64) -> u64 {
 fn standard_normal(rng: &mut RngStream) -> f64 {
     let u1 = rng.uniform_open0();
     let u2 = rng.uniform();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    box_muller(u1, u2)
+}
+
+/// An exponential draw of mean `mean` from a uniform `u` in (0, 1]: -mean ln u. Public for the
+/// golden-value test (tests/data/golden_draws.tsv).
+#[inline]
+pub fn exponential(mean: f64, u: f64) -> f64 {
+    -mean * libm::log(u)
+}
+
+/// The cosine branch of Box-Muller from `u1` in (0, 1] and `u2` in [0, 1): sqrt(-2 ln u1)
+/// cos(2 pi u2). Pure-Rust `log` and `cos` (libm), so the same bits on every platform; `sqrt`
+/// is exact (IEEE 754). Public for the golden-value test.
+#[inline]
+pub fn box_muller(u1: f64, u2: f64) -> f64 {
+    (-2.0 * libm::log(u1)).sqrt() * libm::cos(std::f64::consts::TAU * u2)
 }
 
 #[cfg(test)]

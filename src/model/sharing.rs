@@ -41,8 +41,8 @@ impl Contention {
             Contention::Polynomial {
                 coefficient,
                 exponent,
-            } => 1.0 + coefficient * k.powf(exponent),
-            Contention::Exponential { per_request } => (1.0 + per_request).powf(k),
+            } => 1.0 + coefficient * libm::pow(k, exponent),
+            Contention::Exponential { per_request } => libm::pow(1.0 + per_request, k),
         }
     }
 
@@ -251,7 +251,7 @@ mod tests {
             started.push((t_arrive, size));
             s.start(t_arrive, size, (started.len() - 1) as u32, 0);
             let u = rng.uniform();
-            t_arrive += (-(1.0 - u).ln() * gap_mean) as u64;
+            t_arrive += (-libm::log(1.0 - u) * gap_mean) as u64;
         }
         for (k, size) in [small, large].into_iter().enumerate() {
             let mean = sum[k] / count[k] as f64;

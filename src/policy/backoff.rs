@@ -183,13 +183,13 @@ impl Backoff {
                     match (kind, use_jitter) {
                         (PollyBackoffType::Constant, false) => d,
                         (PollyBackoffType::Linear, false) => (k + 1.0) * d,
-                        (PollyBackoffType::Exponential, false) => 2f64.powf(k) * d,
+                        (PollyBackoffType::Exponential, false) => libm::pow(2.0, k) * d,
                         (PollyBackoffType::Constant, true) => jitter_polly(d, u),
                         (PollyBackoffType::Linear, true) => jitter_polly((k + 1.0) * d, u),
                         (PollyBackoffType::Exponential, true) => {
                             // Decorrelated jitter V2 (Polly.Core RetryHelper).
                             let t = k + u;
-                            let next = 2f64.powf(t) * (4.0 * t).sqrt().tanh();
+                            let next = libm::pow(2.0, t) * libm::tanh((4.0 * t).sqrt());
                             let v = (next - state.prev) * (1.0 / 1.4) * d;
                             state.prev = next;
                             // From about the 1,024th retry 2^t overflows: Polly then waits the
@@ -217,7 +217,7 @@ impl Backoff {
             } => {
                 let base = *base_ns as f64;
                 let cap = *cap_ns as f64;
-                let expo = (base * 2f64.powi(n.min(62) as i32)).min(cap);
+                let expo = (base * libm::pow(2.0, n.min(62) as f64)).min(cap);
                 let v = match jitter {
                     AwsJitter::None => expo,
                     AwsJitter::Full => u * expo,
@@ -236,7 +236,7 @@ impl Backoff {
                 multiplier,
                 max_ns,
             } => {
-                let x = (*initial_ns as f64 * multiplier.powi((n - 1).min(1000) as i32))
+                let x = (*initial_ns as f64 * libm::pow(*multiplier, (n - 1).min(1000) as f64))
                     .min(*max_ns as f64);
                 (x * (0.8 + 0.4 * u)) as u64
             }

@@ -588,7 +588,7 @@ pub fn binomial_tail(n: u64, k: u64, p: f64) -> f64 {
             choose *= (n - x + 1) as f64 / x as f64;
         }
         if x >= k {
-            total += choose * p.powi(x as i32) * (1.0 - p).powi((n - x) as i32);
+            total += choose * libm::pow(p, x as f64) * libm::pow(1.0 - p, (n - x) as f64);
         }
     }
     total.min(1.0)

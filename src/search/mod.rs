@@ -68,7 +68,7 @@ pub fn soften(kind: &str, n: u8) -> Option<String> {
         let Ok(x) = out[start..end].parse::<f64>() else {
             continue;
         };
-        let scale = 0.5f64.powi(n as i32);
+        let scale = libm::pow(0.5, n as f64);
         let y = if toward_one {
             1.0 + (x - 1.0) * scale
         } else {

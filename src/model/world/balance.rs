@@ -306,7 +306,7 @@ mod tests {
                 hits[least_request(&mut rng, n, choices, false, |i| 10 + i) as usize] += 1;
             }
             for (k, &h) in hits.iter().enumerate() {
-                let p = |m: f64| (m / n as f64).powi(choices as i32);
+                let p = |m: f64| libm::pow(m / n as f64, choices as f64);
                 let want = p((n - k as u32) as f64) - p((n - k as u32 - 1) as f64);
                 let got = h as f64 / draws as f64;
                 // Five binomial standard errors.

@@ -60,7 +60,7 @@ impl<O: Observer> World<O> {
                 continue;
             }
             let gap_ns = match arrivals {
-                Arrivals::Poisson => -(1e9 / rate) * rng.uniform_open0().ln(),
+                Arrivals::Poisson => -(1e9 / rate) * libm::log(rng.uniform_open0()),
                 Arrivals::Constant => 1e9 / rate,
             };
             let cand = t + SimDuration((gap_ns + 0.5).max(1.0) as u64);

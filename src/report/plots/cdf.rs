@@ -110,8 +110,8 @@ pub fn cdf(title: &str, lines: &[CdfLine], target: &Target) -> PlotResult {
             "<svg data-x0=\"{}\" data-x1=\"{}\" data-lx0=\"{:.6}\" data-lx1=\"{:.6}\" ",
             axis.0,
             axis.1,
-            lo.log10(),
-            hi.log10()
+            libm::log10(lo),
+            libm::log10(hi)
         ),
         1,
     ))

@@ -160,11 +160,14 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     if !(lo > 0.0 && hi > lo) {
         return Vec::new();
     }
-    let (a, b) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let (a, b) = (
+        libm::log10(lo).floor() as i32,
+        libm::log10(hi).ceil() as i32,
+    );
     let mut out = Vec::new();
     let fine = b - a <= 2;
     for k in a..=b {
-        let d = 10f64.powi(k);
+        let d = libm::pow(10.0, k as f64);
         for m in if fine {
             &[1.0, 2.0, 5.0][..]
         } else {
