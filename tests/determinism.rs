@@ -217,6 +217,42 @@ fn jsonl_trace_lists_every_event() {
     assert!(lines
         .iter()
         .any(|l| l["kind"] == "deliver" && l["entity"] == "api/0"));
+    // The file is the run, event for event: folding its lines (kind and entity names turned
+    // back into their codes) gives the trace hash the manifest recorded.
+    let sc = scenario::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/scenarios/closed_loop.ron",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+        "closed_loop.ron",
+        &Overrides::default(),
+    )
+    .unwrap();
+    let entities = faultline::model::entity_names(&sc.system);
+    let kind_code = |name: &str| {
+        (0..=u8::MAX)
+            .find(|&k| faultline::model::world_kind_name(k) == name)
+            .unwrap_or_else(|| panic!("unknown kind {name}"))
+    };
+    let mut h = faultline::engine::TraceHasher::default();
+    for l in &lines {
+        let entity = entities
+            .iter()
+            .position(|e| l["entity"] == e.as_str())
+            .unwrap_or_else(|| panic!("unknown entity in {l}"));
+        h.record(
+            l["t_ns"].as_u64().unwrap(),
+            kind_code(l["kind"].as_str().unwrap()),
+            entity as u32,
+            l["request"].as_u64().unwrap(),
+        );
+    }
+    assert_eq!(
+        format!("{:016x}", h.value()),
+        m["trace_hash"].as_str().unwrap(),
+        "the trace file does not fold to the run's hash"
+    );
 }
 
 fn code_and_err(c: &mut Command) -> (Option<i32>, String) {

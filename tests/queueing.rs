@@ -78,20 +78,20 @@ fn mm1_mean_response_time_and_probability_of_waiting() {
         r#"Exponential(mean: "1s")"#,
         "100000s",
     );
-    check("M/M/1 W (s)", &text, 1.0 / (mu - lambda), 0.05, |s| {
+    check("M/M/1 W (s)", &text, 1.0 / (mu - lambda), 0.015, |s| {
         server(s).latency.mean_ms / 1e3
     });
-    check("M/M/1 P(wait)", &text, lambda / mu, 0.02, |s| {
+    check("M/M/1 P(wait)", &text, lambda / mu, 0.005, |s| {
         server(s).waited_ratio
     });
     check(
         "M/M/1 Wq (s)",
         &text,
         (lambda / mu) / (mu - lambda),
-        0.06,
+        0.02,
         |s| server(s).mean_wait_ms / 1e3,
     );
-    check("M/M/1 utilisation", &text, lambda / mu, 0.01, |s| {
+    check("M/M/1 utilisation", &text, lambda / mu, 0.005, |s| {
         server(s).utilisation
     });
 }
@@ -126,12 +126,14 @@ fn mmc_mean_wait_is_erlang_c() {
     let (c, lambda, mu) = (3u32, 2.4, 1.0);
     let text = single_server(lambda, c, 1_000_000, r#"Exponential(mean: "1s")"#, "40000s");
     let pw = erlang_c(c, lambda / mu);
-    check("M/M/3 P(wait)", &text, pw, 0.03, |s| server(s).waited_ratio);
+    check("M/M/3 P(wait)", &text, pw, 0.008, |s| {
+        server(s).waited_ratio
+    });
     check(
         "M/M/3 Wq (s)",
         &text,
         pw / (c as f64 * mu - lambda),
-        0.06,
+        0.035,
         |s| server(s).mean_wait_ms / 1e3,
     );
 }
@@ -146,14 +148,14 @@ fn md1_mean_wait_is_pollaczek_khinchine() {
         "M/D/1 Wq (s)",
         &text,
         rho * d / (2.0 * (1.0 - rho)),
-        0.05,
+        0.02,
         |s| server(s).mean_wait_ms / 1e3,
     );
     check(
         "M/D/1 W (s)",
         &text,
         d + rho * d / (2.0 * (1.0 - rho)),
-        0.04,
+        0.015,
         |s| server(s).latency.mean_ms / 1e3,
     );
 }
@@ -172,7 +174,7 @@ fn mm1k_blocking_probability() {
         r#"Exponential(mean: "800ms")"#,
         "50000s",
     );
-    check("M/M/1/5 P(block)", &text, expected, 0.04, |s| {
+    check("M/M/1/5 P(block)", &text, expected, 0.018, |s| {
         let v = server(s);
         v.outcomes.overloaded as f64 / v.offered as f64
     });
@@ -260,7 +262,7 @@ fn a_bandwidth_limited_link_queues_like_md1() {
 )"#;
     let (rho, d_ms) = (0.8, 1.0);
     let expected_ms = rho * d_ms / (2.0 * (1.0 - rho)) + d_ms;
-    check("M/D/1 link latency (ms)", text, expected_ms, 0.03, |s| {
+    check("M/D/1 link latency (ms)", text, expected_ms, 0.008, |s| {
         s.clients[0].latency.mean_ms
     });
 }
@@ -281,7 +283,7 @@ fn a_ttl_cache_hits_as_renewal_theory_says() {
     ],
 )"#;
     let x: f64 = 1000.0 * 2.0 / 1000.0;
-    check("TTL cache hit ratio", text, x / (1.0 + x), 0.01, |s| {
+    check("TTL cache hit ratio", text, x / (1.0 + x), 0.002, |s| {
         s.caches[0].hit_ratio
     });
 }
@@ -301,7 +303,7 @@ fn a_disk_with_an_iops_limit_queues_like_md1() {
 )"#;
     let (rho, d_ms, l_ms) = (0.8, 2.0, 3.0);
     let expected = rho * d_ms / (2.0 * (1.0 - rho)) + l_ms;
-    check("disk M/D/1 response (ms)", text, expected, 0.03, |s| {
+    check("disk M/D/1 response (ms)", text, expected, 0.01, |s| {
         s.clients[0].latency.mean_ms
     });
 }
@@ -326,11 +328,11 @@ fn mm1_processor_sharing_mean_response_is_one_over_mu_minus_lambda() {
         "discipline: ProcessorSharing, queue_capacity: 1000000",
         r#"Exponential(mean: "1s")"#,
     );
-    check("M/M/1-PS W (s)", &text, 1.0 / (mu - lambda), 0.05, |s| {
+    check("M/M/1-PS W (s)", &text, 1.0 / (mu - lambda), 0.015, |s| {
         server(s).latency.mean_ms / 1e3
     });
     // Nobody waits for a worker: every request is in service at once.
-    check("M/M/1-PS utilisation", &text, lambda / mu, 0.01, |s| {
+    check("M/M/1-PS utilisation", &text, lambda / mu, 0.005, |s| {
         server(s).utilisation
     });
 }
@@ -346,7 +348,7 @@ fn md1_processor_sharing_is_insensitive_to_the_size_distribution() {
         "discipline: ProcessorSharing, queue_capacity: 1000000",
         r#"Constant("1s")"#,
     );
-    check("M/D/1-PS W (s)", &text, 1.0 / (1.0 - lambda), 0.05, |s| {
+    check("M/D/1-PS W (s)", &text, 1.0 / (1.0 - lambda), 0.017, |s| {
         server(s).latency.mean_ms / 1e3
     });
 }
@@ -381,7 +383,7 @@ fn contention_with_dedicated_workers_is_the_birth_death_queue_it_describes() {
         r#"Exponential(mean: "1s")"#,
     );
     // Without the stretch (plain M/M/4) it would be 1.905.
-    check("contended M/M/4 L", &text, expected, 0.05, |s| {
+    check("contended M/M/4 L", &text, expected, 0.009, |s| {
         server(s).mean_in_system
     });
 }
@@ -400,6 +402,9 @@ fn contention_under_processor_sharing_is_the_birth_death_queue_it_describes() {
         r#"Exponential(mean: "1s")"#,
     );
     // Without the stretch the same queue holds 1.875 on average: the check tells them apart.
+    // Its interval is about 6.5% wide, too wide to catch a 3% bias; a run six times longer
+    // (600000 s) narrows it to 2.3% and then puts the theory outside it (3.258 +/- 0.078
+    // against 3.375): open in issue 20, not yet explained.
     check("contended M/M/2-PS/30 L", &text, expected, 0.08, |s| {
         server(s).mean_in_system
     });
