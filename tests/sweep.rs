@@ -452,3 +452,59 @@ fn runs_that_never_recovered_are_counted_as_censored() {
     assert!(censored_points > 0, "the grid should hold a censored point");
     assert!(page.contains("at least: some seeds") || page.contains("≥"));
 }
+
+/// The README's example sweep says what it finds; the sweep must find it. 360 runs.
+#[test]
+fn the_readmes_sweep_finds_what_the_readme_says() {
+    let out = tmp("readme");
+    let (code, _, err) = sweep(
+        &[
+            "scenarios/metastable_retries.ron",
+            "--set",
+            "clients.shoppers.load.rate_per_s=150..=350:25",
+            "--set",
+            "clients.shoppers.policies[0].max_attempts=1,2,3,4",
+            "--seeds",
+            "1..=10",
+            "-q",
+        ],
+        &out,
+    );
+    assert_eq!(code, 0, "{err}");
+    let points = csv_table(&std::fs::read_to_string(out.join("points.csv")).unwrap());
+    let at = |rate: u32, attempts: u32, metric: &str| -> f64 {
+        points
+            .iter()
+            .find(|p| {
+                p["clients.shoppers.load.rate_per_s"] == rate.to_string()
+                    && p["clients.shoppers.policies[0].max_attempts"] == attempts.to_string()
+            })
+            .unwrap_or_else(|| panic!("no point {rate}/s x {attempts}"))[metric]
+            .parse()
+            .unwrap()
+    };
+    let slo = 0.95;
+    for attempts in 2..=4 {
+        // "with 2 to 4 attempts, availability >= 0.95 holds at 200/s and fails from 225/s,
+        // where one seed in ten tips into lasting overload"
+        assert!(at(200, attempts, "availability_mean") >= slo);
+        assert!(at(225, attempts, "availability_mean") < slo);
+        assert_eq!(at(225, attempts, "metastable_mean"), 0.1, "{attempts}");
+        // "from 250/s every seed does and goodput falls from about 225 to 95 requests/s"
+        for rate in (250..=350).step_by(25) {
+            assert_eq!(
+                at(rate, attempts, "metastable_mean"),
+                1.0,
+                "{rate} x {attempts}"
+            );
+        }
+        assert!((at(225, attempts, "goodput_per_s_mean") - 225.0).abs() < 5.0);
+        assert!((at(250, attempts, "goodput_per_s_mean") - 95.0).abs() < 5.0);
+    }
+    // "with 1 attempt it holds up to 250/s and no seed is left metastable"
+    assert!(at(250, 1, "availability_mean") >= slo);
+    assert!(at(275, 1, "availability_mean") < slo);
+    for rate in (150..=350).step_by(25) {
+        assert_eq!(at(rate, 1, "metastable_mean"), 0.0, "{rate} x 1");
+    }
+}
