@@ -28,8 +28,6 @@ use crate::scenario::Scenario;
 pub struct Settings {
     /// Copies of the run kept at each level.
     pub particles: usize,
-    /// Independent estimates (for the interval).
-    pub repeats: usize,
     /// Levels at most, per estimate (a guard on a target that cannot be reached).
     pub max_levels: usize,
 }
@@ -108,79 +106,83 @@ fn simulate(
     );
     let mut queue = EventQueue::new();
     world.start(&mut queue);
-    let limits = engine::Limits {
-        end: SimTime(sc.duration.0),
-        max_events: sc.limits.max_events,
-        max_pending_events: sc.limits.max_pending_events.min(usize::MAX as u64) as usize,
-    };
-    let mut max = 0u64;
-    let mut risen = false;
-    let mut total = 0u64;
-    // Runs until `stop` says so after an event; true when it did (false: the run ended).
-    let mut step = |world: &mut World<Quiet>,
-                    queue: &mut EventQueue<_>,
-                    max: &mut u64,
-                    risen: &mut bool,
-                    mut stop: Box<dyn FnMut(u64, u64) -> bool + '_>|
-     -> Result<(bool, u64), RareError> {
-        let mut n = 0u64;
-        let mut stopped = false;
-        let out = engine::run_while(world, queue, &limits, None, |w| {
-            n += 1;
-            let v = w.importance(rare.importance);
-            *max = (*max).max(v);
-            *risen |= v > 0;
-            stopped = stop(n, v);
-            !stopped
-        });
-        total += out.events;
-        if let Some(hit) = out.stopped {
-            return Err(RareError::Limit(hit));
-        }
-        Ok((stopped, n))
+    let mut c = Copy {
+        world,
+        queue,
+        limits: engine::Limits {
+            end: SimTime(sc.duration.0),
+            max_events: sc.limits.max_events,
+            max_pending_events: sc.limits.max_pending_events.min(usize::MAX as u64) as usize,
+        },
+        importance: rare.importance,
+        max: 0,
+        risen: false,
+        events: 0,
     };
     for &(events, salt) in path {
         if events > 0 {
-            let (ok, _) = step(
-                &mut world,
-                &mut queue,
-                &mut max,
-                &mut risen,
-                Box::new(move |n, _| n >= events),
-            )?;
+            let (ok, _) = c.step(|n, _, _| n >= events)?;
             debug_assert!(ok, "a replay ends where it forked");
         }
-        world.reseed(salt);
+        c.world.reseed(salt);
     }
     let mut path = path.to_vec();
     if let Some((level, salt)) = fork {
-        let (crossed, n) = step(
-            &mut world,
-            &mut queue,
-            &mut max,
-            &mut risen,
-            Box::new(move |_, v| v > level),
-        )?;
+        let (crossed, n) = c.step(|_, v, _| v > level)?;
         debug_assert!(crossed, "a survivor rises above the level it is copied at");
-        world.reseed(salt);
+        c.world.reseed(salt);
         path.push((n, salt));
     }
-    let target = rare.target;
-    let until = rare.until;
-    if max < target {
-        let mut seen_rise = risen;
-        step(
-            &mut world,
-            &mut queue,
-            &mut max,
-            &mut risen,
-            Box::new(move |_, v| {
-                seen_rise |= v > 0;
-                v >= target || (until == Until::Empty && seen_rise && v == 0)
-            }),
-        )?;
+    let (target, until) = (rare.target, rare.until);
+    if c.max < target {
+        c.step(|_, v, risen| v >= target || (until == Until::Empty && risen && v == 0))?;
     }
-    Ok((Particle { root, path, max }, total))
+    Ok((
+        Particle {
+            root,
+            path,
+            max: c.max,
+        },
+        c.events,
+    ))
+}
+
+/// A copy of the run in progress, with what splitting watches: the highest importance so far
+/// and whether it has risen above zero.
+struct Copy {
+    world: World<Quiet>,
+    queue: EventQueue<crate::model::Event>,
+    limits: engine::Limits,
+    importance: crate::model::Importance,
+    max: u64,
+    risen: bool,
+    /// Events processed, over every step.
+    events: u64,
+}
+
+impl Copy {
+    /// Runs until `stop(events this step, importance, risen)` says so after an event. Returns
+    /// whether it did (false: the run ended first) and the events this step processed.
+    fn step(
+        &mut self,
+        mut stop: impl FnMut(u64, u64, bool) -> bool,
+    ) -> Result<(bool, u64), RareError> {
+        let (mut n, mut stopped) = (0u64, false);
+        let (max, risen, what) = (&mut self.max, &mut self.risen, self.importance);
+        let out = engine::run_while(&mut self.world, &mut self.queue, &self.limits, None, |w| {
+            n += 1;
+            let v = w.importance(what);
+            *max = (*max).max(v);
+            *risen |= v > 0;
+            stopped = stop(n, v, *risen);
+            !stopped
+        });
+        self.events += out.events;
+        match out.stopped {
+            Some(hit) => Err(RareError::Limit(hit)),
+            None => Ok((stopped, n)),
+        }
+    }
 }
 
 /// One estimate: repeat `r`'s copies, levels and choices drawn from its own stream.

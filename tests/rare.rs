@@ -36,7 +36,6 @@ fn closed_form(k: u32) -> f64 {
 fn estimate(sc: &Scenario, particles: usize, repeats: usize) -> rare::Estimate {
     let s = Settings {
         particles,
-        repeats,
         max_levels: 10_000,
     };
     rare::combine(

@@ -24,11 +24,7 @@ fn workdir(tag: &str) -> PathBuf {
 }
 
 fn planted() -> String {
-    std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/search_planted.ron"
-    ))
-    .unwrap()
+    shipped("search_planted.ron")
 }
 
 /// The drawn faults of a finding: the scripted faults in its `faults` list.

@@ -3,6 +3,7 @@
 //! (`OUT/finding-K.ron`) with a page listing them (`OUT/index.html`, `OUT/findings.md`). Exit 0
 //! when nothing broke it, 1 when something did, 2 for bad input, 3 when a run hit a limit.
 
+use super::sweep::store_err;
 use super::{
     rundir::default_out, Exit, SearchArgs, SearchCommand, SearchMergeArgs, EXIT_BAD_INPUT,
     EXIT_LIMIT, EXIT_MISMATCH,
@@ -51,9 +52,6 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
             a.budget
         )));
     }
-    if a.jobs == Some(0) {
-        return Err(bad("error: -j 0: at least one thread".into()));
-    }
     let max_time = a
         .max_time
         .as_deref()
@@ -90,12 +88,12 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
         judged.retain(|&k, _| shard.is_none_or(|s| s.owns(k as usize)));
     }
     let resumed = judged.len();
-    let mut journal =
-        Journal::create(&dir, &file, &text, &space.seeds, &judged).map_err(store_err)?;
     let todo: Vec<u64> = (0..a.budget)
         .filter(|&k| shard.is_none_or(|s| s.owns(k as usize)) && !judged.contains_key(&k))
         .collect();
     let (pool, threads) = super::sweep::pool(a.jobs, todo.len().max(1))?;
+    let mut journal =
+        Journal::create(&dir, &file, &text, &space.seeds, &judged).map_err(store_err)?;
     let failed = |k: u64, e: SearchError| search_err(&file, k, e);
     let wall = std::time::Instant::now();
     // Schedule k is drawn from its own stream and judged alone, and schedules are run in
@@ -154,9 +152,7 @@ pub(super) fn cmd_search(a: SearchArgs) -> Result<i32> {
 /// does at the end of a search.
 fn cmd_merge(m: SearchMergeArgs) -> Result<i32> {
     let bad = |msg: String| anyhow!(Exit(EXIT_BAD_INPUT, msg));
-    if m.jobs == Some(0) {
-        return Err(bad("error: -j 0: at least one thread".into()));
-    }
+    let (pool, _) = super::sweep::pool(m.jobs, m.keep.max(1))?;
     let shards = if m.shards.is_empty() {
         crate::sweep::store::shard_dirs(&m.dir).map_err(store_err)?
     } else {
@@ -165,7 +161,6 @@ fn cmd_merge(m: SearchMergeArgs) -> Result<i32> {
     let r = store::merge(&shards).map_err(store_err)?;
     let mut space = search::prepare(&r.text, &r.file).map_err(|ps| bad(ps.join("\n")))?;
     space.seeds = r.seeds.clone();
-    let (pool, _) = super::sweep::pool(m.jobs, m.keep.max(1))?;
     let n = r.judged.len() as u64;
     println!(
         "merged {} shards of the search of {}: {n} schedules, {} break its expectations",
@@ -174,15 +169,6 @@ fn cmd_merge(m: SearchMergeArgs) -> Result<i32> {
         r.judged.values().filter(|j| j.fails).count()
     );
     conclude(&space, &r.judged, n, m.keep, None, &m.dir, &pool)
-}
-
-fn store_err(e: crate::sweep::store::StoreError) -> anyhow::Error {
-    match e {
-        crate::sweep::store::StoreError::Input(m) => {
-            anyhow!(Exit(EXIT_BAD_INPUT, format!("error: {m}")))
-        }
-        e => anyhow!(e),
-    }
 }
 
 fn search_err(file: &str, k: u64, e: SearchError) -> anyhow::Error {
@@ -352,30 +338,12 @@ fn cmd_splitting(a: SearchArgs) -> Result<i32> {
             a.repeats
         )));
     }
-    if a.jobs == Some(0) {
-        return Err(bad("error: -j 0: at least one thread".into()));
-    }
     let settings = rare::Settings {
         particles: a.particles,
-        repeats: a.repeats,
         max_levels: MAX_LEVELS,
     };
     let (pool, threads) = super::sweep::pool(a.jobs, a.repeats)?;
     let out = out_dir(a.out.as_deref(), &path);
-    let names = |v: &crate::scenario::Scenario| {
-        (
-            v.system
-                .clients
-                .iter()
-                .map(|c| c.name.clone())
-                .collect::<Vec<_>>(),
-            v.system
-                .services
-                .iter()
-                .map(|s| s.name.clone())
-                .collect::<Vec<_>>(),
-        )
-    };
     let mut said = String::new();
     let mut md = format!("# Splitting estimates for {file}\n\n");
     for (variant, v) in sc.runs() {
@@ -393,8 +361,7 @@ fn cmd_splitting(a: SearchArgs) -> Result<i32> {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow!(Exit(EXIT_LIMIT, format!("error: {file} [{variant}]: {e}"))))?;
         let est = rare::combine(repeats);
-        let (clients, services) = names(v);
-        let what = event.describe(&clients, &services);
+        let what = event.describe(&v.system);
         let runs: u64 = est.repeats.iter().map(|r| r.runs).sum();
         let events: u64 = est.repeats.iter().map(|r| r.events).sum();
         let levels = est.repeats.first().map_or(0, |r| r.levels.len());

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// A sweep-store error as the CLI reports it: the user's to fix (exit 2) or an I/O failure.
-fn store_err(e: crate::sweep::store::StoreError) -> anyhow::Error {
+pub(super) fn store_err(e: crate::sweep::store::StoreError) -> anyhow::Error {
     match e {
         crate::sweep::store::StoreError::Input(m) => {
             anyhow!(Exit(EXIT_BAD_INPUT, format!("error: {m}")))
@@ -241,8 +241,14 @@ fn cmd_sweep_merge(a: MergeArgs) -> Result<i32> {
 }
 
 /// A thread pool for `runs` independent runs, and its size: `jobs` threads (default one per
-/// core), never more than the cores or the runs.
+/// core), never more than the cores or the runs. `-j 0` is bad input.
 pub(super) fn pool(jobs: Option<usize>, runs: usize) -> Result<(rayon::ThreadPool, usize)> {
+    if jobs == Some(0) {
+        return Err(anyhow!(Exit(
+            EXIT_BAD_INPUT,
+            "error: -j 0: at least one thread".into()
+        )));
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let threads = crate::sweep::threads(jobs, runs, cores);
     let pool = rayon::ThreadPoolBuilder::new()

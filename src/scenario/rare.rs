@@ -4,7 +4,7 @@
 
 use super::check::{unknown_name, Checker};
 use super::raw::{RawImportance, RawRare, RawUntil};
-use crate::model::Importance;
+use crate::model::{Importance, SystemSpec};
 
 /// The most a rare event's target may be.
 pub const MAX_RARE_TARGET: i64 = 1_000_000;
@@ -28,11 +28,14 @@ pub struct Rare {
 
 impl Rare {
     /// The event as a sentence, with the scenario's names.
-    pub fn describe(&self, clients: &[String], services: &[String]) -> String {
+    pub fn describe(&self, system: &SystemSpec) -> String {
+        let service = |s: usize| &system.services[s].name;
         let what = match self.importance {
-            Importance::Queued(s) => format!("requests queued at {}", services[s]),
-            Importance::InSystem(s) => format!("requests at {} (queued or served)", services[s]),
-            Importance::InFlight(c) => format!("requests in flight from {}", clients[c]),
+            Importance::Queued(s) => format!("requests queued at {}", service(s)),
+            Importance::InSystem(s) => format!("requests at {} (queued or served)", service(s)),
+            Importance::InFlight(c) => {
+                format!("requests in flight from {}", system.clients[c].name)
+            }
             Importance::Live => "requests alive in the system".to_string(),
         };
         format!(

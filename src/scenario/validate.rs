@@ -491,16 +491,11 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
         .fault_space
         .as_ref()
         .and_then(|fs| super::faults::fault_space(&mut c, fs, duration, warmup));
-    let expect = {
-        let client_names: Vec<&str> = raw.clients.iter().map(|x| x.name.as_str()).collect();
-        let service_names: Vec<&str> = raw.services.iter().map(|x| x.name.as_str()).collect();
-        super::expect::expectations(&mut c, &raw.expect, &client_names, &service_names)
-    };
-    let rare = raw.rare.as_ref().and_then(|r| {
-        let client_names: Vec<&str> = raw.clients.iter().map(|x| x.name.as_str()).collect();
-        let service_names: Vec<&str> = raw.services.iter().map(|x| x.name.as_str()).collect();
-        super::rare::rare(&mut c, r, &client_names, &service_names)
-    });
+    let expect = super::expect::expectations(&mut c, &raw.expect, &client_names, &service_names);
+    let rare = raw
+        .rare
+        .as_ref()
+        .and_then(|r| super::rare::rare(&mut c, r, &client_names, &service_names));
     // Replicas a Scale fault adds exist from the start, out of service until it adds them.
     for f in &raw.faults {
         if let RawFaultKind::Scale { service, replicas } = &f.fault {

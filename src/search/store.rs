@@ -9,7 +9,7 @@
 //! never on the budget, the threads or the shard, so lines from any of them may be combined.
 
 use crate::engine::stable_hash_bytes;
-use crate::sweep::store::{write_atomic, StoreError};
+use crate::sweep::store::{checksum, io, write_atomic, StoreError};
 use crate::sweep::Shard;
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -45,18 +45,6 @@ fn seeds_text(seeds: &[u64]) -> String {
         .map(|s| s.to_string())
         .collect::<Vec<_>>()
         .join(",")
-}
-
-fn checksum(fingerprint: &str, body: &str) -> String {
-    format!(
-        "{:016x}",
-        stable_hash_bytes(format!("{fingerprint}\t{body}").as_bytes())
-    )
-}
-
-fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
-    let path = path.to_path_buf();
-    move |source| StoreError::Io { what, path, source }
 }
 
 /// Appends judged schedules, one checked line each.

@@ -29,7 +29,8 @@ pub enum StoreError {
     Input(String),
 }
 
-fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+/// An I/O error on `path`, saying what was being done (for this store and the search's).
+pub(crate) fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
     let path = path.to_path_buf();
     move |source| StoreError::Io { what, path, source }
 }
@@ -138,7 +139,7 @@ pub const JOURNAL: &str = "runs.journal";
 
 /// A line's checksum covers the sweep's fingerprint too, so a line copied from another
 /// sweep's journal fails its check and its run is done again, even where it would parse.
-fn checksum(fingerprint: &str, body: &str) -> String {
+pub(crate) fn checksum(fingerprint: &str, body: &str) -> String {
     let mut bytes = Vec::with_capacity(fingerprint.len() + 1 + body.len());
     bytes.extend_from_slice(fingerprint.as_bytes());
     bytes.push(b'\t');
