@@ -430,3 +430,104 @@ fn adding_a_fault_or_a_probe_leaves_the_arrivals_unchanged() {
         );
     }
 }
+
+/// The service times db's only replica drew, in the order its requests started, and how many
+/// of its answers failed.
+struct ServiceTimes(Vec<(SimTime, u64)>, usize);
+impl faultline::model::Observer for ServiceTimes {
+    fn client_sent(&mut self, _: usize, _: SimTime) {}
+    fn client_done(&mut self, _: usize, _: faultline::model::Outcome, _: SimTime, _: SimTime) {}
+    fn client_in_flight(&mut self, _: usize, _: u32, _: SimTime) {}
+    fn service_arrival(&mut self, _: usize, _: SimTime) {}
+    fn service_done(
+        &mut self,
+        _: usize,
+        outcome: faultline::model::Outcome,
+        _: SimTime,
+        started_at: SimTime,
+        now: SimTime,
+    ) {
+        self.1 += usize::from(outcome != faultline::model::Outcome::Ok);
+        self.0.push((started_at, now.0 - started_at.0));
+    }
+    fn replica_level(&mut self, _: usize, _: u32, _: u32, _: u32, _: SimTime) {}
+    fn client_attempt(&mut self, _: usize, _: SimTime) {}
+    fn call_attempt(&mut self, _: usize, _: usize, _: SimTime) {}
+    fn call_done(
+        &mut self,
+        _: usize,
+        _: usize,
+        _: faultline::model::Outcome,
+        _: SimTime,
+        _: SimTime,
+    ) {
+    }
+}
+
+fn service_times(text: &str) -> (Vec<u64>, usize) {
+    use faultline::engine::{self, EventQueue};
+    use faultline::model::{World, WorldLimits};
+    let sc = scenario::from_str(text, "st.ron", &Overrides::default()).unwrap();
+    let limits = WorldLimits {
+        max_live_requests: sc.limits.max_live_requests,
+        count_from: SimTime(0),
+    };
+    let mut world = World::new(
+        sc.system.clone(),
+        sc.seed,
+        limits,
+        ServiceTimes(Vec::new(), 0),
+    );
+    let mut q = EventQueue::new();
+    world.start(&mut q);
+    let end = engine::Limits {
+        end: SimTime(sc.duration.0),
+        max_events: sc.limits.max_events,
+        max_pending_events: usize::MAX,
+    };
+    assert!(engine::run(&mut world, &mut q, &end, None)
+        .stopped
+        .is_none());
+    let ServiceTimes(mut times, failed) = world.into_observer();
+    times.sort_by_key(|&(started, _)| started);
+    (times.into_iter().map(|(_, d)| d).collect(), failed)
+}
+
+#[test]
+fn adding_a_fault_or_a_probe_leaves_the_service_times_unchanged() {
+    // Every request reaches db (no retries, no balancer choice); a fault failing half of
+    // what db finishes, or a readiness probe, must leave the k-th service time db draws as it
+    // was. Errors are decided after the work, so failed requests draw a service time too.
+    let base = r#"(
+        name: "st", duration: "60s", seed: 7,
+        clients: [(name: "c", target: "db", load: Open(rate_per_s: 80.0))],
+        services: [(name: "db", workers: 4, service_time: Exponential(mean: "20ms")%HEALTH%)],
+        faults: [%FAULT%],
+    )"#;
+    let (plain, none_failed) = service_times(&base.replace("%HEALTH%", "").replace("%FAULT%", ""));
+    assert!(plain.len() > 4000 && none_failed == 0, "{}", plain.len());
+    for (what, failing, text) in [
+        (
+            "a fault",
+            1000..1400,
+            base.replace("%HEALTH%", "").replace(
+                "%FAULT%",
+                r#"(at: "10s", for: "30s", fault: Errors(target: "db", rate: 0.5))"#,
+            ),
+        ),
+        (
+            "a probe",
+            0..1,
+            base.replace(
+                "%HEALTH%",
+                r#", health: (readiness: Kubernetes(period: "1s"))"#,
+            )
+            .replace("%FAULT%", ""),
+        ),
+    ] {
+        // 30 s of 80/s, half failing: about 1,200 errors.
+        let (times, failed) = service_times(&text);
+        assert!(failing.contains(&failed), "{what}: {failed} failed");
+        assert_eq!(times, plain, "adding {what} moved db's service times");
+    }
+}

@@ -38,6 +38,12 @@ fn the_stream_draws_what_was_pinned() {
     for (kind, us, _) in rows() {
         let got: Vec<f64> = match kind.as_str() {
             "exp" => vec![s.uniform_open0()],
+            "uniform" => vec![s.uniform()],
+            // A mixture's first draw picks the half; only the exponential half draws again.
+            "mixture" => match s.uniform() {
+                u if u < 0.5 => vec![u],
+                u => vec![u, s.uniform_open0()],
+            },
             _ => vec![s.uniform_open0(), s.uniform()],
         };
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -53,7 +59,9 @@ fn the_transforms_agree_with_values_computed_at_60_digits() {
             "exp" => (exponential(1.0, us[0]), 4.0 * f64::EPSILON * want.abs()),
             // 2 pi u2 is rounded to a double before the cosine: an absolute error of a few
             // ulps of 2 pi at most, times sqrt(-2 ln u1) (below 3 here).
-            _ => (box_muller(us[0], us[1]), 3.0 * 8.0 * f64::EPSILON * 8.0),
+            "normal" => (box_muller(us[0], us[1]), 3.0 * 8.0 * f64::EPSILON * 8.0),
+            // The distributions' rows are in nanoseconds and checked below, rounded.
+            _ => continue,
         };
         assert!(
             (got - want).abs() <= tolerance,
@@ -65,23 +73,44 @@ fn the_transforms_agree_with_values_computed_at_60_digits() {
 
 #[test]
 fn distributions_draw_the_golden_values_in_nanoseconds() {
-    // An exponential of mean 1 s takes the exp rows' draws, then a normal (mean 5 s, sd 1 s:
-    // never negative here) the normal rows': each value is the golden one in nanoseconds,
-    // rounded to nearest.
+    // Each row's distribution draws from the one stream in turn: an exponential of mean 1 s
+    // (the exp rows), a normal of mean 5 s and sd 1 s (never negative here), U(1 ms, 5 ms),
+    // a lognormal of median 20 ms and p99 200 ms, and an even mixture of 10 ms and an
+    // exponential of mean 1 s. Each value is the golden one in nanoseconds, rounded to nearest.
     let mut s = stream();
     let exp = Dist::Exponential { mean_ns: 1e9 };
     let normal = Dist::Normal {
         mean_ns: 5e9,
         std_dev_ns: 1e9,
     };
+    let uniform = Dist::Uniform {
+        min_ns: 1e6,
+        max_ns: 5e6,
+    };
+    let lognormal = Dist::lognormal_from_median_p99(2e7, 2e8);
+    let mixture = Dist::mixture(vec![
+        (1.0, Dist::constant_ns(10_000_000)),
+        (1.0, exp.clone()),
+    ]);
+    let mut kinds = std::collections::BTreeSet::new();
     for (kind, _, want) in rows() {
         let (got, want_ns) = match kind.as_str() {
-            "exp" => (exp.sample(&mut s), (want * 1e9).round()),
-            _ => (normal.sample(&mut s), (5e9 + want * 1e9).round()),
+            "exp" => (exp.sample(&mut s), want * 1e9),
+            "normal" => (normal.sample(&mut s), 5e9 + want * 1e9),
+            "uniform" => (uniform.sample(&mut s), want),
+            "lognormal" => (lognormal.sample(&mut s), want),
+            "mixture" => (mixture.sample(&mut s), want),
+            _ => panic!("unknown row {kind}"),
         };
         assert!(
-            (got as f64 - want_ns).abs() <= 1.0,
+            (got as f64 - want_ns.round()).abs() <= 1.0,
             "{kind}: {got} ns against {want_ns} ns"
         );
+        kinds.insert(kind);
     }
+    assert_eq!(
+        kinds.len(),
+        5,
+        "every distribution with randomness has rows"
+    );
 }
