@@ -222,16 +222,48 @@ fn a_cold_restart_serves_slower_while_it_warms_up() {
 
 #[test]
 fn the_pending_events_limit_stops_a_run_and_says_how_to_raise_it() {
-    let text = system(150.0, "", "", "").replace(
+    // Every api replica hangs from 10 s: each request sent after it holds a live 1 s timeout
+    // (150 a second), so the queue passes 100 pending events within a second of it.
+    let all = r#"(at: "10s", for: "20s", fault: Hang("api/0")), (at: "10s", for: "20s", fault: Hang("api/1")), (at: "10s", for: "20s", fault: Hang("api/2"))"#;
+    let text = system(150.0, "", "", all).replace(
         r#"name: "t","#,
-        r#"name: "t", limits: (max_pending_events: 20),"#,
+        r#"name: "t", limits: (max_pending_events: 100),"#,
     );
     let sc = scenario::from_str(&text, "l.ron", &Overrides::default()).unwrap();
     let r = runner::run(&sc);
     let hit = r.stopped.expect("stopped by the limit");
     assert_eq!(hit.limit, "max_pending_events");
     assert!(
+        (10_000_000_000..11_000_000_000).contains(&hit.at_ns),
+        "{}",
+        hit.at_ns
+    );
+    assert!(
         hit.to_string().contains("raise limits.max_pending_events"),
         "{hit}"
     );
+}
+
+#[test]
+fn timers_of_answered_requests_leave_the_queue() {
+    // 1,000 requests a second with a one-hour timeout each, for a minute: were the timers of
+    // answered requests kept until they fire, 60,000 would be pending at the end. Only live
+    // ones count against the limit, so a limit of 5,000 is never reached, and the run is the
+    // one with a 1 s timeout that never fires, event for event.
+    let run_with = |timeout: &str| {
+        let text = system(1000.0, "", "", "")
+            .replace(r#"timeout: "1s""#, &format!(r#"timeout: "{timeout}""#))
+            .replace(
+                r#"name: "t","#,
+                r#"name: "t", limits: (max_pending_events: 5000),"#,
+            );
+        let sc = scenario::from_str(&text, "l.ron", &Overrides::default()).unwrap();
+        let r = runner::run(&sc);
+        assert!(r.stopped.is_none(), "{timeout}: {:?}", r.stopped);
+        (r.trace_hash, r.events, r.summary.clients[0].outcomes.ok)
+    };
+    let (long, short) = (run_with("1h"), run_with("1s"));
+    // All answered but the few still in flight at the end (7 ms each).
+    assert!(long.2 >= 59_990, "{} answered", long.2);
+    assert_eq!(long, short);
 }

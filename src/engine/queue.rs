@@ -72,6 +72,12 @@ impl<E> EventQueue<E> {
         self.heap.pop().map(|e| (SimTime(e.time), e.seq, e.event))
     }
 
+    /// Keeps only the events `keep` accepts (O(n): the heap is rebuilt). Pop order among the
+    /// rest is unchanged, as it depends only on each event's (time, seq).
+    pub fn retain(&mut self, mut keep: impl FnMut(&E) -> bool) {
+        self.heap.retain(|e| keep(&e.event));
+    }
+
     pub fn peek_time(&self) -> Option<SimTime> {
         self.heap.peek().map(|e| SimTime(e.time))
     }
@@ -97,6 +103,25 @@ mod tests {
         q.push(SimTime(5), 'c');
         q.push(SimTime(1), 'd');
         q.push(SimTime(0), 'e');
+        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, _, e)| e)).collect();
+        assert_eq!(order, vec!['e', 'b', 'd', 'a', 'c']);
+    }
+
+    #[test]
+    fn retain_keeps_the_order_of_what_stays() {
+        let mut q = EventQueue::new();
+        for (t, c) in [
+            (5, 'a'),
+            (1, 'b'),
+            (5, 'c'),
+            (1, 'd'),
+            (0, 'e'),
+            (3, 'x'),
+            (1, 'y'),
+        ] {
+            q.push(SimTime(t), c);
+        }
+        q.retain(|&c| c != 'x' && c != 'y');
         let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, _, e)| e)).collect();
         assert_eq!(order, vec!['e', 'b', 'd', 'a', 'c']);
     }

@@ -31,6 +31,30 @@ pub trait Model {
         event: Self::Event,
         queue: &mut EventQueue<Self::Event>,
     ) -> Result<TraceRecord, LimitHit>;
+
+    /// False for an event that would do nothing if handled: a timer whose request has already
+    /// finished. Such an event is dropped unhandled, uncounted and unhashed, whether it is
+    /// popped or removed earlier when the queue is compacted, so compaction never changes a
+    /// run. Must be cheap (it runs on every pop) and must not change once false.
+    #[inline]
+    fn live(&self, _event: &Self::Event) -> bool {
+        true
+    }
+}
+
+/// The queue is compacted (dead events removed) when it reaches twice its size after the last
+/// compaction, and never below this: pending events stay within about twice the live ones,
+/// at an amortised O(1) per event.
+const COMPACT_FROM: usize = 4096;
+
+/// The queue length at which to compact next, given its length `len` after a compaction:
+/// twice that (at least [`COMPACT_FROM`]), or sooner when that would pass the pending-events
+/// limit (an eighth of the limit later, so a queue of live events near the limit is not
+/// rebuilt on every event; the limit counts what the queue holds, since it bounds memory).
+fn next_compaction(len: usize, max_pending: usize) -> usize {
+    COMPACT_FROM
+        .max(2 * len)
+        .min(len + (max_pending / 8).max(1))
 }
 
 /// Receives every processed event, in order (for `--trace FILE.jsonl`).
@@ -110,9 +134,13 @@ pub fn run_while<M: Model>(
     let mut events: u64 = 0;
     let mut last_event = SimTime::ZERO;
     let mut stopped = None;
+    let mut compact_at = next_compaction(queue.len(), limits.max_pending_events);
     while let Some((time, seq, event)) = queue.pop() {
         if time > limits.end {
             break;
+        }
+        if !model.live(&event) {
+            continue;
         }
         if events >= limits.max_events {
             stopped = Some(LimitHit {
@@ -122,6 +150,10 @@ pub fn run_while<M: Model>(
                 how_to_raise: "raise limits.max_events in the scenario or pass --max-events N",
             });
             break;
+        }
+        if queue.len() >= compact_at {
+            queue.retain(|e| model.live(e));
+            compact_at = next_compaction(queue.len(), limits.max_pending_events);
         }
         if queue.len() >= limits.max_pending_events {
             stopped = Some(LimitHit {

@@ -257,6 +257,20 @@ impl<O: Observer> World<O> {
 impl<O: Observer> Model for World<O> {
     type Event = Event;
 
+    /// A policy timer (a timeout, a backoff, a hedge, a wait's deadline) is dead once its
+    /// invocation has answered: the slot is free or holds a later invocation. Dropping it
+    /// then keeps a run's pending events bounded by its live work, whatever its timeouts.
+    #[inline]
+    fn live(&self, event: &Event) -> bool {
+        match *event {
+            Event::PolicyTimer { inv, gen, .. } => {
+                let v = &self.stacks.invs[inv as usize];
+                v.gen == gen && !v.done
+            }
+            _ => true,
+        }
+    }
+
     /// Routes each event to its concern and names it for the trace (kind, entity, request).
     /// The record is taken before the handler runs, as the handler may free the slot.
     #[inline]
