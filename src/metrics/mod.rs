@@ -2,10 +2,12 @@
 //! then summarised per client, per service and per call edge.
 //!
 //! Memory is bounded by the number of entities, never by the number of requests: latencies go
-//! into fixed-size histograms (3 significant figures, 1 ns to 1 h) and queue lengths into
+//! into histograms (3 significant figures, 1 ns to 1 h) that hold only the buckets values reach
+//! ([`hist::LogHist`]) and queue lengths into
 //! time-weighted integrals. Only requests that started at or after the warm-up are counted, and
 //! integrals run from the warm-up to the end of the run.
 
+pub mod hist;
 mod series;
 pub mod stats;
 mod summary;
@@ -21,19 +23,16 @@ pub use summary::{
 
 use crate::engine::SimTime;
 use crate::model::{ClientId, Observer, Outcome, ServiceId, Shed, SystemSpec};
-use hdrhistogram::Histogram;
+use hist::LogHist;
 
 /// The largest latency the histograms resolve; longer ones are recorded as this.
 pub const LATENCY_NS_MAX: u64 = 3_600_000_000_000;
 
-fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, LATENCY_NS_MAX, 3).expect("static histogram bounds are valid")
-}
-
 /// A latency record: exact sum (for means) plus a histogram (for percentiles).
 #[derive(Clone)]
 pub struct Latency {
-    pub hist: Histogram<u64>,
+    /// Nanoseconds to 3 significant figures.
+    pub hist: LogHist,
     pub sum_ns: u128,
     pub count: u64,
 }
@@ -41,14 +40,14 @@ pub struct Latency {
 impl Latency {
     fn new() -> Self {
         Latency {
-            hist: new_histogram(),
+            hist: LogHist::new(3),
             sum_ns: 0,
             count: 0,
         }
     }
     #[inline]
     fn record(&mut self, ns: u64) {
-        self.hist.saturating_record(ns.clamp(1, LATENCY_NS_MAX));
+        self.hist.record(ns.clamp(1, LATENCY_NS_MAX));
         self.sum_ns += ns as u128;
         self.count += 1;
     }

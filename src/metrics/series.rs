@@ -8,19 +8,18 @@
 //!
 //! This module only records; it knows nothing of SLOs, faults or how the series are drawn.
 
+use super::hist::LogHist;
 use crate::engine::SimTime;
 use crate::model::Outcome;
-use hdrhistogram::Histogram;
 
 /// The most windows a run's time series keeps.
 pub const MAX_SERIES_WINDOWS: u64 = 2_000;
 
 /// Window histograms count microseconds to 2 significant figures (1%), which is plenty for a
-/// plot and keeps the histogram small (3,200 counters) so that reading and clearing it once per
-/// window costs little.
-fn window_histogram() -> Histogram<u32> {
-    Histogram::new_with_bounds(1, super::LATENCY_NS_MAX / 1_000, 2)
-        .expect("static histogram bounds are valid")
+/// plot and keeps the histogram small (at most 3,200 counters, fewer when the latencies span
+/// fewer powers of two) so that reading and clearing it once per window costs little.
+fn window_histogram() -> LogHist {
+    LogHist::new(2)
 }
 
 /// A level (busy workers, queue length, requests in flight) integrated over time; the
@@ -82,7 +81,7 @@ pub struct Track {
     pub p50_ns: Vec<u64>,
     pub p99_ns: Vec<u64>,
     pub p999_ns: Vec<u64>,
-    hist: Histogram<u32>,
+    hist: LogHist,
     hist_w: usize,
 }
 
@@ -115,7 +114,7 @@ impl Track {
                 self.close(w);
             }
             self.hist
-                .saturating_record((latency_ns / 1_000).clamp(1, super::LATENCY_NS_MAX / 1_000));
+                .record((latency_ns / 1_000).clamp(1, super::LATENCY_NS_MAX / 1_000));
         }
     }
 
@@ -127,20 +126,8 @@ impl Track {
         if n > 0 {
             let w = self.hist_w;
             if w < self.p50_ns.len() {
-                // One pass for the three percentiles (rank = ceil(q n), as HdrHistogram does).
-                let ranks = [0.5, 0.99, 0.999].map(|q: f64| ((q * n as f64).ceil() as u64).max(1));
-                let mut got = [0u64; 3];
-                let (mut k, mut seen) = (0, 0u64);
-                for v in h.iter_recorded() {
-                    seen += v.count_at_value() as u64;
-                    while k < 3 && ranks[k] <= seen {
-                        got[k] = h.highest_equivalent(v.value_iterated_to()) * 1_000;
-                        k += 1;
-                    }
-                    if k == 3 {
-                        break;
-                    }
-                }
+                // One pass for the three percentiles (HdrHistogram's value_at_quantile).
+                let got = h.values_at(&[0.5, 0.99, 0.999]).map(|v| v * 1_000);
                 self.p50_ns[w] = got[0];
                 self.p99_ns[w] = got[1];
                 self.p999_ns[w] = got[2];

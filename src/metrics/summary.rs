@@ -102,9 +102,10 @@ fn cdf(l: &Latency) -> Vec<f64> {
     if l.count == 0 {
         return Vec::new();
     }
-    CDF_QUANTILES
-        .iter()
-        .map(|&q| l.hist.value_at_quantile(q) as f64 / 1e6)
+    l.hist
+        .values_at_quantiles(&CDF_QUANTILES)
+        .into_iter()
+        .map(|v| v as f64 / 1e6)
         .collect()
 }
 
@@ -113,14 +114,15 @@ impl LatencySummary {
         if l.count == 0 {
             return LatencySummary::default();
         }
-        let q = |x: f64| l.hist.value_at_quantile(x) as f64 / 1e6;
+        let q = l.hist.values_at(&[0.5, 0.9, 0.99, 0.999]);
+        let ms = |k: usize| q[k] as f64 / 1e6;
         LatencySummary {
             count: l.count,
             mean_ms: l.mean_ns() / 1e6,
-            p50_ms: q(0.5),
-            p90_ms: q(0.9),
-            p99_ms: q(0.99),
-            p999_ms: q(0.999),
+            p50_ms: ms(0),
+            p90_ms: ms(1),
+            p99_ms: ms(2),
+            p999_ms: ms(3),
             max_ms: l.hist.max() as f64 / 1e6,
         }
     }

@@ -1,0 +1,380 @@
+//! Latency histograms that cost memory only for what they hold.
+//!
+//! The buckets are HdrHistogram's (lowest value 1, no unit magnitude): a value's bucket is its
+//! power of two above the first, its sub-bucket the top bits below that, so every value is
+//! kept to a fixed number of significant figures. Given the same values, [`LogHist`] answers
+//! exactly what `hdrhistogram::Histogram::value_at_quantile` and `max` answer (the tests below
+//! hold it to that crate, which stays a dev-dependency for the purpose).
+//!
+//! What differs is the storage. A full-range histogram at 3 significant figures (1 ns to 1 h)
+//! has 33,000 counters, 270 KB, whether or not anything is recorded; with thousands of services
+//! and call edges that was most of a model's memory. Here an empty histogram holds nothing; a
+//! few distinct values are kept as a sorted list of (bucket, count); once the list would take
+//! half the room of the counters spanning it, the counters are allocated, over whole powers of
+//! two, and grow only to the powers of two that values reach.
+//!
+//! Reading quantiles is one pass for any number of them ([`LogHist::values_at_quantiles`]).
+
+/// The most distinct buckets kept as a list: inserting into a sorted list moves its tail, so
+/// past this many the counters are allocated whatever their span.
+const MAX_SPARSE: usize = 2048;
+
+/// In a sparse entry, the count is the low 48 bits and the bucket index the high 16.
+const COUNT_BITS: u32 = 48;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+
+/// A histogram of positive integers with HdrHistogram's buckets. `half_mag` sets the
+/// precision: 10 (2,048 sub-buckets) for 3 significant figures, 7 (256) for 2.
+#[derive(Clone, Debug)]
+pub struct LogHist {
+    half_mag: u32,
+    total: u64,
+    /// The largest value recorded (0 when none).
+    max: u64,
+    store: Store,
+}
+
+#[derive(Clone, Debug)]
+enum Store {
+    /// (bucket index << 48) | count, sorted by index, one entry per distinct bucket.
+    Sparse(Vec<u64>),
+    /// Counts of the buckets from `first`; `first` and the length are whole blocks of
+    /// `1 << half_mag` buckets (a power of two of values, past the first).
+    Dense { first: u32, counts: Vec<u64> },
+}
+
+impl LogHist {
+    /// An empty histogram keeping `sig_figs` (2 or 3) significant figures; allocates nothing.
+    pub fn new(sig_figs: u8) -> Self {
+        // HdrHistogram: sub-bucket count is the power of two covering 2 x 10^sig_figs.
+        let largest_single_unit = 2 * 10u64.pow(sig_figs as u32);
+        let sub_mag = 64 - (largest_single_unit - 1).leading_zeros();
+        LogHist {
+            half_mag: sub_mag - 1,
+            total: 0,
+            max: 0,
+            store: Store::Sparse(Vec::new()),
+        }
+    }
+
+    /// Values recorded (saturating).
+    pub fn len(&self) -> u64 {
+        self.total
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The highest value equivalent to the largest recorded (0 when empty), as HdrHistogram's
+    /// `max`.
+    pub fn max(&self) -> u64 {
+        if self.max == 0 {
+            0
+        } else {
+            self.highest_equivalent(self.max)
+        }
+    }
+
+    /// Bytes held on the heap (for the memory tables).
+    pub fn heap_bytes(&self) -> usize {
+        match &self.store {
+            Store::Sparse(v) => v.capacity() * 8,
+            Store::Dense { counts, .. } => counts.capacity() * 8,
+        }
+    }
+
+    #[inline]
+    fn bucket(&self, v: u64) -> u32 {
+        let sub_mask = (2u64 << self.half_mag) - 1;
+        (64 - (self.half_mag + 1)) - (v | sub_mask).leading_zeros()
+    }
+
+    #[inline]
+    fn index(&self, v: u64) -> u32 {
+        let b = self.bucket(v);
+        let sub = (v >> b) as u32;
+        ((b + 1) << self.half_mag) + sub - (1 << self.half_mag)
+    }
+
+    /// The lowest value of bucket `index`.
+    fn value_for(&self, index: u32) -> u64 {
+        let half = 1u32 << self.half_mag;
+        let mut b = (index >> self.half_mag) as i64 - 1;
+        let mut sub = (index & (half - 1)) + half;
+        if b < 0 {
+            sub -= half;
+            b = 0;
+        }
+        (sub as u64) << b
+    }
+
+    fn highest_equivalent(&self, v: u64) -> u64 {
+        let b = self.bucket(v);
+        let lowest = (v >> b) << b;
+        lowest.saturating_add(1u64 << b) - 1
+    }
+
+    /// Counts `v` once; `v` must be at least 1 (callers clamp).
+    #[inline]
+    pub fn record(&mut self, v: u64) {
+        debug_assert!(v >= 1, "histograms count positive values");
+        let i = self.index(v);
+        self.total = self.total.saturating_add(1);
+        if v > self.max {
+            self.max = v;
+        }
+        if let Store::Dense { first, counts } = &mut self.store {
+            if let Some(c) = i
+                .checked_sub(*first)
+                .and_then(|k| counts.get_mut(k as usize))
+            {
+                *c = c.saturating_add(1);
+                return;
+            }
+        }
+        self.record_slow(i);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_slow(&mut self, i: u32) {
+        let block = 1u32 << self.half_mag;
+        match &mut self.store {
+            Store::Sparse(list) => {
+                let found = list.binary_search_by_key(&i, |e| (e >> COUNT_BITS) as u32);
+                let grow = match found {
+                    Ok(k) => list[k] & COUNT_MASK == COUNT_MASK, // a count filling 48 bits
+                    Err(_) => {
+                        let (lo, hi) = Self::span(list, i);
+                        let span = (hi / block - lo / block + 1) as usize * block as usize;
+                        (list.len() + 1) * 2 >= span || list.len() >= MAX_SPARSE
+                    }
+                };
+                match (found, grow) {
+                    (_, true) => {
+                        self.densify(i);
+                        self.record_slow(i);
+                    }
+                    (Ok(k), false) => list[k] += 1,
+                    (Err(k), false) => list.insert(k, (i as u64) << COUNT_BITS | 1),
+                }
+            }
+            Store::Dense { first, counts } => {
+                // Outside the counters: widen them to the blocks that reach `i`.
+                let lo = (*first).min(i / block * block);
+                let end = (*first + counts.len() as u32).max((i / block + 1) * block);
+                let mut wider = vec![0u64; (end - lo) as usize];
+                let at = (*first - lo) as usize;
+                wider[at..at + counts.len()].copy_from_slice(counts);
+                let c = &mut wider[(i - lo) as usize];
+                *c = c.saturating_add(1);
+                *first = lo;
+                *counts = wider;
+            }
+        }
+    }
+
+    /// The lowest and highest bucket index of `list` and `i`.
+    fn span(list: &[u64], i: u32) -> (u32, u32) {
+        let at = |e: &u64| (e >> COUNT_BITS) as u32;
+        match (list.first(), list.last()) {
+            (Some(f), Some(l)) => (at(f).min(i), at(l).max(i)),
+            _ => (i, i),
+        }
+    }
+
+    /// Moves a sparse list to counters covering its blocks and that of `i`.
+    fn densify(&mut self, i: u32) {
+        let block = 1u32 << self.half_mag;
+        let Store::Sparse(list) = &self.store else {
+            return;
+        };
+        let (lo, hi) = Self::span(list, i);
+        let first = lo / block * block;
+        let end = (hi / block + 1) * block;
+        let mut counts = vec![0u64; (end - first) as usize];
+        for e in list {
+            counts[((e >> COUNT_BITS) as u32 - first) as usize] = e & COUNT_MASK;
+        }
+        self.store = Store::Dense { first, counts };
+    }
+
+    /// Forgets every value, keeping the room allocated.
+    pub fn reset(&mut self) {
+        self.total = 0;
+        self.max = 0;
+        match &mut self.store {
+            Store::Sparse(list) => list.clear(),
+            Store::Dense { counts, .. } => counts.fill(0),
+        }
+    }
+
+    /// For each quantile in `qs` (any order), HdrHistogram's `value_at_quantile`: the highest
+    /// value equivalent to the first bucket at which the running count reaches
+    /// max(1, ceil(q x total)) (the lowest equivalent for q = 0; q above 1 counts as 1).
+    /// One pass over the buckets. 0 for every quantile of an empty histogram.
+    pub fn values_at_quantiles(&self, qs: &[f64]) -> Vec<u64> {
+        let mut out = vec![0; qs.len()];
+        self.quantiles_into(qs, &mut out);
+        out
+    }
+
+    /// [`LogHist::values_at_quantiles`] into an array (no allocation when `qs` ascend).
+    pub fn values_at<const N: usize>(&self, qs: &[f64; N]) -> [u64; N] {
+        let mut out = [0; N];
+        self.quantiles_into(qs, &mut out);
+        out
+    }
+
+    fn quantiles_into(&self, qs: &[f64], out: &mut [u64]) {
+        out.fill(0);
+        if self.total == 0 {
+            return;
+        }
+        let rank = |q: f64| ((q.min(1.0) * self.total as f64).ceil() as u64).max(1);
+        // Ranks ascend with the quantiles; visit them in that order.
+        let order: Vec<usize>;
+        let order: &[usize] = if qs.windows(2).all(|w| w[0] <= w[1]) {
+            &[]
+        } else {
+            let mut o: Vec<usize> = (0..qs.len()).collect();
+            o.sort_by(|&a, &b| qs[a].total_cmp(&qs[b]));
+            order = o;
+            &order
+        };
+        let at = |n: usize| if order.is_empty() { n } else { order[n] };
+        let mut next = 0;
+        let mut seen = 0u64;
+        let mut visit = |index: u32, count: u64, out: &mut [u64]| {
+            seen += count;
+            while next < qs.len() && rank(qs[at(next)]) <= seen {
+                let k = at(next);
+                let v = self.value_for(index);
+                out[k] = if qs[k] == 0.0 {
+                    v
+                } else {
+                    self.highest_equivalent(v)
+                };
+                next += 1;
+            }
+            next == qs.len()
+        };
+        match &self.store {
+            Store::Sparse(list) => {
+                for e in list {
+                    if visit((e >> COUNT_BITS) as u32, e & COUNT_MASK, out) {
+                        break;
+                    }
+                }
+            }
+            Store::Dense { first, counts } => {
+                for (k, &c) in counts.iter().enumerate() {
+                    if c > 0 && visit(first + k as u32, c, out) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One quantile (see [`LogHist::values_at_quantiles`]).
+    pub fn value_at_quantile(&self, q: f64) -> u64 {
+        self.values_at(&[q])[0]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::RngStream;
+    use hdrhistogram::Histogram;
+
+    const QS: [f64; 9] = [0.0, 0.001, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0];
+
+    /// Records `values` in both and compares every answer.
+    fn agree(sig: u8, high: u64, values: &[u64]) {
+        let mut ours = LogHist::new(sig);
+        let mut theirs = Histogram::<u64>::new_with_bounds(1, high, sig).unwrap();
+        for &v in values {
+            let v = v.clamp(1, high);
+            ours.record(v);
+            theirs.saturating_record(v);
+        }
+        assert_eq!(ours.len(), theirs.len());
+        assert_eq!(ours.max(), theirs.max(), "max");
+        let got = ours.values_at_quantiles(&QS);
+        for (k, &q) in QS.iter().enumerate() {
+            assert_eq!(got[k], theirs.value_at_quantile(q), "q {q}, sig {sig}");
+        }
+        // Quantiles out of order and repeated give the same answers.
+        let rev: Vec<f64> = QS.iter().rev().copied().collect();
+        let mut back = ours.values_at_quantiles(&rev);
+        back.reverse();
+        assert_eq!(back, got);
+    }
+
+    fn draws(seed: u64, n: usize, f: impl Fn(&mut RngStream) -> u64) -> Vec<u64> {
+        let mut s = RngStream::derive(seed, "hist", "test");
+        (0..n).map(|_| f(&mut s)).collect()
+    }
+
+    #[test]
+    fn answers_what_hdrhistogram_answers() {
+        let high = 3_600_000_000_000;
+        let exp = |mean: f64| move |s: &mut RngStream| (-mean * s.uniform_open0().ln()) as u64;
+        let cases: Vec<(u8, Vec<u64>)> = vec![
+            (3, vec![]),
+            (3, vec![1]),
+            (3, vec![5, 5, 5]),
+            (3, vec![2047, 2048, 2049, 4095, 4096, 1 << 40]),
+            (3, draws(1, 50, exp(1e6))),                    // sparse
+            (3, draws(2, 100_000, exp(1e6))),               // dense
+            (3, draws(3, 20_000, exp(1e9))),                // a wide range
+            (3, draws(4, 5_000, |s| s.below(1 << 42) + 1)), // spread across every power
+            (3, vec![high, high, 1]),
+            (2, draws(5, 30, exp(2e3))),
+            (2, draws(6, 50_000, exp(2e3))),
+            (2, draws(7, 10_000, |s| s.below(3_600_000_000) + 1)),
+        ];
+        for (sig, values) in &cases {
+            let high = if *sig == 3 { high } else { high / 1000 };
+            agree(*sig, high, values);
+        }
+        // Growing down and up after the counters exist.
+        let mut v = draws(8, 10_000, exp(1e6));
+        v.extend([3, 1 << 38, 7, 1 << 39]);
+        agree(3, high, &v);
+    }
+
+    #[test]
+    fn memory_follows_what_is_recorded() {
+        let empty = LogHist::new(3);
+        assert_eq!(empty.heap_bytes(), 0);
+        // 100 values near 1 ms stay a short list.
+        let mut few = LogHist::new(3);
+        for v in draws(9, 100, |s| 1_000_000 + s.below(1_000_000)) {
+            few.record(v);
+        }
+        assert!(few.heap_bytes() <= 100 * 8 * 2, "{}", few.heap_bytes());
+        // A million values within one power of two take that power's counters, 8 KB, not
+        // the 270 KB of the full range.
+        let mut many = LogHist::new(3);
+        for v in draws(10, 1_000_000, |s| 1 << 20 | s.below(1 << 20)) {
+            many.record(v);
+        }
+        assert_eq!(many.heap_bytes(), 1024 * 8);
+    }
+
+    #[test]
+    fn reset_forgets_and_keeps_working() {
+        let mut h = LogHist::new(2);
+        for v in draws(11, 10_000, |s| s.below(100_000) + 1) {
+            h.record(v);
+        }
+        h.reset();
+        assert_eq!((h.len(), h.max(), h.value_at_quantile(0.5)), (0, 0, 0));
+        h.record(42);
+        assert_eq!(h.value_at_quantile(0.5), 42);
+    }
+}
