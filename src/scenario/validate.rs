@@ -113,7 +113,7 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
             s.replicas,
             1,
             1,
-            10_000,
+            1_000_000,
             "replicas",
         ) as u32;
         let workers = c.count(

@@ -20,11 +20,6 @@ use crate::policy::health::OutlierDetector;
 use crate::policy::queue::CoDel;
 use std::collections::VecDeque;
 
-/// A replica's queue is preallocated up to this many slots (4 bytes each); a service with a
-/// larger `queue_capacity` grows its queues when they fill, so a deep but idle queue costs
-/// nothing.
-const QUEUE_PREALLOC_MAX: usize = 4096;
-
 pub(super) struct ServiceState {
     pub first_replica: u32,
     /// Replicas in service now (a `Scale` fault changes it); `ServiceSpec::replicas` is the
@@ -200,7 +195,8 @@ impl Fleet {
     /// phases and the disk).
     pub fn new(spec: &SystemSpec, seed: u64) -> Self {
         let mut services = Vec::with_capacity(spec.services.len());
-        let mut replicas = Vec::new();
+        let all: usize = spec.services.iter().map(|s| s.replicas as usize).sum();
+        let mut replicas = Vec::with_capacity(all);
         for (si, s) in spec.services.iter().enumerate() {
             let entity = format!("service:{}", s.name);
             let outlier = match s.health.passive {
@@ -245,9 +241,9 @@ impl Fleet {
                     service: si as u32,
                     index: r,
                     busy: 0,
-                    queue: VecDeque::with_capacity(
-                        (s.queue_capacity as usize).min(QUEUE_PREALLOC_MAX),
-                    ),
+                    // Grown as it fills (to the longest it gets, then kept): an idle replica's
+                    // queue holds nothing.
+                    queue: VecDeque::new(),
                     outstanding: 0,
                     service_time_rng: RngStream::derive(seed, &name, "service_time"),
                     limiter: s
