@@ -19,8 +19,6 @@ use crate::model::spec::*;
 use crate::model::stack::EdgeOwner;
 use crate::policy::Outcome;
 
-const NO_LINK: u32 = u32::MAX;
-
 /// Which way a message crosses its link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Dir {
@@ -86,9 +84,12 @@ pub(super) struct Cut {
 
 pub(super) struct Net {
     pub links: Vec<LinkState>,
-    /// `link_of[from_endpoint * services + to]`: index into `links`.
-    link_of: Vec<u32>,
-    services: usize,
+    /// The links leaving endpoint `from` (clients first, then services) are
+    /// `out[out_start[from]..out_start[from + 1]]`, as (callee service, index into `links`)
+    /// sorted by callee: an endpoint has a few callees, so a model of thousands of services
+    /// keeps one entry per edge instead of a table of every pair.
+    out_start: Vec<u32>,
+    out: Vec<(u32, u32)>,
     /// Partitions in force that name single replicas: checked per message while non-empty.
     pub cuts: Vec<Cut>,
     /// Trace entities of replicas start here (clients come first).
@@ -124,7 +125,8 @@ impl Net {
         }
         edges.sort();
         edges.dedup();
-        let mut link_of = vec![NO_LINK; (n_clients + n_services) * n_services];
+        let mut out_start = vec![0u32; n_clients + n_services + 1];
+        let mut out = Vec::with_capacity(edges.len());
         let mut links = Vec::with_capacity(edges.len());
         for (from, to) in edges {
             let listed = spec.links.iter().find(|l| l.from == from && l.to == to);
@@ -142,7 +144,9 @@ impl Net {
                 Endpoint::Service(s) => n_clients + s,
                 Endpoint::Replica(_) => unreachable!("links join clients and services"),
             };
-            link_of[from_index * n_services + to] = links.len() as u32;
+            // Edges are sorted by (from, to), and from_index grows with `from`.
+            out_start[from_index + 1] += 1;
+            out.push((to as u32, links.len() as u32));
             links.push(LinkState {
                 zero: latency.is_zero(),
                 latency,
@@ -162,6 +166,9 @@ impl Net {
                 max_wait_ns: [0; 2],
             });
         }
+        for i in 1..out_start.len() {
+            out_start[i] += out_start[i - 1];
+        }
         let mut service_span = Vec::with_capacity(n_services);
         let mut first = 0;
         for s in &spec.services {
@@ -170,8 +177,8 @@ impl Net {
         }
         Net {
             links,
-            link_of,
-            services: n_services,
+            out_start,
+            out,
             cuts: Vec::new(),
             clients: n_clients as u32,
             service_span,
@@ -181,12 +188,22 @@ impl Net {
     /// The link from endpoint `from` (clients first, then services) to service `svc`.
     #[inline(always)]
     pub fn link(&self, from: u32, svc: usize) -> usize {
-        let l = self.link_of[from as usize * self.services + svc];
-        debug_assert!(
-            l != NO_LINK,
-            "no link from endpoint {from} to service {svc}"
+        let (a, b) = (
+            self.out_start[from as usize] as usize,
+            self.out_start[from as usize + 1] as usize,
         );
-        l as usize
+        let edges = &self.out[a..b];
+        let k = if edges.len() <= 8 {
+            edges.iter().position(|&(to, _)| to as usize == svc)
+        } else {
+            edges
+                .binary_search_by_key(&(svc as u32), |&(to, _)| to)
+                .ok()
+        };
+        match k {
+            Some(k) => edges[k].1 as usize,
+            None => unreachable!("no link from endpoint {from} to service {svc}"),
+        }
     }
 
     /// One message between `caller` (a trace entity) and `replica` (a global replica index)
