@@ -212,6 +212,10 @@ impl Fleet {
                 // Scan from a rotating start so ties spread instead of piling on replica 0.
                 let start = s.rr_next;
                 s.rr_next = (start + 1) % n;
+                if let Some(t) = &s.least {
+                    // The same answer as the scan below, in O(log n).
+                    return first + t.least_from(start as usize, n as usize) as u32;
+                }
                 let mut best = start;
                 let mut best_load = u32::MAX;
                 for k in 0..n {

@@ -11,6 +11,7 @@ use super::disk::DiskState;
 use super::health::ReplicaHealth;
 use crate::engine::{RngStream, SimTime};
 use crate::model::gc::Heap;
+use crate::model::mintree::MinTree;
 use crate::model::replication::Group;
 use crate::model::sharing::Sharing;
 use crate::model::spec::*;
@@ -40,7 +41,12 @@ pub(super) struct ServiceState {
     /// draw), and the stream requests naming no endpoint draw theirs from.
     pub endpoint_cum: Vec<f64>,
     pub endpoint_rng: RngStream,
+    /// Least outstanding over many replicas: their counts in a tree, so a pick is O(log n).
+    pub least: Option<Box<MinTree>>,
 }
+
+/// Least outstanding keeps a [`MinTree`] from this many replicas; below, a scan is quicker.
+const LEAST_TREE_FROM: u32 = 32;
 
 pub(super) struct ReplicaState {
     pub service: u32,
@@ -48,6 +54,8 @@ pub(super) struct ReplicaState {
     pub busy: u32,
     pub queue: VecDeque<u32>,
     pub outstanding: u32,
+    /// Its service keeps outstanding counts in a tree (`ServiceState::least`).
+    pub tracked: bool,
     pub service_time_rng: RngStream,
     pub limiter: Option<ConcurrencyLimiter>,
     pub shed_by_limit: u64,
@@ -167,6 +175,30 @@ pub(super) struct Fleet {
 }
 
 impl Fleet {
+    /// Replica `r` holds one more request (`up`) or one fewer.
+    #[inline(always)]
+    pub fn outstanding(&mut self, r: u32, up: bool) {
+        let rep = &mut self.replicas[r as usize];
+        if up {
+            rep.outstanding += 1;
+        } else {
+            rep.outstanding -= 1;
+        }
+        if rep.tracked {
+            self.track(r);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn track(&mut self, r: u32) {
+        let rep = &self.replicas[r as usize];
+        let s = &mut self.services[rep.service as usize];
+        if let Some(t) = &mut s.least {
+            t.set(rep.index as usize, rep.outstanding);
+        }
+    }
+
     /// The endpoint of service `svc` a call goes to: the one it names, else one drawn by the
     /// endpoints' shares (0 for a service with one endpoint or none).
     #[inline(always)]
@@ -230,6 +262,8 @@ impl Fleet {
                         .collect()
                 },
                 endpoint_rng: RngStream::derive(seed, &entity, "endpoints"),
+                least: (s.balancer == Balancer::LeastOutstanding && s.replicas >= LEAST_TREE_FROM)
+                    .then(|| Box::new(MinTree::new(s.replicas as usize))),
                 scaler: s.autoscale.as_ref().map(|a| {
                     let hpa = Hpa::new(a.hpa.clone()).expect("validated");
                     Box::new(Scaler::new(hpa, s.initial_replicas))
@@ -245,6 +279,8 @@ impl Fleet {
                     // queue holds nothing.
                     queue: VecDeque::new(),
                     outstanding: 0,
+                    tracked: s.balancer == Balancer::LeastOutstanding
+                        && s.replicas >= LEAST_TREE_FROM,
                     service_time_rng: RngStream::derive(seed, &name, "service_time"),
                     limiter: s
                         .admission

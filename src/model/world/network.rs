@@ -539,7 +539,7 @@ impl<O: Observer> World<O> {
         q: &mut EventQueue<Event>,
     ) -> Result<u32, LimitHit> {
         let replica = picked.unwrap_or(self.fleet.services[svc].first_replica);
-        self.fleet.replicas[replica as usize].outstanding += 1;
+        self.fleet.outstanding(replica, true);
         let slot = self.requests.alloc(now, |id, gen| Req {
             id,
             gen,

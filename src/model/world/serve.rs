@@ -64,7 +64,7 @@ impl<O: Observer> World<O> {
     #[inline(never)]
     pub(super) fn lose(&mut self, slot: u32) {
         let r = self.requests[slot].replica;
-        self.fleet.replicas[r as usize].outstanding -= 1;
+        self.fleet.outstanding(r, false);
         self.release(slot);
     }
 
@@ -737,7 +737,7 @@ impl<O: Observer> World<O> {
                 }
             }
         }
-        self.fleet.replicas[replica as usize].outstanding -= 1;
+        self.fleet.outstanding(replica, false);
         self.release(slot);
         match caller {
             CallerRef::Inv { inv, gen, tag } => {
@@ -787,7 +787,7 @@ impl<O: Observer> World<O> {
             .caches
             .any
             .then(|| self.caches.root_of_slot[slot as usize]);
-        self.fleet.replicas[replica as usize].outstanding -= 1;
+        self.fleet.outstanding(replica, false);
         self.release(slot);
         let next = self.send_to(caller, from, svc, to, endpoint, now, q)? as usize;
         if let Some(r) = root {
