@@ -315,13 +315,24 @@ pub fn faults(s: &Summary, recoveries: &[crate::report::cascade::Recovery]) -> S
         "detected after",
         "recovered after",
     ];
+    // The recovery of each fault: the first (in their order) with its name and start. Found
+    // among the recoveries sorted by start, so 100,000 faults do not compare every pair.
+    let mut by_start: Vec<usize> = (0..recoveries.len()).collect();
+    by_start.sort_by(|&a, &b| recoveries[a].start_s.total_cmp(&recoveries[b].start_s));
+    let recovery_of = |f: &crate::metrics::FaultSummary| {
+        let lo = by_start.partition_point(|&i| recoveries[i].start_s < f.start_s - 1e-9);
+        by_start[lo..]
+            .iter()
+            .take_while(|&&i| recoveries[i].start_s <= f.start_s + 1e-9)
+            .filter(|&&i| recoveries[i].trigger == f.fault)
+            .min()
+            .map(|&i| &recoveries[i])
+    };
     let rows: Vec<Vec<String>> = s
         .faults
         .iter()
         .map(|f| {
-            let r = recoveries
-                .iter()
-                .find(|r| r.trigger == f.fault && (r.start_s - f.start_s).abs() < 1e-9);
+            let r = recovery_of(f);
             vec![
                 f.fault.clone(),
                 if f.instant {

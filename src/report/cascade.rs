@@ -333,9 +333,11 @@ impl Cascade {
             .min_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.load.cmp(&b.load)))
             .map(|t| t.label.clone());
 
+        let mut starts: Vec<f64> = triggers.iter().map(|t| t.start_s).collect();
+        starts.sort_by(f64::total_cmp);
         let recoveries: Vec<Recovery> = triggers
             .iter()
-            .map(|t| recovery(frame, &judged, &triggers, t, slo))
+            .map(|t| recovery(frame, &judged, &starts, t, slo))
             .collect();
         let origins = origins(frame, graph, &judged, &triggers, &recoveries);
 
@@ -498,23 +500,17 @@ fn backlogs_near(judged: &[Judged], frame: &Frame, i: usize) -> bool {
 /// Judged windows a backlog must stay near its baseline to count as settled.
 const SETTLED_WINDOWS: usize = 5;
 
-fn recovery(
-    frame: &Frame,
-    judged: &[Judged],
-    triggers: &[Trigger],
-    t: &Trigger,
-    slo: &Slo,
-) -> Recovery {
+/// `starts`: every trigger's start, ascending.
+fn recovery(frame: &Frame, judged: &[Judged], starts: &[f64], t: &Trigger, slo: &Slo) -> Recovery {
     let n = frame.windows();
     let w = frame.window_s;
     let is_judged = |i: usize| judge::judged(frame, slo, i);
     let back = t.over_s().and_then(|e| {
         let k0 = first_window_from(e, w);
-        let next = triggers
-            .iter()
-            .map(|o| o.start_s)
-            .filter(|&s| s > e + 1e-9)
-            .fold(frame.end_s, f64::min);
+        // The next trigger's start (or the end).
+        let next = starts
+            .get(starts.partition_point(|&s| s <= e + 1e-9))
+            .map_or(frame.end_s, |&s| s.min(frame.end_s));
         let stop = first_window_from(next, w).min(n);
         let windows: Vec<usize> = (k0..stop).filter(|&i| is_judged(i)).collect();
         // Back: the SLO holds from here on (until the next trigger or the end) ...

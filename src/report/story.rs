@@ -107,16 +107,24 @@ impl Cascade {
         }
         // Faults with the same effect on the same targets (one fault rule over several
         // replicas) share a line.
+        // Grouped through an index of their keys (in order of first appearance), so many
+        // faults do not compare every pair. Times are compared as they were (+0 and -0 alike).
         let mut groups: Vec<(Vec<String>, &super::cascade::Origin)> = Vec::new();
+        type Key<'a> = (&'a [String], &'a [String], &'a [String], Option<u64>);
+        let mut index: std::collections::BTreeMap<Key, usize> = std::collections::BTreeMap::new();
         for o in self.origins.iter().filter(|o| !o.degraded.is_empty()) {
-            match groups.iter_mut().find(|(_, g)| {
-                g.degraded == o.degraded
-                    && g.already_degraded == o.already_degraded
-                    && g.held == o.held
-                    && g.first_degraded_s == o.first_degraded_s
-            }) {
-                Some((labels, _)) => labels.push(o.trigger.clone()),
-                None => groups.push((vec![o.trigger.clone()], o)),
+            let key = (
+                &o.degraded[..],
+                &o.already_degraded[..],
+                &o.held[..],
+                o.first_degraded_s.map(|t| (t + 0.0).to_bits()),
+            );
+            match index.get(&key) {
+                Some(&g) => groups[g].0.push(o.trigger.clone()),
+                None => {
+                    index.insert(key, groups.len());
+                    groups.push((vec![o.trigger.clone()], o));
+                }
             }
         }
         for (labels, o) in groups {
