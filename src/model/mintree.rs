@@ -1,9 +1,9 @@
-//! A minimum segment tree over small counts: the least-outstanding balancer's index, so a pick
-//! among thousands of replicas costs O(log n) instead of a scan.
+//! Indexes for balancing among thousands of replicas in O(log n) instead of a scan: a minimum
+//! segment tree over outstanding counts (least outstanding), and a set of the replicas health
+//! checking leaves in balancing, with rank and select (the j-th routable from a start).
 //!
-//! It answers exactly what the balancer's linear scan answers (tests below compare them): the
-//! first index, counting cyclically from a start, whose value is the least among the first `n`.
-//! It knows nothing of replicas or health.
+//! Each answers exactly what the balancer's linear scan answers (tests below compare them). They
+//! know nothing of replicas or health.
 
 /// Values at leaves `size..size + len` of an implicit binary tree (`t[k]` is the least of
 /// `t[2k]` and `t[2k + 1]`); padding leaves hold `u32::MAX`.
@@ -97,6 +97,91 @@ impl MinTree {
     }
 }
 
+/// A set of indices `0..len` (the routable replicas) with counts below a bound and the j-th
+/// member from a start, each O(log n): a Fenwick tree over 0/1 flags.
+#[derive(Clone, Debug)]
+pub struct RankSet {
+    member: Vec<bool>,
+    /// Fenwick tree: `tree[i]` sums the flags of `(i - lowbit(i), i]` (1-based).
+    tree: Vec<u32>,
+}
+
+impl RankSet {
+    /// Every index a member.
+    pub fn full(len: usize) -> Self {
+        let mut tree = vec![0u32; len + 1];
+        for i in 1..=len {
+            tree[i] += 1;
+            let up = i + (i & i.wrapping_neg());
+            if up <= len {
+                tree[up] += tree[i];
+            }
+        }
+        RankSet {
+            member: vec![true; len],
+            tree,
+        }
+    }
+
+    pub fn contains(&self, i: usize) -> bool {
+        self.member[i]
+    }
+
+    /// Makes `i` a member or not; true when that changed something.
+    pub fn set(&mut self, i: usize, member: bool) -> bool {
+        if self.member[i] == member {
+            return false;
+        }
+        self.member[i] = member;
+        let mut k = i + 1;
+        while k < self.tree.len() {
+            if member {
+                self.tree[k] += 1;
+            } else {
+                self.tree[k] -= 1;
+            }
+            k += k & k.wrapping_neg();
+        }
+        true
+    }
+
+    /// Members below `n`.
+    pub fn count_below(&self, n: usize) -> u32 {
+        let (mut k, mut sum) = (n, 0);
+        while k > 0 {
+            sum += self.tree[k];
+            k &= k - 1;
+        }
+        sum
+    }
+
+    /// The member of rank `r` (0: the lowest); `r` must be below the member count.
+    fn select(&self, mut r: u32) -> usize {
+        let mut pos = 0;
+        let mut step = (self.tree.len() - 1).next_power_of_two();
+        while step > 0 {
+            let next = pos + step;
+            if next < self.tree.len() && self.tree[next] <= r {
+                pos = next;
+                r -= self.tree[next];
+            }
+            step >>= 1;
+        }
+        pos // 1-based `pos + 1`, so 0-based `pos`
+    }
+
+    /// The `j`-th member (0: the first) in cyclic order from `from` among `0..n`, or None when
+    /// there are not that many members below `n`.
+    pub fn nth_from(&self, from: usize, j: u32, n: usize) -> Option<usize> {
+        let count = self.count_below(n);
+        if j >= count {
+            return None;
+        }
+        let before = self.count_below(from.min(n));
+        Some(self.select((before + j) % count))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +197,51 @@ mod tests {
             }
         }
         best
+    }
+
+    /// The balancer's scan: the `j`-th routable in cyclic order from `from` among `0..n`.
+    fn nth(m: &[bool], from: usize, mut j: u32, n: usize) -> Option<usize> {
+        for k in 0..n {
+            let i = (from + k) % n;
+            if m[i] {
+                if j == 0 {
+                    return Some(i);
+                }
+                j -= 1;
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn rank_set_answers_what_the_scan_answers() {
+        let mut rng = RngStream::derive(2, "rankset", "test");
+        for len in [1usize, 2, 3, 7, 8, 9, 40, 1000] {
+            let mut m = vec![true; len];
+            let mut s = RankSet::full(len);
+            for step in 0..3000 {
+                let i = rng.below(len as u64) as usize;
+                let member = rng.chance(if step % 500 < 250 { 0.3 } else { 0.9 });
+                assert_eq!(s.set(i, member), m[i] != member);
+                m[i] = member;
+                let n = 1 + rng.below(len as u64) as usize;
+                let from = rng.below(n as u64) as usize;
+                let count = m[..n].iter().filter(|&&x| x).count() as u32;
+                assert_eq!(s.count_below(n), count);
+                // j may exceed the count only in the Random and P2C callers' sense: below it.
+                let j = if count == 0 {
+                    0
+                } else {
+                    rng.below(count as u64) as u32
+                };
+                assert_eq!(
+                    s.nth_from(from, j, n),
+                    nth(&m, from, j, n),
+                    "len {len} n {n}"
+                );
+                assert_eq!(s.contains(i), m[i]);
+            }
+        }
     }
 
     #[test]

@@ -44,6 +44,11 @@ impl Fleet {
         now: SimTime,
     ) -> Option<u32> {
         let s = &self.services[svc];
+        if let Some(set) = &s.routable {
+            return set
+                .nth_from(from as usize, j, s.replicas as usize)
+                .map(|i| i as u32);
+        }
         for k in 0..s.replicas {
             let i = (from + k) % s.replicas;
             if self.routable(spec, svc, s.first_replica + i, now) {
@@ -66,9 +71,12 @@ impl Fleet {
             self.services[svc].replicas,
             self.services[svc].first_replica,
         );
-        let count = (0..n)
-            .filter(|&i| self.routable(spec, svc, first + i, now))
-            .count() as u32;
+        let count = match &self.services[svc].routable {
+            Some(set) => set.count_below(n as usize),
+            None => (0..n)
+                .filter(|&i| self.routable(spec, svc, first + i, now))
+                .count() as u32,
+        };
         if count == 0 {
             return None;
         }
@@ -87,6 +95,11 @@ impl Fleet {
                 let s = &mut self.services[svc];
                 let start = s.rr_next;
                 s.rr_next = (start + 1) % n;
+                if let (Some(t), Some(_)) = (&s.least, &s.routable) {
+                    // Unroutable replicas hold u32::MAX in the tree: the scan's answer.
+                    let i = t.least_from(start as usize, n as usize) as u32;
+                    return self.picked(spec, first + i, now);
+                }
                 let mut best = None;
                 let mut best_load = u32::MAX;
                 for k in 0..n {
@@ -138,7 +151,11 @@ impl Fleet {
                 }
             }
         };
-        let r = first + local;
+        self.picked(spec, first + local, now)
+    }
+
+    /// Replica `r` was picked: NGINX counts the selection.
+    fn picked(&mut self, spec: &ServiceSpec, r: u32, now: SimTime) -> Option<u32> {
         if let Some(PassiveHealth::Nginx(cfg)) = &spec.health.passive {
             self.replicas[r as usize]
                 .health

@@ -316,6 +316,7 @@ impl<O: Observer> World<O> {
                 h.ready = false;
             }
             self.fleet.replicas[r as usize].refresh_impaired();
+            self.fleet.refresh_routable(r);
             self.log_health(r, "added", now);
             self.report_capacity(r, now);
         }
@@ -512,6 +513,7 @@ impl<O: Observer> World<O> {
             g.restarted(local, now);
         }
         self.fleet.replicas[replica as usize].refresh_impaired();
+        self.fleet.refresh_routable(replica);
         self.log_health(replica, "up", now);
         self.report_capacity(replica, now);
     }

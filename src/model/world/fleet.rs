@@ -11,7 +11,7 @@ use super::disk::DiskState;
 use super::health::ReplicaHealth;
 use crate::engine::{RngStream, SimTime};
 use crate::model::gc::Heap;
-use crate::model::mintree::MinTree;
+use crate::model::mintree::{MinTree, RankSet};
 use crate::model::replication::Group;
 use crate::model::sharing::Sharing;
 use crate::model::spec::*;
@@ -41,12 +41,18 @@ pub(super) struct ServiceState {
     /// draw), and the stream requests naming no endpoint draw theirs from.
     pub endpoint_cum: Vec<f64>,
     pub endpoint_rng: RngStream,
-    /// Least outstanding over many replicas: their counts in a tree, so a pick is O(log n).
+    /// Least outstanding over many replicas: their counts in a tree, so a pick is O(log n)
+    /// (a replica health checking leaves out of balancing counts as `u32::MAX` there).
     pub least: Option<Box<MinTree>>,
+    /// Many replicas under readiness or Envoy checks: the routable ones (ready, not ejected)
+    /// as a set with rank and select, so a checked pick is O(log n). None under NGINX, whose
+    /// availability changes with time alone: its picks scan.
+    pub routable: Option<Box<RankSet>>,
 }
 
-/// Least outstanding keeps a [`MinTree`] from this many replicas; below, a scan is quicker.
-const LEAST_TREE_FROM: u32 = 32;
+/// Least outstanding keeps a [`MinTree`], and checked balancing a [`RankSet`], from this many
+/// replicas; below, a scan is quicker.
+const INDEX_FROM: u32 = 32;
 
 pub(super) struct ReplicaState {
     pub service: u32,
@@ -194,8 +200,30 @@ impl Fleet {
     fn track(&mut self, r: u32) {
         let rep = &self.replicas[r as usize];
         let s = &mut self.services[rep.service as usize];
+        let routable = s
+            .routable
+            .as_ref()
+            .is_none_or(|set| set.contains(rep.index as usize));
         if let Some(t) = &mut s.least {
-            t.set(rep.index as usize, rep.outstanding);
+            t.set(
+                rep.index as usize,
+                if routable { rep.outstanding } else { u32::MAX },
+            );
+        }
+    }
+
+    /// Replica `r`'s readiness or ejection may have changed: brings the balancing indexes up
+    /// to date (nothing to do for a service without them).
+    pub fn refresh_routable(&mut self, r: u32) {
+        let rep = &self.replicas[r as usize];
+        let s = &mut self.services[rep.service as usize];
+        let Some(set) = &mut s.routable else {
+            return;
+        };
+        let local = rep.index as usize;
+        let ejected = s.outlier.as_ref().is_some_and(|o| o.is_ejected(local));
+        if set.set(local, rep.health.ready && !ejected) && rep.tracked {
+            self.track(r);
         }
     }
 
@@ -262,8 +290,13 @@ impl Fleet {
                         .collect()
                 },
                 endpoint_rng: RngStream::derive(seed, &entity, "endpoints"),
-                least: (s.balancer == Balancer::LeastOutstanding && s.replicas >= LEAST_TREE_FROM)
+                least: (s.balancer == Balancer::LeastOutstanding && s.replicas >= INDEX_FROM)
                     .then(|| Box::new(MinTree::new(s.replicas as usize))),
+                routable: ((s.health.readiness.is_some()
+                    || matches!(s.health.passive, Some(PassiveHealth::Envoy(_))))
+                    && !matches!(s.health.passive, Some(PassiveHealth::Nginx(_)))
+                    && s.replicas >= INDEX_FROM)
+                    .then(|| Box::new(RankSet::full(s.replicas as usize))),
                 scaler: s.autoscale.as_ref().map(|a| {
                     let hpa = Hpa::new(a.hpa.clone()).expect("validated");
                     Box::new(Scaler::new(hpa, s.initial_replicas))
@@ -279,8 +312,7 @@ impl Fleet {
                     // queue holds nothing.
                     queue: VecDeque::new(),
                     outstanding: 0,
-                    tracked: s.balancer == Balancer::LeastOutstanding
-                        && s.replicas >= LEAST_TREE_FROM,
+                    tracked: s.balancer == Balancer::LeastOutstanding && s.replicas >= INDEX_FROM,
                     service_time_rng: RngStream::derive(seed, &name, "service_time"),
                     limiter: s
                         .admission

@@ -213,10 +213,12 @@ impl<O: Observer> World<O> {
             match h.readiness.as_mut().and_then(|p| p.on_result(ok)) {
                 Some(false) => {
                     h.ready = false;
+                    self.fleet.refresh_routable(replica);
                     self.left_balancing(replica, "unready", now);
                 }
                 Some(true) => {
                     h.ready = true;
+                    self.fleet.refresh_routable(replica);
                     self.log_health(replica, "ready", now);
                 }
                 None => {}
@@ -254,6 +256,7 @@ impl<O: Observer> World<O> {
             );
         }
         for &i in &out {
+            self.fleet.refresh_routable(first + i as u32);
             self.log_health(first + i as u32, "returned", now);
         }
         self.fleet.unejected = out;
@@ -292,6 +295,7 @@ impl<O: Observer> World<O> {
                     .expect("envoy passive health has a detector");
                 if o.on_result(host, !failed, now.0) == OutlierEvent::Ejected {
                     self.fleet.replicas[replica as usize].health.ejections += 1;
+                    self.fleet.refresh_routable(replica);
                     self.left_balancing(replica, "ejected", now);
                 }
             }
