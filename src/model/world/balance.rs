@@ -27,7 +27,8 @@ impl Fleet {
         }
         if let Some(PassiveHealth::Nginx(cfg)) = &spec.health.passive {
             // NGINX ignores max_fails for a group of one server.
-            if s.replicas > 1 && !h.nginx.available(cfg, now.0) {
+            let available = h.nginx.as_ref().is_none_or(|n| n.available(cfg, now.0));
+            if s.replicas > 1 && !available {
                 return false;
             }
         }
@@ -157,10 +158,9 @@ impl Fleet {
     /// Replica `r` was picked: NGINX counts the selection.
     fn picked(&mut self, spec: &ServiceSpec, r: u32, now: SimTime) -> Option<u32> {
         if let Some(PassiveHealth::Nginx(cfg)) = &spec.health.passive {
-            self.replicas[r as usize]
-                .health
-                .nginx
-                .on_selected(cfg, now.0);
+            if let Some(n) = &mut self.replicas[r as usize].health.nginx {
+                n.on_selected(cfg, now.0);
+            }
         }
         Some(r)
     }

@@ -10,7 +10,7 @@
 
 use super::event::Event;
 use super::fleet::ConcurrencyLimiter;
-use super::health::NO_FAULT;
+use super::health::{Leak, NO_FAULT};
 use super::{Observer, World};
 use crate::engine::{EventQueue, LimitHit, SimTime};
 use crate::model::spec::*;
@@ -137,13 +137,21 @@ impl<O: Observer> World<O> {
             } => {
                 let h = &mut self.fleet.replicas[replica as usize].health;
                 if start {
-                    h.leak_per_request_mb = per_request_mb;
-                    h.leak_limit_mb = limit_mb;
-                    h.leak_cause = cause;
-                } else if h.leak_cause == cause {
+                    let l = h.leak.get_or_insert_with(|| {
+                        Box::new(Leak {
+                            per_request_mb: 0.0,
+                            limit_mb: 0.0,
+                            cause: NO_FAULT,
+                            leaked_mb: 0.0,
+                        })
+                    });
+                    l.per_request_mb = per_request_mb;
+                    l.limit_mb = limit_mb;
+                    l.cause = cause;
+                } else if let Some(l) = h.leak.as_mut().filter(|l| l.cause == cause) {
                     // Rolled back: no more leaking (what leaked stays until the next restart).
-                    h.leak_per_request_mb = 0.0;
-                    h.leak_cause = NO_FAULT;
+                    l.per_request_mb = 0.0;
+                    l.cause = NO_FAULT;
                 }
             }
             FaultEffect::Partition { from, to, one_way } => {
@@ -311,7 +319,7 @@ impl<O: Observer> World<O> {
             let h = &mut self.fleet.replicas[r as usize].health;
             h.up_since = Some(now);
             h.warming = warmup.0 > 0 && cold != 1.0;
-            if let Some(p) = &mut h.readiness {
+            if let Some(p) = h.readiness() {
                 p.reset(false);
                 h.ready = false;
             }
@@ -390,7 +398,9 @@ impl<O: Observer> World<O> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
         let h = &mut self.fleet.replicas[replica as usize].health;
-        h.oom_kills += (now >= self.count_from) as u64;
+        if now >= self.count_from {
+            h.tally().oom_kills += 1;
+        }
         self.log_health(replica, "oom_kill", now);
         self.crash(replica, cause, now, q)?;
         let svc = self.fleet.replicas[replica as usize].service as usize;
@@ -421,7 +431,9 @@ impl<O: Observer> World<O> {
         h.incarnation = h.incarnation.wrapping_add(1);
         h.paused_until = SimTime::ZERO;
         h.stuck = 0;
-        h.crashes += counting as u64;
+        if counting {
+            h.tally().crashes += 1;
+        }
         rep.busy = 0;
         if let Some(s) = &mut rep.sharing {
             s.clear(now.0); // what computed is reset below with the rest
@@ -431,7 +443,7 @@ impl<O: Observer> World<O> {
             .admission
             .concurrency_limit
             .as_ref()
-            .map(ConcurrencyLimiter::new);
+            .map(|l| Box::new(ConcurrencyLimiter::new(l)));
         self.log_health(replica, "down", now);
         let s = &mut self.fleet.services[svc];
         let local = replica - s.first_replica;
@@ -468,7 +480,9 @@ impl<O: Observer> World<O> {
             if !r.live || r.server_done {
                 continue; // answered by a reset sent earlier in this loop
             }
-            self.fleet.replicas[replica as usize].health.reset += counting as u64;
+            if counting {
+                self.fleet.replicas[replica as usize].health.tally().reset += 1;
+            }
             self.faults.count(cause);
             self.requests[slot].conn_error = true;
             self.respond(slot, Outcome::Error, false, now, q)?;
@@ -488,7 +502,9 @@ impl<O: Observer> World<O> {
         }
         h.down_cause = NO_FAULT;
         h.up_since = Some(now);
-        h.leaked_mb = 0.0; // a new process
+        if let Some(l) = &mut h.leak {
+            l.leaked_mb = 0.0; // a new process
+        }
         if let Some(heap) = &mut self.fleet.replicas[replica as usize].heap {
             heap.restart();
         }
@@ -496,14 +512,16 @@ impl<O: Observer> World<O> {
         let r = &self.spec.services[svc].restart;
         h.warming = r.warmup.0 > 0 && r.cold_factor != 1.0;
         // A new container: readiness must be earned again, liveness starts passing.
-        if let Some(p) = &mut h.readiness {
+        if let Some(p) = h.readiness() {
             p.reset(false);
             h.ready = false;
         }
-        if let Some(p) = &mut h.liveness {
+        if let Some(p) = h.liveness() {
             p.reset(true);
         }
-        h.nginx = NginxPassive::default();
+        if let Some(n) = &mut h.nginx {
+            **n = NginxPassive::default();
+        }
         let s = &mut self.fleet.services[svc];
         if let Some(o) = &mut s.outlier {
             o.reset_host((replica - s.first_replica) as usize);

@@ -63,10 +63,9 @@ pub(super) struct ReplicaState {
     /// Its service keeps outstanding counts in a tree (`ServiceState::least`).
     pub tracked: bool,
     pub service_time_rng: RngStream,
-    pub limiter: Option<ConcurrencyLimiter>,
-    pub shed_by_limit: u64,
-    pub shed_by_queue_time: u64,
-    pub shed_expired: u64,
+    /// Boxed: most replicas have none, and the limiter is larger than the rest of the
+    /// replica's hot state.
+    pub limiter: Option<Box<ConcurrencyLimiter>>,
     /// Something in `health` can change how a request is served here (down, paused, stuck
     /// workers, injected errors, a slowdown, a cold start): the hot paths look at `health` only
     /// when this is set. Kept true by [`ReplicaState::refresh_impaired`] after every change.
@@ -80,8 +79,6 @@ pub(super) struct ReplicaState {
     /// (`discipline: ProcessorSharing` or `contention`; also keeps `impaired` set); None on
     /// the fast path.
     pub sharing: Option<Box<Sharing>>,
-    /// The service's queue discipline (a copy, read where the replica is at hand).
-    pub queue_discipline: QueueDiscipline,
     /// Its endpoints have priorities: the highest waiting is served first, and may push a
     /// lower one out of a full queue.
     pub prioritised: bool,
@@ -111,7 +108,7 @@ impl ReplicaState {
             || h.fault_error_rate > 0.0
             || h.slow_factor != 1.0
             || h.warming
-            || h.leak_per_request_mb > 0.0;
+            || h.leak.as_ref().is_some_and(|l| l.per_request_mb > 0.0);
     }
 }
 
@@ -318,10 +315,7 @@ impl Fleet {
                         .admission
                         .concurrency_limit
                         .as_ref()
-                        .map(ConcurrencyLimiter::new),
-                    shed_by_limit: 0,
-                    shed_by_queue_time: 0,
-                    shed_expired: 0,
+                        .map(|l| Box::new(ConcurrencyLimiter::new(l))),
                     impaired: s.always_impaired(),
                     active_passive: s.active_passive.is_some(),
                     disk: s
@@ -332,7 +326,6 @@ impl Fleet {
                         let ps = s.discipline == Discipline::ProcessorSharing;
                         Box::new(Sharing::new(ps.then_some(s.workers), s.contention))
                     }),
-                    queue_discipline: s.queue,
                     prioritised: s.has_priorities(),
                     plain_fifo: s.queue == QueueDiscipline::Fifo && !s.has_priorities(),
                     heap: s.gc.map(|_| Box::default()),
@@ -352,5 +345,19 @@ impl Fleet {
             replicas,
             unejected: Vec::new(),
         }
+    }
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a replica costs before it does anything is what a model of a million replicas
+    /// costs (BENCHMARKS.md, "Scale"): keep what only some replicas need in boxes.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn an_idle_replica_stays_small() {
+        assert_eq!(std::mem::size_of::<RngStream>(), 16, "an unmade stream");
+        let size = std::mem::size_of::<ReplicaState>();
+        assert!(size <= 264, "ReplicaState grew to {size} bytes");
     }
 }

@@ -35,33 +35,84 @@ pub(super) struct ReplicaHealth {
     pub fault_rng: RngStream,
     /// Workers taken by a stuck-workers fault.
     pub stuck: u32,
-    /// A memory leak in force: megabytes per finished request, the kill point, the fault,
-    /// and what this process has leaked so far.
-    pub leak_per_request_mb: f64,
-    pub leak_limit_mb: f64,
-    pub leak_cause: u32,
-    pub leaked_mb: f64,
-    pub oom_kills: u64,
+    /// A memory leak in force, or what one leaked into this process (None: never leaked).
+    pub leak: Option<Box<Leak>>,
     /// The last restart (None: up since the run began), for probes' initial delay and the
     /// cold-start warm-up.
     pub up_since: Option<SimTime>,
     /// Restarted with a cold start still in progress (service times are stretched).
     pub warming: bool,
-    /// Where in its period each probe (readiness, liveness) first fires, as a share of it:
-    /// the probers of a running deployment are in arbitrary phase.
-    pub probe_phase: [f64; 2],
     /// Readiness passing (true without a readiness probe).
     pub ready: bool,
+    /// Its probes, when its service has any (boxed: most replicas of a large model have
+    /// none, and an idle replica stays small).
+    pub probes: Option<Box<Probes>>,
+    /// NGINX's passive state, when the service checks that way.
+    pub nginx: Option<Box<NginxPassive>>,
+    /// What happened to it, for the reports; made at the first count (see [`Tally`]).
+    pub tally: Option<Box<Tally>>,
+}
+
+/// A memory leak: megabytes per finished request while the fault is in force (0 after), the
+/// kill point, the fault, and what this process has leaked so far.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Leak {
+    pub per_request_mb: f64,
+    pub limit_mb: f64,
+    pub cause: u32,
+    pub leaked_mb: f64,
+}
+
+/// A replica's Kubernetes probes.
+pub(super) struct Probes {
     pub readiness: Option<Probe>,
     pub liveness: Option<Probe>,
-    pub nginx: NginxPassive,
+    /// Where in its period each probe (readiness, liveness) first fires, as a share of it:
+    /// the probers of a running deployment are in arbitrary phase.
+    pub phase: [f64; 2],
+}
+
+/// A replica's counts and health log: most replicas of a large model never crash, refuse,
+/// shed or change state, so these live in a box made at the first entry, and an idle replica
+/// carries one pointer for them.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Tally {
     pub crashes: u64,
     pub liveness_kills: u64,
+    pub oom_kills: u64,
     pub refused: u64,
     pub reset: u64,
     pub ejections: u64,
+    /// Admission control: shed over the concurrency limit, over the queue-time bound, and
+    /// dropped unserved past their deadline.
+    pub shed_by_limit: u64,
+    pub shed_by_queue_time: u64,
+    pub shed_expired: u64,
     pub log: Vec<HealthChange>,
     pub log_dropped: u64,
+}
+
+impl ReplicaHealth {
+    pub fn readiness(&mut self) -> Option<&mut Probe> {
+        self.probes.as_mut().and_then(|p| p.readiness.as_mut())
+    }
+
+    pub fn liveness(&mut self) -> Option<&mut Probe> {
+        self.probes.as_mut().and_then(|p| p.liveness.as_mut())
+    }
+
+    /// Its tally, made at the first count.
+    pub fn tally(&mut self) -> &mut Tally {
+        self.tally.get_or_insert_with(Box::default)
+    }
+
+    /// Its tally as it stands (all zero when nothing was counted).
+    pub fn counts(&self) -> std::borrow::Cow<'_, Tally> {
+        match &self.tally {
+            Some(t) => std::borrow::Cow::Borrowed(t),
+            None => std::borrow::Cow::Owned(Tally::default()),
+        }
+    }
 }
 
 /// One change of a replica's state, for the summary.
@@ -96,29 +147,21 @@ impl ReplicaHealth {
             error_cause: NO_FAULT,
             fault_rng: RngStream::derive(seed, name, "faults"),
             stuck: 0,
-            leak_per_request_mb: 0.0,
-            leak_limit_mb: 0.0,
-            leak_cause: NO_FAULT,
-            leaked_mb: 0.0,
-            oom_kills: 0,
+            leak: None,
             up_since: None,
             warming: false,
-            probe_phase: {
-                let mut rng = RngStream::derive(seed, name, "probe_phase");
-                [rng.uniform(), rng.uniform()]
-            },
             ready: true,
             // The run starts with every replica up and passing its probes.
-            readiness: s.health.readiness.map(|c| Probe::new(c, true)),
-            liveness: s.health.liveness.map(|c| Probe::new(c, true)),
-            nginx: NginxPassive::default(),
-            crashes: 0,
-            liveness_kills: 0,
-            refused: 0,
-            reset: 0,
-            ejections: 0,
-            log: Vec::new(),
-            log_dropped: 0,
+            probes: (s.health.readiness.is_some() || s.health.liveness.is_some()).then(|| {
+                let mut rng = RngStream::derive(seed, name, "probe_phase");
+                Box::new(Probes {
+                    readiness: s.health.readiness.map(|c| Probe::new(c, true)),
+                    liveness: s.health.liveness.map(|c| Probe::new(c, true)),
+                    phase: [rng.uniform(), rng.uniform()],
+                })
+            }),
+            nginx: matches!(s.health.passive, Some(PassiveHealth::Nginx(_))).then(Box::default),
+            tally: None,
         }
     }
 }
@@ -128,11 +171,11 @@ impl<O: Observer> World<O> {
     #[cold]
     #[inline(never)]
     pub(super) fn log_health(&mut self, replica: u32, what: &'static str, now: SimTime) {
-        let h = &mut self.fleet.replicas[replica as usize].health;
-        if h.log.len() < HEALTH_LOG_MAX {
-            h.log.push(HealthChange { at_ns: now.0, what });
+        let t = self.fleet.replicas[replica as usize].health.tally();
+        if t.log.len() < HEALTH_LOG_MAX {
+            t.log.push(HealthChange { at_ns: now.0, what });
         } else {
-            h.log_dropped += 1;
+            t.log_dropped += 1;
         }
     }
 
@@ -210,7 +253,7 @@ impl<O: Observer> World<O> {
         };
         let h = &mut self.fleet.replicas[replica as usize].health;
         if kind == probe::READINESS {
-            match h.readiness.as_mut().and_then(|p| p.on_result(ok)) {
+            match h.readiness().and_then(|p| p.on_result(ok)) {
                 Some(false) => {
                     h.ready = false;
                     self.fleet.refresh_routable(replica);
@@ -223,10 +266,12 @@ impl<O: Observer> World<O> {
                 }
                 None => {}
             }
-        } else if let Some(false) = h.liveness.as_mut().and_then(|p| p.on_result(ok)) {
+        } else if let Some(false) = h.liveness().and_then(|p| p.on_result(ok)) {
             if h.down == 0 {
                 // The kubelet kills the container and starts a new one after the delay.
-                h.liveness_kills += (now >= self.count_from) as u64;
+                if now >= self.count_from {
+                    h.tally().liveness_kills += 1;
+                }
                 let cause = if h.paused_until > now {
                     h.pause_cause
                 } else {
@@ -279,8 +324,11 @@ impl<O: Observer> World<O> {
                 // timeouts count, an HTTP error response does not.
                 let failed = conn_error || matches!(status, Outcome::Refused | Outcome::Timeout);
                 let h = &mut self.fleet.replicas[replica as usize].health;
-                if h.nginx.on_result(&cfg, !failed, now.0) && self.fleet.services[svc].replicas > 1
-                {
+                let nginx = h
+                    .nginx
+                    .as_mut()
+                    .expect("nginx passive health has its state");
+                if nginx.on_result(&cfg, !failed, now.0) && self.fleet.services[svc].replicas > 1 {
                     self.left_balancing(replica, "nginx_down", now);
                 }
             }
@@ -294,7 +342,10 @@ impl<O: Observer> World<O> {
                     .as_mut()
                     .expect("envoy passive health has a detector");
                 if o.on_result(host, !failed, now.0) == OutlierEvent::Ejected {
-                    self.fleet.replicas[replica as usize].health.ejections += 1;
+                    self.fleet.replicas[replica as usize]
+                        .health
+                        .tally()
+                        .ejections += 1;
                     self.fleet.refresh_routable(replica);
                     self.left_balancing(replica, "ejected", now);
                 }

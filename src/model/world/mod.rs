@@ -165,7 +165,11 @@ impl<O: Observer> World<O> {
                 (probe::LIVENESS, health.liveness),
             ] {
                 if let Some(cfg) = cfg {
-                    let u = self.fleet.replicas[r].health.probe_phase[what as usize];
+                    let u = self.fleet.replicas[r]
+                        .health
+                        .probes
+                        .as_ref()
+                        .map_or(0.0, |p| p.phase[what as usize]);
                     let at = SimTime((u * cfg.period_ns as f64) as u64);
                     q.push(
                         at,

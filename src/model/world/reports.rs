@@ -130,7 +130,7 @@ impl<O: Observer> World<O> {
             .iter()
             .enumerate()
             .filter(|(_, r)| {
-                let h = &r.health;
+                let h = r.health.counts();
                 self.fleet.services[r.service as usize].checked
                     || self.spec.services[r.service as usize]
                         .health
@@ -141,7 +141,7 @@ impl<O: Observer> World<O> {
                     || r.heap.is_some()
             })
             .map(|(_, r)| {
-                let h = &r.health;
+                let h = r.health.counts();
                 HealthReport {
                     service: self.spec.services[r.service as usize].name.clone(),
                     replica: r.index,
@@ -191,15 +191,17 @@ impl<O: Observer> World<O> {
             .iter()
             .filter(|r| {
                 let a = &self.spec.services[r.service as usize].admission;
-                a.max_queue_time.is_some() || a.concurrency_limit.is_some() || r.shed_expired > 0
+                a.max_queue_time.is_some()
+                    || a.concurrency_limit.is_some()
+                    || r.health.counts().shed_expired > 0
             })
             .map(|r| AdmissionReport {
                 service: self.spec.services[r.service as usize].name.clone(),
                 replica: r.index,
                 limit_at_end: r.limiter.as_ref().map(|l| l.limit()),
-                shed_by_limit: r.shed_by_limit,
-                shed_by_queue_time: r.shed_by_queue_time,
-                shed_expired: r.shed_expired,
+                shed_by_limit: r.health.counts().shed_by_limit,
+                shed_by_queue_time: r.health.counts().shed_by_queue_time,
+                shed_expired: r.health.counts().shed_expired,
             })
             .collect()
     }

@@ -101,7 +101,9 @@ impl<O: Observer> World<O> {
             let inflight = rep.busy + rep.queue.len() as u32;
             if inflight >= lim.limit() {
                 // Over the adaptive limit: shed before queueing.
-                rep.shed_by_limit += counting as u64;
+                if counting {
+                    rep.health.tally().shed_by_limit += 1;
+                }
                 self.obs.shed(svc, Shed::ConcurrencyLimit, now);
                 self.requests[slot].started_at = now;
                 return self.respond(slot, Outcome::Overloaded, false, now, q);
@@ -182,7 +184,9 @@ impl<O: Observer> World<O> {
         let rep = &mut self.fleet.replicas[replica as usize];
         if rep.health.down > 0 {
             // The process is gone: connection refused.
-            rep.health.refused += counting as u64;
+            if counting {
+                rep.health.tally().refused += 1;
+            }
             let cause = rep.health.down_cause;
             self.faults.count(cause);
             self.requests[slot].started_at = now;
@@ -233,7 +237,7 @@ impl<O: Observer> World<O> {
     ) -> Result<(), LimitHit> {
         let max_wait = self.spec.services[svc].admission.max_queue_time;
         let rep = &mut self.fleet.replicas[replica as usize];
-        let discipline = rep.queue_discipline;
+        let discipline = self.spec.services[svc].queue;
         if DISCIPLINE {
             if let Some(c) = &mut rep.codel {
                 c.begin();
@@ -302,7 +306,9 @@ impl<O: Observer> World<O> {
             let waited = now.0 - self.requests[next].arrived_at.0;
             if self.requests[next].deadline_ns <= now.0 {
                 // Its caller's deadline has passed: nobody will read the answer.
-                rep.shed_expired += (now >= self.count_from) as u64;
+                if now >= self.count_from {
+                    rep.health.tally().shed_expired += 1;
+                }
                 self.obs.shed(svc, Shed::Expired, now);
                 self.emit_level(replica, now);
                 self.requests[next].started_at = now;
@@ -320,7 +326,9 @@ impl<O: Observer> World<O> {
                         .as_mut()
                         .is_some_and(|c| c.next(now.0, waited, waiting) == Verdict::Drop))
             {
-                rep.shed_by_queue_time += (now >= self.count_from) as u64;
+                if now >= self.count_from {
+                    rep.health.tally().shed_by_queue_time += 1;
+                }
                 self.obs.shed(svc, Shed::QueueTime, now);
                 self.emit_level(replica, now);
                 self.requests[next].started_at = now;
@@ -522,10 +530,10 @@ impl<O: Observer> World<O> {
                 self.faults.count(cause);
                 return self.respond(slot, Outcome::Error, true, now, q);
             }
-            if h.leak_per_request_mb > 0.0 {
-                h.leaked_mb += h.leak_per_request_mb;
-                if h.leaked_mb >= h.leak_limit_mb {
-                    let cause = h.leak_cause;
+            if let Some(l) = h.leak.as_mut().filter(|l| l.per_request_mb > 0.0) {
+                l.leaked_mb += l.per_request_mb;
+                if l.leaked_mb >= l.limit_mb {
+                    let cause = l.cause;
                     return self.out_of_memory(replica as u32, cause, now, q);
                 }
             }
