@@ -87,7 +87,7 @@ impl<O: Observer> World<O> {
                 if start {
                     if h.down == 0 {
                         h.paused_until = end.unwrap_or(SimTime(u64::MAX));
-                        h.pause_cause = cause;
+                        h.injected().pause_cause = cause;
                         self.log_health(replica, "paused", now);
                     }
                 } else if h.paused_until == now {
@@ -98,22 +98,22 @@ impl<O: Observer> World<O> {
                 }
             }
             &FaultEffect::Slowdown { replica, factor } => {
-                let h = &mut self.fleet.replicas[replica as usize].health;
+                let i = self.fleet.replicas[replica as usize].health.injected();
                 if start {
-                    h.slowdowns.push((cause, factor));
+                    i.slowdowns.push((cause, factor));
                 } else {
-                    h.slowdowns.retain(|&(c, _)| c != cause);
+                    i.slowdowns.retain(|&(c, _)| c != cause);
                 }
-                h.slow_factor = h.slowdowns.iter().map(|&(_, f)| f).product();
+                i.slow_factor = i.slowdowns.iter().map(|&(_, f)| f).product();
             }
             &FaultEffect::Errors { replica, rate } => {
-                let h = &mut self.fleet.replicas[replica as usize].health;
+                let i = self.fleet.replicas[replica as usize].health.injected();
                 if start {
-                    h.fault_error_rate = rate;
-                    h.error_cause = cause;
-                } else if h.error_cause == cause {
-                    h.fault_error_rate = 0.0;
-                    h.error_cause = NO_FAULT;
+                    i.error_rate = rate;
+                    i.error_cause = cause;
+                } else if i.error_cause == cause {
+                    i.error_rate = 0.0;
+                    i.error_cause = NO_FAULT;
                 }
             }
             &FaultEffect::StuckWorkers { replica, workers } => {
@@ -427,7 +427,7 @@ impl<O: Observer> World<O> {
         }
         let svc = rep.service as usize;
         let h = &mut rep.health;
-        h.down_cause = cause;
+        h.injected().down_cause = cause;
         h.incarnation = h.incarnation.wrapping_add(1);
         h.paused_until = SimTime::ZERO;
         h.stuck = 0;
@@ -500,7 +500,9 @@ impl<O: Observer> World<O> {
         if h.down > 0 {
             return;
         }
-        h.down_cause = NO_FAULT;
+        if let Some(i) = &mut h.injected {
+            i.down_cause = NO_FAULT;
+        }
         h.up_since = Some(now);
         if let Some(l) = &mut h.leak {
             l.leaked_mb = 0.0; // a new process

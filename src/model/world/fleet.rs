@@ -105,8 +105,8 @@ impl ReplicaState {
             || h.down > 0
             || h.paused_until != SimTime::ZERO
             || h.stuck > 0
-            || h.fault_error_rate > 0.0
-            || h.slow_factor != 1.0
+            || h.error_rate() > 0.0
+            || h.slow_factor() != 1.0
             || h.warming
             || h.leak.as_ref().is_some_and(|l| l.per_request_mb > 0.0);
     }
@@ -358,6 +358,6 @@ mod tests {
     fn an_idle_replica_stays_small() {
         assert_eq!(std::mem::size_of::<RngStream>(), 16, "an unmade stream");
         let size = std::mem::size_of::<ReplicaState>();
-        assert!(size <= 264, "ReplicaState grew to {size} bytes");
+        assert!(size <= 216, "ReplicaState grew to {size} bytes");
     }
 }

@@ -21,17 +21,12 @@ pub(super) const NO_FAULT: u32 = u32::MAX;
 pub(super) struct ReplicaHealth {
     /// Crash faults and liveness kills in progress; the process runs when 0.
     pub down: u32,
-    pub down_cause: u32,
     /// Bumped by every crash, so a probe timeout sent to the old process is ignored.
     pub incarnation: u32,
     /// A stop-the-world pause lasts until here (ZERO: not paused).
     pub paused_until: SimTime,
-    pub pause_cause: u32,
-    /// Active slowdowns (fault index, factor) and their product.
-    pub slowdowns: Vec<(u32, f64)>,
-    pub slow_factor: f64,
-    pub fault_error_rate: f64,
-    pub error_cause: u32,
+    /// What faults set beyond that: made at the first fault that acts on the replica.
+    pub injected: Option<Box<Injected>>,
     pub fault_rng: RngStream,
     /// Workers taken by a stuck-workers fault.
     pub stuck: u32,
@@ -61,6 +56,31 @@ pub(super) struct Leak {
     pub limit_mb: f64,
     pub cause: u32,
     pub leaked_mb: f64,
+}
+
+/// The faults acting on a replica, and which fault to blame for what it does.
+#[derive(Clone, Debug)]
+pub(super) struct Injected {
+    pub down_cause: u32,
+    pub pause_cause: u32,
+    /// Active slowdowns (fault index, factor) and their product.
+    pub slowdowns: Vec<(u32, f64)>,
+    pub slow_factor: f64,
+    pub error_rate: f64,
+    pub error_cause: u32,
+}
+
+impl Default for Injected {
+    fn default() -> Self {
+        Injected {
+            down_cause: NO_FAULT,
+            pause_cause: NO_FAULT,
+            slowdowns: Vec::new(),
+            slow_factor: 1.0,
+            error_rate: 0.0,
+            error_cause: NO_FAULT,
+        }
+    }
 }
 
 /// A replica's Kubernetes probes.
@@ -93,6 +113,35 @@ pub(super) struct Tally {
 }
 
 impl ReplicaHealth {
+    /// The faults acting on it, made at the first.
+    pub fn injected(&mut self) -> &mut Injected {
+        self.injected.get_or_insert_with(Box::default)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Injected) -> T, none: T) -> T {
+        self.injected.as_deref().map_or(none, f)
+    }
+
+    pub fn down_cause(&self) -> u32 {
+        self.read(|i| i.down_cause, NO_FAULT)
+    }
+
+    pub fn pause_cause(&self) -> u32 {
+        self.read(|i| i.pause_cause, NO_FAULT)
+    }
+
+    pub fn slow_factor(&self) -> f64 {
+        self.read(|i| i.slow_factor, 1.0)
+    }
+
+    pub fn error_rate(&self) -> f64 {
+        self.read(|i| i.error_rate, 0.0)
+    }
+
+    pub fn error_cause(&self) -> u32 {
+        self.read(|i| i.error_cause, NO_FAULT)
+    }
+
     pub fn readiness(&mut self) -> Option<&mut Probe> {
         self.probes.as_mut().and_then(|p| p.readiness.as_mut())
     }
@@ -137,14 +186,9 @@ impl ReplicaHealth {
     pub fn new(s: &ServiceSpec, seed: u64, name: &str) -> Self {
         ReplicaHealth {
             down: 0,
-            down_cause: NO_FAULT,
             incarnation: 0,
             paused_until: SimTime::ZERO,
-            pause_cause: NO_FAULT,
-            slowdowns: Vec::new(),
-            slow_factor: 1.0,
-            fault_error_rate: 0.0,
-            error_cause: NO_FAULT,
+            injected: None,
             fault_rng: RngStream::derive(seed, name, "faults"),
             stuck: 0,
             leak: None,
@@ -273,7 +317,7 @@ impl<O: Observer> World<O> {
                     h.tally().liveness_kills += 1;
                 }
                 let cause = if h.paused_until > now {
-                    h.pause_cause
+                    h.pause_cause()
                 } else {
                     NO_FAULT
                 };

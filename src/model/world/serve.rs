@@ -187,7 +187,7 @@ impl<O: Observer> World<O> {
             if counting {
                 rep.health.tally().refused += 1;
             }
-            let cause = rep.health.down_cause;
+            let cause = rep.health.down_cause();
             self.faults.count(cause);
             self.requests[slot].started_at = now;
             self.requests[slot].conn_error = true;
@@ -199,7 +199,7 @@ impl<O: Observer> World<O> {
             self.requests[slot].at_server = true;
             self.emit_level(replica, now);
         } else {
-            let (cause, svc) = (rep.health.pause_cause, rep.service as usize);
+            let (cause, svc) = (rep.health.pause_cause(), rep.service as usize);
             self.faults.count(cause);
             self.obs.shed(svc, Shed::QueueFull, now);
             self.lose(slot);
@@ -396,7 +396,9 @@ impl<O: Observer> World<O> {
                 let end = now + SimDuration(pause_ns);
                 if h.paused_until < end {
                     h.paused_until = end;
-                    h.pause_cause = NO_FAULT;
+                    if let Some(i) = &mut h.injected {
+                        i.pause_cause = NO_FAULT;
+                    }
                 }
                 let oom = false;
                 q.push(
@@ -470,7 +472,7 @@ impl<O: Observer> World<O> {
     #[inline(never)]
     fn stretched(rep: &mut ReplicaState, spec: &ServiceSpec, d: u64, now: SimTime) -> u64 {
         let h = &mut rep.health;
-        let mut f = h.slow_factor;
+        let mut f = h.slow_factor();
         if h.warming {
             // Cold after a restart: cold_factor at first, back to 1 linearly over warmup.
             let w = spec.restart.warmup.0;
@@ -525,8 +527,9 @@ impl<O: Observer> World<O> {
                 return Ok(());
             }
             let h = &mut self.fleet.replicas[replica].health;
-            if h.fault_error_rate > 0.0 && h.fault_rng.chance(h.fault_error_rate) {
-                let cause = h.error_cause;
+            let rate = h.error_rate();
+            if rate > 0.0 && h.fault_rng.chance(rate) {
+                let cause = h.error_cause();
                 self.faults.count(cause);
                 return self.respond(slot, Outcome::Error, true, now, q);
             }
