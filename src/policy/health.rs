@@ -197,6 +197,15 @@ impl NginxPassive {
             && self.fails >= cfg.max_fails
             && now_ns.saturating_sub(self.checked_ns) <= cfg.fail_timeout_ns)
     }
+    /// When an unavailable server becomes available again by time alone (the first instant
+    /// past its `fail_timeout`); None when it is available whatever the time.
+    pub fn available_from(&self, cfg: &NginxPassiveConfig) -> Option<u64> {
+        (cfg.max_fails > 0 && self.fails >= cfg.max_fails).then(|| {
+            self.checked_ns
+                .saturating_add(cfg.fail_timeout_ns)
+                .saturating_add(1)
+        })
+    }
     /// The balancer picked this server.
     pub fn on_selected(&mut self, cfg: &NginxPassiveConfig, now_ns: u64) {
         if now_ns.saturating_sub(self.checked_ns) > cfg.fail_timeout_ns {

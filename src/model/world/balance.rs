@@ -36,6 +36,7 @@ impl Fleet {
     }
 
     /// The `j`-th routable replica of `svc` (local index), counting from local index `from`.
+    /// `indexed`: through the routable set (see `pick_checked`), else by a scan.
     fn nth_routable(
         &self,
         spec: &ServiceSpec,
@@ -43,9 +44,10 @@ impl Fleet {
         from: u32,
         mut j: u32,
         now: SimTime,
+        indexed: bool,
     ) -> Option<u32> {
         let s = &self.services[svc];
-        if let Some(set) = &s.routable {
+        if let Some(set) = s.routable.as_ref().filter(|_| indexed) {
             return set
                 .nth_from(from as usize, j, s.replicas as usize)
                 .map(|i| i as u32);
@@ -72,9 +74,16 @@ impl Fleet {
             self.services[svc].replicas,
             self.services[svc].first_replica,
         );
+        let nginx = matches!(spec.health.passive, Some(PassiveHealth::Nginx(_)));
+        // NGINX ignores max_fails for a group of one server: the index, which does not, is
+        // left aside then (it stays up to date) and the replicas are scanned.
+        let indexed = self.services[svc].routable.is_some() && !(nginx && n <= 1);
+        if nginx && indexed {
+            self.wake_nginx(svc, spec, now);
+        }
         let count = match &self.services[svc].routable {
-            Some(set) => set.count_below(n as usize),
-            None => (0..n)
+            Some(set) if indexed => set.count_below(n as usize),
+            _ => (0..n)
                 .filter(|&i| self.routable(spec, svc, first + i, now))
                 .count() as u32,
         };
@@ -84,19 +93,19 @@ impl Fleet {
         let local = match spec.balancer {
             Balancer::RoundRobin => {
                 let start = self.services[svc].rr_next;
-                let i = self.nth_routable(spec, svc, start, 0, now)?;
+                let i = self.nth_routable(spec, svc, start, 0, now, indexed)?;
                 self.services[svc].rr_next = (i + 1) % n;
                 i
             }
             Balancer::Random => {
                 let j = self.services[svc].balancer_rng.below(count as u64) as u32;
-                self.nth_routable(spec, svc, 0, j, now)?
+                self.nth_routable(spec, svc, 0, j, now, indexed)?
             }
             Balancer::LeastOutstanding => {
                 let s = &mut self.services[svc];
                 let start = s.rr_next;
                 s.rr_next = (start + 1) % n;
-                if let (Some(t), Some(_)) = (&s.least, &s.routable) {
+                if let (Some(t), true) = (&s.least, indexed) {
                     // Unroutable replicas hold u32::MAX in the tree: the scan's answer.
                     let i = t.least_from(start as usize, n as usize) as u32;
                     return self.picked(spec, first + i, now);
@@ -123,16 +132,18 @@ impl Fleet {
                 // The stream is copied out and back: the loads are read through `self`.
                 let mut rng = self.services[svc].balancer_rng.clone();
                 let load = |j: u32| {
-                    let i = self.nth_routable(spec, svc, 0, j, now).unwrap_or(0);
+                    let i = self
+                        .nth_routable(spec, svc, 0, j, now, indexed)
+                        .unwrap_or(0);
                     self.replicas[(first + i) as usize].outstanding
                 };
                 let j = least_request(&mut rng, count, choice_count, full_scan, load);
                 self.services[svc].balancer_rng = rng;
-                self.nth_routable(spec, svc, 0, j, now)?
+                self.nth_routable(spec, svc, 0, j, now, indexed)?
             }
             Balancer::PowerOfTwoChoices => {
                 if count == 1 {
-                    self.nth_routable(spec, svc, 0, 0, now)?
+                    self.nth_routable(spec, svc, 0, 0, now, indexed)?
                 } else {
                     let rng = &mut self.services[svc].balancer_rng;
                     let a = rng.below(count as u64) as u32;
@@ -140,8 +151,8 @@ impl Fleet {
                     if b >= a {
                         b += 1;
                     }
-                    let a = self.nth_routable(spec, svc, 0, a, now)?;
-                    let b = self.nth_routable(spec, svc, 0, b, now)?;
+                    let a = self.nth_routable(spec, svc, 0, a, now, indexed)?;
+                    let b = self.nth_routable(spec, svc, 0, b, now, indexed)?;
                     let la = self.replicas[(first + a) as usize].outstanding;
                     let lb = self.replicas[(first + b) as usize].outstanding;
                     if lb < la {
@@ -155,12 +166,14 @@ impl Fleet {
         self.picked(spec, first + local, now)
     }
 
-    /// Replica `r` was picked: NGINX counts the selection.
+    /// Replica `r` was picked: NGINX counts the selection (a trial request after the down
+    /// time starts another down time, unless it succeeds).
     fn picked(&mut self, spec: &ServiceSpec, r: u32, now: SimTime) -> Option<u32> {
         if let Some(PassiveHealth::Nginx(cfg)) = &spec.health.passive {
             if let Some(n) = &mut self.replicas[r as usize].health.nginx {
                 n.on_selected(cfg, now.0);
             }
+            self.refresh_routable(r, spec, now);
         }
         Some(r)
     }

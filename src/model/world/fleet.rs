@@ -19,7 +19,8 @@ use crate::policy::adaptive::{AimdLimit, Gradient2Limit};
 use crate::policy::autoscale::Hpa;
 use crate::policy::health::OutlierDetector;
 use crate::policy::queue::CoDel;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 pub(super) struct ServiceState {
     pub first_replica: u32,
@@ -44,10 +45,13 @@ pub(super) struct ServiceState {
     /// Least outstanding over many replicas: their counts in a tree, so a pick is O(log n)
     /// (a replica health checking leaves out of balancing counts as `u32::MAX` there).
     pub least: Option<Box<MinTree>>,
-    /// Many replicas under readiness or Envoy checks: the routable ones (ready, not ejected)
-    /// as a set with rank and select, so a checked pick is O(log n). None under NGINX, whose
-    /// availability changes with time alone: its picks scan.
+    /// Many replicas under health checks: the routable ones (ready, not ejected, available
+    /// to NGINX) as a set with rank and select, so a checked pick is O(log n).
     pub routable: Option<Box<RankSet>>,
+    /// NGINX makes a failed server available again by time alone: when each does (its
+    /// local index), earliest first, so a pick first returns those whose time has come.
+    /// Entries may be stale (the server failed again meanwhile): each is looked at again.
+    pub nginx_wake: BinaryHeap<Reverse<(u64, u32)>>,
 }
 
 /// Least outstanding keeps a [`MinTree`], and checked balancing a [`RankSet`], from this many
@@ -209,9 +213,11 @@ impl Fleet {
         }
     }
 
-    /// Replica `r`'s readiness or ejection may have changed: brings the balancing indexes up
-    /// to date (nothing to do for a service without them).
-    pub fn refresh_routable(&mut self, r: u32) {
+    /// Replica `r`'s readiness, ejection or NGINX state may have changed (`spec`: its
+    /// service's): brings the balancing indexes up to date at `now` (nothing to do for a
+    /// service without them). NGINX availability is taken as for a group of several servers;
+    /// a service scaled down to one is picked by a scan (see `balance.rs`).
+    pub fn refresh_routable(&mut self, r: u32, spec: &ServiceSpec, now: SimTime) {
         let rep = &self.replicas[r as usize];
         let s = &mut self.services[rep.service as usize];
         let Some(set) = &mut s.routable else {
@@ -219,8 +225,31 @@ impl Fleet {
         };
         let local = rep.index as usize;
         let ejected = s.outlier.as_ref().is_some_and(|o| o.is_ejected(local));
-        if set.set(local, rep.health.ready && !ejected) && rep.tracked {
+        let mut nginx_ok = true;
+        if let (Some(PassiveHealth::Nginx(cfg)), Some(n)) =
+            (&spec.health.passive, &rep.health.nginx)
+        {
+            nginx_ok = n.available(cfg, now.0);
+            if !nginx_ok {
+                if let Some(at) = n.available_from(cfg) {
+                    s.nginx_wake.push(Reverse((at, local as u32)));
+                }
+            }
+        }
+        if set.set(local, rep.health.ready && !ejected && nginx_ok) && rep.tracked {
             self.track(r);
+        }
+    }
+
+    /// NGINX servers of `svc` whose down time has passed by `now` become available again.
+    pub fn wake_nginx(&mut self, svc: usize, spec: &ServiceSpec, now: SimTime) {
+        let first = self.services[svc].first_replica;
+        while let Some(&Reverse((at, local))) = self.services[svc].nginx_wake.peek() {
+            if at > now.0 {
+                break;
+            }
+            self.services[svc].nginx_wake.pop();
+            self.refresh_routable(first + local, spec, now);
         }
     }
 
@@ -289,11 +318,10 @@ impl Fleet {
                 endpoint_rng: RngStream::derive(seed, &entity, "endpoints"),
                 least: (s.balancer == Balancer::LeastOutstanding && s.replicas >= INDEX_FROM)
                     .then(|| Box::new(MinTree::new(s.replicas as usize))),
-                routable: ((s.health.readiness.is_some()
-                    || matches!(s.health.passive, Some(PassiveHealth::Envoy(_))))
-                    && !matches!(s.health.passive, Some(PassiveHealth::Nginx(_)))
+                routable: ((s.health.readiness.is_some() || s.health.passive.is_some())
                     && s.replicas >= INDEX_FROM)
                     .then(|| Box::new(RankSet::full(s.replicas as usize))),
+                nginx_wake: BinaryHeap::new(),
                 scaler: s.autoscale.as_ref().map(|a| {
                     let hpa = Hpa::new(a.hpa.clone()).expect("validated");
                     Box::new(Scaler::new(hpa, s.initial_replicas))

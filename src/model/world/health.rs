@@ -300,12 +300,14 @@ impl<O: Observer> World<O> {
             match h.readiness().and_then(|p| p.on_result(ok)) {
                 Some(false) => {
                     h.ready = false;
-                    self.fleet.refresh_routable(replica);
+                    self.fleet
+                        .refresh_routable(replica, &self.spec.services[svc], now);
                     self.left_balancing(replica, "unready", now);
                 }
                 Some(true) => {
                     h.ready = true;
-                    self.fleet.refresh_routable(replica);
+                    self.fleet
+                        .refresh_routable(replica, &self.spec.services[svc], now);
                     self.log_health(replica, "ready", now);
                 }
                 None => {}
@@ -345,7 +347,8 @@ impl<O: Observer> World<O> {
             );
         }
         for &i in &out {
-            self.fleet.refresh_routable(first + i as u32);
+            self.fleet
+                .refresh_routable(first + i as u32, &self.spec.services[svc], now);
             self.log_health(first + i as u32, "returned", now);
         }
         self.fleet.unejected = out;
@@ -372,7 +375,11 @@ impl<O: Observer> World<O> {
                     .nginx
                     .as_mut()
                     .expect("nginx passive health has its state");
-                if nginx.on_result(&cfg, !failed, now.0) && self.fleet.services[svc].replicas > 1 {
+                let down = nginx.on_result(&cfg, !failed, now.0);
+                // A failure may disable it, a success restore it.
+                self.fleet
+                    .refresh_routable(replica, &self.spec.services[svc], now);
+                if down && self.fleet.services[svc].replicas > 1 {
                     self.left_balancing(replica, "nginx_down", now);
                 }
             }
@@ -390,7 +397,8 @@ impl<O: Observer> World<O> {
                         .health
                         .tally()
                         .ejections += 1;
-                    self.fleet.refresh_routable(replica);
+                    self.fleet
+                        .refresh_routable(replica, &self.spec.services[svc], now);
                     self.left_balancing(replica, "ejected", now);
                 }
             }
