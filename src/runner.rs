@@ -152,3 +152,61 @@ impl<W: Write> TraceSink for JsonlTrace<W> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One run's trace hash, with the balancing indexes from `index_from` replicas (None:
+    /// the usual threshold).
+    fn hash(text: &str, index_from: Option<u32>) -> u64 {
+        crate::model::set_index_from_for_tests(index_from);
+        let sc = crate::scenario::from_str(text, "t.ron", &Default::default()).unwrap();
+        let h = run(&sc).trace_hash;
+        crate::model::set_index_from_for_tests(None);
+        h
+    }
+
+    /// The indexes change how fast a pick is found, never which: every balancer under every
+    /// kind of health check, with crashes, hangs, error faults (ejections, NGINX marking
+    /// servers down), readiness lost and regained, scaling down (to one server too) and
+    /// up, gives the trace hash it gives when every pick scans.
+    #[test]
+    fn balancing_indexes_pick_what_the_scans_pick() {
+        let balancers = [
+            "RoundRobin",
+            "Random",
+            "LeastOutstanding",
+            "PowerOfTwoChoices",
+            "LeastRequest(choice_count: 2)",
+        ];
+        let checks = [
+            r#"(readiness: Kubernetes(period: "1s"))"#,
+            r#"(passive: Envoy())"#,
+            r#"(readiness: Kubernetes(period: "1s"), passive: Envoy())"#,
+            r#"(passive: Nginx(max_fails: 1, fail_timeout: "2s"))"#,
+            r#"(readiness: Kubernetes(period: "1s"), passive: Nginx(max_fails: 3, fail_timeout: "500ms"))"#,
+        ];
+        for b in balancers {
+            for h in checks {
+                let text = format!(
+                    r#"(name: "eq", duration: "60s", seed: 5,
+                    clients: [(name: "c", target: "api", load: Open(rate_per_s: 2000.0))],
+                    services: [(name: "api", replicas: 40, workers: 4, balancer: {b},
+                                service_time: Exponential(mean: "5ms"), health: {h})],
+                    faults: [
+                      (at: "3s", for: "10s", fault: Crash("api/3")),
+                      (at: "4s", for: "20s", fault: Errors(target: "api/7", rate: 0.9)),
+                      (at: "6s", for: "8s", fault: Hang("api/11")),
+                      (at: "12s", for: "15s", fault: Scale(service: "api", replicas: 30)),
+                      (at: "20s", for: "6s", fault: Crash("api/0")),
+                      (at: "22s", for: "10s", fault: Errors(target: "api/20", rate: 1.0)),
+                      (at: "35s", for: "4s", fault: Crash("api/39")),
+                      (at: "45s", for: "4s", fault: Scale(service: "api", replicas: 1)),
+                    ])"#
+                );
+                assert_eq!(hash(&text, None), hash(&text, Some(u32::MAX)), "{b}, {h}");
+            }
+        }
+    }
+}

@@ -28,6 +28,8 @@ pub use dist::Dist;
 pub use observer::{Observer, Quiet, Shed};
 pub use spec::*;
 pub use stack::{LayerCounters, Transition};
+#[cfg(test)]
+pub(crate) use world::set_index_from_for_tests;
 pub use world::{
     entity_names, AdmissionReport, AutoscaleReport, Event, FaultReport, HealthChange, HealthReport,
     LinkReport, PolicyReport, PoolReport, ScaleDecision, World, WorldLimits,

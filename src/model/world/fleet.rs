@@ -58,6 +58,26 @@ pub(super) struct ServiceState {
 /// replicas; below, a scan is quicker.
 const INDEX_FROM: u32 = 32;
 
+#[cfg(test)]
+thread_local! {
+    /// Tests build the same model with and without the indexes (u32::MAX: never).
+    static INDEX_FROM_IN_TESTS: std::cell::Cell<u32> = const { std::cell::Cell::new(INDEX_FROM) };
+}
+
+/// Sets, on this thread, from how many replicas the balancing indexes are kept (u32::MAX:
+/// never), for the test that compares picks with and without them (`runner.rs`).
+#[cfg(test)]
+pub fn set_index_from_for_tests(n: Option<u32>) {
+    INDEX_FROM_IN_TESTS.with(|c| c.set(n.unwrap_or(INDEX_FROM)));
+}
+
+fn index_from() -> u32 {
+    #[cfg(test)]
+    return INDEX_FROM_IN_TESTS.with(|c| c.get());
+    #[cfg(not(test))]
+    INDEX_FROM
+}
+
 pub(super) struct ReplicaState {
     pub service: u32,
     pub index: u32,
@@ -280,6 +300,7 @@ impl Fleet {
     /// balancer, errors and calls; `service:NAME/replica:N` for service times, faults, probe
     /// phases and the disk).
     pub fn new(spec: &SystemSpec, seed: u64) -> Self {
+        let index_from = index_from();
         let mut services = Vec::with_capacity(spec.services.len());
         let all: usize = spec.services.iter().map(|s| s.replicas as usize).sum();
         let mut replicas = Vec::with_capacity(all);
@@ -316,10 +337,10 @@ impl Fleet {
                         .collect()
                 },
                 endpoint_rng: RngStream::derive(seed, &entity, "endpoints"),
-                least: (s.balancer == Balancer::LeastOutstanding && s.replicas >= INDEX_FROM)
+                least: (s.balancer == Balancer::LeastOutstanding && s.replicas >= index_from)
                     .then(|| Box::new(MinTree::new(s.replicas as usize))),
                 routable: ((s.health.readiness.is_some() || s.health.passive.is_some())
-                    && s.replicas >= INDEX_FROM)
+                    && s.replicas >= index_from)
                     .then(|| Box::new(RankSet::full(s.replicas as usize))),
                 nginx_wake: BinaryHeap::new(),
                 scaler: s.autoscale.as_ref().map(|a| {
@@ -337,7 +358,7 @@ impl Fleet {
                     // queue holds nothing.
                     queue: VecDeque::new(),
                     outstanding: 0,
-                    tracked: s.balancer == Balancer::LeastOutstanding && s.replicas >= INDEX_FROM,
+                    tracked: s.balancer == Balancer::LeastOutstanding && s.replicas >= index_from,
                     service_time_rng: RngStream::derive(seed, &name, "service_time"),
                     limiter: s
                         .admission

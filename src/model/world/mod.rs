@@ -39,6 +39,8 @@ mod disk;
 mod event;
 mod faults;
 mod fleet;
+#[cfg(test)]
+pub use fleet::set_index_from_for_tests;
 mod health;
 mod invoke;
 mod network;
