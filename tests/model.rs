@@ -196,6 +196,40 @@ fn balancers_spread_load_as_documented() {
 }
 
 #[test]
+fn a_service_of_a_hundred_thousand_replicas_is_balanced_across_all_of_them() {
+    // 10,000 requests a second at constant spacing for 10 s to 100,000 replicas: round robin
+    // gives each replica at most one, and least outstanding (through its tree) picks the
+    // first idle replica after the last pick, so it goes round too.
+    for balancer in ["RoundRobin", "LeastOutstanding"] {
+        let text = format!(
+            r#"(name: "big", duration: "10s", default_link_latency: Constant("1ms"),
+                clients: [(name: "c", target: "s", load: Open(rate_per_s: 10000.0, arrivals: Constant))],
+                services: [(name: "s", replicas: 100000, balancer: {balancer}, service_time: Constant("1ms"))])"#
+        );
+        let sc = scenario::from_str(&text, "big.ron", &Overrides::default()).unwrap();
+        let mut sink = PerReplica::default();
+        let (r, _) = runner::run_traced(&sc, Some(&mut sink));
+        assert!(r.stopped.is_none());
+        let most = sink.0.values().max().copied();
+        assert_eq!(most, Some(1), "{balancer}: a replica got {most:?}");
+        // Sent every 0.1 ms from 0.1 ms, arriving 1 ms later: the 99,990 sent by 9.999 s
+        // arrive by the end.
+        assert_eq!(sink.0.len(), 99_990, "{balancer}");
+    }
+    // The most a service may have, and a message past it.
+    let over = r#"(name: "x", clients: [(name: "c", target: "s", load: Open(rate_per_s: 1.0))],
+                   services: [(name: "s", replicas: 1000001, service_time: Constant("1ms"))])"#;
+    let err = match scenario::from_str(over, "x.ron", &Overrides::default()) {
+        Ok(_) => panic!("1,000,001 replicas accepted"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("services[0].replicas") && err.contains("1000000"),
+        "{err}"
+    );
+}
+
+#[test]
 fn least_outstanding_beats_random_on_tail_latency() {
     // With heavy-tailed service times, choosing the least-loaded replica avoids queueing
     // behind slow requests, so its p99 is lower than random placement's (a well-known result
