@@ -15,6 +15,22 @@ impl Fleet {
     /// May the balancer of `svc` send to replica `r` (global index) now?
     #[inline]
     fn routable(&self, spec: &ServiceSpec, svc: usize, r: u32, now: SimTime) -> bool {
+        // NGINX ignores max_fails for a group of one server.
+        self.passes_checks(spec, svc, r, now, self.services[svc].replicas > 1)
+    }
+
+    /// Readiness, Envoy ejection and, when `nginx` is set, NGINX's availability let replica
+    /// `r` of `svc` be picked now. The routable set (`refresh_routable`) keeps this with
+    /// `nginx` set.
+    #[inline]
+    pub(super) fn passes_checks(
+        &self,
+        spec: &ServiceSpec,
+        svc: usize,
+        r: u32,
+        now: SimTime,
+        nginx: bool,
+    ) -> bool {
         let h = &self.replicas[r as usize].health;
         if !h.ready {
             return false;
@@ -26,9 +42,8 @@ impl Fleet {
             }
         }
         if let Some(PassiveHealth::Nginx(cfg)) = &spec.health.passive {
-            // NGINX ignores max_fails for a group of one server.
             let available = h.nginx.as_ref().is_none_or(|n| n.available(cfg, now.0));
-            if s.replicas > 1 && !available {
+            if nginx && !available {
                 return false;
             }
         }

@@ -239,24 +239,25 @@ impl Fleet {
     /// a service scaled down to one is picked by a scan (see `balance.rs`).
     pub fn refresh_routable(&mut self, r: u32, spec: &ServiceSpec, now: SimTime) {
         let rep = &self.replicas[r as usize];
-        let s = &mut self.services[rep.service as usize];
-        let Some(set) = &mut s.routable else {
+        let svc = rep.service as usize;
+        if self.services[svc].routable.is_none() {
             return;
-        };
+        }
+        let member = self.passes_checks(spec, svc, r, now, true);
+        let (rep, s) = (&self.replicas[r as usize], &mut self.services[svc]);
         let local = rep.index as usize;
-        let ejected = s.outlier.as_ref().is_some_and(|o| o.is_ejected(local));
-        let mut nginx_ok = true;
         if let (Some(PassiveHealth::Nginx(cfg)), Some(n)) =
             (&spec.health.passive, &rep.health.nginx)
         {
-            nginx_ok = n.available(cfg, now.0);
-            if !nginx_ok {
-                if let Some(at) = n.available_from(cfg) {
-                    s.nginx_wake.push(Reverse((at, local as u32)));
-                }
+            if let Some(at) = n.available_from(cfg).filter(|_| !n.available(cfg, now.0)) {
+                s.nginx_wake.push(Reverse((at, local as u32)));
             }
         }
-        if set.set(local, rep.health.ready && !ejected && nginx_ok) && rep.tracked {
+        let changed = s
+            .routable
+            .as_mut()
+            .is_some_and(|set| set.set(local, member));
+        if changed && rep.tracked {
             self.track(r);
         }
     }
@@ -306,6 +307,8 @@ impl Fleet {
         let mut replicas = Vec::with_capacity(all);
         for (si, s) in spec.services.iter().enumerate() {
             let entity = format!("service:{}", s.name);
+            // Least outstanding over many replicas keeps their counts in a tree.
+            let least_tree = s.balancer == Balancer::LeastOutstanding && s.replicas >= index_from;
             let outlier = match s.health.passive {
                 Some(PassiveHealth::Envoy(cfg)) => {
                     Some(OutlierDetector::new(cfg, s.replicas as usize).expect("validated"))
@@ -337,8 +340,7 @@ impl Fleet {
                         .collect()
                 },
                 endpoint_rng: RngStream::derive(seed, &entity, "endpoints"),
-                least: (s.balancer == Balancer::LeastOutstanding && s.replicas >= index_from)
-                    .then(|| Box::new(MinTree::new(s.replicas as usize))),
+                least: least_tree.then(|| Box::new(MinTree::new(s.replicas as usize))),
                 routable: ((s.health.readiness.is_some() || s.health.passive.is_some())
                     && s.replicas >= index_from)
                     .then(|| Box::new(RankSet::full(s.replicas as usize))),
@@ -358,7 +360,7 @@ impl Fleet {
                     // queue holds nothing.
                     queue: VecDeque::new(),
                     outstanding: 0,
-                    tracked: s.balancer == Balancer::LeastOutstanding && s.replicas >= index_from,
+                    tracked: least_tree,
                     service_time_rng: RngStream::derive(seed, &name, "service_time"),
                     limiter: s
                         .admission

@@ -215,6 +215,11 @@ impl<O: Observer> World<O> {
     #[cold]
     #[inline(never)]
     pub(super) fn log_health(&mut self, replica: u32, what: &'static str, now: SimTime) {
+        // Every logged change of a replica's state (readiness, ejection, a restart, replicas
+        // added) may change whether the balancer can pick it.
+        let svc = self.fleet.replicas[replica as usize].service as usize;
+        self.fleet
+            .refresh_routable(replica, &self.spec.services[svc], now);
         let t = self.fleet.replicas[replica as usize].health.tally();
         if t.log.len() < HEALTH_LOG_MAX {
             t.log.push(HealthChange { at_ns: now.0, what });
@@ -300,14 +305,10 @@ impl<O: Observer> World<O> {
             match h.readiness().and_then(|p| p.on_result(ok)) {
                 Some(false) => {
                     h.ready = false;
-                    self.fleet
-                        .refresh_routable(replica, &self.spec.services[svc], now);
                     self.left_balancing(replica, "unready", now);
                 }
                 Some(true) => {
                     h.ready = true;
-                    self.fleet
-                        .refresh_routable(replica, &self.spec.services[svc], now);
                     self.log_health(replica, "ready", now);
                 }
                 None => {}
@@ -347,8 +348,6 @@ impl<O: Observer> World<O> {
             );
         }
         for &i in &out {
-            self.fleet
-                .refresh_routable(first + i as u32, &self.spec.services[svc], now);
             self.log_health(first + i as u32, "returned", now);
         }
         self.fleet.unejected = out;
@@ -376,7 +375,7 @@ impl<O: Observer> World<O> {
                     .as_mut()
                     .expect("nginx passive health has its state");
                 let down = nginx.on_result(&cfg, !failed, now.0);
-                // A failure may disable it, a success restore it.
+                // A failure may disable it, a success restore it (only the first is logged).
                 self.fleet
                     .refresh_routable(replica, &self.spec.services[svc], now);
                 if down && self.fleet.services[svc].replicas > 1 {
@@ -397,8 +396,6 @@ impl<O: Observer> World<O> {
                         .health
                         .tally()
                         .ejections += 1;
-                    self.fleet
-                        .refresh_routable(replica, &self.spec.services[svc], now);
                     self.left_balancing(replica, "ejected", now);
                 }
             }
