@@ -76,7 +76,7 @@ impl LogHist {
         }
     }
 
-    /// Bytes held on the heap (for the memory tables).
+    /// Bytes held on the heap (the tests hold the storage to what is recorded).
     pub fn heap_bytes(&self) -> usize {
         match &self.store {
             Store::Sparse(v) => v.capacity() * 8,

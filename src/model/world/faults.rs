@@ -137,17 +137,14 @@ impl<O: Observer> World<O> {
             } => {
                 let h = &mut self.fleet.replicas[replica as usize].health;
                 if start {
-                    let l = h.leak.get_or_insert_with(|| {
-                        Box::new(Leak {
-                            per_request_mb: 0.0,
-                            limit_mb: 0.0,
-                            cause: NO_FAULT,
-                            leaked_mb: 0.0,
-                        })
-                    });
-                    l.per_request_mb = per_request_mb;
-                    l.limit_mb = limit_mb;
-                    l.cause = cause;
+                    // What this process leaked before stays.
+                    let leaked_mb = h.leak.as_ref().map_or(0.0, |l| l.leaked_mb);
+                    h.leak = Some(Box::new(Leak {
+                        per_request_mb,
+                        limit_mb,
+                        cause,
+                        leaked_mb,
+                    }));
                 } else if let Some(l) = h.leak.as_mut().filter(|l| l.cause == cause) {
                     // Rolled back: no more leaking (what leaked stays until the next restart).
                     l.per_request_mb = 0.0;

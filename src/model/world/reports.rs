@@ -195,13 +195,16 @@ impl<O: Observer> World<O> {
                     || a.concurrency_limit.is_some()
                     || r.health.counts().shed_expired > 0
             })
-            .map(|r| AdmissionReport {
-                service: self.spec.services[r.service as usize].name.clone(),
-                replica: r.index,
-                limit_at_end: r.limiter.as_ref().map(|l| l.limit()),
-                shed_by_limit: r.health.counts().shed_by_limit,
-                shed_by_queue_time: r.health.counts().shed_by_queue_time,
-                shed_expired: r.health.counts().shed_expired,
+            .map(|r| {
+                let t = r.health.counts();
+                AdmissionReport {
+                    service: self.spec.services[r.service as usize].name.clone(),
+                    replica: r.index,
+                    limit_at_end: r.limiter.as_ref().map(|l| l.limit()),
+                    shed_by_limit: t.shed_by_limit,
+                    shed_by_queue_time: t.shed_by_queue_time,
+                    shed_expired: t.shed_expired,
+                }
             })
             .collect()
     }
