@@ -5,37 +5,27 @@
 //! addresses) takes part in the ordering, so a run is reproducible bit for bit.
 
 use super::time::SimTime;
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 
+/// One pending event. The key packs (time, seq) into one integer, so that ordering two
+/// entries is one comparison; no two keys are equal, since sequence numbers are unique.
 struct Entry<E> {
-    time: u64,
-    seq: u64,
+    key: u128,
     event: E,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    // Reversed so that std's max-heap pops the earliest (time, seq) first.
-    #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.time, other.seq).cmp(&(self.time, self.seq))
-    }
+#[inline(always)]
+fn key(time: u64, seq: u64) -> u128 {
+    ((time as u128) << 64) | seq as u128
 }
 
 /// Pending events, popped in (time, insertion sequence) order.
+///
+/// A binary min-heap written out rather than `std`'s `BinaryHeap`: popping moves the last
+/// entry into the hole left by the root and lets the smaller child climb, so each level costs
+/// one comparison of packed keys and one move (the engine pops every event, so this is most of
+/// what the queue costs).
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: Vec<Entry<E>>,
     next_seq: u64,
 }
 
@@ -48,7 +38,7 @@ impl<E> Default for EventQueue<E> {
 impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
-            heap: BinaryHeap::with_capacity(1024),
+            heap: Vec::with_capacity(1024),
             next_seq: 0,
         }
     }
@@ -58,28 +48,73 @@ impl<E> EventQueue<E> {
     pub fn push(&mut self, time: SimTime, event: E) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry {
-            time: time.0,
-            seq,
-            event,
-        });
+        let k = key(time.0, seq);
+        let h = &mut self.heap;
+        h.push(Entry { key: k, event });
+        // Climb: parents with a larger key move down into the hole.
+        let mut i = h.len() - 1;
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if h[parent].key <= k {
+                break;
+            }
+            h.swap(i, parent);
+            i = parent;
+        }
         seq
     }
 
     /// Removes and returns the earliest event with its time and sequence number.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, u64, E)> {
-        self.heap.pop().map(|e| (SimTime(e.time), e.seq, e.event))
+        let h = &mut self.heap;
+        let last = h.pop()?;
+        let top = if h.is_empty() {
+            last
+        } else {
+            let top = std::mem::replace(&mut h[0], last);
+            self.sift_down(0);
+            top
+        };
+        Some((SimTime((top.key >> 64) as u64), top.key as u64, top.event))
+    }
+
+    /// Moves the entry at `i` down to where its key belongs.
+    #[inline]
+    fn sift_down(&mut self, mut i: usize) {
+        let h = &mut self.heap;
+        let n = h.len();
+        let k = h[i].key;
+        loop {
+            let left = 2 * i + 1;
+            if left >= n {
+                break;
+            }
+            let right = left + 1;
+            let child = if right < n && h[right].key < h[left].key {
+                right
+            } else {
+                left
+            };
+            if h[child].key >= k {
+                break;
+            }
+            h.swap(i, child);
+            i = child;
+        }
     }
 
     /// Keeps only the events `keep` accepts (O(n): the heap is rebuilt). Pop order among the
     /// rest is unchanged, as it depends only on each event's (time, seq).
     pub fn retain(&mut self, mut keep: impl FnMut(&E) -> bool) {
         self.heap.retain(|e| keep(&e.event));
+        for i in (0..self.heap.len() / 2).rev() {
+            self.sift_down(i);
+        }
     }
 
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|e| SimTime(e.time))
+        self.heap.first().map(|e| SimTime((e.key >> 64) as u64))
     }
 
     pub fn len(&self) -> usize {
@@ -124,5 +159,49 @@ mod tests {
         q.retain(|&c| c != 'x' && c != 'y');
         let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, _, e)| e)).collect();
         assert_eq!(order, vec!['e', 'b', 'd', 'a', 'c']);
+    }
+
+    proptest::proptest! {
+        /// Any interleaving of pushes, pops and compactions pops what a sorted list of
+        /// (time, seq) would: the order a run sees never depends on the heap's layout.
+        #[test]
+        fn pops_what_a_sorted_list_pops(
+            ops in proptest::collection::vec((0u8..4, 0u64..50), 1..400)
+        ) {
+            let mut q = EventQueue::new();
+            let mut reference: Vec<(u64, u64)> = Vec::new();
+            for (op, t) in ops {
+                match op {
+                    0 | 1 => {
+                        let seq = q.push(SimTime(t), seq_tag(t));
+                        reference.push((t, seq));
+                    }
+                    2 => {
+                        reference.sort();
+                        let want = (!reference.is_empty()).then(|| reference.remove(0));
+                        let got = q.pop().map(|(time, seq, tag)| {
+                            assert_eq!(tag, seq_tag(time.0));
+                            (time.0, seq)
+                        });
+                        proptest::prop_assert_eq!(got, want);
+                    }
+                    _ => {
+                        // Drop the events at odd times, as compaction drops dead timers.
+                        q.retain(|&tag| tag % 2 == 0);
+                        reference.retain(|&(t, _)| t % 2 == 0);
+                    }
+                }
+                proptest::prop_assert_eq!(q.len(), reference.len());
+            }
+            reference.sort();
+            let rest: Vec<(u64, u64)> =
+                std::iter::from_fn(|| q.pop().map(|(t, s, _)| (t.0, s))).collect();
+            proptest::prop_assert_eq!(rest, reference);
+        }
+    }
+
+    /// The payload of an event at `t` (checked against its time when popped).
+    fn seq_tag(t: u64) -> u64 {
+        t
     }
 }
