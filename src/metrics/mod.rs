@@ -60,29 +60,13 @@ impl Latency {
     }
 }
 
-/// A level (queue length, busy workers, requests in flight) integrated over time.
+/// A level (queue length, busy workers, requests in flight) integrated over the measured
+/// interval: read at the end of the run from the level's windowed track ([`LevelTrack`]),
+/// which integrates it from time zero and notes the integral at the end of the warm-up.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Area {
-    level: u64,
-    last: u64,
     /// Sum of level x nanoseconds over the measured interval.
     pub integral: u128,
-}
-
-impl Area {
-    #[inline]
-    fn set(&mut self, level: u64, now: u64, from: u64) {
-        self.advance(now, from);
-        self.level = level;
-    }
-    #[inline]
-    fn advance(&mut self, now: u64, from: u64) {
-        let start = self.last.max(from);
-        if now > start {
-            self.integral += self.level as u128 * (now - start) as u128;
-        }
-        self.last = self.last.max(now);
-    }
 }
 
 /// Per-client measurements.
@@ -232,7 +216,7 @@ impl Recorder {
         let mut r = Recorder {
             warmup,
             availability: Windows::new(window_ns, end),
-            series: SeriesSet::new(window_ns, end, spec.clients.len(), &calls),
+            series: SeriesSet::new(window_ns, end, warmup, spec.clients.len(), &calls),
             clients: spec
                 .clients
                 .iter()
@@ -293,8 +277,6 @@ impl Recorder {
         // The initial replicas start with every worker able to work.
         for (si, s) in spec.services.iter().enumerate() {
             let cap = s.workers as u64 * s.initial_replicas as u64;
-            let from = r.warmup.0;
-            r.services[si].capacity.set(cap, 0, from);
             r.series
                 .service_capacity(si, cap, s.initial_replicas as u64, SimTime::ZERO);
         }
@@ -303,16 +285,16 @@ impl Recorder {
 
     /// Closes the time integrals at the end of the measured interval.
     pub fn finish(&mut self, end: SimTime) {
-        let from = self.warmup.0;
-        for c in &mut self.clients {
-            c.in_flight.advance(end.0, from);
-        }
-        for s in &mut self.services {
-            s.busy.advance(end.0, from);
-            s.queued.advance(end.0, from);
-            s.capacity.advance(end.0, from);
-        }
         self.series.finish(end);
+        let series = &self.series;
+        for (c, l) in self.clients.iter_mut().zip(&series.client_in_flight) {
+            c.in_flight.integral = l.measured_integral(end);
+        }
+        for (i, s) in self.services.iter_mut().enumerate() {
+            s.busy.integral = series.busy[i].measured_integral(end);
+            s.queued.integral = series.queued[i].measured_integral(end);
+            s.capacity.integral = series.capacity[i].measured_integral(end);
+        }
     }
 
     #[inline]
@@ -348,10 +330,6 @@ impl Observer for Recorder {
     #[inline]
     fn client_in_flight(&mut self, client: ClientId, in_flight: u32, now: SimTime) {
         self.series.client_in_flight(client, in_flight as u64, now);
-        let from = self.warmup.0;
-        self.clients[client]
-            .in_flight
-            .set(in_flight as u64, now.0, from);
     }
 
     #[inline]
@@ -406,10 +384,8 @@ impl Observer for Recorder {
         let old = (l.busy, l.queued);
         (l.busy, l.queued) = (busy, queued);
         // The service-wide levels are sums over replicas: move them by this replica's change.
-        let total_busy = s.busy.level + busy as u64 - old.0 as u64;
-        let total_queued = s.queued.level + queued as u64 - old.1 as u64;
-        s.busy.set(total_busy, now.0, from);
-        s.queued.set(total_queued, now.0, from);
+        let total_busy = self.series.busy[service].level() + busy as u64 - old.0 as u64;
+        let total_queued = self.series.queued[service].level() + queued as u64 - old.1 as u64;
         self.series
             .service_levels(service, total_busy, total_queued, now);
         if now.0 >= from && queued > s.max_queue {
@@ -461,7 +437,6 @@ impl Observer for Recorder {
         accepts: bool,
         now: SimTime,
     ) {
-        let from = self.warmup.0;
         let s = &mut self.services[service];
         let l = &mut s.levels[replica as usize];
         if (l.capacity, l.accepts) == (workers, accepts) {
@@ -469,8 +444,7 @@ impl Observer for Recorder {
         }
         let old = std::mem::replace(&mut l.capacity, workers);
         l.accepts = accepts;
-        let total = s.capacity.level + workers as u64 - old as u64;
-        s.capacity.set(total, now.0, from);
+        let total = self.series.capacity[service].level() + workers as u64 - old as u64;
         // Capacity changes are rare (faults, restarts, scaling): a count over replicas is cheap.
         let accepting = s.levels.iter().filter(|l| l.accepts).count() as u64;
         self.series.service_capacity(service, total, accepting, now);

@@ -23,7 +23,8 @@ fn window_histogram() -> LogHist {
 }
 
 /// A level (busy workers, queue length, requests in flight) integrated over time; the
-/// integral is read at every window boundary, so a change costs what a plain integral costs.
+/// integral is read at every window boundary and at the end of the warm-up, so a change costs
+/// what a plain integral costs and one integral serves both the windows and the whole run.
 #[derive(Clone, Debug)]
 pub struct LevelTrack {
     level: u64,
@@ -32,6 +33,8 @@ pub struct LevelTrack {
     acc: u128,
     /// The integral from time zero to the start of each window (filled as windows close).
     at_boundary: Vec<u128>,
+    /// The integral from time zero to the end of the warm-up (once the run has passed it).
+    at_warmup: u128,
 }
 
 impl LevelTrack {
@@ -43,7 +46,19 @@ impl LevelTrack {
             last_ns: 0,
             acc: 0,
             at_boundary,
+            at_warmup: 0,
         }
+    }
+
+    /// The current level.
+    #[inline]
+    pub fn level(&self) -> u64 {
+        self.level
+    }
+
+    /// The integral from time zero to `t_ns`, which no change so far has passed.
+    fn value_at(&self, t_ns: u64) -> u128 {
+        self.acc + self.level as u128 * t_ns.saturating_sub(self.last_ns) as u128
     }
 
     #[inline]
@@ -55,8 +70,14 @@ impl LevelTrack {
 
     /// Records the integral at `boundary_ns`, which no change so far has passed.
     fn snapshot(&mut self, boundary_ns: u64) {
-        let v = self.acc + self.level as u128 * boundary_ns.saturating_sub(self.last_ns) as u128;
+        let v = self.value_at(boundary_ns);
         self.at_boundary.push(v);
+    }
+
+    /// Level x nanoseconds from the end of the warm-up to `end` (0 when the run ended before
+    /// the warm-up did); valid once [`SeriesSet::finish`] has run.
+    pub fn measured_integral(&self, end: SimTime) -> u128 {
+        self.value_at(end.0).saturating_sub(self.at_warmup)
     }
 
     /// The time-average level of window `i` (0 for a window not closed).
@@ -207,11 +228,24 @@ pub struct SeriesSet {
     pub call_windows: Vec<Vec<CallWindows>>,
     cur: usize,
     cur_end_ns: u64,
+    /// The end of the warm-up, where the level integrals are read for the whole-run means, and
+    /// whether the run has passed it.
+    warmup_ns: u64,
+    warm: bool,
+    /// The next instant at which a level integral must be read: the end of the current window
+    /// or of the warm-up, whichever comes first.
+    next_mark_ns: u64,
 }
 
 impl SeriesSet {
     /// `calls_per_service[s]` is how many call edges service `s` has.
-    pub fn new(window_ns: u64, end: SimTime, clients: usize, calls_per_service: &[usize]) -> Self {
+    pub fn new(
+        window_ns: u64,
+        end: SimTime,
+        warmup: SimTime,
+        clients: usize,
+        calls_per_service: &[usize],
+    ) -> Self {
         let window_ns = window_ns.max(end.0.div_ceil(MAX_SERIES_WINDOWS)).max(1);
         let windows = end.0.div_ceil(window_ns).max(1) as usize;
         let services = calls_per_service.len();
@@ -238,6 +272,14 @@ impl SeriesSet {
                 .collect(),
             cur: 0,
             cur_end_ns: window_ns,
+            warmup_ns: warmup.0,
+            // With no warm-up the integrals at its end are all 0, as they start.
+            warm: warmup.0 == 0,
+            next_mark_ns: if warmup.0 == 0 {
+                window_ns
+            } else {
+                warmup.0.min(window_ns)
+            },
         }
     }
 
@@ -245,7 +287,7 @@ impl SeriesSet {
     /// window (a division, reading the level integrals) happens once per window.
     #[inline]
     fn window(&mut self, now: SimTime) -> usize {
-        if now.0 >= self.cur_end_ns {
+        if now.0 >= self.next_mark_ns {
             self.roll(now.0);
         }
         self.cur
@@ -253,7 +295,15 @@ impl SeriesSet {
 
     #[cold]
     fn roll(&mut self, now_ns: u64) {
-        // Every boundary passed since the last call: no level changed after it yet.
+        // No level changed after the marks passed since the last call: each integral read
+        // there is the one the level had since its last change.
+        if !self.warm && self.warmup_ns <= now_ns {
+            let w = self.warmup_ns;
+            for l in self.levels_mut() {
+                l.at_warmup = l.value_at(w);
+            }
+            self.warm = true;
+        }
         while self.cur_end_ns <= now_ns && self.cur < self.windows {
             let b = self.cur_end_ns;
             for l in self.levels_mut() {
@@ -265,6 +315,11 @@ impl SeriesSet {
         if self.cur >= self.windows {
             self.cur_end_ns = u64::MAX;
         }
+        self.next_mark_ns = if self.warm {
+            self.cur_end_ns
+        } else {
+            self.cur_end_ns.min(self.warmup_ns)
+        };
     }
 
     fn levels_mut(&mut self) -> impl Iterator<Item = &mut LevelTrack> {
@@ -413,6 +468,14 @@ impl SeriesSet {
         if end.0 > 0 {
             self.window(SimTime(end.0 - 1));
         }
+        if !self.warm {
+            // The warm-up ended at `end` or later: nothing after it is measured.
+            let w = self.warmup_ns.min(end.0);
+            for l in self.levels_mut() {
+                l.at_warmup = l.value_at(w);
+            }
+            self.warm = true;
+        }
         // The last window (possibly partial) closes at `end`.
         if self.cur < self.windows {
             let b = end.0.min(self.cur_end_ns);
@@ -435,10 +498,53 @@ impl SeriesSet {
 mod tests {
     use super::*;
 
+    /// Level x time over [warmup, end], summed change by change: what the whole-run means
+    /// divide by the measured span.
+    fn integral_by_hand(changes: &[(u64, u64)], warmup: u64, end: u64) -> u128 {
+        let mut total = 0u128;
+        for (i, &(t, level)) in changes.iter().enumerate() {
+            let until = changes.get(i + 1).map_or(end, |c| c.0).min(end);
+            let from = t.max(warmup);
+            if until > from {
+                total += level as u128 * (until - from) as u128;
+            }
+        }
+        total
+    }
+
+    proptest::proptest! {
+        /// The whole-run integral read from the windowed track matches one summed by hand from
+        /// the warm-up to the end, wherever the warm-up, the changes and the end fall (on a
+        /// window boundary, between changes, after the end).
+        #[test]
+        fn measured_integral_runs_from_the_warmup(
+            steps in proptest::collection::vec((0u64..30, 0u64..5), 0..40),
+            warmup in 0u64..200,
+            end in 1u64..200,
+        ) {
+            let mut s = SeriesSet::new(10, SimTime(200), SimTime(warmup), 1, &[]);
+            let mut changes = vec![(0, 0)];
+            let mut t = 0;
+            for (gap, level) in steps {
+                t += gap;
+                if t >= end {
+                    break;
+                }
+                s.client_in_flight(0, level, SimTime(t));
+                changes.push((t, level));
+            }
+            s.finish(SimTime(end));
+            proptest::prop_assert_eq!(
+                s.client_in_flight[0].measured_integral(SimTime(end)),
+                integral_by_hand(&changes, warmup, end)
+            );
+        }
+    }
+
     #[test]
     fn levels_split_across_windows() {
         // Window 10 ns: level 2 from 5 to 25, then 0; the run ends at 40.
-        let mut s = SeriesSet::new(10, SimTime(40), 1, &[]);
+        let mut s = SeriesSet::new(10, SimTime(40), SimTime::ZERO, 1, &[]);
         s.client_in_flight(0, 2, SimTime(5));
         s.client_in_flight(0, 0, SimTime(25));
         s.finish(SimTime(40));
@@ -449,7 +555,7 @@ mod tests {
 
     #[test]
     fn window_percentiles_are_per_window() {
-        let mut s = SeriesSet::new(1_000, SimTime(3_000), 1, &[]);
+        let mut s = SeriesSet::new(1_000, SimTime(3_000), SimTime::ZERO, 1, &[]);
         for i in 1..=100u64 {
             s.client_done(0, Outcome::Ok, i * 10_000, SimTime(500));
         }
@@ -470,7 +576,13 @@ mod tests {
 
     #[test]
     fn long_runs_get_wider_windows() {
-        let s = SeriesSet::new(1_000_000_000, SimTime(1_000_000 * 1_000_000_000), 1, &[0]);
+        let s = SeriesSet::new(
+            1_000_000_000,
+            SimTime(1_000_000 * 1_000_000_000),
+            SimTime::ZERO,
+            1,
+            &[0],
+        );
         assert!(s.windows as u64 <= MAX_SERIES_WINDOWS);
         assert_eq!(s.window_ns, 500 * 1_000_000_000);
     }
