@@ -229,7 +229,7 @@ impl LogHist {
 
     fn quantiles_into(&self, qs: &[f64], out: &mut [u64]) {
         out.fill(0);
-        if self.total == 0 {
+        if self.total == 0 || qs.is_empty() {
             return;
         }
         let rank = |q: f64| ((q.min(1.0) * self.total as f64).ceil() as u64).max(1);
@@ -246,9 +246,11 @@ impl LogHist {
         let at = |n: usize| if order.is_empty() { n } else { order[n] };
         let mut next = 0;
         let mut seen = 0u64;
+        // The rank the next quantile waits for (computed once per quantile, not per bucket).
+        let mut want = rank(qs[at(0)]);
         let mut visit = |index: u32, count: u64, out: &mut [u64]| {
             seen += count;
-            while next < qs.len() && rank(qs[at(next)]) <= seen {
+            while want <= seen {
                 let k = at(next);
                 let v = self.value_for(index);
                 out[k] = if qs[k] == 0.0 {
@@ -257,8 +259,12 @@ impl LogHist {
                     self.highest_equivalent(v)
                 };
                 next += 1;
+                if next == qs.len() {
+                    return true;
+                }
+                want = rank(qs[at(next)]);
             }
-            next == qs.len()
+            false
         };
         match &self.store {
             Store::Sparse(list) => {
