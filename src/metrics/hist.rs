@@ -90,7 +90,7 @@ impl LogHist {
         (64 - (self.half_mag + 1)) - (v | sub_mask).leading_zeros()
     }
 
-    #[inline]
+    #[inline(always)]
     fn index(&self, v: u64) -> u32 {
         let b = self.bucket(v);
         let sub = (v >> b) as u32;
@@ -116,7 +116,7 @@ impl LogHist {
     }
 
     /// Counts `v` once; `v` must be at least 1 (callers clamp).
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, v: u64) {
         debug_assert!(v >= 1, "histograms count positive values");
         let i = self.index(v);

@@ -45,7 +45,7 @@ impl Latency {
             count: 0,
         }
     }
-    #[inline]
+    #[inline(always)]
     fn record(&mut self, ns: u64) {
         self.hist.record(ns.clamp(1, LATENCY_NS_MAX));
         self.sum_ns += ns as u128;
@@ -304,7 +304,7 @@ impl Recorder {
 }
 
 impl Observer for Recorder {
-    #[inline]
+    #[inline(always)]
     fn client_sent(&mut self, client: ClientId, now: SimTime) {
         self.series.client_sent(client, now);
         if self.measured(now) {
@@ -312,7 +312,7 @@ impl Observer for Recorder {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn client_done(&mut self, client: ClientId, outcome: Outcome, sent_at: SimTime, now: SimTime) {
         self.availability
             .record(now, matches!(outcome, Outcome::Ok | Outcome::Degraded));
@@ -327,12 +327,12 @@ impl Observer for Recorder {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn client_in_flight(&mut self, client: ClientId, in_flight: u32, now: SimTime) {
         self.series.client_in_flight(client, in_flight as u64, now);
     }
 
-    #[inline]
+    #[inline(always)]
     fn service_arrival(&mut self, service: ServiceId, now: SimTime) {
         self.series.service_arrival(service, now);
         if self.measured(now) {
@@ -340,7 +340,7 @@ impl Observer for Recorder {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn service_done(
         &mut self,
         service: ServiceId,
@@ -369,7 +369,7 @@ impl Observer for Recorder {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn replica_level(
         &mut self,
         service: ServiceId,
@@ -393,7 +393,7 @@ impl Observer for Recorder {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn client_attempt(&mut self, client: ClientId, now: SimTime) {
         self.series.client_attempt(client, now);
         if self.measured(now) {

@@ -61,7 +61,7 @@ impl LevelTrack {
         self.acc + self.level as u128 * t_ns.saturating_sub(self.last_ns) as u128
     }
 
-    #[inline]
+    #[inline(always)]
     fn set(&mut self, level: u64, now_ns: u64) {
         self.acc += self.level as u128 * (now_ns - self.last_ns) as u128;
         self.last_ns = now_ns;
@@ -120,14 +120,14 @@ impl Track {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn bump(v: &mut [u32], w: usize) {
         if let Some(x) = v.get_mut(w) {
             *x = x.saturating_add(1);
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn done(&mut self, w: usize, outcome: Outcome, latency_ns: u64) {
         Self::bump(&mut self.outcomes[outcome.index()], w);
         if outcome == Outcome::Ok {
@@ -285,7 +285,7 @@ impl SeriesSet {
 
     /// The window `now` falls in. Time only moves forward, so the work of moving to a new
     /// window (a division, reading the level integrals) happens once per window.
-    #[inline]
+    #[inline(always)]
     fn window(&mut self, now: SimTime) -> usize {
         if now.0 >= self.next_mark_ns {
             self.roll(now.0);
@@ -331,19 +331,19 @@ impl SeriesSet {
             .chain(self.accepting.iter_mut())
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn client_sent(&mut self, client: usize, now: SimTime) {
         let w = self.window(now);
         Track::bump(&mut self.clients[client].offered, w);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn client_attempt(&mut self, client: usize, now: SimTime) {
         let w = self.window(now);
         Track::bump(&mut self.clients[client].attempts, w);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn client_done(
         &mut self,
         client: usize,
@@ -355,19 +355,19 @@ impl SeriesSet {
         self.clients[client].done(w, outcome, latency_ns);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn client_in_flight(&mut self, client: usize, level: u64, now: SimTime) {
         self.window(now);
         self.client_in_flight[client].set(level, now.0);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn service_arrival(&mut self, service: usize, now: SimTime) {
         let w = self.window(now);
         Track::bump(&mut self.services[service].offered, w);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn service_done(
         &mut self,
         service: usize,
@@ -379,20 +379,20 @@ impl SeriesSet {
         self.services[service].done(w, outcome, latency_ns);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn service_levels(&mut self, service: usize, busy: u64, queued: u64, now: SimTime) {
         self.window(now);
         self.busy[service].set(busy, now.0);
         self.queued[service].set(queued, now.0);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn call_attempt(&mut self, service: usize, call: usize, now: SimTime) {
         let w = self.window(now);
         Track::bump(&mut self.calls[service][call].attempts, w);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn call_done(
         &mut self,
         service: usize,
@@ -439,7 +439,7 @@ impl SeriesSet {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn call_started(&mut self, service: usize, call: usize, now: SimTime) {
         let w = self.window(now);
         Track::bump(&mut self.call_windows[service][call].started, w);

@@ -95,8 +95,18 @@ impl Dist {
     }
 
     /// Draws one value, in nanoseconds.
-    #[inline]
+    #[inline(always)]
     pub fn sample(&self, rng: &mut RngStream) -> u64 {
+        // The two shapes on every hot path are drawn here, in the caller; the rest out of line.
+        match self {
+            Dist::Constant { ns } => *ns,
+            Dist::Exponential { mean_ns } => to_ns(exponential(*mean_ns, rng.uniform_open0())),
+            _ => self.sample_other(rng),
+        }
+    }
+
+    #[inline(never)]
+    fn sample_other(&self, rng: &mut RngStream) -> u64 {
         match self {
             Dist::Constant { ns } => *ns,
             Dist::Exponential { mean_ns } => to_ns(exponential(*mean_ns, rng.uniform_open0())),

@@ -35,7 +35,7 @@ impl<O: Observer> World<O> {
     /// The next open-loop arrival after `now`, honouring rate steps. A Poisson gap that would
     /// cross a step is redrawn from the step at the new rate, which is exact for a piecewise-
     /// constant Poisson process because exponential gaps are memoryless.
-    #[inline]
+    #[inline(always)]
     pub(super) fn next_arrival(&mut self, ci: usize, now: SimTime) -> Option<SimTime> {
         let Load::Open {
             arrivals,
@@ -71,7 +71,7 @@ impl<O: Observer> World<O> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn client_send(
         &mut self,
         ci: usize,

@@ -23,7 +23,7 @@ use crate::policy::{Outcome, OutcomeSet};
 
 impl<O: Observer> World<O> {
     /// Starts a call on `edge` for `root`: its cache first, if it has one, then the callee.
-    #[inline]
+    #[inline(always)]
     pub(super) fn start_call(
         &mut self,
         edge: u32,

@@ -211,7 +211,7 @@ impl<O: Observer> World<O> {
     /// service's queue discipline says), shedding the ones that waited longer than the
     /// service's `max_queue_time`, dropping those past their caller's deadline, and those
     /// CoDel drops.
-    #[inline]
+    #[inline(always)]
     pub(super) fn take_next_from_queue(
         &mut self,
         replica: u32,
@@ -344,7 +344,7 @@ impl<O: Observer> World<O> {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn start_service(&mut self, slot: u32, now: SimTime, q: &mut EventQueue<Event>) {
         let req = &mut self.requests[slot];
         req.started_at = now;
@@ -635,7 +635,7 @@ impl<O: Observer> World<O> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn next_sequential(
         &mut self,
         slot: u32,
@@ -724,7 +724,7 @@ impl<O: Observer> World<O> {
     }
 
     /// The response to `slot` reaches its caller.
-    #[inline]
+    #[inline(always)]
     pub(super) fn response(
         &mut self,
         slot: u32,
@@ -812,7 +812,7 @@ impl<O: Observer> World<O> {
     }
 
     /// The waiting end of a call (a client, or a parent request) learns its outcome.
-    #[inline]
+    #[inline(always)]
     pub(super) fn root_learns(
         &mut self,
         root: CallerRef,
