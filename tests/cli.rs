@@ -1220,6 +1220,7 @@ fn a_byte_order_mark_is_ignored_and_input_size_is_bounded() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("larger than 64 MB"), "{err}");
     if std::path::Path::new("/dev/zero").exists() {

@@ -8,6 +8,7 @@ use super::time::SimTime;
 
 /// One pending event. The key packs (time, seq) into one integer, so that ordering two
 /// entries is one comparison; no two keys are equal, since sequence numbers are unique.
+#[derive(Clone, Copy)]
 struct Entry<E> {
     key: u128,
     event: E,
@@ -20,22 +21,23 @@ fn key(time: u64, seq: u64) -> u128 {
 
 /// Pending events, popped in (time, insertion sequence) order.
 ///
-/// A binary min-heap written out rather than `std`'s `BinaryHeap`: popping moves the last
-/// entry into the hole left by the root and lets the smaller child climb, so each level costs
-/// one comparison of packed keys and one move (the engine pops every event, so this is most of
-/// what the queue costs).
+/// A binary min-heap written out rather than `std`'s `BinaryHeap`, for its packed key and
+/// because events are small `Copy` values: entries move by copying into a hole instead of
+/// swapping. A pop lets the smaller child climb into the hole all the way down (one
+/// comparison per level), then lifts the last entry from the bottom to where it belongs,
+/// which is usually a level or two: fewer comparisons than sifting it down from the top.
 pub struct EventQueue<E> {
     heap: Vec<Entry<E>>,
     next_seq: u64,
 }
 
-impl<E> Default for EventQueue<E> {
+impl<E: Copy> Default for EventQueue<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> EventQueue<E> {
+impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             heap: Vec::with_capacity(1024),
@@ -44,47 +46,71 @@ impl<E> EventQueue<E> {
     }
 
     /// Schedules `event` at `time`. Returns its sequence number.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, time: SimTime, event: E) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let k = key(time.0, seq);
-        let h = &mut self.heap;
-        h.push(Entry { key: k, event });
-        // Climb: parents with a larger key move down into the hole.
-        let mut i = h.len() - 1;
-        while i > 0 {
-            let parent = (i - 1) / 2;
-            if h[parent].key <= k {
-                break;
-            }
-            h.swap(i, parent);
-            i = parent;
-        }
+        let e = Entry {
+            key: key(time.0, seq),
+            event,
+        };
+        self.heap.push(e);
+        let i = self.heap.len() - 1;
+        self.lift(i, e);
         seq
     }
 
-    /// Removes and returns the earliest event with its time and sequence number.
-    #[inline]
-    pub fn pop(&mut self) -> Option<(SimTime, u64, E)> {
+    /// Puts `e` at hole `i` or above it: parents with a larger key move down into the hole.
+    #[inline(always)]
+    fn lift(&mut self, mut i: usize, e: Entry<E>) {
         let h = &mut self.heap;
-        let last = h.pop()?;
-        let top = if h.is_empty() {
-            last
-        } else {
-            let top = std::mem::replace(&mut h[0], last);
-            self.sift_down(0);
-            top
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if h[parent].key <= e.key {
+                break;
+            }
+            h[i] = h[parent];
+            i = parent;
+        }
+        h[i] = e;
+    }
+
+    /// Removes and returns the earliest event with its time and sequence number.
+    #[inline(always)]
+    pub fn pop(&mut self) -> Option<(SimTime, u64, E)> {
+        let last = self.heap.pop()?;
+        let top = match self.heap.first() {
+            None => last,
+            Some(&top) => {
+                // The hole at the root sinks to a leaf, the smaller child climbing each time.
+                let h = &mut self.heap;
+                let n = h.len();
+                let mut i = 0;
+                let mut child = 1;
+                while child + 1 < n {
+                    if h[child + 1].key < h[child].key {
+                        child += 1;
+                    }
+                    h[i] = h[child];
+                    i = child;
+                    child = 2 * i + 1;
+                }
+                if child < n {
+                    h[i] = h[child];
+                    i = child;
+                }
+                self.lift(i, last);
+                top
+            }
         };
         Some((SimTime((top.key >> 64) as u64), top.key as u64, top.event))
     }
 
-    /// Moves the entry at `i` down to where its key belongs.
-    #[inline]
+    /// Moves the entry at `i` down to where its key belongs (rebuilding after `retain`).
     fn sift_down(&mut self, mut i: usize) {
         let h = &mut self.heap;
         let n = h.len();
-        let k = h[i].key;
+        let e = h[i];
         loop {
             let left = 2 * i + 1;
             if left >= n {
@@ -96,12 +122,13 @@ impl<E> EventQueue<E> {
             } else {
                 left
             };
-            if h[child].key >= k {
+            if h[child].key >= e.key {
                 break;
             }
-            h.swap(i, child);
+            h[i] = h[child];
             i = child;
         }
+        h[i] = e;
     }
 
     /// Keeps only the events `keep` accepts (O(n): the heap is rebuilt). Pop order among the

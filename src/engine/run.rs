@@ -22,7 +22,8 @@ pub struct TraceRecord {
 
 /// A simulation model driven by the engine.
 pub trait Model {
-    type Event;
+    /// Events are small plain values: the queue moves them by copying.
+    type Event: Copy;
     /// Handles `event` at `now`, scheduling follow-up events on `queue`. An error stops the run
     /// (the model hit one of its own limits).
     fn handle(
