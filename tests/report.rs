@@ -83,6 +83,8 @@ fn quickstart_report_shows_the_cascade_in_the_order_it_broke() {
         );
     }
     let md = read(dir.join("report.md"));
+    // Seven services all fit: every one is drawn, and no caption says otherwise.
+    assert!(!md.contains("services: those the story names"));
     // The surge at 60 s (300 -> 560/s) saturates the two-worker database first: it is the
     // deepest service and the smallest; its callers degrade with it, each through a callee.
     // The slowdown at 70 s comes to a database already degraded, and tips the callers over.
@@ -415,4 +417,91 @@ fn png_plots_are_written_on_request() {
             "{p}"
         );
     }
+}
+
+/// A model of many services draws the ones its story names and the worst of the rest, at most
+/// 40, and says so; every service stays in the services table and the data files.
+#[test]
+fn a_large_model_draws_what_the_story_names_and_tables_the_rest() {
+    // Clients -> front -> mid -> db, which fails for a while; 100 quiet services beside them,
+    // the first few busier than the rest.
+    let mut services = String::from(
+        r#"(name: "front", workers: 16, service_time: Exponential(mean: "1ms"), calls: [(to: "mid")]),
+           (name: "mid", workers: 16, service_time: Exponential(mean: "1ms"), calls: [(to: "db")]),
+           (name: "db", workers: 16, service_time: Exponential(mean: "1ms")),"#,
+    );
+    let mut clients =
+        String::from(r#"(name: "users", target: "front", load: Open(rate_per_s: 200.0)),"#);
+    for i in 0..100 {
+        services.push_str(&format!(
+            r#"(name: "quiet{i:03}", workers: 4, service_time: Exponential(mean: "1ms")),"#
+        ));
+        // quiet099 takes no load: only the story can get it drawn.
+        if i == 99 {
+            continue;
+        }
+        let rate = if i < 10 { 50.0 + i as f64 } else { 5.0 };
+        clients.push_str(&format!(
+            r#"(name: "bg{i:03}", target: "quiet{i:03}", load: Open(rate_per_s: {rate})),"#
+        ));
+    }
+    let text = format!(
+        r#"Scenario(name: "wide", seed: 3, duration: "60s", warmup: "5s",
+            clients: [{clients}], services: [{services}],
+            faults: [
+                (at: "20s", until: "40s", fault: Errors(target: "db", rate: 0.5)),
+                // Slows a service nobody calls: it holds, and the story says so.
+                (at: "20s", until: "40s", fault: Slowdown(target: "quiet099", factor: 2.0)),
+            ])"#
+    );
+    let dir = tmp("wide");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("wide.ron");
+    std::fs::write(&file, text).unwrap();
+    let out_dir = dir.join("out");
+    let (code, out, err) = faultline(&[
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let html = read(out_dir.join("index.html"));
+    let md = read(out_dir.join("report.md"));
+    // The heatmap's rows: the clients, then the 40 drawn services, the failing chain among them.
+    let rows: Vec<String> = hover_json(&html, "cascade.svg")["s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["l"]
+                .as_str()
+                .unwrap()
+                .trim_end_matches(" failed %")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(rows.len(), 1 + 40, "{rows:?}");
+    for named in ["db", "mid", "front", "quiet099"] {
+        assert!(
+            rows.iter().any(|r| r == named),
+            "{named} not drawn: {rows:?}"
+        );
+    }
+    // Then the busiest of the quiet ones (quiet000-009 take ten times the load of the rest).
+    for i in 0..10 {
+        let name = format!("quiet{i:03}");
+        assert!(rows.contains(&name), "{name} not drawn: {rows:?}");
+    }
+    assert!(
+        md.contains("(40 of 103 services: those the story names, then the most failed, busiest and slowest)"),
+        "the captions say what was left out"
+    );
+    // Every service is still in the table and the data.
+    let table_rows = md.lines().filter(|l| l.starts_with("| quiet")).count();
+    assert_eq!(table_rows, 100);
+    let summary: serde_json::Value =
+        serde_json::from_str(&read(out_dir.join("summary.json"))).unwrap();
+    assert_eq!(summary["services"].as_array().unwrap().len(), 103);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,6 +9,7 @@
 use crate::metrics::{SeriesSet, Summary, Track};
 use crate::model::{Load, SystemSpec, OUTCOMES};
 use crate::policy::breaker::BreakerState;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The columns, in CSV order. What each one means is in docs/analysis.md.
@@ -143,6 +144,35 @@ pub struct Frame {
     /// The end of the measured run (the last window may be partial).
     pub end_s: f64,
     pub entities: Vec<EntitySeries>,
+    /// Where each (kind, name) sits in `entities`, made at the first lookup: analyses look
+    /// entities up by name for every service and call, which a scan makes quadratic in a model
+    /// of thousands of services.
+    pub index: NameIndex,
+}
+
+/// A [`Frame`]'s lookup table: the entities' positions by (kind, name), and how many entities
+/// there were when it was made (an entity added later is found by a scan). Not part of the
+/// frame's value: frames compare equal and clone without it.
+#[derive(Default)]
+pub struct NameIndex(std::sync::OnceLock<(usize, Positions)>);
+
+/// Entities' positions by (kind, name).
+type Positions = BTreeMap<(Kind, String), usize>;
+
+impl Clone for NameIndex {
+    fn clone(&self) -> Self {
+        NameIndex::default()
+    }
+}
+impl PartialEq for NameIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl std::fmt::Debug for NameIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NameIndex")
+    }
 }
 
 impl Frame {
@@ -150,6 +180,18 @@ impl Frame {
         self.entities.first().map_or(0, |e| e.rows.len())
     }
     pub fn get(&self, kind: Kind, name: &str) -> Option<&EntitySeries> {
+        let (len, index) = self.index.0.get_or_init(|| {
+            let mut m = BTreeMap::new();
+            for (i, e) in self.entities.iter().enumerate() {
+                // The first of a repeated name wins, as a scan would find it.
+                m.entry((e.kind, e.name.clone())).or_insert(i);
+            }
+            (self.entities.len(), m)
+        });
+        if *len == self.entities.len() {
+            let i = *index.get(&(kind, name.to_string()))?;
+            return self.entities.get(i);
+        }
         self.entities
             .iter()
             .find(|e| e.kind == kind && e.name == name)
@@ -325,6 +367,7 @@ impl Frame {
             window_s,
             end_s,
             entities,
+            index: NameIndex::default(),
         }
     }
 
@@ -385,6 +428,8 @@ impl Frame {
             );
         }
         let mut frames: Vec<(String, Frame)> = Vec::new();
+        // Per frame: where each (kind, name) went in its entities.
+        let mut at: Vec<BTreeMap<(Kind, String), usize>> = Vec::new();
         for (ln, line) in lines {
             let bad = |what: &str| format!("line {}: {what}", ln + 1);
             let cells = split_csv(line);
@@ -418,25 +463,27 @@ impl Frame {
                         window_s: 0.0,
                         end_s: 0.0,
                         entities: Vec::new(),
+                        index: NameIndex::default(),
                     },
                 ));
+                at.push(BTreeMap::new());
             }
+            let at = at.last_mut().expect("pushed with its frame");
             let f = &mut frames.last_mut().expect("pushed above").1;
             if t == 0.0 {
                 f.window_s = width;
             }
             f.end_s = f.end_s.max(t + width);
-            match f
-                .entities
-                .iter_mut()
-                .find(|e| e.kind == kind && e.name == cells[4])
-            {
-                Some(e) => e.rows.push(row),
-                None => f.entities.push(EntitySeries {
-                    kind,
-                    name: cells[4].clone(),
-                    rows: vec![row],
-                }),
+            match at.get(&(kind, cells[4].clone())) {
+                Some(&i) => f.entities[i].rows.push(row),
+                None => {
+                    at.insert((kind, cells[4].clone()), f.entities.len());
+                    f.entities.push(EntitySeries {
+                        kind,
+                        name: cells[4].clone(),
+                        rows: vec![row],
+                    })
+                }
             }
         }
         for (v, f) in &frames {
@@ -634,6 +681,46 @@ pub(crate) fn split_csv(line: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookups_by_name_find_what_a_scan_finds() {
+        let e = |kind, name: &str| EntitySeries {
+            kind,
+            name: name.into(),
+            rows: Vec::new(),
+        };
+        let mut f = Frame {
+            window_s: 1.0,
+            end_s: 1.0,
+            entities: vec![
+                e(Kind::System, "all"),
+                e(Kind::Client, "api"),
+                e(Kind::Service, "api"),
+                e(Kind::Service, "db"),
+                e(Kind::Service, "db"),
+            ],
+            index: NameIndex::default(),
+        };
+        let at = |f: &Frame, kind, name: &str| {
+            f.get(kind, name)
+                .map(|x| f.entities.iter().position(|y| std::ptr::eq(x, y)).unwrap())
+        };
+        assert_eq!(at(&f, Kind::Service, "api"), Some(2));
+        assert_eq!(at(&f, Kind::Client, "api"), Some(1));
+        assert_eq!(
+            at(&f, Kind::Service, "db"),
+            Some(3),
+            "the first of a repeated name"
+        );
+        assert_eq!(at(&f, Kind::Call, "db"), None);
+        // Added after the index was made: still found.
+        f.entities.push(e(Kind::Call, "api->db"));
+        assert_eq!(at(&f, Kind::Call, "api->db"), Some(5));
+        // A clone starts without the index and compares equal.
+        let g = f.clone();
+        assert_eq!(g, f);
+        assert_eq!(at(&g, Kind::Call, "api->db"), Some(5));
+    }
 
     #[test]
     fn csv_cells_round_trip() {

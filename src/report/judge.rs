@@ -9,6 +9,7 @@
 //! story: `cascade.rs` does.
 
 use super::frame::{col, EntitySeries, Frame, Kind};
+use std::collections::BTreeMap;
 
 /// Fewer requests than this in a window is too few to judge its error rate or its p99.
 pub const MIN_REQUESTS: f64 = 5.0;
@@ -336,11 +337,12 @@ pub fn judge(
 ) -> (Vec<Judged>, Option<usize>) {
     let w = frame.window_s;
     let trigger_window = first_trigger_s.map(|t| ((t / w) + 1e-9).floor().max(0.0) as usize);
+    let edges = Edges::of(graph);
     let all = |from: Option<usize>| {
-        let mut out = vec![judge_one(frame, graph, slo, from, None)];
+        let mut out = vec![judge_one(frame, &edges, slo, from, None)];
         for s in &graph.services {
             if frame.get(Kind::Service, &s.name).is_some() {
-                out.push(judge_one(frame, graph, slo, from, Some(s)));
+                out.push(judge_one(frame, &edges, slo, from, Some(s)));
             }
         }
         out
@@ -359,9 +361,32 @@ pub fn judge(
     }
 }
 
+/// Each entity's call edges by name, in the graph's order: its calls out, and the cached calls
+/// into it (found once, not by a scan of every edge per service).
+struct Edges<'a> {
+    outgoing: BTreeMap<&'a str, Vec<&'a CallEdge>>,
+    cached_in: BTreeMap<&'a str, Vec<&'a CallEdge>>,
+}
+
+impl<'a> Edges<'a> {
+    fn of(graph: &'a Graph) -> Self {
+        let mut e = Edges {
+            outgoing: BTreeMap::new(),
+            cached_in: BTreeMap::new(),
+        };
+        for c in &graph.calls {
+            e.outgoing.entry(c.caller.as_str()).or_default().push(c);
+            if c.cached {
+                e.cached_in.entry(c.callee.as_str()).or_default().push(c);
+            }
+        }
+        e
+    }
+}
+
 fn judge_one(
     frame: &Frame,
-    graph: &Graph,
+    edges: &Edges,
     slo: &Slo,
     relative_from: Option<usize>,
     service: Option<&Node>,
@@ -375,12 +400,16 @@ fn judge_one(
         None => frame.system(),
     };
     let name = service.map_or("clients".to_string(), |s| s.name.clone());
-    let outgoing: Vec<&CallEdge> = graph.calls.iter().filter(|c| c.caller == name).collect();
-    let incoming: Vec<&CallEdge> = graph
-        .calls
-        .iter()
-        .filter(|c| c.callee == name && c.cached)
-        .collect();
+    let outgoing: Vec<&CallEdge> = edges
+        .outgoing
+        .get(name.as_str())
+        .cloned()
+        .unwrap_or_default();
+    let incoming: Vec<&CallEdge> = edges
+        .cached_in
+        .get(name.as_str())
+        .cloned()
+        .unwrap_or_default();
     let max_err = match service {
         Some(_) => slo.service_error_rate,
         None => 1.0 - slo.availability,

@@ -53,6 +53,7 @@ fn frame(clients: &[W], service: &[W]) -> Frame {
                 rows: service.iter().map(|&w| row(w)).collect(),
             },
         ],
+        index: Default::default(),
     }
 }
 

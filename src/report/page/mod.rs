@@ -17,9 +17,11 @@ pub(crate) use html::{esc, CSS};
 pub use text::differences;
 
 use super::frame::{col, EntitySeries, Frame, Kind};
+use super::judge::Graph;
 use super::plots::{self, CdfLine, LatencyPlot, Line, Target, TimePlot, PALETTE};
 use super::{cdf_points, no_ok_spans, system_points, Analysed};
 use crate::scenario::Scenario;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// A finished report: the two pages and the plots (file name, SVG text).
@@ -72,6 +74,87 @@ fn balanced_by<T>(items: &[T], most: usize) -> Vec<&[T]> {
     let parts = items.len().div_ceil(most).max(1);
     let size = items.len().div_ceil(parts).max(1);
     items.chunks(size).collect()
+}
+
+/// At most this many services are drawn in the per-service plots (latency CDFs, saturation,
+/// the error-rate heatmap, the call graph). A larger model shows the services its story
+/// names, then those that failed most, ran busiest or answered slowest, and says how many it
+/// left out; every service stays in `summary.json`, `timeseries.csv` and the services table.
+pub const MAX_DRAWN_SERVICES: usize = 40;
+
+/// The services run `r`'s per-service plots draw, or None when every service fits.
+fn drawn_services(r: &Analysed, g: &Graph) -> Option<BTreeSet<String>> {
+    if g.services.len() <= MAX_DRAWN_SERVICES {
+        return None;
+    }
+    let c = &r.cascade;
+    // What the story names first: the cascade in order, what each trigger hit or spared,
+    // the wasted work, the autoscalers and standbys.
+    let named = c
+        .chain
+        .iter()
+        .flat_map(|s| std::iter::once(&s.service).chain(s.reached_through.as_ref()))
+        .chain(
+            c.origins
+                .iter()
+                .flat_map(|o| o.degraded.iter().chain(&o.already_degraded).chain(&o.held)),
+        )
+        .chain(r.triggers.iter().flat_map(|t| &t.targets))
+        .chain(c.wasted.iter().map(|w| &w.service))
+        .chain(c.scaling.iter().map(|s| &s.service))
+        .chain(c.standby_reads.iter().map(|(s, _)| s));
+    // Then the rest by failed answers, utilisation and p99 (scenario order breaks ties).
+    let mut rest: Vec<(usize, &crate::metrics::ServiceSummary)> =
+        r.summary.services.iter().enumerate().collect();
+    rest.sort_by(|(i, a), (j, b)| {
+        let failed = |s: &crate::metrics::ServiceSummary| s.completed - s.outcomes.ok;
+        failed(b)
+            .cmp(&failed(a))
+            .then(b.utilisation.total_cmp(&a.utilisation))
+            .then(b.latency.p99_ms.total_cmp(&a.latency.p99_ms))
+            .then(i.cmp(j))
+    });
+    let mut drawn = BTreeSet::new();
+    for name in named.chain(rest.iter().map(|(_, s)| &s.name)) {
+        if drawn.len() == MAX_DRAWN_SERVICES {
+            break;
+        }
+        drawn.insert(name.clone());
+    }
+    Some(drawn)
+}
+
+/// The call graph cut down to the `drawn` services: their calls to each other, and the
+/// clients that send to one of them.
+fn drawn_graph(g: &Graph, drawn: &BTreeSet<String>) -> Graph {
+    Graph {
+        services: g
+            .services
+            .iter()
+            .filter(|n| drawn.contains(&n.name))
+            .map(|n| super::judge::Node {
+                callees: n
+                    .callees
+                    .iter()
+                    .filter(|c| drawn.contains(*c))
+                    .cloned()
+                    .collect(),
+                ..n.clone()
+            })
+            .collect(),
+        calls: g
+            .calls
+            .iter()
+            .filter(|e| drawn.contains(&e.caller) && drawn.contains(&e.callee))
+            .cloned()
+            .collect(),
+        clients: g
+            .clients
+            .iter()
+            .filter(|(_, entry)| drawn.contains(entry))
+            .cloned()
+            .collect(),
+    }
 }
 
 /// A plot as the page shows it.
@@ -379,6 +462,18 @@ pub fn build(
         };
         let f = &r.frame;
         let sys = f.system();
+        // A model of many services draws a few of them (see MAX_DRAWN_SERVICES).
+        let drawn = drawn_services(r, &g);
+        let shows = |name: &str| drawn.as_ref().is_none_or(|d| d.contains(name));
+        let drawn_g = drawn.as_ref().map(|d| drawn_graph(&g, d));
+        let gr = drawn_g.as_ref().unwrap_or(&g);
+        let cut = drawn.as_ref().map_or(String::new(), |d| {
+            format!(
+                " ({} of {} services: those the story names, then the most failed, busiest and slowest)",
+                d.len(),
+                super::words::count(g.services.len() as f64)
+            )
+        });
         // Load and goodput, and latency with failures: overlaid above when there are
         // variants, per run here when there is one.
         if !many {
@@ -468,7 +563,7 @@ pub fn build(
         }
         let rows: Vec<(String, Vec<f64>)> =
             std::iter::once(("clients".to_string(), column(sys, col::ERROR_RATE)))
-                .chain(super::plots::heatmap_rows(&g).iter().filter_map(|name| {
+                .chain(super::plots::heatmap_rows(gr).iter().filter_map(|name| {
                     f.get(Kind::Service, name)
                         .map(|e| (name.clone(), column(e, col::ERROR_RATE)))
                 }))
@@ -482,9 +577,9 @@ pub fn build(
         push(
             make(
                 format!("{prefix}cascade.svg"),
-                "Error rate by service over time".into(),
+                format!("Error rate by service over time{cut}"),
                 png,
-                &|t| plots::heatmap(f, &g, &r.triggers, t),
+                &|t| plots::heatmap(f, gr, &r.triggers, t),
             )?,
             "latency",
             Some(k),
@@ -505,7 +600,7 @@ pub fn build(
                 r.summary
                     .services
                     .iter()
-                    .filter(|s| !s.latency_cdf_ms.is_empty())
+                    .filter(|s| !s.latency_cdf_ms.is_empty() && shows(&s.name))
                     .map(|s| CdfLine {
                         label: s.name.clone(),
                         points: cdf_points(&s.latency_cdf_ms),
@@ -520,7 +615,7 @@ pub fn build(
             push(
                 make(
                     file,
-                    format!("Latency CDFs, failures at infinity{part}"),
+                    format!("Latency CDFs, failures at infinity{part}{cut}"),
                     png,
                     &|t| {
                         plots::cdf(
@@ -539,7 +634,7 @@ pub fn build(
         let services: Vec<&EntitySeries> = f
             .entities
             .iter()
-            .filter(|e| e.kind == Kind::Service)
+            .filter(|e| e.kind == Kind::Service && shows(&e.name))
             .collect();
         // Solid and dashed are taken (workers and queue): one colour per service.
         let chunks = balanced_by(&services, PALETTE.len());
@@ -567,7 +662,7 @@ pub fn build(
             push(
                 make(
                     file,
-                    format!("Workers busy and queue room used, per service{part}"),
+                    format!("Workers busy and queue room used, per service{part}{cut}"),
                     png,
                     &|t| {
                         plots::time_plot(
@@ -727,9 +822,9 @@ pub fn build(
         push(
             make(
                 format!("{prefix}graph.svg"),
-                "The call graph: origin, degraded, breached, held".into(),
+                format!("The call graph: origin, degraded, breached, held{cut}"),
                 png,
-                &|t| plots::graph(&g, &r.cascade, t),
+                &|t| plots::graph(gr, &r.cascade, t),
             )?,
             "graph",
             Some(k),

@@ -319,11 +319,21 @@ pub fn services(a: &Analysed) -> (Vec<&'static str>, Vec<Vec<String>>) {
         "degraded (s)",
         "breached its SLO (s)",
     ];
+    // Each service's intervals by name (a scan per service is quadratic in thousands of
+    // services); the clients' row comes first and is not a service's, whatever its name.
+    let by_name: std::collections::BTreeMap<&str, &crate::report::cascade::Intervals> = a
+        .cascade
+        .intervals
+        .iter()
+        .skip(1)
+        .map(|b| (b.name.as_str(), b))
+        .collect();
     let rows = a
         .summary
         .services
         .iter()
         .map(|s| {
+            let iv = by_name.get(s.name.as_str()).copied();
             vec![
                 s.name.clone(),
                 count(s.offered as f64),
@@ -337,8 +347,8 @@ pub fn services(a: &Analysed) -> (Vec<&'static str>, Vec<Vec<String>>) {
                     count(s.late_answers as f64),
                     s.wasted_worker_s
                 ),
-                intervals(a, &s.name, false),
-                intervals(a, &s.name, true),
+                intervals(iv, false),
+                intervals(iv, true),
             ]
         })
         .collect();
@@ -373,12 +383,9 @@ pub fn endpoints(a: &Analysed) -> (Vec<&'static str>, Vec<Vec<String>>) {
 }
 
 /// A service's degradation (or breach) intervals, `73-82, 84-86`, or `-`.
-fn intervals(a: &Analysed, name: &str, breached: bool) -> String {
-    let ivs: Vec<String> = a
-        .cascade
-        .intervals
-        .iter()
-        .filter(|b| b.name == name)
+fn intervals(iv: Option<&crate::report::cascade::Intervals>, breached: bool) -> String {
+    let ivs: Vec<String> = iv
+        .into_iter()
         .flat_map(|b| if breached { &b.breached } else { &b.degraded }.iter())
         .map(|(a, b)| format!("{}-{}", trim(*a), trim(*b)))
         .collect();
