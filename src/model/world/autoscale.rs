@@ -135,7 +135,7 @@ impl<O: Observer> World<O> {
             let fresh = h
                 .up_since
                 .is_some_and(|t| now.0.saturating_sub(t.0) < period.0);
-            let meter = rep.meter.as_deref_mut().expect("a metered replica");
+            let meter = rep.extras.meter_mut().expect("a metered replica");
             let value = meter.read(metric, workers, now);
             meter.restart(now);
             let reading = match value {
@@ -224,7 +224,7 @@ impl<O: Observer> World<O> {
         );
         self.scale(svc, n, now);
         for r in first + old..first + n {
-            if let Some(m) = self.fleet.replicas[r as usize].meter.as_deref_mut() {
+            if let Some(m) = self.fleet.replicas[r as usize].extras.meter_mut() {
                 m.restart(now);
             }
         }

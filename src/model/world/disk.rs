@@ -58,7 +58,10 @@ impl<O: Observer> World<O> {
         let svc = self.fleet.replicas[replica].service as usize;
         let spec = self.spec.services[svc].disk.as_ref().expect("a disk");
         let counting = now >= self.count_from;
-        let d = self.fleet.replicas[replica].disk.as_mut().expect("a disk");
+        let d = self.fleet.replicas[replica]
+            .extras
+            .disk_mut()
+            .expect("a disk");
         match self.requests[slot].io {
             2 => return Ok(false),
             1 => self.requests[slot].io = 2,

@@ -175,7 +175,7 @@ impl<O: Observer> World<O> {
                 self.scale(service, to, now);
             }
             &FaultEffect::Disk { replica, fault } => {
-                if let Some(d) = &mut self.fleet.replicas[replica as usize].disk {
+                if let Some(d) = self.fleet.replicas[replica as usize].extras.disk_mut() {
                     if start {
                         d.fault = Some((fault, cause));
                     } else if d.fault.is_some_and(|(_, c)| c == cause) {
@@ -431,15 +431,14 @@ impl<O: Observer> World<O> {
             h.tally().crashes += 1;
         }
         rep.busy = 0;
-        if let Some(s) = &mut rep.sharing {
+        if let Some(s) = rep.extras.sharing_mut() {
             s.clear(now.0); // what computed is reset below with the rest
         }
         rep.refresh_impaired();
-        rep.limiter = self.spec.services[svc]
-            .admission
-            .concurrency_limit
-            .as_ref()
-            .map(|l| Box::new(ConcurrencyLimiter::new(l)));
+        // A new process starts its limiter afresh.
+        if let Some(l) = &self.spec.services[svc].admission.concurrency_limit {
+            rep.extras.make().limiter = Some(ConcurrencyLimiter::new(l));
+        }
         self.log_health(replica, "down", now);
         let s = &mut self.fleet.services[svc];
         let local = replica - s.first_replica;
@@ -503,7 +502,7 @@ impl<O: Observer> World<O> {
         if let Some(l) = &mut h.leak {
             l.leaked_mb = 0.0; // a new process
         }
-        if let Some(heap) = &mut self.fleet.replicas[replica as usize].heap {
+        if let Some(heap) = self.fleet.replicas[replica as usize].extras.heap_mut() {
             heap.restart();
         }
         let h = &mut self.fleet.replicas[replica as usize].health;

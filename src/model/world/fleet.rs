@@ -87,9 +87,6 @@ pub(super) struct ReplicaState {
     /// Its service keeps outstanding counts in a tree (`ServiceState::least`).
     pub tracked: bool,
     pub service_time_rng: RngStream,
-    /// Boxed: most replicas have none, and the limiter is larger than the rest of the
-    /// replica's hot state.
-    pub limiter: Option<Box<ConcurrencyLimiter>>,
     /// Something in `health` can change how a request is served here (down, paused, stuck
     /// workers, injected errors, a slowdown, a cold start): the hot paths look at `health` only
     /// when this is set. Kept true by [`ReplicaState::refresh_impaired`] after every change.
@@ -97,23 +94,14 @@ pub(super) struct ReplicaState {
     /// A replica of an active-passive service (keeps `impaired` set: replication is checked
     /// where faults are).
     pub active_passive: bool,
-    /// Its disk, if the service has one (also keeps `impaired` set).
-    pub disk: Option<Box<DiskState>>,
-    /// The requests computing together, when they share the processors or contend
-    /// (`discipline: ProcessorSharing` or `contention`; also keeps `impaired` set); None on
-    /// the fast path.
-    pub sharing: Option<Box<Sharing>>,
     /// Its endpoints have priorities: the highest waiting is served first, and may push a
     /// lower one out of a full queue.
     pub prioritised: bool,
     /// Oldest first, no drops, no priorities: the queue's fast path.
     pub plain_fifo: bool,
-    /// Its heap, when the service models garbage collection (also keeps `impaired` set).
-    pub heap: Option<Box<Heap>>,
-    /// CoDel's state, when the service's queue discipline is `CoDel`.
-    pub codel: Option<Box<CoDel>>,
-    /// Its load meter, when the service is autoscaled (also keeps `impaired` set).
-    pub meter: Option<Box<Meter>>,
+    /// What only the replicas of some services have (a limiter, a disk, shared processors, a
+    /// heap, CoDel, a load meter), in one box: a replica with none of it pays a pointer.
+    pub extras: Extras,
     pub health: ReplicaHealth,
 }
 
@@ -121,11 +109,11 @@ impl ReplicaState {
     /// Recomputes `impaired` from `health` (call after changing any field it summarises).
     pub fn refresh_impaired(&mut self) {
         let h = &self.health;
+        let x = self.extras.0.as_deref();
         self.impaired = self.active_passive
-            || self.disk.is_some()
-            || self.sharing.is_some()
-            || self.heap.is_some()
-            || self.meter.is_some()
+            || x.is_some_and(|x| {
+                x.disk.is_some() || x.sharing.is_some() || x.heap.is_some() || x.meter.is_some()
+            })
             || h.down > 0
             || h.paused_until != SimTime::ZERO
             || h.stuck > 0
@@ -133,6 +121,81 @@ impl ReplicaState {
             || h.slow_factor() != 1.0
             || h.warming
             || h.leak.as_ref().is_some_and(|l| l.per_request_mb > 0.0);
+    }
+}
+
+/// The state only some replicas have (see [`ReplicaState::extras`]); None: none of it.
+#[derive(Default)]
+pub(super) struct Extras(pub Option<Box<ExtraState>>);
+
+/// Each part is there when the replica's service asks for it.
+#[derive(Default)]
+pub(super) struct ExtraState {
+    /// Its adaptive concurrency limit (`admission.concurrency_limit`).
+    pub limiter: Option<ConcurrencyLimiter>,
+    /// Its disk, if the service has one (keeps `impaired` set).
+    pub disk: Option<DiskState>,
+    /// The requests computing together, when they share the processors or contend
+    /// (`discipline: ProcessorSharing` or `contention`; keeps `impaired` set).
+    pub sharing: Option<Sharing>,
+    /// Its heap, when the service models garbage collection (keeps `impaired` set).
+    pub heap: Option<Heap>,
+    /// CoDel's state, when the service's queue discipline is `CoDel`.
+    pub codel: Option<CoDel>,
+    /// Its load meter, when the service is autoscaled (keeps `impaired` set).
+    pub meter: Option<Meter>,
+}
+
+impl Extras {
+    /// Boxes `x`, or keeps None when it holds nothing.
+    fn of(x: ExtraState) -> Self {
+        let empty = x.limiter.is_none()
+            && x.disk.is_none()
+            && x.sharing.is_none()
+            && x.heap.is_none()
+            && x.codel.is_none()
+            && x.meter.is_none();
+        Extras((!empty).then(|| Box::new(x)))
+    }
+    /// The state, made (empty) if the replica had none.
+    pub fn make(&mut self) -> &mut ExtraState {
+        self.0.get_or_insert_with(Box::default)
+    }
+    #[inline(always)]
+    pub fn limiter(&self) -> Option<&ConcurrencyLimiter> {
+        self.0.as_deref()?.limiter.as_ref()
+    }
+    #[inline(always)]
+    pub fn limiter_mut(&mut self) -> Option<&mut ConcurrencyLimiter> {
+        self.0.as_deref_mut()?.limiter.as_mut()
+    }
+    pub fn disk(&self) -> Option<&DiskState> {
+        self.0.as_deref()?.disk.as_ref()
+    }
+    pub fn disk_mut(&mut self) -> Option<&mut DiskState> {
+        self.0.as_deref_mut()?.disk.as_mut()
+    }
+    #[inline(always)]
+    pub fn sharing(&self) -> Option<&Sharing> {
+        self.0.as_deref()?.sharing.as_ref()
+    }
+    #[inline(always)]
+    pub fn sharing_mut(&mut self) -> Option<&mut Sharing> {
+        self.0.as_deref_mut()?.sharing.as_mut()
+    }
+    pub fn heap(&self) -> Option<&Heap> {
+        self.0.as_deref()?.heap.as_ref()
+    }
+    pub fn heap_mut(&mut self) -> Option<&mut Heap> {
+        self.0.as_deref_mut()?.heap.as_mut()
+    }
+    #[inline(always)]
+    pub fn codel_mut(&mut self) -> Option<&mut CoDel> {
+        self.0.as_deref_mut()?.codel.as_mut()
+    }
+    #[inline(always)]
+    pub fn meter_mut(&mut self) -> Option<&mut Meter> {
+        self.0.as_deref_mut()?.meter.as_mut()
     }
 }
 
@@ -362,31 +425,30 @@ impl Fleet {
                     outstanding: 0,
                     tracked: least_tree,
                     service_time_rng: RngStream::derive(seed, &name, "service_time"),
-                    limiter: s
-                        .admission
-                        .concurrency_limit
-                        .as_ref()
-                        .map(|l| Box::new(ConcurrencyLimiter::new(l))),
                     impaired: s.always_impaired(),
                     active_passive: s.active_passive.is_some(),
-                    disk: s
-                        .disk
-                        .as_ref()
-                        .map(|d| Box::new(DiskState::new(d, seed, &name))),
-                    sharing: s.shares_work().then(|| {
-                        let ps = s.discipline == Discipline::ProcessorSharing;
-                        Box::new(Sharing::new(ps.then_some(s.workers), s.contention))
-                    }),
                     prioritised: s.has_priorities(),
                     plain_fifo: s.queue == QueueDiscipline::Fifo && !s.has_priorities(),
-                    heap: s.gc.map(|_| Box::default()),
-                    codel: match s.queue {
-                        QueueDiscipline::CoDel { target, interval } => {
-                            Some(Box::new(CoDel::new(target.0, interval.0)))
-                        }
-                        _ => None,
-                    },
-                    meter: s.autoscale.as_ref().map(|_| Box::default()),
+                    extras: Extras::of(ExtraState {
+                        limiter: s
+                            .admission
+                            .concurrency_limit
+                            .as_ref()
+                            .map(ConcurrencyLimiter::new),
+                        disk: s.disk.as_ref().map(|d| DiskState::new(d, seed, &name)),
+                        sharing: s.shares_work().then(|| {
+                            let ps = s.discipline == Discipline::ProcessorSharing;
+                            Sharing::new(ps.then_some(s.workers), s.contention)
+                        }),
+                        heap: s.gc.map(|_| Heap::default()),
+                        codel: match s.queue {
+                            QueueDiscipline::CoDel { target, interval } => {
+                                Some(CoDel::new(target.0, interval.0))
+                            }
+                            _ => None,
+                        },
+                        meter: s.autoscale.as_ref().map(|_| Meter::default()),
+                    }),
                     health: ReplicaHealth::new(s, seed, &name),
                 });
             }
@@ -409,6 +471,6 @@ mod tests {
     fn an_idle_replica_stays_small() {
         assert_eq!(std::mem::size_of::<RngStream>(), 16, "an unmade stream");
         let size = std::mem::size_of::<ReplicaState>();
-        assert!(size <= 216, "ReplicaState grew to {size} bytes");
+        assert!(size <= 176, "ReplicaState grew to {size} bytes");
     }
 }

@@ -138,7 +138,7 @@ impl<O: Observer> World<O> {
                         .is_some()
                     || !h.log.is_empty()
                     || h.refused + h.reset > 0
-                    || r.heap.is_some()
+                    || r.extras.heap().is_some()
             })
             .map(|(_, r)| {
                 let h = r.health.counts();
@@ -153,8 +153,8 @@ impl<O: Observer> World<O> {
                     ejections: h.ejections,
                     changes: h.log.clone(),
                     changes_dropped: h.log_dropped,
-                    gc_collections: r.heap.as_ref().map_or(0, |g| g.collections),
-                    gc_paused_ns: r.heap.as_ref().map_or(0, |g| g.paused_ns),
+                    gc_collections: r.extras.heap().map_or(0, |g| g.collections),
+                    gc_paused_ns: r.extras.heap().map_or(0, |g| g.paused_ns),
                 }
             })
             .collect()
@@ -200,7 +200,7 @@ impl<O: Observer> World<O> {
                 AdmissionReport {
                     service: self.spec.services[r.service as usize].name.clone(),
                     replica: r.index,
-                    limit_at_end: r.limiter.as_ref().map(|l| l.limit()),
+                    limit_at_end: r.extras.limiter().map(|l| l.limit()),
                     shed_by_limit: t.shed_by_limit,
                     shed_by_queue_time: t.shed_by_queue_time,
                     shed_expired: t.shed_expired,

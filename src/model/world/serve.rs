@@ -31,7 +31,7 @@ impl<O: Observer> World<O> {
         let r = &mut self.fleet.replicas[replica as usize];
         let (mut busy, mut queued) = (r.busy, r.queue.len() as u32);
         if r.impaired {
-            if r.sharing.is_some() {
+            if r.extras.sharing().is_some() {
                 let s = &self.spec.services[r.service as usize];
                 if s.discipline == Discipline::ProcessorSharing {
                     // Cores in use, and the requests held beyond them (sharing the cores).
@@ -39,7 +39,7 @@ impl<O: Observer> World<O> {
                     queued += r.busy - busy;
                 }
             }
-            if let Some(m) = r.meter.as_deref_mut() {
+            if let Some(m) = r.extras.meter_mut() {
                 m.level(busy, busy + queued, now);
             }
         }
@@ -84,20 +84,20 @@ impl<O: Observer> World<O> {
         let rep = &mut self.fleet.replicas[replica as usize];
         let mut workers = self.spec.services[svc].workers;
         if rep.impaired {
-            if let Some(m) = rep.meter.as_deref_mut() {
+            if let Some(m) = rep.extras.meter_mut() {
                 m.arrivals += 1;
             }
             if rep.health.down > 0 || rep.health.paused_until > now {
                 return self.deliver_to_stopped(slot, replica, cap, now, q);
             }
             workers = workers.saturating_sub(rep.health.stuck);
-            if rep.sharing.is_some() {
+            if rep.extras.sharing().is_some() {
                 (workers, cap) = Self::hold_limits(&self.spec.services[svc], workers, cap);
             }
         }
         self.requests[slot].at_server = true;
         let rep = &mut self.fleet.replicas[replica as usize];
-        if let Some(lim) = &rep.limiter {
+        if let Some(lim) = rep.extras.limiter() {
             let inflight = rep.busy + rep.queue.len() as u32;
             if inflight >= lim.limit() {
                 // Over the adaptive limit: shed before queueing.
@@ -239,7 +239,7 @@ impl<O: Observer> World<O> {
         let rep = &mut self.fleet.replicas[replica as usize];
         let discipline = self.spec.services[svc].queue;
         if DISCIPLINE {
-            if let Some(c) = &mut rep.codel {
+            if let Some(c) = rep.extras.codel_mut() {
                 c.begin();
             }
         }
@@ -251,7 +251,7 @@ impl<O: Observer> World<O> {
                     break; // nothing starts in a dead or paused process
                 }
                 workers = workers.saturating_sub(rep.health.stuck);
-                if rep.sharing.is_some() {
+                if rep.extras.sharing().is_some() {
                     (workers, _) = Self::hold_limits(&self.spec.services[svc], workers, 0);
                 }
             }
@@ -297,7 +297,7 @@ impl<O: Observer> World<O> {
             };
             let Some(next) = popped else {
                 if DISCIPLINE {
-                    if let Some(c) = &mut rep.codel {
+                    if let Some(c) = rep.extras.codel_mut() {
                         c.empty(now.0);
                     }
                 }
@@ -322,8 +322,8 @@ impl<O: Observer> World<O> {
             if max_wait.is_some_and(|m| waited > m.0)
                 || (DISCIPLINE
                     && rep
-                        .codel
-                        .as_mut()
+                        .extras
+                        .codel_mut()
                         .is_some_and(|c| c.next(now.0, waited, waiting) == Verdict::Drop))
             {
                 if now >= self.count_from {
@@ -362,10 +362,10 @@ impl<O: Observer> World<O> {
         let mut d = dist.sample(&mut rep.service_time_rng);
         if rep.impaired {
             d = Self::stretched(rep, spec, d, now);
-            if rep.heap.is_some() {
+            if rep.extras.heap().is_some() {
                 self.allocate(slot, replica, now, q);
             }
-            if let Some(s) = &mut self.fleet.replicas[replica as usize].sharing {
+            if let Some(s) = self.fleet.replicas[replica as usize].extras.sharing_mut() {
                 s.start(now.0, d, slot, gen);
                 return self.schedule_share_done(replica, q);
             }
@@ -385,7 +385,7 @@ impl<O: Observer> World<O> {
             .gc
             .as_ref()
             .expect("a heap comes from a gc spec");
-        let heap = rep.heap.as_mut().expect("a replica with a heap");
+        let heap = rep.extras.heap_mut().expect("a replica with a heap");
         self.requests[slot].pause_mark = heap.pause_total_ns;
         let held = rep.busy + rep.queue.len() as u32;
         let h = &mut rep.health;
@@ -430,8 +430,8 @@ impl<O: Observer> World<O> {
     /// one scheduled before (if any) becomes stale.
     fn schedule_share_done(&mut self, replica: u32, q: &mut EventQueue<Event>) {
         let s = self.fleet.replicas[replica as usize]
-            .sharing
-            .as_mut()
+            .extras
+            .sharing_mut()
             .expect("a replica that shares work");
         s.token = s.token.wrapping_add(1);
         if let Some(t) = s.next_done_ns() {
@@ -451,7 +451,7 @@ impl<O: Observer> World<O> {
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<u64, LimitHit> {
-        let Some(s) = self.fleet.replicas[replica as usize].sharing.as_mut() else {
+        let Some(s) = self.fleet.replicas[replica as usize].extras.sharing_mut() else {
             return Ok(0);
         };
         if s.token != token {
@@ -508,7 +508,7 @@ impl<O: Observer> World<O> {
         // the replication checks with the fault checks.
         let (mut ap, mut replicated) = (false, false);
         if self.fleet.replicas[replica].impaired {
-            if let Some(heap) = &self.fleet.replicas[replica].heap {
+            if let Some(heap) = self.fleet.replicas[replica].extras.heap() {
                 // Stopped by collections while it computed: it finishes that much later.
                 let debt = heap.pause_total_ns - self.requests[slot].pause_mark;
                 if debt > 0 {
@@ -523,7 +523,9 @@ impl<O: Observer> World<O> {
                 q.push(h.paused_until, Event::ServiceDone { slot, gen });
                 return Ok(());
             }
-            if self.fleet.replicas[replica].disk.is_some() && self.disk_io(slot, gen, now, q)? {
+            if self.fleet.replicas[replica].extras.disk().is_some()
+                && self.disk_io(slot, gen, now, q)?
+            {
                 return Ok(());
             }
             let h = &mut self.fleet.replicas[replica].health;
@@ -696,7 +698,7 @@ impl<O: Observer> World<O> {
         }
         let (admitted, inflight_at_admit) = (req.admitted, req.inflight_at_admit);
         if admitted {
-            if let Some(lim) = &mut self.fleet.replicas[replica as usize].limiter {
+            if let Some(lim) = self.fleet.replicas[replica as usize].extras.limiter_mut() {
                 let dropped = matches!(status, Outcome::Error | Outcome::Overloaded);
                 lim.on_sample(now.0 - arrived_at.0, inflight_at_admit, dropped);
             }
