@@ -54,9 +54,17 @@ impl<E: Copy> EventQueue<E> {
             key: key(time.0, seq),
             event,
         };
-        self.heap.push(e);
-        let i = self.heap.len() - 1;
-        self.lift(i, e);
+        let n = self.heap.len();
+        if n == 0 || self.heap[(n - 1) / 2].key <= e.key {
+            // It belongs at the end (a new event is often the latest): one write.
+            self.heap.push(e);
+        } else {
+            // Its parent moves down to the end, and it climbs from the parent's place.
+            let parent = (n - 1) / 2;
+            let p = self.heap[parent];
+            self.heap.push(p);
+            self.lift(parent, e);
+        }
         seq
     }
 

@@ -279,7 +279,7 @@ impl<O: Observer> Model for World<O> {
 
     /// Routes each event to its concern and names it for the trace (kind, entity, request).
     /// The record is taken before the handler runs, as the handler may free the slot.
-    #[inline]
+    #[inline(always)]
     fn handle(
         &mut self,
         now: SimTime,
