@@ -68,7 +68,7 @@ impl<O: Observer> World<O> {
         self.release(slot);
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn deliver(
         &mut self,
         slot: u32,
