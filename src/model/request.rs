@@ -52,6 +52,8 @@ pub(crate) struct Req {
     pub replica: u32,
     /// Endpoint index of the caller (clients first, then services).
     pub from: u32,
+    /// The link from the caller to the service (found once, used both ways).
+    pub link: u32,
     /// Trace entity of the caller (a client, or the replica serving the parent request).
     pub caller_entity: u32,
     pub caller: CallerRef,
@@ -104,6 +106,7 @@ impl Default for Req {
             service: 0,
             replica: 0,
             from: 0,
+            link: 0,
             caller_entity: 0,
             caller: CallerRef::Client {
                 client: 0,

@@ -540,12 +540,14 @@ impl<O: Observer> World<O> {
     ) -> Result<u32, LimitHit> {
         let replica = picked.unwrap_or(self.fleet.services[svc].first_replica);
         self.fleet.outstanding(replica, true);
+        let link = self.net.link(from, svc) as u32;
         let slot = self.requests.alloc(now, |id, gen| Req {
             id,
             gen,
             service: svc as u32,
             replica,
             from,
+            link,
             caller_entity,
             caller,
             sent_at: now,
@@ -595,11 +597,13 @@ impl<O: Observer> World<O> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
         let r = &self.requests[slot];
-        let link = self.net.link(r.from, r.service as usize);
-        match self
-            .net
-            .carry(link, Dir::Request, r.caller_entity, r.replica, now)
-        {
+        match self.net.carry(
+            r.link as usize,
+            Dir::Request,
+            r.caller_entity,
+            r.replica,
+            now,
+        ) {
             Carry::Now => self.deliver(slot, now, q)?,
             Carry::After(d) => {
                 q.push(now + SimDuration(d), Event::Deliver { slot });

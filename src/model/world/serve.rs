@@ -688,7 +688,7 @@ impl<O: Observer> World<O> {
         if held_worker {
             req.worker_ns = now.0 - req.started_at.0;
         }
-        let (svc, replica, from) = (req.service as usize, req.replica, req.from);
+        let (svc, replica) = (req.service as usize, req.replica);
         let (arrived_at, started_at, endpoint) = (req.arrived_at, req.started_at, req.endpoint);
         self.obs
             .service_done(svc, status, arrived_at, started_at, now);
@@ -707,8 +707,10 @@ impl<O: Observer> World<O> {
             self.fleet.replicas[replica as usize].busy -= 1;
             self.take_next_from_queue(replica, svc, now, q)?;
         }
-        let link = self.net.link(from, svc);
-        let caller = self.requests[slot].caller_entity;
+        let (link, caller) = (
+            self.requests[slot].link as usize,
+            self.requests[slot].caller_entity,
+        );
         match self.net.carry(link, Dir::Response, caller, replica, now) {
             // A zero-latency link answers within this event; the caller may send its next
             // call from here, which can hit a limit.
