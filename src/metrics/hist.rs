@@ -120,7 +120,9 @@ impl LogHist {
     pub fn record(&mut self, v: u64) {
         debug_assert!(v >= 1, "histograms count positive values");
         let i = self.index(v);
-        self.total = self.total.saturating_add(1);
+        // Counts are u64: a run's event limit keeps them far from overflowing, so they add
+        // plainly on this path (the sparse list's 48-bit counts are checked where they grow).
+        self.total += 1;
         if v > self.max {
             self.max = v;
         }
@@ -129,7 +131,7 @@ impl LogHist {
                 .checked_sub(*first)
                 .and_then(|k| counts.get_mut(k as usize))
             {
-                *c = c.saturating_add(1);
+                *c += 1;
                 return;
             }
         }
