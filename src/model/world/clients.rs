@@ -46,6 +46,15 @@ impl<O: Observer> World<O> {
             return None;
         };
         let rng = &mut self.clients[ci].arrivals;
+        let gap_ns = |rate: f64, rng: &mut RngStream| match arrivals {
+            Arrivals::Poisson => -(1e9 / rate) * libm::log(rng.uniform_open0()),
+            Arrivals::Constant => 1e9 / rate,
+        };
+        if steps.is_empty() && *rate_per_s > 0.0 {
+            // One rate for the whole run (most clients): no step to look up.
+            let gap = gap_ns(*rate_per_s, rng);
+            return Some(now + SimDuration((gap + 0.5).max(1.0) as u64));
+        }
         let mut t = now;
         loop {
             let idx = steps.partition_point(|s| s.at <= t);
@@ -59,11 +68,8 @@ impl<O: Observer> World<O> {
                 t = next_step?;
                 continue;
             }
-            let gap_ns = match arrivals {
-                Arrivals::Poisson => -(1e9 / rate) * libm::log(rng.uniform_open0()),
-                Arrivals::Constant => 1e9 / rate,
-            };
-            let cand = t + SimDuration((gap_ns + 0.5).max(1.0) as u64);
+            let gap = gap_ns(rate, rng);
+            let cand = t + SimDuration((gap + 0.5).max(1.0) as u64);
             match next_step {
                 Some(b) if cand > b => t = b,
                 _ => return Some(cand),
