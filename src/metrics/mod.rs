@@ -60,15 +60,6 @@ impl Latency {
     }
 }
 
-/// A level (queue length, busy workers, requests in flight) integrated over the measured
-/// interval: read at the end of the run from the level's windowed track ([`LevelTrack`]),
-/// which integrates it from time zero and notes the integral at the end of the warm-up.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Area {
-    /// Sum of level x nanoseconds over the measured interval.
-    pub integral: u128,
-}
-
 /// Per-client measurements.
 #[derive(Clone)]
 pub struct ClientRecord {
@@ -78,7 +69,6 @@ pub struct ClientRecord {
     pub outcomes: [u64; 8],
     /// End-to-end latency of `ok` requests.
     pub latency: Latency,
-    pub in_flight: Area,
 }
 
 /// Per-call-edge measurements, as the caller saw them.
@@ -103,11 +93,6 @@ pub struct ServiceRecord {
     pub served: u64,
     pub waited: u64,
     pub wait_sum_ns: u128,
-    pub busy: Area,
-    pub queued: Area,
-    /// Workers able to take a request, over all replicas (down, paused, stuck and scaled-away
-    /// workers excluded): what `busy` is a share of.
-    pub capacity: Area,
     pub max_queue: u32,
     /// Requests turned away because every worker was busy and the queue was full.
     pub queue_full: u64,
@@ -225,7 +210,6 @@ impl Recorder {
                     attempts: 0,
                     outcomes: [0; 8],
                     latency: Latency::new(),
-                    in_flight: Area::default(),
                 })
                 .collect(),
             services: spec
@@ -238,9 +222,6 @@ impl Recorder {
                     served: 0,
                     waited: 0,
                     wait_sum_ns: 0,
-                    busy: Area::default(),
-                    queued: Area::default(),
-                    capacity: Area::default(),
                     max_queue: 0,
                     queue_full: 0,
                     shed: 0,
@@ -284,17 +265,10 @@ impl Recorder {
     }
 
     /// Closes the time integrals at the end of the measured interval.
+    /// The whole-run level means are read from the series' level tracks from here on
+    /// ([`LevelTrack::measured_integral`]).
     pub fn finish(&mut self, end: SimTime) {
         self.series.finish(end);
-        let series = &self.series;
-        for (c, l) in self.clients.iter_mut().zip(&series.client_in_flight) {
-            c.in_flight.integral = l.measured_integral(end);
-        }
-        for (i, s) in self.services.iter_mut().enumerate() {
-            s.busy.integral = series.busy[i].measured_integral(end);
-            s.queued.integral = series.queued[i].measured_integral(end);
-            s.capacity.integral = series.capacity[i].measured_integral(end);
-        }
     }
 
     #[inline]

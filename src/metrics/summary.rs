@@ -593,11 +593,14 @@ impl Summary {
                 0.0
             }
         };
+        // Level x nanoseconds over the measured interval (the recorder has finished).
+        let measured = |l: &crate::metrics::LevelTrack| l.measured_integral(ctx.end);
         let clients = spec
             .clients
             .iter()
             .zip(&rec.clients)
-            .map(|(c, r)| {
+            .zip(&rec.series.client_in_flight)
+            .map(|((c, r), in_flight)| {
                 let outcomes = OutcomeCounts::from_array(&r.outcomes);
                 ClientSummary {
                     name: c.name.clone(),
@@ -608,7 +611,7 @@ impl Summary {
                     ok_ratio: ratio(outcomes.ok, outcomes.total()),
                     goodput_per_s: per_s(outcomes.ok + outcomes.degraded),
                     latency: LatencySummary::from(&r.latency),
-                    mean_in_flight: time_avg(r.in_flight.integral),
+                    mean_in_flight: time_avg(measured(in_flight)),
                     latency_cdf_ms: cdf(&r.latency),
                     outcomes,
                 }
@@ -618,8 +621,12 @@ impl Summary {
             .services
             .iter()
             .zip(&rec.services)
-            .map(|(s, r)| {
+            .enumerate()
+            .map(|(i, (s, r))| {
                 let outcomes = OutcomeCounts::from_array(&r.outcomes);
+                let busy = measured(&rec.series.busy[i]);
+                let queued = measured(&rec.series.queued[i]);
+                let capacity = measured(&rec.series.capacity[i]);
                 ServiceSummary {
                     name: s.name.clone(),
                     replicas: s.replicas,
@@ -635,18 +642,18 @@ impl Summary {
                         r.wait_sum_ns as f64 / r.served as f64 / 1e6
                     },
                     waited_ratio: ratio(r.waited, r.served),
-                    utilisation: if r.capacity.integral > 0 {
-                        r.busy.integral as f64 / r.capacity.integral as f64
+                    utilisation: if capacity > 0 {
+                        busy as f64 / capacity as f64
                     } else {
                         0.0
                     },
-                    mean_capacity: time_avg(r.capacity.integral),
+                    mean_capacity: time_avg(capacity),
                     queue_full: r.queue_full,
                     shed: r.shed,
                     late_answers: r.late_answers,
                     wasted_worker_s: r.wasted_worker_ns as f64 / 1e9,
-                    mean_in_system: time_avg(r.busy.integral + r.queued.integral),
-                    mean_queue: time_avg(r.queued.integral),
+                    mean_in_system: time_avg(busy + queued),
+                    mean_queue: time_avg(queued),
                     max_queue: r.max_queue,
                     latency_cdf_ms: cdf(&r.latency),
                     endpoints: s
