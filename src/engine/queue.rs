@@ -208,14 +208,15 @@ mod tests {
             for (op, t) in ops {
                 match op {
                     0 | 1 => {
-                        let seq = q.push(SimTime(t), seq_tag(t));
+                        // The payload is the event's time, checked when it is popped.
+                        let seq = q.push(SimTime(t), t);
                         reference.push((t, seq));
                     }
                     2 => {
                         reference.sort();
                         let want = (!reference.is_empty()).then(|| reference.remove(0));
                         let got = q.pop().map(|(time, seq, tag)| {
-                            assert_eq!(tag, seq_tag(time.0));
+                            assert_eq!(tag, time.0);
                             (time.0, seq)
                         });
                         proptest::prop_assert_eq!(got, want);
@@ -233,10 +234,5 @@ mod tests {
                 std::iter::from_fn(|| q.pop().map(|(t, s, _)| (t.0, s))).collect();
             proptest::prop_assert_eq!(rest, reference);
         }
-    }
-
-    /// The payload of an event at `t` (checked against its time when popped).
-    fn seq_tag(t: u64) -> u64 {
-        t
     }
 }
