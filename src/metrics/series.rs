@@ -228,10 +228,9 @@ pub struct SeriesSet {
     pub call_windows: Vec<Vec<CallWindows>>,
     cur: usize,
     cur_end_ns: u64,
-    /// The end of the warm-up, where the level integrals are read for the whole-run means, and
-    /// whether the run has passed it.
+    /// The end of the warm-up, where the level integrals are read for the whole-run means, until
+    /// they have been (then `u64::MAX`).
     warmup_ns: u64,
-    warm: bool,
     /// The next instant at which a level integral must be read: the end of the current window
     /// or of the warm-up, whichever comes first.
     next_mark_ns: u64,
@@ -273,13 +272,7 @@ impl SeriesSet {
             cur: 0,
             cur_end_ns: window_ns,
             warmup_ns: warmup.0,
-            // With no warm-up the integrals at its end are all 0, as they start.
-            warm: warmup.0 == 0,
-            next_mark_ns: if warmup.0 == 0 {
-                window_ns
-            } else {
-                warmup.0.min(window_ns)
-            },
+            next_mark_ns: warmup.0.min(window_ns),
         }
     }
 
@@ -297,12 +290,8 @@ impl SeriesSet {
     fn roll(&mut self, now_ns: u64) {
         // No level changed after the marks passed since the last call: each integral read
         // there is the one the level had since its last change.
-        if !self.warm && self.warmup_ns <= now_ns {
-            let w = self.warmup_ns;
-            for l in self.levels_mut() {
-                l.at_warmup = l.value_at(w);
-            }
-            self.warm = true;
+        if self.warmup_ns <= now_ns {
+            self.note_warmup(self.warmup_ns);
         }
         while self.cur_end_ns <= now_ns && self.cur < self.windows {
             let b = self.cur_end_ns;
@@ -315,11 +304,16 @@ impl SeriesSet {
         if self.cur >= self.windows {
             self.cur_end_ns = u64::MAX;
         }
-        self.next_mark_ns = if self.warm {
-            self.cur_end_ns
-        } else {
-            self.cur_end_ns.min(self.warmup_ns)
-        };
+        self.next_mark_ns = self.cur_end_ns.min(self.warmup_ns);
+    }
+
+    /// Notes every level's integral at `at_ns` (the end of the warm-up, or the run's end when
+    /// that came first), which no change has passed, as where the whole-run means start.
+    fn note_warmup(&mut self, at_ns: u64) {
+        for l in self.levels_mut() {
+            l.at_warmup = l.value_at(at_ns);
+        }
+        self.warmup_ns = u64::MAX;
     }
 
     fn levels_mut(&mut self) -> impl Iterator<Item = &mut LevelTrack> {
@@ -468,13 +462,9 @@ impl SeriesSet {
         if end.0 > 0 {
             self.window(SimTime(end.0 - 1));
         }
-        if !self.warm {
+        if self.warmup_ns != u64::MAX {
             // The warm-up ended at `end` or later: nothing after it is measured.
-            let w = self.warmup_ns.min(end.0);
-            for l in self.levels_mut() {
-                l.at_warmup = l.value_at(w);
-            }
-            self.warm = true;
+            self.note_warmup(self.warmup_ns.min(end.0));
         }
         // The last window (possibly partial) closes at `end`.
         if self.cur < self.windows {
