@@ -156,8 +156,31 @@ pub struct Frame {
 #[derive(Default)]
 pub struct NameIndex(std::sync::OnceLock<(usize, Positions)>);
 
-/// Entities' positions by (kind, name).
-type Positions = BTreeMap<(Kind, String), usize>;
+/// Entities' positions by name, one map per [`Kind`], so a lookup by `&str` allocates nothing.
+#[derive(Default)]
+struct Positions([BTreeMap<String, usize>; 4]);
+
+impl Positions {
+    /// Which map holds `kind` (a new kind fails to compile here until it has one).
+    fn slot(kind: Kind) -> usize {
+        match kind {
+            Kind::System => 0,
+            Kind::Client => 1,
+            Kind::Service => 2,
+            Kind::Call => 3,
+        }
+    }
+    /// Notes entity `i` under its kind and name, unless an earlier one has them (the first of
+    /// a repeated name wins, as a scan would find it).
+    fn note(&mut self, kind: Kind, name: &str, i: usize) {
+        self.0[Self::slot(kind)]
+            .entry(name.to_string())
+            .or_insert(i);
+    }
+    fn get(&self, kind: Kind, name: &str) -> Option<usize> {
+        self.0[Self::slot(kind)].get(name).copied()
+    }
+}
 
 impl Clone for NameIndex {
     fn clone(&self) -> Self {
@@ -181,16 +204,14 @@ impl Frame {
     }
     pub fn get(&self, kind: Kind, name: &str) -> Option<&EntitySeries> {
         let (len, index) = self.index.0.get_or_init(|| {
-            let mut m = BTreeMap::new();
+            let mut m = Positions::default();
             for (i, e) in self.entities.iter().enumerate() {
-                // The first of a repeated name wins, as a scan would find it.
-                m.entry((e.kind, e.name.clone())).or_insert(i);
+                m.note(e.kind, &e.name, i);
             }
             (self.entities.len(), m)
         });
         if *len == self.entities.len() {
-            let i = *index.get(&(kind, name.to_string()))?;
-            return self.entities.get(i);
+            return self.entities.get(index.get(kind, name)?);
         }
         self.entities
             .iter()
@@ -428,8 +449,8 @@ impl Frame {
             );
         }
         let mut frames: Vec<(String, Frame)> = Vec::new();
-        // Per frame: where each (kind, name) went in its entities.
-        let mut at: Vec<BTreeMap<(Kind, String), usize>> = Vec::new();
+        // Per frame: where each (kind, name) went in its entities (then the frame's index).
+        let mut at: Vec<Positions> = Vec::new();
         for (ln, line) in lines {
             let bad = |what: &str| format!("line {}: {what}", ln + 1);
             let cells = split_csv(line);
@@ -466,7 +487,7 @@ impl Frame {
                         index: NameIndex::default(),
                     },
                 ));
-                at.push(BTreeMap::new());
+                at.push(Positions::default());
             }
             let at = at.last_mut().expect("pushed with its frame");
             let f = &mut frames.last_mut().expect("pushed above").1;
@@ -474,10 +495,10 @@ impl Frame {
                 f.window_s = width;
             }
             f.end_s = f.end_s.max(t + width);
-            match at.get(&(kind, cells[4].clone())) {
-                Some(&i) => f.entities[i].rows.push(row),
+            match at.get(kind, &cells[4]) {
+                Some(i) => f.entities[i].rows.push(row),
                 None => {
-                    at.insert((kind, cells[4].clone()), f.entities.len());
+                    at.note(kind, &cells[4], f.entities.len());
                     f.entities.push(EntitySeries {
                         kind,
                         name: cells[4].clone(),
@@ -485,6 +506,10 @@ impl Frame {
                     })
                 }
             }
+        }
+        // The maps made while reading are the frames' indexes.
+        for ((_, f), m) in frames.iter_mut().zip(at) {
+            f.index = NameIndex(std::sync::OnceLock::from((f.entities.len(), m)));
         }
         for (v, f) in &frames {
             let n = f.windows();
