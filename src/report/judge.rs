@@ -400,16 +400,11 @@ fn judge_one(
         None => frame.system(),
     };
     let name = service.map_or("clients".to_string(), |s| s.name.clone());
-    let outgoing: Vec<&CallEdge> = edges
-        .outgoing
-        .get(name.as_str())
-        .cloned()
-        .unwrap_or_default();
-    let incoming: Vec<&CallEdge> = edges
+    let outgoing: &[&CallEdge] = edges.outgoing.get(name.as_str()).map_or(&[], Vec::as_slice);
+    let incoming: &[&CallEdge] = edges
         .cached_in
         .get(name.as_str())
-        .cloned()
-        .unwrap_or_default();
+        .map_or(&[], Vec::as_slice);
     let max_err = match service {
         Some(_) => slo.service_error_rate,
         None => 1.0 - slo.availability,
@@ -468,16 +463,16 @@ fn judge_one(
         ),
         pool_waits: mean(
             base.iter()
-                .map(|&i| calls_sum(frame, &outgoing, col::POOL_WAITS, i)),
+                .map(|&i| calls_sum(frame, outgoing, col::POOL_WAITS, i)),
         ),
         breakers_open: mean(
             base.iter()
-                .map(|&i| calls_sum(frame, &outgoing, col::BREAKERS_OPEN, i)),
+                .map(|&i| calls_sum(frame, outgoing, col::BREAKERS_OPEN, i)),
         ),
         offered_per_s: mean(base.iter().map(|&i| r(i)[col::OFFERED] / frame.width(i))),
         finished_per_s,
     };
-    let base_hit = mean(base.iter().map(|&i| hit_ratio(frame, &incoming, i)));
+    let base_hit = mean(base.iter().map(|&i| hit_ratio(frame, incoming, i)));
 
     let short_requests = baseline.typical_latency_s < w;
     let mut signals = vec![Signals::default(); n];
@@ -542,7 +537,7 @@ fn judge_one(
             ),
             (
                 Signal::PoolExhausted,
-                calls_sum(frame, &outgoing, col::POOL_WAITS, i),
+                calls_sum(frame, outgoing, col::POOL_WAITS, i),
                 b.pool_waits,
             ),
         ] {
@@ -553,10 +548,10 @@ fn judge_one(
         if row[col::HEALTHY].is_finite() && row[col::HEALTHY] <= b.healthy - 1.0 + 1e-9 {
             sig.set(Signal::ReplicasDown);
         }
-        if b.breakers_open == 0.0 && calls_sum(frame, &outgoing, col::BREAKERS_OPEN, i) > 0.0 {
+        if b.breakers_open == 0.0 && calls_sum(frame, outgoing, col::BREAKERS_OPEN, i) > 0.0 {
             sig.set(Signal::BreakerOpen);
         }
-        let hit = hit_ratio(frame, &incoming, i);
+        let hit = hit_ratio(frame, incoming, i);
         if hit.is_finite() && base_hit.is_finite() && hit < base_hit - 0.1 {
             sig.set(Signal::CacheMisses);
         }
