@@ -46,14 +46,17 @@ impl<O: Observer> World<O> {
             return None;
         };
         let rng = &mut self.clients[ci].arrivals;
-        let gap_ns = |rate: f64, rng: &mut RngStream| match arrivals {
-            Arrivals::Poisson => -(1e9 / rate) * libm::log(rng.uniform_open0()),
-            Arrivals::Constant => 1e9 / rate,
+        // The gap to the next arrival at `rate`, rounded to whole nanoseconds (at least one).
+        let gap = |rate: f64, rng: &mut RngStream| {
+            let ns = match arrivals {
+                Arrivals::Poisson => -(1e9 / rate) * libm::log(rng.uniform_open0()),
+                Arrivals::Constant => 1e9 / rate,
+            };
+            SimDuration((ns + 0.5).max(1.0) as u64)
         };
         if steps.is_empty() && *rate_per_s > 0.0 {
             // One rate for the whole run (most clients): no step to look up.
-            let gap = gap_ns(*rate_per_s, rng);
-            return Some(now + SimDuration((gap + 0.5).max(1.0) as u64));
+            return Some(now + gap(*rate_per_s, rng));
         }
         let mut t = now;
         loop {
@@ -68,8 +71,7 @@ impl<O: Observer> World<O> {
                 t = next_step?;
                 continue;
             }
-            let gap = gap_ns(rate, rng);
-            let cand = t + SimDuration((gap + 0.5).max(1.0) as u64);
+            let cand = t + gap(rate, rng);
             match next_step {
                 Some(b) if cand > b => t = b,
                 _ => return Some(cand),
