@@ -23,11 +23,19 @@ const MAX_SPARSE: usize = 2048;
 const COUNT_BITS: u32 = 48;
 const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 
-/// A histogram of positive integers with HdrHistogram's buckets. `half_mag` sets the
-/// precision: 10 (2,048 sub-buckets) for 3 significant figures, 7 (256) for 2.
+/// HdrHistogram's sub-bucket magnitude, less one, for `sig_figs` significant figures: the
+/// sub-bucket count is the power of two covering 2 x 10^sig_figs (10, 2,048 sub-buckets, for
+/// 3 figures; 7, 256, for 2).
+const fn half_mag(sig_figs: u8) -> u32 {
+    let largest_single_unit = 2 * 10u64.pow(sig_figs as u32);
+    64 - (largest_single_unit - 1).leading_zeros() - 1
+}
+
+/// A histogram of positive integers with HdrHistogram's buckets, keeping `SIG` (2 or 3)
+/// significant figures. The precision is part of the type so that a record's bucket
+/// arithmetic shifts by constants.
 #[derive(Clone, Debug)]
-pub struct LogHist {
-    half_mag: u32,
+pub struct LogHist<const SIG: u8> {
     total: u64,
     /// The largest value recorded (0 when none).
     max: u64,
@@ -43,21 +51,25 @@ enum Store {
     Dense { first: u32, counts: Vec<u64> },
 }
 
-impl LogHist {
-    /// An empty histogram keeping `sig_figs` (2 or 3) significant figures; allocates nothing.
-    pub fn new(sig_figs: u8) -> Self {
-        // HdrHistogram: sub-bucket count is the power of two covering 2 x 10^sig_figs.
-        let largest_single_unit = 2 * 10u64.pow(sig_figs as u32);
-        let sub_mag = 64 - (largest_single_unit - 1).leading_zeros();
+impl<const SIG: u8> Default for LogHist<SIG> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const SIG: u8> LogHist<SIG> {
+    const HALF_MAG: u32 = half_mag(SIG);
+
+    /// An empty histogram; allocates nothing.
+    pub fn new() -> Self {
         LogHist {
-            half_mag: sub_mag - 1,
             total: 0,
             max: 0,
             store: Store::Sparse(Vec::new()),
         }
     }
 
-    /// Values recorded (saturating).
+    /// Values recorded.
     pub fn len(&self) -> u64 {
         self.total
     }
@@ -86,21 +98,21 @@ impl LogHist {
 
     #[inline]
     fn bucket(&self, v: u64) -> u32 {
-        let sub_mask = (2u64 << self.half_mag) - 1;
-        (64 - (self.half_mag + 1)) - (v | sub_mask).leading_zeros()
+        let sub_mask = (2u64 << Self::HALF_MAG) - 1;
+        (64 - (Self::HALF_MAG + 1)) - (v | sub_mask).leading_zeros()
     }
 
     #[inline(always)]
     fn index(&self, v: u64) -> u32 {
         let b = self.bucket(v);
         let sub = (v >> b) as u32;
-        ((b + 1) << self.half_mag) + sub - (1 << self.half_mag)
+        ((b + 1) << Self::HALF_MAG) + sub - (1 << Self::HALF_MAG)
     }
 
     /// The lowest value of bucket `index`.
     fn value_for(&self, index: u32) -> u64 {
-        let half = 1u32 << self.half_mag;
-        let mut b = (index >> self.half_mag) as i64 - 1;
+        let half = 1u32 << Self::HALF_MAG;
+        let mut b = (index >> Self::HALF_MAG) as i64 - 1;
         let mut sub = (index & (half - 1)) + half;
         if b < 0 {
             sub -= half;
@@ -141,7 +153,7 @@ impl LogHist {
     #[cold]
     #[inline(never)]
     fn record_slow(&mut self, i: u32) {
-        let block = 1u32 << self.half_mag;
+        let block = 1u32 << Self::HALF_MAG;
         match &mut self.store {
             Store::Sparse(list) => {
                 let found = list.binary_search_by_key(&i, |e| (e >> COUNT_BITS) as u32);
@@ -188,7 +200,7 @@ impl LogHist {
 
     /// Moves a sparse list to counters covering its blocks and that of `i`.
     fn densify(&mut self, i: u32) {
-        let block = 1u32 << self.half_mag;
+        let block = 1u32 << Self::HALF_MAG;
         let Store::Sparse(list) = &self.store else {
             return;
         };
@@ -301,9 +313,9 @@ mod tests {
     const QS: [f64; 9] = [0.0, 0.001, 0.1, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0];
 
     /// Records `values` in both and compares every answer.
-    fn agree(sig: u8, high: u64, values: &[u64]) {
-        let mut ours = LogHist::new(sig);
-        let mut theirs = Histogram::<u64>::new_with_bounds(1, high, sig).unwrap();
+    fn agree<const SIG: u8>(high: u64, values: &[u64]) {
+        let mut ours = LogHist::<SIG>::new();
+        let mut theirs = Histogram::<u64>::new_with_bounds(1, high, SIG).unwrap();
         for &v in values {
             let v = v.clamp(1, high);
             ours.record(v);
@@ -313,7 +325,7 @@ mod tests {
         assert_eq!(ours.max(), theirs.max(), "max");
         let got = ours.values_at_quantiles(&QS);
         for (k, &q) in QS.iter().enumerate() {
-            assert_eq!(got[k], theirs.value_at_quantile(q), "q {q}, sig {sig}");
+            assert_eq!(got[k], theirs.value_at_quantile(q), "q {q}, sig {SIG}");
         }
         // Quantiles out of order and repeated give the same answers.
         let rev: Vec<f64> = QS.iter().rev().copied().collect();
@@ -346,28 +358,30 @@ mod tests {
             (2, draws(7, 10_000, |s| s.below(3_600_000_000) + 1)),
         ];
         for (sig, values) in &cases {
-            let high = if *sig == 3 { high } else { high / 1000 };
-            agree(*sig, high, values);
+            match sig {
+                3 => agree::<3>(high, values),
+                _ => agree::<2>(high / 1000, values),
+            }
         }
         // Growing down and up after the counters exist.
         let mut v = draws(8, 10_000, exp(1e6));
         v.extend([3, 1 << 38, 7, 1 << 39]);
-        agree(3, high, &v);
+        agree::<3>(high, &v);
     }
 
     #[test]
     fn memory_follows_what_is_recorded() {
-        let empty = LogHist::new(3);
+        let empty = LogHist::<3>::new();
         assert_eq!(empty.heap_bytes(), 0);
         // 100 values near 1 ms stay a short list.
-        let mut few = LogHist::new(3);
+        let mut few = LogHist::<3>::new();
         for v in draws(9, 100, |s| 1_000_000 + s.below(1_000_000)) {
             few.record(v);
         }
         assert!(few.heap_bytes() <= 100 * 8 * 2, "{}", few.heap_bytes());
         // A million values within one power of two take that power's counters, 8 KB, not
         // the 270 KB of the full range.
-        let mut many = LogHist::new(3);
+        let mut many = LogHist::<3>::new();
         for v in draws(10, 1_000_000, |s| 1 << 20 | s.below(1 << 20)) {
             many.record(v);
         }
@@ -376,7 +390,7 @@ mod tests {
 
     #[test]
     fn reset_forgets_and_keeps_working() {
-        let mut h = LogHist::new(2);
+        let mut h = LogHist::<2>::new();
         for v in draws(11, 10_000, |s| s.below(100_000) + 1) {
             h.record(v);
         }

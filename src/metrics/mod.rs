@@ -12,7 +12,10 @@ mod series;
 pub mod stats;
 mod summary;
 
-pub use series::{CallWindows, LevelTrack, SeriesSet, ServiceWindows, Track, MAX_SERIES_WINDOWS};
+pub use series::{
+    CallWindows, LevelTrack, SeriesSet, ServiceWindows, Track, ACCEPTING, BUSY, CAPACITY,
+    MAX_SERIES_WINDOWS, QUEUED,
+};
 
 pub use summary::{
     AdmissionSummary, AvailabilitySeries, CacheSummary, CallSummary, ClientSummary,
@@ -32,30 +35,31 @@ pub const LATENCY_NS_MAX: u64 = 3_600_000_000_000;
 #[derive(Clone)]
 pub struct Latency {
     /// Nanoseconds to 3 significant figures.
-    pub hist: LogHist,
+    pub hist: LogHist<3>,
     pub sum_ns: u128,
-    pub count: u64,
 }
 
 impl Latency {
     fn new() -> Self {
         Latency {
-            hist: LogHist::new(3),
+            hist: LogHist::new(),
             sum_ns: 0,
-            count: 0,
         }
     }
     #[inline(always)]
     fn record(&mut self, ns: u64) {
         self.hist.record(ns.clamp(1, LATENCY_NS_MAX));
         self.sum_ns += ns as u128;
-        self.count += 1;
+    }
+    /// Values recorded (the histogram counts each once).
+    pub fn count(&self) -> u64 {
+        self.hist.len()
     }
     pub fn mean_ns(&self) -> f64 {
-        if self.count == 0 {
+        if self.count() == 0 {
             0.0
         } else {
-            self.sum_ns as f64 / self.count as f64
+            self.sum_ns as f64 / self.count() as f64
         }
     }
 }
@@ -354,12 +358,21 @@ impl Observer for Recorder {
     ) {
         let from = self.warmup.0;
         let s = &mut self.services[service];
-        let l = &mut s.levels[replica as usize];
-        let old = (l.busy, l.queued);
-        (l.busy, l.queued) = (busy, queued);
-        // The service-wide levels are sums over replicas: move them by this replica's change.
-        let total_busy = self.series.busy[service].level() + busy as u64 - old.0 as u64;
-        let total_queued = self.series.queued[service].level() + queued as u64 - old.1 as u64;
+        let (total_busy, total_queued) = if let [_] = s.levels[..] {
+            // One replica: its levels are the service's.
+            (busy as u64, queued as u64)
+        } else {
+            let l = &mut s.levels[replica as usize];
+            let old = (l.busy, l.queued);
+            (l.busy, l.queued) = (busy, queued);
+            // The service-wide levels are sums over replicas: move them by this replica's
+            // change.
+            let load = &self.series.load[service];
+            (
+                load.level(BUSY) + busy as u64 - old.0 as u64,
+                load.level(QUEUED) + queued as u64 - old.1 as u64,
+            )
+        };
         self.series
             .service_levels(service, total_busy, total_queued, now);
         if now.0 >= from && queued > s.max_queue {
@@ -418,7 +431,7 @@ impl Observer for Recorder {
         }
         let old = std::mem::replace(&mut l.capacity, workers);
         l.accepts = accepts;
-        let total = self.series.capacity[service].level() + workers as u64 - old as u64;
+        let total = self.series.room[service].level(CAPACITY) + workers as u64 - old as u64;
         // Capacity changes are rare (faults, restarts, scaling): a count over replicas is cheap.
         let accepting = s.levels.iter().filter(|l| l.accepts).count() as u64;
         self.series.service_capacity(service, total, accepting, now);

@@ -18,72 +18,86 @@ pub const MAX_SERIES_WINDOWS: u64 = 2_000;
 /// Window histograms count microseconds to 2 significant figures (1%), which is plenty for a
 /// plot and keeps the histogram small (at most 3,200 counters, fewer when the latencies span
 /// fewer powers of two) so that reading and clearing it once per window costs little.
-fn window_histogram() -> LogHist {
-    LogHist::new(2)
+fn window_histogram() -> LogHist<2> {
+    LogHist::new()
 }
 
-/// A level (busy workers, queue length, requests in flight) integrated over time; the
-/// integral is read at every window boundary and at the end of the warm-up, so a change costs
+/// `N` levels of one entity (busy workers and queued requests, say) integrated over time; the
+/// integrals are read at every window boundary and at the end of the warm-up, so a change costs
 /// what a plain integral costs and one integral serves both the windows and the whole run.
+/// Levels that change together share a track: one clock and one lookup for both.
 #[derive(Clone, Debug)]
-pub struct LevelTrack {
-    level: u64,
+pub struct LevelTrack<const N: usize> {
+    level: [u64; N],
     last_ns: u64,
     /// Level x nanoseconds from time zero to `last_ns`.
-    acc: u128,
-    /// The integral from time zero to the start of each window (filled as windows close).
-    at_boundary: Vec<u128>,
-    /// The integral from time zero to the end of the warm-up (once the run has passed it).
-    at_warmup: u128,
+    acc: [u128; N],
+    /// The integrals from time zero to the start of each window (filled as windows close).
+    at_boundary: Vec<[u128; N]>,
+    /// The integrals from time zero to the end of the warm-up (once the run has passed it).
+    at_warmup: [u128; N],
 }
 
-impl LevelTrack {
+/// The levels of a service's load track and of its room track.
+pub const BUSY: usize = 0;
+pub const QUEUED: usize = 1;
+pub const CAPACITY: usize = 0;
+pub const ACCEPTING: usize = 1;
+
+impl<const N: usize> LevelTrack<N> {
     fn new(windows: usize) -> Self {
         let mut at_boundary = Vec::with_capacity(windows + 1);
-        at_boundary.push(0);
+        at_boundary.push([0; N]);
         LevelTrack {
-            level: 0,
+            level: [0; N],
             last_ns: 0,
-            acc: 0,
+            acc: [0; N],
             at_boundary,
-            at_warmup: 0,
+            at_warmup: [0; N],
         }
     }
 
-    /// The current level.
+    /// The current level `k`.
     #[inline]
-    pub fn level(&self) -> u64 {
-        self.level
+    pub fn level(&self, k: usize) -> u64 {
+        self.level[k]
     }
 
-    /// The integral from time zero to `t_ns`, which no change so far has passed.
-    fn value_at(&self, t_ns: u64) -> u128 {
-        self.acc + self.level as u128 * t_ns.saturating_sub(self.last_ns) as u128
+    /// Integral `k` from time zero to `t_ns`, which no change so far has passed.
+    fn value_at(&self, k: usize, t_ns: u64) -> u128 {
+        self.acc[k] + self.level[k] as u128 * t_ns.saturating_sub(self.last_ns) as u128
     }
 
     #[inline(always)]
-    fn set(&mut self, level: u64, now_ns: u64) {
-        self.acc += self.level as u128 * (now_ns - self.last_ns) as u128;
+    fn set(&mut self, level: [u64; N], now_ns: u64) {
+        let dt = (now_ns - self.last_ns) as u128;
+        for k in 0..N {
+            self.acc[k] += self.level[k] as u128 * dt;
+        }
         self.last_ns = now_ns;
         self.level = level;
     }
 
-    /// Records the integral at `boundary_ns`, which no change so far has passed.
+    /// Records the integrals at `boundary_ns`, which no change so far has passed.
     fn snapshot(&mut self, boundary_ns: u64) {
-        let v = self.value_at(boundary_ns);
+        let v = std::array::from_fn(|k| self.value_at(k, boundary_ns));
         self.at_boundary.push(v);
     }
 
-    /// Level x nanoseconds from the end of the warm-up to `end` (0 when the run ended before
-    /// the warm-up did); valid once [`SeriesSet::finish`] has run.
-    pub fn measured_integral(&self, end: SimTime) -> u128 {
-        self.value_at(end.0).saturating_sub(self.at_warmup)
+    fn note_warmup(&mut self, at_ns: u64) {
+        self.at_warmup = std::array::from_fn(|k| self.value_at(k, at_ns));
     }
 
-    /// The time-average level of window `i` (0 for a window not closed).
-    pub fn mean(&self, i: usize, window_ns: u64) -> f64 {
+    /// Level `k` x nanoseconds from the end of the warm-up to `end` (0 when the run ended
+    /// before the warm-up did); valid once [`SeriesSet::finish`] has run.
+    pub fn measured_integral(&self, k: usize, end: SimTime) -> u128 {
+        self.value_at(k, end.0).saturating_sub(self.at_warmup[k])
+    }
+
+    /// The time-average of level `k` over window `i` (0 for a window not closed).
+    pub fn mean(&self, k: usize, i: usize, window_ns: u64) -> f64 {
         match (self.at_boundary.get(i), self.at_boundary.get(i + 1)) {
-            (Some(a), Some(b)) => (b - a) as f64 / window_ns as f64,
+            (Some(a), Some(b)) => (b[k] - a[k]) as f64 / window_ns as f64,
             _ => 0.0,
         }
     }
@@ -102,7 +116,7 @@ pub struct Track {
     pub p50_ns: Vec<u64>,
     pub p99_ns: Vec<u64>,
     pub p999_ns: Vec<u64>,
-    hist: LogHist,
+    hist: LogHist<2>,
     hist_w: usize,
 }
 
@@ -214,14 +228,13 @@ pub struct SeriesSet {
     pub windows: usize,
     pub clients: Vec<Track>,
     /// Requests in flight per client.
-    pub client_in_flight: Vec<LevelTrack>,
+    pub client_in_flight: Vec<LevelTrack<1>>,
     pub services: Vec<Track>,
-    /// Busy workers and queued requests per service (all replicas).
-    pub busy: Vec<LevelTrack>,
-    pub queued: Vec<LevelTrack>,
-    /// Workers able to take a request, and replicas accepting requests, per service.
-    pub capacity: Vec<LevelTrack>,
-    pub accepting: Vec<LevelTrack>,
+    /// Busy workers ([`BUSY`]) and queued requests ([`QUEUED`]) per service (all replicas).
+    pub load: Vec<LevelTrack<2>>,
+    /// Workers able to take a request ([`CAPACITY`]) and replicas accepting requests
+    /// ([`ACCEPTING`]) per service.
+    pub room: Vec<LevelTrack<2>>,
     pub service_windows: Vec<ServiceWindows>,
     /// Per service, per call edge (in the order of the service's calls).
     pub calls: Vec<Vec<Track>>,
@@ -254,10 +267,8 @@ impl SeriesSet {
             clients: (0..clients).map(|_| Track::new(windows)).collect(),
             client_in_flight: (0..clients).map(|_| LevelTrack::new(windows)).collect(),
             services: (0..services).map(|_| Track::new(windows)).collect(),
-            busy: (0..services).map(|_| LevelTrack::new(windows)).collect(),
-            queued: (0..services).map(|_| LevelTrack::new(windows)).collect(),
-            capacity: (0..services).map(|_| LevelTrack::new(windows)).collect(),
-            accepting: (0..services).map(|_| LevelTrack::new(windows)).collect(),
+            load: (0..services).map(|_| LevelTrack::new(windows)).collect(),
+            room: (0..services).map(|_| LevelTrack::new(windows)).collect(),
             service_windows: (0..services)
                 .map(|_| ServiceWindows::new(windows))
                 .collect(),
@@ -294,10 +305,7 @@ impl SeriesSet {
             self.note_warmup(self.warmup_ns);
         }
         while self.cur_end_ns <= now_ns && self.cur < self.windows {
-            let b = self.cur_end_ns;
-            for l in self.levels_mut() {
-                l.snapshot(b);
-            }
+            self.snapshot_levels(self.cur_end_ns);
             self.cur += 1;
             self.cur_end_ns = self.cur_end_ns.saturating_add(self.window_ns);
         }
@@ -310,19 +318,21 @@ impl SeriesSet {
     /// Notes every level's integral at `at_ns` (the end of the warm-up, or the run's end when
     /// that came first), which no change has passed, as where the whole-run means start.
     fn note_warmup(&mut self, at_ns: u64) {
-        for l in self.levels_mut() {
-            l.at_warmup = l.value_at(at_ns);
-        }
+        self.client_in_flight
+            .iter_mut()
+            .for_each(|l| l.note_warmup(at_ns));
+        let services = self.load.iter_mut().chain(self.room.iter_mut());
+        services.for_each(|l| l.note_warmup(at_ns));
         self.warmup_ns = u64::MAX;
     }
 
-    fn levels_mut(&mut self) -> impl Iterator<Item = &mut LevelTrack> {
+    /// Every level's integral at the window boundary `at_ns`.
+    fn snapshot_levels(&mut self, at_ns: u64) {
         self.client_in_flight
             .iter_mut()
-            .chain(self.busy.iter_mut())
-            .chain(self.queued.iter_mut())
-            .chain(self.capacity.iter_mut())
-            .chain(self.accepting.iter_mut())
+            .for_each(|l| l.snapshot(at_ns));
+        let services = self.load.iter_mut().chain(self.room.iter_mut());
+        services.for_each(|l| l.snapshot(at_ns));
     }
 
     #[inline(always)]
@@ -352,7 +362,7 @@ impl SeriesSet {
     #[inline(always)]
     pub(super) fn client_in_flight(&mut self, client: usize, level: u64, now: SimTime) {
         self.window(now);
-        self.client_in_flight[client].set(level, now.0);
+        self.client_in_flight[client].set([level], now.0);
     }
 
     #[inline(always)]
@@ -376,8 +386,7 @@ impl SeriesSet {
     #[inline(always)]
     pub(super) fn service_levels(&mut self, service: usize, busy: u64, queued: u64, now: SimTime) {
         self.window(now);
-        self.busy[service].set(busy, now.0);
-        self.queued[service].set(queued, now.0);
+        self.load[service].set([busy, queued], now.0);
     }
 
     #[inline(always)]
@@ -407,8 +416,7 @@ impl SeriesSet {
         now: SimTime,
     ) {
         self.window(now);
-        self.capacity[service].set(workers, now.0);
-        self.accepting[service].set(accepting, now.0);
+        self.room[service].set([workers, accepting], now.0);
     }
 
     pub(super) fn shed(&mut self, service: usize, queue_full: bool, now: SimTime) {
@@ -468,10 +476,7 @@ impl SeriesSet {
         }
         // The last window (possibly partial) closes at `end`.
         if self.cur < self.windows {
-            let b = end.0.min(self.cur_end_ns);
-            for l in self.levels_mut() {
-                l.snapshot(b);
-            }
+            self.snapshot_levels(end.0.min(self.cur_end_ns));
         }
         let tracks = self
             .clients
@@ -525,7 +530,7 @@ mod tests {
             }
             s.finish(SimTime(end));
             proptest::prop_assert_eq!(
-                s.client_in_flight[0].measured_integral(SimTime(end)),
+                s.client_in_flight[0].measured_integral(0, SimTime(end)),
                 integral_by_hand(&changes, warmup, end)
             );
         }
@@ -539,7 +544,7 @@ mod tests {
         s.client_in_flight(0, 0, SimTime(25));
         s.finish(SimTime(40));
         let l = &s.client_in_flight[0];
-        let means: Vec<f64> = (0..4).map(|i| l.mean(i, 10)).collect();
+        let means: Vec<f64> = (0..4).map(|i| l.mean(0, i, 10)).collect();
         assert_eq!(means, vec![1.0, 2.0, 1.0, 0.0]);
     }
 

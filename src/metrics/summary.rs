@@ -3,7 +3,7 @@
 //! Everything here is a deterministic function of the run (no wall-clock time, no hash-map
 //! order), so the same scenario and seed give byte-identical JSON.
 
-use super::{Latency, Recorder};
+use super::{Latency, Recorder, BUSY, CAPACITY, QUEUED};
 use crate::engine::{LimitHit, SimTime};
 use crate::model::{
     AdmissionReport, FaultReport, HealthReport, LayerCounters, Outcome, PolicyReport, SystemSpec,
@@ -99,7 +99,7 @@ pub const CDF_QUANTILES: [f64; 104] = {
 };
 
 fn cdf(l: &Latency) -> Vec<f64> {
-    if l.count == 0 {
+    if l.count() == 0 {
         return Vec::new();
     }
     l.hist
@@ -111,13 +111,13 @@ fn cdf(l: &Latency) -> Vec<f64> {
 
 impl LatencySummary {
     fn from(l: &Latency) -> Self {
-        if l.count == 0 {
+        if l.count() == 0 {
             return LatencySummary::default();
         }
         let q = l.hist.values_at(&[0.5, 0.9, 0.99, 0.999]);
         let ms = |k: usize| q[k] as f64 / 1e6;
         LatencySummary {
-            count: l.count,
+            count: l.count(),
             mean_ms: l.mean_ns() / 1e6,
             p50_ms: ms(0),
             p90_ms: ms(1),
@@ -594,7 +594,7 @@ impl Summary {
             }
         };
         // Level x nanoseconds over the measured interval (the recorder has finished).
-        let measured = |l: &crate::metrics::LevelTrack| l.measured_integral(ctx.end);
+        let end = ctx.end;
         let clients = spec
             .clients
             .iter()
@@ -611,7 +611,7 @@ impl Summary {
                     ok_ratio: ratio(outcomes.ok, outcomes.total()),
                     goodput_per_s: per_s(outcomes.ok + outcomes.degraded),
                     latency: LatencySummary::from(&r.latency),
-                    mean_in_flight: time_avg(measured(in_flight)),
+                    mean_in_flight: time_avg(in_flight.measured_integral(0, end)),
                     latency_cdf_ms: cdf(&r.latency),
                     outcomes,
                 }
@@ -624,9 +624,10 @@ impl Summary {
             .enumerate()
             .map(|(i, (s, r))| {
                 let outcomes = OutcomeCounts::from_array(&r.outcomes);
-                let busy = measured(&rec.series.busy[i]);
-                let queued = measured(&rec.series.queued[i]);
-                let capacity = measured(&rec.series.capacity[i]);
+                let load = &rec.series.load[i];
+                let busy = load.measured_integral(BUSY, end);
+                let queued = load.measured_integral(QUEUED, end);
+                let capacity = rec.series.room[i].measured_integral(CAPACITY, end);
                 ServiceSummary {
                     name: s.name.clone(),
                     replicas: s.replicas,

@@ -6,7 +6,7 @@
 //! It is built from the recorder's windowed series plus the summary's logs (health changes,
 //! breaker transitions), so it knows nothing the run did not record.
 
-use crate::metrics::{SeriesSet, Summary, Track};
+use crate::metrics::{SeriesSet, Summary, Track, ACCEPTING, BUSY, CAPACITY, QUEUED};
 use crate::model::{Load, SystemSpec, OUTCOMES};
 use crate::policy::breaker::BreakerState;
 use std::collections::BTreeMap;
@@ -271,7 +271,7 @@ impl Frame {
                     let mut row = [f64::NAN; COLUMNS.len()];
                     counts(t, &mut row, i);
                     // A partial last window's mean is over its own length.
-                    row[col::IN_FLIGHT] = series.client_in_flight[ci].mean(i, window_ns)
+                    row[col::IN_FLIGHT] = series.client_in_flight[ci].mean(0, i, window_ns)
                         * (window_s / width(i).max(1e-12));
                     row[col::AMPLIFICATION] = ratio(row[col::ATTEMPTS], row[col::OFFERED]);
                     row[col::BREAKERS_OPEN] = open[i];
@@ -321,13 +321,13 @@ impl Frame {
                     let mut row = [f64::NAN; COLUMNS.len()];
                     counts(t, &mut row, i);
                     row[col::ATTEMPTS] = f64::NAN;
-                    let busy = series.busy[si].mean(i, window_ns);
-                    let queued = series.queued[si].mean(i, window_ns);
+                    let busy = series.load[si].mean(BUSY, i, window_ns);
+                    let queued = series.load[si].mean(QUEUED, i, window_ns);
                     // Levels are integrated over the whole window; a partial last window's
                     // means are over its own length.
                     let part = window_s / width(i).max(1e-12);
-                    let capacity = series.capacity[si].mean(i, window_ns) * part;
-                    let accepting = series.accepting[si].mean(i, window_ns) * part;
+                    let capacity = series.room[si].mean(CAPACITY, i, window_ns) * part;
+                    let accepting = series.room[si].mean(ACCEPTING, i, window_ns) * part;
                     let (busy, queued) = (busy * part, queued * part);
                     row[col::QUEUE] = queued;
                     row[col::IN_FLIGHT] = busy + queued;
