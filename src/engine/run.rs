@@ -136,6 +136,9 @@ pub fn run_while<M: Model>(
     let mut last_event = SimTime::ZERO;
     let mut stopped = None;
     let mut compact_at = next_compaction(queue.len(), limits.max_pending_events);
+    // The queue length at which either compaction or the pending-events limit needs a look:
+    // one comparison per event for both.
+    let mut look_at = compact_at.min(limits.max_pending_events);
     while let Some((time, seq, event)) = queue.pop() {
         if time > limits.end {
             break;
@@ -152,18 +155,21 @@ pub fn run_while<M: Model>(
             });
             break;
         }
-        if queue.len() >= compact_at {
-            queue.retain(|e| model.live(e));
-            compact_at = next_compaction(queue.len(), limits.max_pending_events);
-        }
-        if queue.len() >= limits.max_pending_events {
-            stopped = Some(LimitHit {
-                limit: "max_pending_events",
-                value: limits.max_pending_events as u64,
-                at_ns: time.0,
-                how_to_raise: "raise limits.max_pending_events in the scenario (each pending event costs about 32 bytes)",
-            });
-            break;
+        if queue.len() >= look_at {
+            if queue.len() >= compact_at {
+                queue.retain(|e| model.live(e));
+                compact_at = next_compaction(queue.len(), limits.max_pending_events);
+                look_at = compact_at.min(limits.max_pending_events);
+            }
+            if queue.len() >= limits.max_pending_events {
+                stopped = Some(LimitHit {
+                    limit: "max_pending_events",
+                    value: limits.max_pending_events as u64,
+                    at_ns: time.0,
+                    how_to_raise: "raise limits.max_pending_events in the scenario (each pending event costs about 32 bytes)",
+                });
+                break;
+            }
         }
         debug_assert!(time >= last_event, "time went backwards");
         last_event = time;

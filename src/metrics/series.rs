@@ -117,8 +117,18 @@ pub struct Track {
     pub p99_ns: Vec<u64>,
     pub p999_ns: Vec<u64>,
     hist: LogHist<2>,
+    /// The counts of window `hist_w` (see [`OFFERED`]), added to the vectors above when it
+    /// closes: one add per count instead of a bounds-checked vector update.
+    counts: [u64; 10],
+    /// The window whose counts and histogram are being filled.
     hist_w: usize,
 }
+
+/// Where a [`Track`]'s counts of the window being filled are kept: offered, attempts, then
+/// the outcomes by [`Outcome::index`].
+const OFFERED: usize = 0;
+const ATTEMPTS: usize = 1;
+const OUTCOMES: usize = 2;
 
 impl Track {
     fn new(windows: usize) -> Self {
@@ -130,6 +140,7 @@ impl Track {
             p99_ns: vec![0; windows],
             p999_ns: vec![0; windows],
             hist: window_histogram(),
+            counts: [0; 10],
             hist_w: 0,
         }
     }
@@ -141,25 +152,52 @@ impl Track {
         }
     }
 
+    /// The counts of window `w`, closing the window being filled when `w` is a later one.
+    #[inline(always)]
+    fn counts(&mut self, w: usize) -> &mut [u64; 10] {
+        if w != self.hist_w {
+            self.close(w);
+        }
+        &mut self.counts
+    }
+
+    #[inline(always)]
+    fn offered(&mut self, w: usize) {
+        self.counts(w)[OFFERED] += 1;
+    }
+
+    #[inline(always)]
+    fn attempt(&mut self, w: usize) {
+        self.counts(w)[ATTEMPTS] += 1;
+    }
+
     #[inline(always)]
     fn done(&mut self, w: usize, outcome: Outcome, latency_ns: u64) {
-        Self::bump(&mut self.outcomes[outcome.index()], w);
+        self.counts(w)[OUTCOMES + outcome.index()] += 1;
         if outcome == Outcome::Ok {
-            if w != self.hist_w {
-                self.close(w);
-            }
             self.hist
                 .record((latency_ns / 1_000).clamp(1, super::LATENCY_NS_MAX / 1_000));
         }
     }
 
-    /// Reads the histogram into its window's percentiles and starts window `next`.
+    /// Adds the counts of the window being filled to its windows, reads the histogram into
+    /// its percentiles, and starts window `next`.
     #[cold]
     fn close(&mut self, next: usize) {
+        let w = self.hist_w;
+        if w < self.offered.len() {
+            let counts = std::mem::take(&mut self.counts);
+            let vs = [&mut self.offered, &mut self.attempts]
+                .into_iter()
+                .chain(self.outcomes.iter_mut());
+            for (v, n) in vs.zip(counts) {
+                // Counts per window are u32 (memory): a window's count saturates.
+                v[w] = v[w].saturating_add(n.min(u32::MAX as u64) as u32);
+            }
+        }
+        self.counts = [0; 10];
         let h = &mut self.hist;
-        let n = h.len();
-        if n > 0 {
-            let w = self.hist_w;
+        if h.len() > 0 {
             if w < self.p50_ns.len() {
                 // One pass for the three percentiles (HdrHistogram's value_at_quantile).
                 let got = h.values_at(&[0.5, 0.99, 0.999]).map(|v| v * 1_000);
@@ -338,13 +376,13 @@ impl SeriesSet {
     #[inline(always)]
     pub(super) fn client_sent(&mut self, client: usize, now: SimTime) {
         let w = self.window(now);
-        Track::bump(&mut self.clients[client].offered, w);
+        self.clients[client].offered(w);
     }
 
     #[inline(always)]
     pub(super) fn client_attempt(&mut self, client: usize, now: SimTime) {
         let w = self.window(now);
-        Track::bump(&mut self.clients[client].attempts, w);
+        self.clients[client].attempt(w);
     }
 
     #[inline(always)]
@@ -368,7 +406,7 @@ impl SeriesSet {
     #[inline(always)]
     pub(super) fn service_arrival(&mut self, service: usize, now: SimTime) {
         let w = self.window(now);
-        Track::bump(&mut self.services[service].offered, w);
+        self.services[service].offered(w);
     }
 
     #[inline(always)]
@@ -392,7 +430,7 @@ impl SeriesSet {
     #[inline(always)]
     pub(super) fn call_attempt(&mut self, service: usize, call: usize, now: SimTime) {
         let w = self.window(now);
-        Track::bump(&mut self.calls[service][call].attempts, w);
+        self.calls[service][call].attempt(w);
     }
 
     #[inline(always)]

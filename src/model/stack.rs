@@ -146,6 +146,9 @@ pub struct EdgeState {
     /// Endpoint index of the caller (clients first, then services).
     pub from: u32,
     pub to: ServiceId,
+    /// The network link `from -> to` (its index in the world's links; set when the world is
+    /// built): found once per edge, not per request.
+    pub link: u32,
     pub layers: Vec<LayerState>,
     /// Requests sent on this edge carry their deadline.
     pub propagate_deadline: bool,
@@ -276,6 +279,7 @@ impl EdgeState {
             owner,
             from,
             to,
+            link: u32::MAX,
             layers,
             propagate_deadline,
             rng,

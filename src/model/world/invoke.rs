@@ -54,14 +54,14 @@ impl<O: Observer> World<O> {
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
         let e = &self.stacks.edges[edge as usize];
-        let (from, to, plain) = (e.from, e.to, e.layers.is_empty());
+        let (from, to, link, plain) = (e.from, e.to, e.link, e.layers.is_empty());
         let endpoint = if self.endpoints {
             self.callee_endpoint(root, to)
         } else {
             0
         };
         if plain {
-            self.send(root, from, to, endpoint, now, q)?;
+            self.send(root, from, to, link, endpoint, now, q)?;
             return Ok(());
         }
         let (caller_entity, caller_replica) = match root {
@@ -375,8 +375,8 @@ impl<O: Observer> World<O> {
                 q,
             )
         } else {
-            let (from, to) = (e.from, e.to);
-            self.send(me, from, to, v.endpoint, now, q)?;
+            let (from, to, link) = (e.from, e.to, e.link);
+            self.send(me, from, to, link, v.endpoint, now, q)?;
             Ok(())
         }
     }

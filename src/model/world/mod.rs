@@ -112,8 +112,12 @@ impl<O: Observer> World<O> {
     /// Every stream is named after its entity and purpose, so the order in which the parts
     /// are built does not matter.
     pub fn new(spec: SystemSpec, seed: u64, limits: WorldLimits, obs: O) -> Self {
-        let stacks = Stacks::new(&spec, seed, limits.max_live_requests);
+        let mut stacks = Stacks::new(&spec, seed, limits.max_live_requests);
         let edges = stacks.edges.len();
+        let net = Net::new(&spec, seed);
+        for e in &mut stacks.edges {
+            e.link = net.link(e.from, e.to) as u32;
+        }
         World {
             obs,
             count_from: limits.count_from,
@@ -125,7 +129,7 @@ impl<O: Observer> World<O> {
                 .map(|c| ClientState::new(c, seed))
                 .collect(),
             fleet: Fleet::new(&spec, seed),
-            net: Net::new(&spec, seed),
+            net,
             faults: FaultBook::new(spec.faults.len()),
             caches: Caches::new(&spec, &stacks.call_edge, edges, seed, limits.count_from),
             pools: Pools::new(&spec, &stacks.call_edge, edges),

@@ -426,13 +426,16 @@ impl Net {
 }
 
 impl<O: Observer> World<O> {
-    /// Sends a request from endpoint `from` to `endpoint` of service `svc`.
+    /// Sends a request from endpoint `from` to `endpoint` of service `svc` over `link` (the
+    /// link between the two, which the caller's edge knows).
+    #[allow(clippy::too_many_arguments)]
     #[inline]
     pub(super) fn send(
         &mut self,
         caller: CallerRef,
         from: u32,
         svc: usize,
+        link: u32,
         endpoint: u8,
         now: SimTime,
         q: &mut EventQueue<Event>,
@@ -447,6 +450,7 @@ impl<O: Observer> World<O> {
             caller,
             from,
             svc,
+            link,
             caller_entity,
             deadline_ns,
             picked,
@@ -472,10 +476,12 @@ impl<O: Observer> World<O> {
         q: &mut EventQueue<Event>,
     ) -> Result<u32, LimitHit> {
         let (caller_entity, deadline_ns) = self.attempt(caller, from, now);
+        let link = self.net.link(from, svc) as u32;
         self.dispatch(
             caller,
             from,
             svc,
+            link,
             caller_entity,
             deadline_ns,
             Some(to),
@@ -531,6 +537,7 @@ impl<O: Observer> World<O> {
         caller: CallerRef,
         from: u32,
         svc: usize,
+        link: u32,
         caller_entity: u32,
         deadline_ns: u64,
         picked: Option<u32>,
@@ -540,7 +547,6 @@ impl<O: Observer> World<O> {
     ) -> Result<u32, LimitHit> {
         let replica = picked.unwrap_or(self.fleet.services[svc].first_replica);
         self.fleet.outstanding(replica, true);
-        let link = self.net.link(from, svc) as u32;
         let slot = self.requests.alloc(now, |id, gen| Req {
             id,
             gen,

@@ -557,7 +557,12 @@ impl<O: Observer> World<O> {
                 return Ok(());
             }
         }
-        match self.spec.services[svc].fan_out {
+        let spec = &self.spec.services[svc];
+        if spec.calls.is_empty() {
+            // A leaf (an endpoint's calls are some of its service's): the answer goes back.
+            return self.respond(slot, Outcome::Ok, true, now, q);
+        }
+        match spec.fan_out {
             FanOut::Sequential => {
                 self.requests[slot].next_call = 0;
                 self.next_sequential(slot, now, q)
