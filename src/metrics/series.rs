@@ -197,7 +197,7 @@ impl Track {
         }
         self.counts = [0; 10];
         let h = &mut self.hist;
-        if h.len() > 0 {
+        if !h.is_empty() {
             if w < self.p50_ns.len() {
                 // One pass for the three percentiles (HdrHistogram's value_at_quantile).
                 let got = h.values_at(&[0.5, 0.99, 0.999]).map(|v| v * 1_000);
