@@ -160,13 +160,23 @@ impl Dist {
     }
 }
 
-#[inline]
-fn to_ns(x: f64) -> u64 {
+#[inline(always)]
+pub(crate) fn to_ns(x: f64) -> u64 {
     // Adding one half then truncating rounds non-negative values to nearest without a libm
     // call on the hot path; `as` saturates, so negative and NaN become 0 and huge values
     // u64::MAX.
-    (x + 0.5) as u64
+    let y = x + 0.5;
+    if y < I64_LIMIT {
+        // Below 2^63 the signed conversion (one instruction) gives the same value as the
+        // unsigned one (several), once negatives are clamped to 0.
+        y.max(0.0) as i64 as u64
+    } else {
+        y as u64
+    }
 }
+
+/// 2^63: below it a non-negative double converts to i64 and u64 alike.
+const I64_LIMIT: f64 = 9_223_372_036_854_775_808.0;
 
 /// One standard normal draw by the Box-Muller transform (the cosine branch).
 #[inline]

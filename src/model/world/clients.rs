@@ -52,7 +52,7 @@ impl<O: Observer> World<O> {
                 Arrivals::Poisson => -(1e9 / rate) * libm::log(rng.uniform_open0()),
                 Arrivals::Constant => 1e9 / rate,
             };
-            SimDuration((ns + 0.5).max(1.0) as u64)
+            SimDuration(crate::model::dist::to_ns(ns).max(1))
         };
         if steps.is_empty() && *rate_per_s > 0.0 {
             // One rate for the whole run (most clients): no step to look up.
