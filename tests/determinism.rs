@@ -435,9 +435,16 @@ fn adding_a_fault_or_a_probe_leaves_the_arrivals_unchanged() {
 /// of its answers failed.
 struct ServiceTimes(Vec<(SimTime, u64)>, usize);
 impl faultline::model::Observer for ServiceTimes {
-    fn client_sent(&mut self, _: usize, _: SimTime) {}
-    fn client_done(&mut self, _: usize, _: faultline::model::Outcome, _: SimTime, _: SimTime) {}
-    fn client_in_flight(&mut self, _: usize, _: u32, _: SimTime) {}
+    fn client_sent(&mut self, _: usize, _: u32, _: SimTime) {}
+    fn client_done(
+        &mut self,
+        _: usize,
+        _: faultline::model::Outcome,
+        _: SimTime,
+        _: u32,
+        _: SimTime,
+    ) {
+    }
     fn service_arrival(&mut self, _: usize, _: SimTime) {}
     fn service_done(
         &mut self,

@@ -437,16 +437,16 @@ struct Moments {
 }
 
 impl faultline::model::Observer for Moments {
-    fn client_sent(&mut self, _: usize, _: faultline::engine::SimTime) {}
+    fn client_sent(&mut self, _: usize, _: u32, _: faultline::engine::SimTime) {}
     fn client_done(
         &mut self,
         _: usize,
         _: faultline::model::Outcome,
         _: faultline::engine::SimTime,
+        _: u32,
         _: faultline::engine::SimTime,
     ) {
     }
-    fn client_in_flight(&mut self, _: usize, _: u32, _: faultline::engine::SimTime) {}
     fn service_arrival(&mut self, _: usize, _: faultline::engine::SimTime) {}
     fn service_done(
         &mut self,

@@ -283,19 +283,26 @@ impl Recorder {
 
 impl Observer for Recorder {
     #[inline(always)]
-    fn client_sent(&mut self, client: ClientId, now: SimTime) {
-        self.series.client_sent(client, now);
+    fn client_sent(&mut self, client: ClientId, in_flight: u32, now: SimTime) {
+        self.series.client_sent(client, in_flight as u64, now);
         if self.measured(now) {
             self.clients[client].offered += 1;
         }
     }
 
     #[inline(always)]
-    fn client_done(&mut self, client: ClientId, outcome: Outcome, sent_at: SimTime, now: SimTime) {
+    fn client_done(
+        &mut self,
+        client: ClientId,
+        outcome: Outcome,
+        sent_at: SimTime,
+        in_flight: u32,
+        now: SimTime,
+    ) {
         self.availability
             .record(now, matches!(outcome, Outcome::Ok | Outcome::Degraded));
         self.series
-            .client_done(client, outcome, now.0 - sent_at.0, now);
+            .client_done(client, outcome, now.0 - sent_at.0, in_flight as u64, now);
         if self.measured(sent_at) {
             let c = &mut self.clients[client];
             c.outcomes[outcome.index()] += 1;
@@ -303,11 +310,6 @@ impl Observer for Recorder {
                 c.latency.record(now.0 - sent_at.0);
             }
         }
-    }
-
-    #[inline(always)]
-    fn client_in_flight(&mut self, client: ClientId, in_flight: u32, now: SimTime) {
-        self.series.client_in_flight(client, in_flight as u64, now);
     }
 
     #[inline(always)]

@@ -374,9 +374,10 @@ impl SeriesSet {
     }
 
     #[inline(always)]
-    pub(super) fn client_sent(&mut self, client: usize, now: SimTime) {
+    pub(super) fn client_sent(&mut self, client: usize, in_flight: u64, now: SimTime) {
         let w = self.window(now);
         self.clients[client].offered(w);
+        self.client_in_flight[client].set([in_flight], now.0);
     }
 
     #[inline(always)]
@@ -391,14 +392,17 @@ impl SeriesSet {
         client: usize,
         outcome: Outcome,
         latency_ns: u64,
+        in_flight: u64,
         now: SimTime,
     ) {
         let w = self.window(now);
         self.clients[client].done(w, outcome, latency_ns);
+        self.client_in_flight[client].set([in_flight], now.0);
     }
 
-    #[inline(always)]
-    pub(super) fn client_in_flight(&mut self, client: usize, level: u64, now: SimTime) {
+    /// Sets a client's in-flight level alone (the model reports it with sends and answers).
+    #[cfg(test)]
+    fn client_in_flight(&mut self, client: usize, level: u64, now: SimTime) {
         self.window(now);
         self.client_in_flight[client].set([level], now.0);
     }
@@ -590,10 +594,10 @@ mod tests {
     fn window_percentiles_are_per_window() {
         let mut s = SeriesSet::new(1_000, SimTime(3_000), SimTime::ZERO, 1, &[]);
         for i in 1..=100u64 {
-            s.client_done(0, Outcome::Ok, i * 10_000, SimTime(500));
+            s.client_done(0, Outcome::Ok, i * 10_000, 0, SimTime(500));
         }
-        s.client_done(0, Outcome::Ok, 7_000, SimTime(2_500));
-        s.client_done(0, Outcome::Timeout, 0, SimTime(2_600));
+        s.client_done(0, Outcome::Ok, 7_000, 0, SimTime(2_500));
+        s.client_done(0, Outcome::Timeout, 0, 0, SimTime(2_600));
         s.finish(SimTime(3_000));
         let c = &s.clients[0];
         // 2 significant figures: within 1%.

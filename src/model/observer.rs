@@ -9,12 +9,20 @@ use crate::policy::Outcome;
 /// Where the model reports what happened. The `metrics` layer implements it; every method has
 /// the time of the observation, and the observer decides what to keep (warm-up, windows).
 pub trait Observer {
-    /// A client produced a request (open loop: an arrival, including ones it then rejects).
-    fn client_sent(&mut self, client: ClientId, now: SimTime);
-    /// A client learned the outcome of a request it sent at `sent_at`.
-    fn client_done(&mut self, client: ClientId, outcome: Outcome, sent_at: SimTime, now: SimTime);
-    /// A client's number of outstanding requests changed.
-    fn client_in_flight(&mut self, client: ClientId, in_flight: u32, now: SimTime);
+    /// A client produced a request (open loop: an arrival, including ones it then rejects);
+    /// `in_flight` is its number of outstanding requests now (one more than before, or the
+    /// same when it rejects the request).
+    fn client_sent(&mut self, client: ClientId, in_flight: u32, now: SimTime);
+    /// A client learned the outcome of a request it sent at `sent_at`; `in_flight` is its
+    /// number of outstanding requests now.
+    fn client_done(
+        &mut self,
+        client: ClientId,
+        outcome: Outcome,
+        sent_at: SimTime,
+        in_flight: u32,
+        now: SimTime,
+    );
     /// A request reached a replica of `service`.
     fn service_arrival(&mut self, service: ServiceId, now: SimTime);
     /// A replica of `service` sent its response. `started_at` equals `now` for requests that
@@ -121,9 +129,8 @@ pub enum Shed {
 pub struct Quiet;
 
 impl Observer for Quiet {
-    fn client_sent(&mut self, _: ClientId, _: SimTime) {}
-    fn client_done(&mut self, _: ClientId, _: Outcome, _: SimTime, _: SimTime) {}
-    fn client_in_flight(&mut self, _: ClientId, _: u32, _: SimTime) {}
+    fn client_sent(&mut self, _: ClientId, _: u32, _: SimTime) {}
+    fn client_done(&mut self, _: ClientId, _: Outcome, _: SimTime, _: u32, _: SimTime) {}
     fn service_arrival(&mut self, _: ServiceId, _: SimTime) {}
     fn service_done(&mut self, _: ServiceId, _: Outcome, _: SimTime, _: SimTime, _: SimTime) {}
     fn replica_level(&mut self, _: ServiceId, _: u32, _: u32, _: u32, _: SimTime) {}

@@ -87,16 +87,18 @@ impl<O: Observer> World<O> {
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<u64, LimitHit> {
-        self.obs.client_sent(ci, now);
-        let spec = &self.spec.clients[ci];
-        if self.clients[ci].in_flight >= spec.max_in_flight {
+        let st = &mut self.clients[ci];
+        if st.in_flight >= self.spec.clients[ci].max_in_flight {
             // Open loop only: validation keeps closed-loop users within max_in_flight.
-            self.obs.client_done(ci, Outcome::Rejected, now, now);
+            let in_flight = st.in_flight;
+            self.obs.client_sent(ci, in_flight, now);
+            self.obs
+                .client_done(ci, Outcome::Rejected, now, in_flight, now);
             return Ok(0);
         }
-        self.clients[ci].in_flight += 1;
-        self.obs
-            .client_in_flight(ci, self.clients[ci].in_flight, now);
+        st.in_flight += 1;
+        let in_flight = st.in_flight;
+        self.obs.client_sent(ci, in_flight, now);
         let caller = CallerRef::Client {
             client: ci as u32,
             user,

@@ -834,10 +834,10 @@ impl<O: Observer> World<O> {
         match root {
             CallerRef::Client { client, user } => {
                 let c = client as usize;
-                self.obs.client_done(c, outcome, started_at, now);
                 let st = &mut self.clients[c];
                 st.in_flight -= 1;
-                self.obs.client_in_flight(c, st.in_flight, now);
+                let in_flight = st.in_flight;
+                self.obs.client_done(c, outcome, started_at, in_flight, now);
                 if user != NO_USER {
                     if let Load::Closed { think_time, .. } = &self.spec.clients[c].load {
                         let d = think_time.sample(&mut self.clients[c].think);
