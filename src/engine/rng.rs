@@ -36,6 +36,12 @@ impl RngStream {
     /// The stream for `entity` (a stable name such as `service:api/replica:0`) and `purpose`
     /// (such as `service_time`) under `master_seed`.
     pub fn derive(master_seed: u64, entity: &str, purpose: &str) -> Self {
+        Self::from_state(Self::derive_state(master_seed, entity, purpose))
+    }
+
+    /// The seed state of [`RngStream::derive`]'s stream, for a caller that keeps 8 bytes
+    /// and makes the stream later with [`RngStream::from_state`].
+    pub fn derive_state(master_seed: u64, entity: &str, purpose: &str) -> u64 {
         // Length-prefixing keeps ("ab", "c") and ("a", "bc") apart.
         let mut bytes = Vec::with_capacity(entity.len() + purpose.len() + 32);
         bytes.extend_from_slice(b"faultline-stream-v1");
@@ -43,10 +49,23 @@ impl RngStream {
         bytes.extend_from_slice(entity.as_bytes());
         bytes.extend_from_slice(&(purpose.len() as u64).to_le_bytes());
         bytes.extend_from_slice(purpose.as_bytes());
+        master_seed ^ stable_hash_bytes(&bytes)
+    }
+
+    /// The stream whose seed state is `state`, before its first draw.
+    pub fn from_state(state: u64) -> Self {
         RngStream {
-            seed_state: master_seed ^ stable_hash_bytes(&bytes),
+            seed_state: state,
             rng: None,
         }
+    }
+
+    /// The seed state of the stream `from_state(state)` becomes when reseeded with `salt`
+    /// before any draw (reseeding makes a fresh generator from that state).
+    pub fn reseeded_state(state: u64, salt: u64) -> u64 {
+        let mut s = Self::from_state(state);
+        s.reseed(salt);
+        s.seed_state
     }
 
     /// The generator whose 32-byte seed is four SplitMix64 draws from `state`.

@@ -133,7 +133,7 @@ impl<O: Observer> World<O> {
             let rep = &mut self.fleet.replicas[r as usize];
             let h = &rep.health;
             let fresh = h
-                .up_since
+                .up_since()
                 .is_some_and(|t| now.0.saturating_sub(t.0) < period.0);
             let meter = rep.extras.meter_mut().expect("a metered replica");
             let value = meter.read(metric, workers, now);

@@ -42,7 +42,7 @@ impl Fleet {
             }
         }
         if let Some(PassiveHealth::Nginx(cfg)) = &spec.health.passive {
-            let available = h.nginx.as_ref().is_none_or(|n| n.available(cfg, now.0));
+            let available = h.nginx().is_none_or(|n| n.available(cfg, now.0));
             if nginx && !available {
                 return false;
             }
@@ -185,7 +185,7 @@ impl Fleet {
     /// time starts another down time, unless it succeeds).
     fn picked(&mut self, spec: &ServiceSpec, r: u32, now: SimTime) -> Option<u32> {
         if let Some(PassiveHealth::Nginx(cfg)) = &spec.health.passive {
-            if let Some(n) = &mut self.replicas[r as usize].health.nginx {
+            if let Some(n) = self.replicas[r as usize].health.nginx_mut() {
                 n.on_selected(cfg, now.0);
             }
             self.refresh_routable(r, spec, now);

@@ -138,14 +138,14 @@ impl<O: Observer> World<O> {
                 let h = &mut self.fleet.replicas[replica as usize].health;
                 if start {
                     // What this process leaked before stays.
-                    let leaked_mb = h.leak.as_ref().map_or(0.0, |l| l.leaked_mb);
-                    h.leak = Some(Box::new(Leak {
+                    let leaked_mb = h.leak().map_or(0.0, |l| l.leaked_mb);
+                    h.more().leak = Some(Box::new(Leak {
                         per_request_mb,
                         limit_mb,
                         cause,
                         leaked_mb,
                     }));
-                } else if let Some(l) = h.leak.as_mut().filter(|l| l.cause == cause) {
+                } else if let Some(l) = h.leak_mut().filter(|l| l.cause == cause) {
                     // Rolled back: no more leaking (what leaked stays until the next restart).
                     l.per_request_mb = 0.0;
                     l.cause = NO_FAULT;
@@ -314,7 +314,7 @@ impl<O: Observer> World<O> {
             let spec = &self.spec.services[svc];
             let (warmup, cold) = (spec.restart.warmup, spec.restart.cold_factor);
             let h = &mut self.fleet.replicas[r as usize].health;
-            h.up_since = Some(now);
+            h.restarted_at(now);
             h.warming = warmup.0 > 0 && cold != 1.0;
             if let Some(p) = h.readiness() {
                 p.reset(false);
@@ -495,11 +495,11 @@ impl<O: Observer> World<O> {
         if h.down > 0 {
             return;
         }
-        if let Some(i) = &mut h.injected {
+        if let Some(i) = h.injected_mut() {
             i.down_cause = NO_FAULT;
         }
-        h.up_since = Some(now);
-        if let Some(l) = &mut h.leak {
+        h.restarted_at(now);
+        if let Some(l) = h.leak_mut() {
             l.leaked_mb = 0.0; // a new process
         }
         if let Some(heap) = self.fleet.replicas[replica as usize].extras.heap_mut() {
@@ -516,8 +516,8 @@ impl<O: Observer> World<O> {
         if let Some(p) = h.liveness() {
             p.reset(true);
         }
-        if let Some(n) = &mut h.nginx {
-            **n = NginxPassive::default();
+        if let Some(n) = h.nginx_mut() {
+            *n = NginxPassive::default();
         }
         let s = &mut self.fleet.services[svc];
         if let Some(o) = &mut s.outlier {

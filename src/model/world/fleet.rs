@@ -120,7 +120,7 @@ impl ReplicaState {
             || h.error_rate() > 0.0
             || h.slow_factor() != 1.0
             || h.warming
-            || h.leak.as_ref().is_some_and(|l| l.per_request_mb > 0.0);
+            || h.leak().is_some_and(|l| l.per_request_mb > 0.0);
     }
 }
 
@@ -310,7 +310,7 @@ impl Fleet {
         let (rep, s) = (&self.replicas[r as usize], &mut self.services[svc]);
         let local = rep.index as usize;
         if let (Some(PassiveHealth::Nginx(cfg)), Some(n)) =
-            (&spec.health.passive, &rep.health.nginx)
+            (&spec.health.passive, rep.health.nginx())
         {
             if let Some(at) = n.available_from(cfg).filter(|_| !n.available(cfg, now.0)) {
                 s.nginx_wake.push(Reverse((at, local as u32)));
@@ -471,6 +471,6 @@ mod tests {
     fn an_idle_replica_stays_small() {
         assert_eq!(std::mem::size_of::<RngStream>(), 16, "an unmade stream");
         let size = std::mem::size_of::<ReplicaState>();
-        assert!(size <= 176, "ReplicaState grew to {size} bytes");
+        assert!(size <= 128, "ReplicaState grew to {size} bytes");
     }
 }

@@ -25,22 +25,36 @@ pub(super) struct ReplicaHealth {
     pub incarnation: u32,
     /// A stop-the-world pause lasts until here (ZERO: not paused).
     pub paused_until: SimTime,
-    /// What faults set beyond that: made at the first fault that acts on the replica.
-    pub injected: Option<Box<Injected>>,
-    pub fault_rng: RngStream,
+    /// The seed state of its fault stream (`faults`), which is made at its first draw, in
+    /// [`More::fault_rng`].
+    fault_seed: u64,
     /// Workers taken by a stuck-workers fault.
     pub stuck: u32,
-    /// A memory leak in force, or what one leaked into this process (None: never leaked).
-    pub leak: Option<Box<Leak>>,
-    /// The last restart (None: up since the run began), for probes' initial delay and the
-    /// cold-start warm-up.
-    pub up_since: Option<SimTime>,
+    /// The last restart in nanoseconds (`NEVER`: up since the run began), for probes'
+    /// initial delay and the cold-start warm-up; see [`ReplicaHealth::up_since`].
+    up_since_ns: u64,
     /// Restarted with a cold start still in progress (service times are stretched).
     pub warming: bool,
     /// Readiness passing (true without a readiness probe).
     pub ready: bool,
-    /// Its probes, when its service has any (boxed: most replicas of a large model have
-    /// none, and an idle replica stays small).
+    /// What most replicas of a large model never have (faults acting on it, a leak, probes,
+    /// NGINX state, counts), in one box: an idle replica carries one pointer for all of it.
+    pub more: Option<Box<More>>,
+}
+
+/// `up_since_ns` of a replica never restarted.
+const NEVER: u64 = u64::MAX;
+
+/// The parts of a replica's health only some replicas have (see [`ReplicaHealth::more`]).
+#[derive(Default)]
+pub(super) struct More {
+    /// What faults set: made at the first fault that acts on the replica.
+    pub injected: Option<Box<Injected>>,
+    /// Its fault stream, made from `fault_seed` at the first draw.
+    pub fault_rng: Option<RngStream>,
+    /// A memory leak in force, or what one leaked into this process (None: never leaked).
+    pub leak: Option<Box<Leak>>,
+    /// Its probes, when its service has any.
     pub probes: Option<Box<Probes>>,
     /// NGINX's passive state, when the service checks that way.
     pub nginx: Option<Box<NginxPassive>>,
@@ -113,13 +127,72 @@ pub(super) struct Tally {
 }
 
 impl ReplicaHealth {
+    /// Its rarer parts, made at the first use.
+    pub fn more(&mut self) -> &mut More {
+        self.more.get_or_insert_with(Box::default)
+    }
+
     /// The faults acting on it, made at the first.
     pub fn injected(&mut self) -> &mut Injected {
-        self.injected.get_or_insert_with(Box::default)
+        self.more().injected.get_or_insert_with(Box::default)
+    }
+
+    /// The faults acting on it, if any ever did.
+    pub fn injected_mut(&mut self) -> Option<&mut Injected> {
+        self.more.as_mut().and_then(|m| m.injected.as_deref_mut())
     }
 
     fn read<T>(&self, f: impl FnOnce(&Injected) -> T, none: T) -> T {
-        self.injected.as_deref().map_or(none, f)
+        let injected = self.more.as_ref().and_then(|m| m.injected.as_deref());
+        injected.map_or(none, f)
+    }
+
+    /// True with probability `p`, from its fault stream (made at the first draw).
+    pub fn fault_chance(&mut self, p: f64) -> bool {
+        let seed = self.fault_seed;
+        let rng = self
+            .more()
+            .fault_rng
+            .get_or_insert_with(|| RngStream::from_state(seed));
+        rng.chance(p)
+    }
+
+    /// Reseeds its fault stream with `salt` (see [`RngStream::reseed`]), made or not.
+    pub fn reseed_faults(&mut self, salt: u64) {
+        match self.more.as_mut().and_then(|m| m.fault_rng.as_mut()) {
+            Some(rng) => rng.reseed(salt),
+            None => self.fault_seed = RngStream::reseeded_state(self.fault_seed, salt),
+        }
+    }
+
+    /// The last restart (None: up since the run began).
+    pub fn up_since(&self) -> Option<SimTime> {
+        (self.up_since_ns != NEVER).then_some(SimTime(self.up_since_ns))
+    }
+
+    pub fn restarted_at(&mut self, now: SimTime) {
+        self.up_since_ns = now.0;
+    }
+
+    /// Its memory leak, if one ever acted.
+    pub fn leak_mut(&mut self) -> Option<&mut Leak> {
+        self.more.as_mut().and_then(|m| m.leak.as_deref_mut())
+    }
+
+    pub fn leak(&self) -> Option<&Leak> {
+        self.more.as_ref().and_then(|m| m.leak.as_deref())
+    }
+
+    pub fn probes(&self) -> Option<&Probes> {
+        self.more.as_ref().and_then(|m| m.probes.as_deref())
+    }
+
+    pub fn nginx(&self) -> Option<&NginxPassive> {
+        self.more.as_ref().and_then(|m| m.nginx.as_deref())
+    }
+
+    pub fn nginx_mut(&mut self) -> Option<&mut NginxPassive> {
+        self.more.as_mut().and_then(|m| m.nginx.as_deref_mut())
     }
 
     pub fn down_cause(&self) -> u32 {
@@ -142,22 +215,26 @@ impl ReplicaHealth {
         self.read(|i| i.error_cause, NO_FAULT)
     }
 
+    fn probes_mut(&mut self) -> Option<&mut Probes> {
+        self.more.as_mut().and_then(|m| m.probes.as_deref_mut())
+    }
+
     pub fn readiness(&mut self) -> Option<&mut Probe> {
-        self.probes.as_mut().and_then(|p| p.readiness.as_mut())
+        self.probes_mut().and_then(|p| p.readiness.as_mut())
     }
 
     pub fn liveness(&mut self) -> Option<&mut Probe> {
-        self.probes.as_mut().and_then(|p| p.liveness.as_mut())
+        self.probes_mut().and_then(|p| p.liveness.as_mut())
     }
 
     /// Its tally, made at the first count.
     pub fn tally(&mut self) -> &mut Tally {
-        self.tally.get_or_insert_with(Box::default)
+        self.more().tally.get_or_insert_with(Box::default)
     }
 
     /// Its tally as it stands (all zero when nothing was counted).
     pub fn counts(&self) -> std::borrow::Cow<'_, Tally> {
-        match &self.tally {
+        match self.more.as_ref().and_then(|m| m.tally.as_deref()) {
             Some(t) => std::borrow::Cow::Borrowed(t),
             None => std::borrow::Cow::Owned(Tally::default()),
         }
@@ -184,29 +261,30 @@ impl ReplicaHealth {
     /// A replica as the run starts: up, ready, passing its probes, with its fault and probe
     /// phase streams (`NAME` is `service:S/replica:N`).
     pub fn new(s: &ServiceSpec, seed: u64, name: &str) -> Self {
-        ReplicaHealth {
+        let mut h = ReplicaHealth {
             down: 0,
             incarnation: 0,
             paused_until: SimTime::ZERO,
-            injected: None,
-            fault_rng: RngStream::derive(seed, name, "faults"),
+            fault_seed: RngStream::derive_state(seed, name, "faults"),
             stuck: 0,
-            leak: None,
-            up_since: None,
+            up_since_ns: NEVER,
             warming: false,
             ready: true,
-            // The run starts with every replica up and passing its probes.
-            probes: (s.health.readiness.is_some() || s.health.liveness.is_some()).then(|| {
-                let mut rng = RngStream::derive(seed, name, "probe_phase");
-                Box::new(Probes {
-                    readiness: s.health.readiness.map(|c| Probe::new(c, true)),
-                    liveness: s.health.liveness.map(|c| Probe::new(c, true)),
-                    phase: [rng.uniform(), rng.uniform()],
-                })
-            }),
-            nginx: matches!(s.health.passive, Some(PassiveHealth::Nginx(_))).then(Box::default),
-            tally: None,
+            more: None,
+        };
+        // The run starts with every replica up and passing its probes.
+        if s.health.readiness.is_some() || s.health.liveness.is_some() {
+            let mut rng = RngStream::derive(seed, name, "probe_phase");
+            h.more().probes = Some(Box::new(Probes {
+                readiness: s.health.readiness.map(|c| Probe::new(c, true)),
+                liveness: s.health.liveness.map(|c| Probe::new(c, true)),
+                phase: [rng.uniform(), rng.uniform()],
+            }));
         }
+        if matches!(s.health.passive, Some(PassiveHealth::Nginx(_))) {
+            h.more().nginx = Some(Box::default());
+        }
+        h
     }
 }
 
@@ -279,7 +357,7 @@ impl<O: Observer> World<O> {
                     incarnation: 0,
                 },
             );
-            if h.up_since
+            if h.up_since()
                 .is_some_and(|t| now.0 < t.0 + cfg.initial_delay_ns)
             {
                 return Ok(()); // initialDelaySeconds after a (re)start
@@ -370,10 +448,7 @@ impl<O: Observer> World<O> {
                 // timeouts count, an HTTP error response does not.
                 let failed = conn_error || matches!(status, Outcome::Refused | Outcome::Timeout);
                 let h = &mut self.fleet.replicas[replica as usize].health;
-                let nginx = h
-                    .nginx
-                    .as_mut()
-                    .expect("nginx passive health has its state");
+                let nginx = h.nginx_mut().expect("nginx passive health has its state");
                 let down = nginx.on_result(&cfg, !failed, now.0);
                 // A failure may disable it, a success restore it (only the first is logged).
                 self.fleet

@@ -173,8 +173,7 @@ impl<O: Observer> World<O> {
                 if let Some(cfg) = cfg {
                     let u = self.fleet.replicas[r]
                         .health
-                        .probes
-                        .as_ref()
+                        .probes()
                         .map_or(0.0, |p| p.phase[what as usize]);
                     let at = SimTime((u * cfg.period_ns as f64) as u64);
                     q.push(

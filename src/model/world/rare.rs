@@ -45,7 +45,7 @@ impl<O: Observer> World<O> {
         }
         for r in &mut self.fleet.replicas {
             r.service_time_rng.reseed(salt);
-            r.health.fault_rng.reseed(salt);
+            r.health.reseed_faults(salt);
             if let Some(d) = r.extras.disk_mut() {
                 d.rng.reseed(salt);
             }

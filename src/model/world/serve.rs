@@ -396,7 +396,7 @@ impl<O: Observer> World<O> {
                 let end = now + SimDuration(pause_ns);
                 if h.paused_until < end {
                     h.paused_until = end;
-                    if let Some(i) = &mut h.injected {
+                    if let Some(i) = h.injected_mut() {
                         i.pause_cause = NO_FAULT;
                     }
                 }
@@ -476,7 +476,7 @@ impl<O: Observer> World<O> {
         if h.warming {
             // Cold after a restart: cold_factor at first, back to 1 linearly over warmup.
             let w = spec.restart.warmup.0;
-            let since = now.0 - h.up_since.map_or(0, |t| t.0);
+            let since = now.0 - h.up_since().map_or(0, |t| t.0);
             if since < w {
                 let left = 1.0 - since as f64 / w as f64;
                 f *= 1.0 + (spec.restart.cold_factor - 1.0) * left;
@@ -530,12 +530,12 @@ impl<O: Observer> World<O> {
             }
             let h = &mut self.fleet.replicas[replica].health;
             let rate = h.error_rate();
-            if rate > 0.0 && h.fault_rng.chance(rate) {
+            if rate > 0.0 && h.fault_chance(rate) {
                 let cause = h.error_cause();
                 self.faults.count(cause);
                 return self.respond(slot, Outcome::Error, true, now, q);
             }
-            if let Some(l) = h.leak.as_mut().filter(|l| l.per_request_mb > 0.0) {
+            if let Some(l) = h.leak_mut().filter(|l| l.per_request_mb > 0.0) {
                 l.leaked_mb += l.per_request_mb;
                 if l.leaked_mb >= l.limit_mb {
                     let cause = l.cause;
