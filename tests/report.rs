@@ -54,6 +54,44 @@ fn spread(md: &str, variant: &str) -> Vec<String> {
         .collect()
 }
 
+/// With seed 1 the quickstart's surge degrades db at 62 s; db is fine again in the window
+/// before the slowdown reaches it at 70 s, and degrades again. The origin sentence dates db
+/// from 70 s (this fault's doing) and must say it had degraded before, or the chain's first
+/// step, which dates db from 62 s, would seem to contradict it.
+#[test]
+fn an_origin_that_had_degraded_before_says_so() {
+    let dir = tmp("again");
+    let (code, out, err) = faultline(&[
+        "run",
+        "scenarios/quickstart.ron",
+        "--seed",
+        "1",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let base = spread(&read(dir.join("report.md")), "baseline");
+    let origin = base
+        .iter()
+        .find(|l| l.starts_with("Origin: slowdown x3 db/0 hit db"))
+        .unwrap_or_else(|| panic!("{base:?}"));
+    let first = base
+        .iter()
+        .find(|l| l.starts_with("1. db degraded at "))
+        .unwrap_or_else(|| panic!("{base:?}"));
+    let at = first["1. db degraded at ".len()..]
+        .split(',')
+        .next()
+        .unwrap();
+    assert!(
+        origin.contains(&format!(
+            "which degraded from 70 s (again: it had degraded at {at}, and was not degraded in the window before the fault)"
+        )),
+        "{origin}\n{first}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn quickstart_report_shows_the_cascade_in_the_order_it_broke() {
     let dir = tmp("quickstart");

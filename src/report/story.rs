@@ -162,11 +162,40 @@ impl Cascade {
                 };
                 out.push(format!("{} came{at} to {to}{held}.", and(&labels)));
             } else {
+                let from_s = o.first_degraded_s.unwrap_or(0.0);
+                // A fresh target may have degraded before (under an earlier trigger) and come
+                // back by the window before this fault: say so, or the chain below, which
+                // dates it from its first degraded window, would seem to contradict this.
+                let before: Vec<(&String, f64)> = fresh
+                    .iter()
+                    .filter_map(|d| {
+                        let first = self
+                            .chain
+                            .iter()
+                            .find(|s| &s.service == d)?
+                            .first_degraded_s;
+                        (first < from_s - 1e-9).then_some((d, first))
+                    })
+                    .collect();
+                let again = match &before[..] {
+                    [] => String::new(),
+                    [(_, first)] if fresh.len() == 1 => format!(
+                        " (again: it had degraded at {}, and was not degraded in the window before the fault)",
+                        secs(*first)
+                    ),
+                    many => format!(
+                        " (again for {}: degraded before, and not in the window before the fault)",
+                        and(&many
+                            .iter()
+                            .map(|(d, first)| format!("{d} at {}", secs(*first)))
+                            .collect::<Vec<_>>())
+                    ),
+                };
                 out.push(format!(
-                    "Origin: {} hit {}, which degraded from {}{}{held}.",
+                    "Origin: {} hit {}, which degraded from {}{again}{}{held}.",
                     and(&labels),
                     and(&fresh),
-                    secs(o.first_degraded_s.unwrap_or(0.0)),
+                    secs(from_s),
                     if o.already_degraded.is_empty() {
                         String::new()
                     } else {
