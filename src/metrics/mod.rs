@@ -120,7 +120,8 @@ pub struct EndpointRecord {
     pub latency: Latency,
 }
 
-/// One replica's last reported levels; the service-wide levels are their sums.
+/// One replica's last reported levels; the service-wide levels are their sums. (A service of one
+/// replica leaves `busy` and `queued` at zero: its replica's levels are the service's.)
 #[derive(Clone, Copy, Debug, Default)]
 struct ReplicaLevels {
     busy: u32,
