@@ -103,7 +103,8 @@ impl<const N: usize> LevelTrack<N> {
     }
 }
 
-/// One entity's series.
+/// One entity's series. The count vectors hold the window being filled only once it closes,
+/// so they are complete after [`SeriesSet::finish`] (which is when they are read).
 #[derive(Clone, Debug)]
 pub struct Track {
     /// Client requests sent, or requests arriving at a service (by start time).
