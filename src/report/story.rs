@@ -139,13 +139,15 @@ impl Cascade {
             } else {
                 format!(" ({} held)", and(&o.held))
             };
-            let since = |name: &String| {
+            // When the chain dates a service from (its first degraded window).
+            let first_degraded = |name: &String| {
                 self.chain
                     .iter()
                     .find(|s| &s.service == name)
-                    .map_or(String::new(), |s| {
-                        format!(" since {}", secs(s.first_degraded_s))
-                    })
+                    .map(|s| s.first_degraded_s)
+            };
+            let since = |name: &String| {
+                first_degraded(name).map_or(String::new(), |t| format!(" since {}", secs(t)))
             };
             if fresh.is_empty() {
                 let at = self
@@ -169,11 +171,7 @@ impl Cascade {
                 let before: Vec<(&String, f64)> = fresh
                     .iter()
                     .filter_map(|d| {
-                        let first = self
-                            .chain
-                            .iter()
-                            .find(|s| &s.service == d)?
-                            .first_degraded_s;
+                        let first = first_degraded(d)?;
                         (first < from_s - 1e-9).then_some((d, first))
                     })
                     .collect();

@@ -460,8 +460,9 @@ impl<O: Observer> World<O> {
         )
     }
 
-    /// Sends a request from endpoint `from` to replica `to` of service `svc` (a balancer
-    /// retry: the balancer chose it already).
+    /// Sends a request from endpoint `from` to replica `to` of service `svc` over `link` (a
+    /// balancer retry: the balancer chose the replica already, and the failed attempt knew
+    /// the link).
     #[cold]
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
@@ -471,12 +472,12 @@ impl<O: Observer> World<O> {
         from: u32,
         svc: usize,
         to: u32,
+        link: u32,
         endpoint: u8,
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<u32, LimitHit> {
         let (caller_entity, deadline_ns) = self.attempt(caller, from, now);
-        let link = self.net.link(from, svc) as u32;
         self.dispatch(
             caller,
             from,

@@ -788,11 +788,12 @@ impl<O: Observer> World<O> {
         if !br.retries(req.status, req.conn_error) || n + 1 >= br.tries as usize {
             return Ok(false);
         }
-        let (svc, replica, caller, from, endpoint) = (
+        let (svc, replica, caller, from, link, endpoint) = (
             req.service as usize,
             req.replica,
             req.caller,
             req.from,
+            req.link,
             req.endpoint,
         );
         tried[n] = replica;
@@ -809,7 +810,7 @@ impl<O: Observer> World<O> {
             .then(|| self.caches.root_of_slot[slot as usize]);
         self.fleet.outstanding(replica, false);
         self.release(slot);
-        let next = self.send_to(caller, from, svc, to, endpoint, now, q)? as usize;
+        let next = self.send_to(caller, from, svc, to, link, endpoint, now, q)? as usize;
         if let Some(r) = root {
             self.caches.root_of_slot[next] = r;
         }
