@@ -10,8 +10,11 @@
 //! has 33,000 counters, 270 KB, whether or not anything is recorded; with thousands of services
 //! and call edges that was most of a model's memory. Here an empty histogram holds nothing; a
 //! few distinct values are kept as a sorted list of (bucket, count); once the list would take
-//! half the room of the counters spanning it, the counters are allocated, over whole powers of
-//! two, and grow only to the powers of two that values reach.
+//! an eighth of the room of the counters spanning it, the counters are allocated, over whole
+//! powers of two, and grow only to the powers of two that values reach. An eighth, not a half:
+//! each new bucket in the list moves the list's tail, and a window's histogram is emptied and
+//! filled again every window, so long lists cost time over and over (the quickstart spent 7% of
+//! its instructions there at a half) for little memory (BENCHMARKS.md, run 19).
 //!
 //! Reading quantiles is one pass for any number of them ([`LogHist::values_at_quantiles`]).
 
@@ -162,7 +165,7 @@ impl<const SIG: u8> LogHist<SIG> {
                     Err(_) => {
                         let (lo, hi) = Self::span(list, i);
                         let span = (hi / block - lo / block + 1) as usize * block as usize;
-                        (list.len() + 1) * 2 >= span || list.len() >= MAX_SPARSE
+                        (list.len() + 1) * 8 >= span || list.len() >= MAX_SPARSE
                     }
                 };
                 match (found, grow) {
@@ -216,11 +219,18 @@ impl<const SIG: u8> LogHist<SIG> {
 
     /// Forgets every value, keeping the room allocated.
     pub fn reset(&mut self) {
+        let top = self.index(self.max.max(1));
         self.total = 0;
         self.max = 0;
         match &mut self.store {
             Store::Sparse(list) => list.clear(),
-            Store::Dense { counts, .. } => counts.fill(0),
+            Store::Dense { first, counts } => {
+                // Nothing above the largest value was counted since the last reset: a window
+                // whose values stay below an earlier outlier clears only what it can have
+                // touched.
+                let end = ((top + 1).saturating_sub(*first) as usize).min(counts.len());
+                counts[..end].fill(0)
+            }
         }
     }
 
@@ -398,5 +408,26 @@ mod tests {
         assert_eq!((h.len(), h.max(), h.value_at_quantile(0.5)), (0, 0, 0));
         h.record(42);
         assert_eq!(h.value_at_quantile(0.5), 42);
+    }
+
+    #[test]
+    fn a_reset_after_an_outlier_forgets_everything_below_it() {
+        // Windows of values under an earlier outlier (reset clears only up to the largest
+        // value): each window reads as a fresh histogram of its own values.
+        let qs = [0.0, 0.1, 0.5, 0.9, 0.99, 1.0];
+        let mut h = LogHist::<2>::new();
+        h.record(3_000_000);
+        h.reset();
+        for (seed, hi) in [(12, 5_000), (13, 200), (14, 90_000), (15, 7)] {
+            let values = draws(seed, 5_000, |s| s.below(hi) + 1);
+            let mut fresh = LogHist::<2>::new();
+            for &v in &values {
+                h.record(v);
+                fresh.record(v);
+            }
+            assert_eq!(h.values_at(&qs), fresh.values_at(&qs), "window up to {hi}");
+            assert_eq!((h.len(), h.max()), (fresh.len(), fresh.max()));
+            h.reset();
+        }
     }
 }
