@@ -139,7 +139,7 @@ pub fn run_while<M: Model>(
     // The queue length at which either compaction or the pending-events limit needs a look:
     // one comparison per event for both.
     let mut look_at = compact_at.min(limits.max_pending_events);
-    while let Some((time, seq, event)) = queue.pop() {
+    while let Some((time, seq, event)) = queue.pop_live(|e| model.live(e)) {
         if time > limits.end {
             break;
         }

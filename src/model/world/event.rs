@@ -119,13 +119,20 @@ pub(super) mod timer {
     pub const HEDGE: u8 = 5;
 }
 
-/// Schedules policy timer `what` for invocation `id` (generation `gen`) at `at`.
+/// Schedules policy timer `what` for invocation `id` (generation `gen`) at `at`. A timeout
+/// waits in the queue's wheel: most calls answer before theirs, and a dead timer is dropped
+/// there (the other timers, backoffs, hedges and waits, usually fire).
 pub(super) fn push_timer(q: &mut EventQueue<Event>, at: SimTime, id: u32, gen: u32, what: u8) {
     debug_assert!(
         (timer::TIMEOUT..=timer::HEDGE).contains(&what),
         "unknown policy timer {what}"
     );
-    q.push(at, Event::PolicyTimer { inv: id, gen, what });
+    let event = Event::PolicyTimer { inv: id, gen, what };
+    if what == timer::TIMEOUT {
+        q.push_timer(at, event);
+    } else {
+        q.push(at, event);
+    }
 }
 
 /// Schedules a wake-up of breaker `instance` of layer `layer` of edge `edge` at `at_ns`.
