@@ -38,6 +38,8 @@ fn key(time: u64, seq: u64) -> u128 {
 pub struct EventQueue<E> {
     heap: Vec<Entry<E>>,
     next_seq: u64,
+    /// The time of the last event popped (no event is scheduled before it).
+    last_ns: u64,
     wheel: Wheel<E>,
 }
 
@@ -69,6 +71,7 @@ impl<E: Copy> EventQueue<E> {
         EventQueue {
             heap: Vec::with_capacity(1024),
             next_seq: 0,
+            last_ns: 0,
             wheel: Wheel {
                 slots: Vec::new(),
                 cursor: 0,
@@ -97,6 +100,11 @@ impl<E: Copy> EventQueue<E> {
     pub fn push_timer(&mut self, time: SimTime, event: E) -> u64 {
         let slot = time.0 >> SLOT_SHIFT;
         let w = &mut self.wheel;
+        if w.len == 0 {
+            // Nothing waits in the wheel: its next slot is the one time has reached (a timer
+            // is never scheduled before the event being handled).
+            w.cursor = w.cursor.max(self.last_ns >> SLOT_SHIFT);
+        }
         if slot < w.cursor || slot - w.cursor >= SLOTS as u64 {
             // Its slot has gone into the heap already, or it is due beyond the wheel.
             return self.push(time, event);
@@ -216,11 +224,7 @@ impl<E: Copy> EventQueue<E> {
             }
         };
         let time = (top.key >> 64) as u64;
-        if self.wheel.len == 0 {
-            // Nothing waits in the wheel: its next slot is the one time has reached (a timer
-            // is never scheduled before the event that schedules it).
-            self.wheel.cursor = self.wheel.cursor.max(time >> SLOT_SHIFT);
-        }
+        self.last_ns = time;
         Some((SimTime(time), top.key as u64, top.event))
     }
 
