@@ -47,6 +47,8 @@ pub struct EventQueue<E> {
 const SLOT_SHIFT: u32 = 26;
 /// ... and the wheel 1,024 slots (68.7 s): a timer due later goes to the heap at once.
 const SLOTS: usize = 1024;
+/// The room a slot keeps through a compaction, in timers.
+const MIN_SLOT_ROOM: usize = 16;
 
 /// Timers held out of the heap, by the slot of time they are due in (see
 /// [`EventQueue::push_timer`]).
@@ -263,6 +265,11 @@ impl<E: Copy> EventQueue<E> {
         let w = &mut self.wheel;
         for slot in &mut w.slots {
             slot.retain(|e| keep(&e.event));
+            // A slot keeps its room from one turn of the wheel to the next (no allocation in
+            // steady state), but not the room of the dead timers compaction just dropped:
+            // otherwise every slot would hold the room of a whole slot's worth of timeouts,
+            // and the wheel as much memory as all timeouts ever pending at once.
+            slot.shrink_to(slot.len().max(MIN_SLOT_ROOM));
         }
         w.len = w.slots.iter().map(Vec::len).sum();
     }
@@ -310,6 +317,21 @@ mod tests {
         q.retain(|&c| c != 'x' && c != 'y');
         let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, _, e)| e)).collect();
         assert_eq!(order, vec!['e', 'b', 'd', 'a', 'c']);
+    }
+
+    #[test]
+    fn compaction_gives_back_the_room_of_dead_timers() {
+        // 100,000 timeouts due in one slot (a second's worth at 100,000 calls a second, say),
+        // all answered: once compacted, the wheel keeps only a small room per slot.
+        let mut q = EventQueue::new();
+        for i in 0..100_000u64 {
+            q.push_timer(SimTime(30_000_000_000 + i), i);
+        }
+        assert_eq!(q.len(), 100_000);
+        q.retain(|_| false);
+        assert_eq!(q.len(), 0);
+        let room: usize = q.wheel.slots.iter().map(Vec::capacity).sum();
+        assert!(room <= SLOTS * MIN_SLOT_ROOM, "{room} timers of room kept");
     }
 
     proptest::proptest! {
