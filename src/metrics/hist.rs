@@ -11,7 +11,9 @@
 //! and call edges that was most of a model's memory. Here an empty histogram holds nothing; a
 //! few distinct values are kept as a sorted list of (bucket, count); once the list would take
 //! an eighth of the room of the counters spanning it, the counters are allocated, over whole
-//! powers of two, and grow only to the powers of two that values reach. An eighth, not a half:
+//! powers of two, and grow only to the powers of two that values reach; they are 32 bits
+//! (half the cache lines a recorded latency may miss in), with what passes 2^32 carried
+//! aside. An eighth, not a half:
 //! each new bucket in the list moves the list's tail, and a window's histogram is emptied and
 //! filled again every window, so long lists cost time over and over (the quickstart spent 7% of
 //! its instructions there at a half) for little memory (BENCHMARKS.md, run 19).
@@ -50,8 +52,16 @@ enum Store {
     /// (bucket index << 48) | count, sorted by index, one entry per distinct bucket.
     Sparse(Vec<u64>),
     /// Counts of the buckets from `first`; `first` and the length are whole blocks of
-    /// `1 << half_mag` buckets (a power of two of values, past the first).
-    Dense { first: u32, counts: Vec<u64> },
+    /// `1 << half_mag` buckets (a power of two of values, past the first). The counters are
+    /// 32 bits, half the memory and the cache lines of 64 (recording a latency is a random
+    /// write into them, and with a dozen full-range histograms those misses were a tenth of
+    /// a run's time); a bucket that passes 2^32 keeps the excess in `carries`, (bucket index,
+    /// count beyond its counter) sorted by index, almost always empty.
+    Dense {
+        first: u32,
+        counts: Vec<u32>,
+        carries: Vec<(u32, u64)>,
+    },
 }
 
 impl<const SIG: u8> Default for LogHist<SIG> {
@@ -95,7 +105,9 @@ impl<const SIG: u8> LogHist<SIG> {
     pub fn heap_bytes(&self) -> usize {
         match &self.store {
             Store::Sparse(v) => v.capacity() * 8,
-            Store::Dense { counts, .. } => counts.capacity() * 8,
+            Store::Dense {
+                counts, carries, ..
+            } => counts.capacity() * 4 + carries.capacity() * 16,
         }
     }
 
@@ -135,18 +147,23 @@ impl<const SIG: u8> LogHist<SIG> {
     pub fn record(&mut self, v: u64) {
         debug_assert!(v >= 1, "histograms count positive values");
         let i = self.index(v);
-        // Counts are u64: a run's event limit keeps them far from overflowing, so they add
-        // plainly on this path (the sparse list's 48-bit counts are checked where they grow).
+        // The total is u64: a run's event limit keeps it far from overflowing, so it adds
+        // plainly (the sparse list's 48-bit counts are checked where they grow, a counter's
+        // 32 bits below).
         self.total += 1;
         if v > self.max {
             self.max = v;
         }
-        if let Store::Dense { first, counts } = &mut self.store {
+        if let Store::Dense { first, counts, .. } = &mut self.store {
             if let Some(c) = i
                 .checked_sub(*first)
                 .and_then(|k| counts.get_mut(k as usize))
             {
-                *c += 1;
+                let (n, wrapped) = c.overflowing_add(1);
+                *c = n;
+                if wrapped {
+                    self.carry(i, 1 << 32);
+                }
                 return;
             }
         }
@@ -177,17 +194,35 @@ impl<const SIG: u8> LogHist<SIG> {
                     (Err(k), false) => list.insert(k, (i as u64) << COUNT_BITS | 1),
                 }
             }
-            Store::Dense { first, counts } => {
-                // Outside the counters: widen them to the blocks that reach `i`.
+            Store::Dense { first, counts, .. } => {
+                // Outside the counters: widen them to the blocks that reach `i` (carries are
+                // by bucket index, which widening does not move).
                 let lo = (*first).min(i / block * block);
                 let end = (*first + counts.len() as u32).max((i / block + 1) * block);
-                let mut wider = vec![0u64; (end - lo) as usize];
+                let mut wider = vec![0u32; (end - lo) as usize];
                 let at = (*first - lo) as usize;
                 wider[at..at + counts.len()].copy_from_slice(counts);
+                // (Also the way in after a list became counters, with `i` inside.)
                 let c = &mut wider[(i - lo) as usize];
-                *c = c.saturating_add(1);
+                let (n, wrapped) = c.overflowing_add(1);
+                *c = n;
                 *first = lo;
                 *counts = wider;
+                if wrapped {
+                    self.carry(i, 1 << 32);
+                }
+            }
+        }
+    }
+
+    /// Adds `n` to bucket `i`'s count beyond its 32-bit counter.
+    #[cold]
+    #[inline(never)]
+    fn carry(&mut self, i: u32, n: u64) {
+        if let Store::Dense { carries, .. } = &mut self.store {
+            match carries.binary_search_by_key(&i, |&(k, _)| k) {
+                Ok(k) => carries[k].1 += n,
+                Err(k) => carries.insert(k, (i, n)),
             }
         }
     }
@@ -210,11 +245,20 @@ impl<const SIG: u8> LogHist<SIG> {
         let (lo, hi) = Self::span(list, i);
         let first = lo / block * block;
         let end = (hi / block + 1) * block;
-        let mut counts = vec![0u64; (end - first) as usize];
+        let mut counts = vec![0u32; (end - first) as usize];
+        let mut carries = Vec::new();
         for e in list {
-            counts[((e >> COUNT_BITS) as u32 - first) as usize] = e & COUNT_MASK;
+            let (i, n) = ((e >> COUNT_BITS) as u32, e & COUNT_MASK);
+            counts[(i - first) as usize] = n as u32;
+            if n > u32::MAX as u64 {
+                carries.push((i, n & !(u32::MAX as u64)));
+            }
         }
-        self.store = Store::Dense { first, counts };
+        self.store = Store::Dense {
+            first,
+            counts,
+            carries,
+        };
     }
 
     /// Forgets every value, keeping the room allocated.
@@ -224,12 +268,17 @@ impl<const SIG: u8> LogHist<SIG> {
         self.max = 0;
         match &mut self.store {
             Store::Sparse(list) => list.clear(),
-            Store::Dense { first, counts } => {
+            Store::Dense {
+                first,
+                counts,
+                carries,
+            } => {
                 // Nothing above the largest value was counted since the last reset: a window
                 // whose values stay below an earlier outlier clears only what it can have
                 // touched.
                 let end = ((top + 1).saturating_sub(*first) as usize).min(counts.len());
-                counts[..end].fill(0)
+                counts[..end].fill(0);
+                carries.clear();
             }
         }
     }
@@ -298,9 +347,19 @@ impl<const SIG: u8> LogHist<SIG> {
                     }
                 }
             }
-            Store::Dense { first, counts } => {
+            Store::Dense {
+                first,
+                counts,
+                carries,
+            } => {
+                let mut carries = carries.iter().peekable();
                 for (k, &c) in counts.iter().enumerate() {
-                    if c > 0 && visit(first + k as u32, c, out) {
+                    let i = first + k as u32;
+                    let mut n = c as u64;
+                    if carries.peek().is_some_and(|&&(at, _)| at == i) {
+                        n += carries.next().map_or(0, |&(_, extra)| extra);
+                    }
+                    if n > 0 && visit(i, n, out) {
                         break;
                     }
                 }
@@ -389,13 +448,71 @@ mod tests {
             few.record(v);
         }
         assert!(few.heap_bytes() <= 100 * 8 * 2, "{}", few.heap_bytes());
-        // A million values within one power of two take that power's counters, 8 KB, not
-        // the 270 KB of the full range.
+        // A million values within one power of two take that power's 32-bit counters, 4 KB,
+        // not the 135 KB of the full range.
         let mut many = LogHist::<3>::new();
         for v in draws(10, 1_000_000, |s| 1 << 20 | s.below(1 << 20)) {
             many.record(v);
         }
-        assert_eq!(many.heap_bytes(), 1024 * 8);
+        assert_eq!(many.heap_bytes(), 1024 * 4);
+    }
+
+    #[test]
+    fn counts_past_32_bits_carry() {
+        // Counters are 32 bits; a bucket counted past 2^32 (here set close to it rather than
+        // recorded four billion times) keeps the excess aside, and the answers are those of
+        // HdrHistogram's 64-bit counts: at the carry, across a second one, and after a list
+        // whose 48-bit count filled up became counters.
+        let near = u32::MAX as u64 - 2;
+        let mut ours = LogHist::<3>::new();
+        let mut theirs = Histogram::<u64>::new_with_bounds(1, 1 << 40, 3).unwrap();
+        for v in draws(16, 50_000, |s| s.below(1 << 30) + 1) {
+            ours.record(v);
+            theirs.record(v).unwrap();
+        }
+        let v = 123_456_789;
+        let i = ours.index(v);
+        let Store::Dense { first, counts, .. } = &mut ours.store else {
+            panic!("50,000 values spread this wide are counters");
+        };
+        let c = &mut counts[(i - *first) as usize];
+        let before = *c as u64;
+        *c = near as u32;
+        ours.total += near - before;
+        theirs.record_n(v, near - before).unwrap();
+        for _ in 0..5 {
+            ours.record(v);
+            theirs.record(v).unwrap();
+        }
+        let check = |ours: &LogHist<3>, theirs: &Histogram<u64>, what: &str| {
+            let got = ours.values_at(&QS);
+            let want = QS.map(|q| theirs.value_at_quantile(q));
+            assert_eq!(got, want, "{what}");
+            assert_eq!(ours.len(), theirs.len(), "{what}");
+        };
+        check(&ours, &theirs, "one carry");
+        let Store::Dense { first, counts, .. } = &mut ours.store else {
+            unreachable!()
+        };
+        counts[(i - *first) as usize] = u32::MAX;
+        ours.total += u32::MAX as u64 - 2;
+        theirs.record_n(v, u32::MAX as u64 - 2).unwrap();
+        ours.record(v);
+        theirs.record(v).unwrap();
+        check(&ours, &theirs, "two carries");
+        // A sparse count that filled 48 bits goes to counters with its excess carried.
+        let mut few = LogHist::<3>::new();
+        few.record(7);
+        let Store::Sparse(list) = &mut few.store else {
+            unreachable!()
+        };
+        list[0] |= COUNT_MASK;
+        few.total = COUNT_MASK;
+        few.record(7);
+        let mut one = Histogram::<u64>::new_with_bounds(1, 1 << 40, 3).unwrap();
+        one.record_n(7, COUNT_MASK + 1).unwrap();
+        check(&few, &one, "a full list");
+        assert!(matches!(few.store, Store::Dense { .. }));
     }
 
     #[test]
