@@ -187,8 +187,9 @@ impl<E: Copy> EventQueue<E> {
     }
 
     /// [`EventQueue::pop`], where the timers of the wheel that `live` rejects are dropped
-    /// unseen (so `live` must hold of an event once it has stopped holding). Events of the
-    /// heap come back whatever `live` says of them.
+    /// unseen (so an event `live` has rejected once must stay rejected, as a timer whose
+    /// call has answered stays dead). Events of the heap come back whatever `live` says of
+    /// them.
     #[inline(always)]
     pub fn pop_live(&mut self, live: impl Fn(&E) -> bool) -> Option<(SimTime, u64, E)> {
         if self.wheel.len > 0 {
