@@ -38,8 +38,6 @@ fn key(time: u64, seq: u64) -> u128 {
 pub struct EventQueue<E> {
     heap: Vec<Entry<E>>,
     next_seq: u64,
-    /// The time of the last event popped (no event is scheduled before it).
-    last_ns: u64,
     wheel: Wheel<E>,
 }
 
@@ -73,7 +71,6 @@ impl<E: Copy> EventQueue<E> {
         EventQueue {
             heap: Vec::with_capacity(1024),
             next_seq: 0,
-            last_ns: 0,
             wheel: Wheel {
                 slots: Vec::new(),
                 cursor: 0,
@@ -94,18 +91,19 @@ impl<E: Copy> EventQueue<E> {
         seq
     }
 
-    /// Schedules a timer that will most likely be dead (cancelled by what it guards) before
-    /// it is due: a timeout. It fires in the same order as [`EventQueue::push`] would make it
-    /// fire, but waits in the wheel, where a dead one is dropped without touching the heap
-    /// ([`EventQueue::pop_live`]). Returns its sequence number.
+    /// Schedules, at `now` (the time of the event being handled), a timer that will most
+    /// likely be dead (cancelled by what it guards) before it is due: a timeout. It fires in
+    /// the same order as [`EventQueue::push`] would make it fire, but waits in the wheel,
+    /// where a dead one is dropped without touching the heap ([`EventQueue::pop_live`]).
+    /// Returns its sequence number.
     #[inline]
-    pub fn push_timer(&mut self, time: SimTime, event: E) -> u64 {
+    pub fn push_timer(&mut self, now: SimTime, time: SimTime, event: E) -> u64 {
         let slot = time.0 >> SLOT_SHIFT;
         let w = &mut self.wheel;
         if w.len == 0 {
-            // Nothing waits in the wheel: its next slot is the one time has reached (a timer
-            // is never scheduled before the event being handled).
-            w.cursor = w.cursor.max(self.last_ns >> SLOT_SHIFT);
+            // Nothing waits in the wheel: its next slot is the one time has reached (no
+            // event is scheduled before the one being handled, so none before `now`).
+            w.cursor = w.cursor.max(now.0 >> SLOT_SHIFT);
         }
         if slot < w.cursor || slot - w.cursor >= SLOTS as u64 {
             // Its slot has gone into the heap already, or it is due beyond the wheel.
@@ -226,9 +224,7 @@ impl<E: Copy> EventQueue<E> {
                 top
             }
         };
-        let time = (top.key >> 64) as u64;
-        self.last_ns = time;
-        Some((SimTime(time), top.key as u64, top.event))
+        Some((SimTime((top.key >> 64) as u64), top.key as u64, top.event))
     }
 
     /// Moves the entry at `i` down to where its key belongs (rebuilding after `retain`).
@@ -326,7 +322,7 @@ mod tests {
         // all answered: once compacted, the wheel keeps only a small room per slot.
         let mut q = EventQueue::new();
         for i in 0..100_000u64 {
-            q.push_timer(SimTime(30_000_000_000 + i), i);
+            q.push_timer(SimTime::ZERO, SimTime(30_000_000_000 + i), i);
         }
         assert_eq!(q.len(), 100_000);
         q.retain(|_| false);
@@ -366,7 +362,7 @@ mod tests {
                     }
                     2 | 3 => {
                         let dead = x % 3 == 0;
-                        let seq = q.push_timer(SimTime(t), (t, true, dead));
+                        let seq = q.push_timer(SimTime(now), SimTime(t), (t, true, dead));
                         reference.push((t, seq, true, dead));
                     }
                     4 => {

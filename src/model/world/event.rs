@@ -119,20 +119,27 @@ pub(super) mod timer {
     pub const HEDGE: u8 = 5;
 }
 
-/// Schedules policy timer `what` for invocation `id` (generation `gen`) at `at`. A timeout
-/// waits in the queue's wheel: most calls answer before theirs, and a dead timer is dropped
-/// there (the other timers, backoffs, hedges and waits, usually fire).
+/// Schedules policy timer `what` (a backoff, a hedge, a wait's deadline: timers that usually
+/// fire) for invocation `id` (generation `gen`) at `at`.
 pub(super) fn push_timer(q: &mut EventQueue<Event>, at: SimTime, id: u32, gen: u32, what: u8) {
     debug_assert!(
-        (timer::TIMEOUT..=timer::HEDGE).contains(&what),
-        "unknown policy timer {what}"
+        (timer::RETRY..=timer::HEDGE).contains(&what),
+        "unknown policy timer {what}, or a timeout (see push_timeout)"
     );
-    let event = Event::PolicyTimer { inv: id, gen, what };
-    if what == timer::TIMEOUT {
-        q.push_timer(at, event);
-    } else {
-        q.push(at, event);
-    }
+    q.push(at, Event::PolicyTimer { inv: id, gen, what });
+}
+
+/// Schedules, at `now`, the timeout of invocation `id` (generation `gen`) at `at`. It waits in
+/// the queue's wheel: most calls answer before their timeout, and a dead timer is dropped there.
+pub(super) fn push_timeout(
+    q: &mut EventQueue<Event>,
+    now: SimTime,
+    at: SimTime,
+    id: u32,
+    gen: u32,
+) {
+    let what = timer::TIMEOUT;
+    q.push_timer(now, at, Event::PolicyTimer { inv: id, gen, what });
 }
 
 /// Schedules a wake-up of breaker `instance` of layer `layer` of edge `edge` at `at_ns`.

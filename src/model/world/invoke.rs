@@ -10,7 +10,7 @@
 //! network and hands outcomes to whoever waits (`root_learns`). It knows nothing of replicas,
 //! queues or links beyond telling passive health checking which request timed out.
 
-use super::event::{push_breaker_wake, push_timer, timer, Event};
+use super::event::{push_breaker_wake, push_timeout, push_timer, timer, Event};
 use super::{Observer, World};
 use crate::engine::{EventQueue, LimitHit, SimDuration, SimTime};
 use crate::model::request::{CallerRef, NO_SLOT};
@@ -186,7 +186,7 @@ impl<O: Observer> World<O> {
         match (&l.spec, &mut l.instances[instance]) {
             (PolicySpec::Timeout { timeout }, _) => {
                 let at = now + *timeout;
-                push_timer(q, at, id, gen, timer::TIMEOUT);
+                push_timeout(q, now, at, id, gen);
                 self.start_inner(id, now, q)
             }
             (PolicySpec::Deadline, _) => {
@@ -198,7 +198,7 @@ impl<O: Observer> World<O> {
                     l.count(instance, now >= self.count_from, |c| c.timeouts += 1);
                     self.inv_complete(id, Outcome::Timeout, now, q)
                 } else {
-                    push_timer(q, SimTime(deadline_ns), id, gen, timer::TIMEOUT);
+                    push_timeout(q, now, SimTime(deadline_ns), id, gen);
                     self.start_inner(id, now, q)
                 }
             }
