@@ -28,6 +28,14 @@ fn key(time: u64, seq: u64) -> u128 {
     ((time as u128) << 64) | seq as u128
 }
 
+impl<E> Entry<E> {
+    /// The time packed in the key, in nanoseconds.
+    #[inline(always)]
+    fn time_ns(&self) -> u64 {
+        (self.key >> 64) as u64
+    }
+}
+
 /// Pending events, popped in (time, insertion sequence) order.
 ///
 /// A binary min-heap written out rather than `std`'s `BinaryHeap`, for its packed key and
@@ -82,13 +90,21 @@ impl<E: Copy> EventQueue<E> {
     /// Schedules `event` at `time`. Returns its sequence number.
     #[inline(always)]
     pub fn push(&mut self, time: SimTime, event: E) -> u64 {
+        let e = self.stamp(time, event);
+        self.push_entry(e);
+        e.key as u64
+    }
+
+    /// `event` at `time` with the next sequence number: its place in the order, wherever it
+    /// waits.
+    #[inline(always)]
+    fn stamp(&mut self, time: SimTime, event: E) -> Entry<E> {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.push_entry(Entry {
+        Entry {
             key: key(time.0, seq),
             event,
-        });
-        seq
+        }
     }
 
     /// Schedules, at `now` (the time of the event being handled), a timer that will most
@@ -112,14 +128,11 @@ impl<E: Copy> EventQueue<E> {
         if w.slots.is_empty() {
             w.slots = (0..SLOTS).map(|_| Vec::new()).collect();
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        w.slots[slot as usize % SLOTS].push(Entry {
-            key: key(time.0, seq),
-            event,
-        });
+        let e = self.stamp(time, event);
+        let w = &mut self.wheel;
+        w.slots[slot as usize % SLOTS].push(e);
         w.len += 1;
-        seq
+        e.key as u64
     }
 
     #[inline(always)]
@@ -143,13 +156,7 @@ impl<E: Copy> EventQueue<E> {
     #[cold]
     #[inline(never)]
     fn release_due(&mut self, live: &impl Fn(&E) -> bool) {
-        while self.wheel.len > 0 {
-            let start = self.wheel.cursor << SLOT_SHIFT;
-            if let Some(top) = self.heap.first() {
-                if ((top.key >> 64) as u64) < start {
-                    return;
-                }
-            }
+        while self.next_slot_due() {
             let i = self.wheel.cursor as usize % SLOTS;
             let mut slot = std::mem::take(&mut self.wheel.slots[i]);
             self.wheel.len -= slot.len();
@@ -161,6 +168,18 @@ impl<E: Copy> EventQueue<E> {
             self.wheel.slots[i] = slot; // keeps its room
             self.wheel.cursor += 1;
         }
+    }
+
+    /// Whether the wheel holds timers and its next slot starts at or before the heap's
+    /// earliest event (or the heap is empty): then that slot must go into the heap first.
+    #[inline(always)]
+    fn next_slot_due(&self) -> bool {
+        let w = &self.wheel;
+        w.len > 0
+            && self
+                .heap
+                .first()
+                .is_none_or(|top| top.time_ns() >> SLOT_SHIFT >= w.cursor)
     }
 
     /// Puts `e` at hole `i` or above it: parents with a larger key move down into the hole.
@@ -190,14 +209,8 @@ impl<E: Copy> EventQueue<E> {
     /// them.
     #[inline(always)]
     pub fn pop_live(&mut self, live: impl Fn(&E) -> bool) -> Option<(SimTime, u64, E)> {
-        if self.wheel.len > 0 {
-            let due = match self.heap.first() {
-                Some(top) => ((top.key >> 64) as u64) >> SLOT_SHIFT >= self.wheel.cursor,
-                None => true,
-            };
-            if due {
-                self.release_due(&live);
-            }
+        if self.next_slot_due() {
+            self.release_due(&live);
         }
         let last = self.heap.pop()?;
         let top = match self.heap.first() {
@@ -224,7 +237,7 @@ impl<E: Copy> EventQueue<E> {
                 top
             }
         };
-        Some((SimTime((top.key >> 64) as u64), top.key as u64, top.event))
+        Some((SimTime(top.time_ns()), top.key as u64, top.event))
     }
 
     /// Moves the entry at `i` down to where its key belongs (rebuilding after `retain`).
