@@ -13,10 +13,10 @@
 //! an eighth of the room of the counters spanning it, the counters are allocated, over whole
 //! powers of two, and grow only to the powers of two that values reach; they are 32 bits
 //! (half the cache lines a recorded latency may miss in), with what passes 2^32 carried
-//! aside. An eighth, not a half:
-//! each new bucket in the list moves the list's tail, and a window's histogram is emptied and
-//! filled again every window, so long lists cost time over and over (the quickstart spent 7% of
-//! its instructions there at a half) for little memory (BENCHMARKS.md, run 19).
+//! aside. An eighth, not a half: each new bucket in the list moves the list's tail, and a
+//! window's histogram is emptied and filled again every window, so long lists cost time over
+//! and over (the quickstart spent 7% of its instructions there at a half) for little memory
+//! (BENCHMARKS.md, run 19).
 //!
 //! Reading quantiles is one pass for any number of them ([`LogHist::values_at_quantiles`]).
 
@@ -154,20 +154,30 @@ impl<const SIG: u8> LogHist<SIG> {
         if v > self.max {
             self.max = v;
         }
-        if let Store::Dense { first, counts, .. } = &mut self.store {
-            if let Some(c) = i
-                .checked_sub(*first)
-                .and_then(|k| counts.get_mut(k as usize))
-            {
-                let (n, wrapped) = c.overflowing_add(1);
-                *c = n;
-                if wrapped {
-                    self.carry(i, 1 << 32);
-                }
-                return;
-            }
+        if !self.count_in_counters(i) {
+            self.record_slow(i);
         }
-        self.record_slow(i);
+    }
+
+    /// Counts bucket `i` once in the counters, when they hold it; false when they do not
+    /// (a list, or a bucket outside them).
+    #[inline(always)]
+    fn count_in_counters(&mut self, i: u32) -> bool {
+        let Store::Dense { first, counts, .. } = &mut self.store else {
+            return false;
+        };
+        let Some(c) = i
+            .checked_sub(*first)
+            .and_then(|k| counts.get_mut(k as usize))
+        else {
+            return false;
+        };
+        let (n, wrapped) = c.overflowing_add(1);
+        *c = n;
+        if wrapped {
+            self.carry(i, 1 << 32);
+        }
+        true
     }
 
     #[cold]
@@ -195,22 +205,20 @@ impl<const SIG: u8> LogHist<SIG> {
                 }
             }
             Store::Dense { first, counts, .. } => {
-                // Outside the counters: widen them to the blocks that reach `i` (carries are
-                // by bucket index, which widening does not move).
+                // Outside the counters (or just made from a list, with `i` inside): widen
+                // them to the blocks that reach `i` (carries are by bucket index, which
+                // widening does not move), then count it there.
                 let lo = (*first).min(i / block * block);
                 let end = (*first + counts.len() as u32).max((i / block + 1) * block);
-                let mut wider = vec![0u32; (end - lo) as usize];
-                let at = (*first - lo) as usize;
-                wider[at..at + counts.len()].copy_from_slice(counts);
-                // (Also the way in after a list became counters, with `i` inside.)
-                let c = &mut wider[(i - lo) as usize];
-                let (n, wrapped) = c.overflowing_add(1);
-                *c = n;
-                *first = lo;
-                *counts = wider;
-                if wrapped {
-                    self.carry(i, 1 << 32);
+                if (lo, end) != (*first, *first + counts.len() as u32) {
+                    let mut wider = vec![0u32; (end - lo) as usize];
+                    let at = (*first - lo) as usize;
+                    wider[at..at + counts.len()].copy_from_slice(counts);
+                    *first = lo;
+                    *counts = wider;
                 }
+                let counted = self.count_in_counters(i);
+                debug_assert!(counted, "the counters reach bucket {i} now");
             }
         }
     }
