@@ -186,19 +186,19 @@ fn standard_normal(rng: &mut RngStream) -> f64 {
     box_muller(u1, u2)
 }
 
-/// An exponential draw of mean `mean` from a uniform `u` in (0, 1]: -mean ln u. Public for the
-/// golden-value test (tests/data/golden_draws.tsv).
+/// An exponential draw of mean `mean` from a uniform `u` in (0, 1]: -mean ln u, with the
+/// logarithm of [`super::ln`]. Public for the golden-value test (tests/data/golden_draws.tsv).
 #[inline]
 pub fn exponential(mean: f64, u: f64) -> f64 {
-    -mean * libm::log(u)
+    -mean * super::ln::ln(u)
 }
 
 /// The cosine branch of Box-Muller from `u1` in (0, 1] and `u2` in [0, 1): sqrt(-2 ln u1)
-/// cos(2 pi u2). Pure-Rust `log` and `cos` (libm), so the same bits on every platform; `sqrt`
-/// is exact (IEEE 754). Public for the golden-value test.
+/// cos(2 pi u2). Pure-Rust `ln` ([`super::ln`]) and `cos` (libm), so the same bits on every
+/// platform; `sqrt` is exact (IEEE 754). Public for the golden-value test.
 #[inline]
 pub fn box_muller(u1: f64, u2: f64) -> f64 {
-    (-2.0 * libm::log(u1)).sqrt() * libm::cos(std::f64::consts::TAU * u2)
+    (-2.0 * super::ln::ln(u1)).sqrt() * libm::cos(std::f64::consts::TAU * u2)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 pub mod cache;
 pub mod dist;
 pub mod gc;
+pub mod ln;
 pub mod mintree;
 mod observer;
 pub mod replication;
