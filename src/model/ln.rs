@@ -53,8 +53,12 @@ pub fn ln(x: f64) -> f64 {
     let w = hi + r;
     // The rounding error of w (|hi| >= |r|, or hi = 0).
     let err = (hi - w) + r;
-    let q = Q[0] + r * (Q[1] + r * (Q[2] + r * (Q[3] + r * (Q[4] + r * (Q[5] + r * Q[6])))));
-    w + (err + (k * f64::from_bits(table::LN2_LO) + lnc_lo) + (r * r) * q)
+    // Estrin's scheme: a few multiplications deep instead of Horner's six, as the draw's value
+    // is on the path to the event queue (tests/data/ln_table.py adds in this same order).
+    let r2 = r * r;
+    let r4 = r2 * r2;
+    let q = ((Q[0] + r * Q[1]) + r2 * (Q[2] + r * Q[3])) + r4 * ((Q[4] + r * Q[5]) + r2 * Q[6]);
+    w + (err + (k * f64::from_bits(table::LN2_LO) + lnc_lo) + r2 * q)
 }
 
 #[cfg(test)]

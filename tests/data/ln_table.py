@@ -11,7 +11,7 @@ a few bits, so z - c is exact), 1/c rounded, and ln c split in hi + lo with hi a
 The three intervals within 2^-7 of 1 take c = 1, so near 1 the result is r + r^2 q(r) with
 r = x - 1 exact and nothing cancels. Then
     ln x = (k ln2_hi + hi) + r + (k ln2_lo + lo + r^2 q(r)),   r = (z - c) / c  (|r| <= 2^-7)
-with q the Taylor series of (ln(1 + r) - r) / r^2 to r^6, and the sum (k ln2_hi + hi) + r
+with q the Taylor series of (ln(1 + r) - r) / r^2 to r^6 (by Estrin's scheme), and the sum (k ln2_hi + hi) + r
 made exact with its rounding error (Fast2Sum).
 
 Run: python3 tests/data/ln_table.py            (writes the table, prints the accuracy)
@@ -77,10 +77,11 @@ def ln(x):
     hi = kd * LN2_HI + lnc_hi
     w = hi + r
     err = (hi - w) + r
-    q = Q[6]
-    for a in reversed(Q[:6]):
-        q = a + r * q
-    return w + (err + (kd * LN2_LO + lnc_lo) + (r * r) * q)
+    r2 = r * r
+    r4 = r2 * r2
+    # Estrin's scheme, in the order src/model/ln.rs adds.
+    q = ((Q[0] + r * Q[1]) + r2 * (Q[2] + r * Q[3])) + r4 * ((Q[4] + r * Q[5]) + r2 * Q[6])
+    return w + (err + (kd * LN2_LO + lnc_lo) + r2 * q)
 
 
 def ulps(x):
