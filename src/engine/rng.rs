@@ -104,10 +104,13 @@ impl RngStream {
         (self.rng().next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
-    /// Uniform in (0, 1]: safe to take the logarithm of.
+    /// Uniform in (0, 1]: safe to take the logarithm of. The same bits as `1.0 - uniform()`
+    /// (both are exact: multiples of 2^-53 up to 1), with the subtraction done on the integer,
+    /// a cycle instead of four on the path from the draw to the event it times.
     #[inline]
     pub fn uniform_open0(&mut self) -> f64 {
-        1.0 - self.uniform()
+        let k = (1u64 << 53) - (self.rng().next_u64() >> 11);
+        k as i64 as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     /// Uniform integer in [0, n) by rejection (unbiased); `n` must be at least 1.
@@ -154,6 +157,19 @@ mod tests {
         assert_eq!(xa, xb);
         assert_ne!(xa, xc);
         assert_ne!(xa, xd);
+    }
+
+    #[test]
+    fn uniform_open0_is_one_minus_uniform_bit_for_bit() {
+        let (mut a, mut b) = (
+            RngStream::derive(2, "x", "y"),
+            RngStream::derive(2, "x", "y"),
+        );
+        for _ in 0..100_000 {
+            let (u, v) = (a.uniform_open0(), 1.0 - b.uniform());
+            assert_eq!(u.to_bits(), v.to_bits());
+            assert!(u > 0.0 && u <= 1.0);
+        }
     }
 
     #[test]
