@@ -6,7 +6,12 @@
 use crate::engine::{EventQueue, SimTime};
 
 /// The closed set of events the model schedules.
+///
+/// `repr(u32)`: a four-byte tag makes the event 16 bytes, which the event queue moves as one
+/// block; with the default one-byte tag it moved it field by field (five loads and stores per
+/// move, several moves per push and pop): M/M/1 -1.8% instructions, metastable_retries -10%.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
 pub enum Event {
     /// The next open-loop arrival of a client.
     ClientArrival { client: u32 },
@@ -62,6 +67,9 @@ pub enum Event {
     /// half-open, or the end of its half-open max wait): it happens then, calls or none.
     BreakerWake { edge: u32, layer: u8, instance: u32 },
 }
+
+// The queue's entry is its 16-byte key and this: 32 bytes, moved as two blocks.
+const _: () = assert!(std::mem::size_of::<Event>() == 16);
 
 /// Trace kind codes: stable, part of the trace hash.
 pub mod kind {
