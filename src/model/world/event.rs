@@ -9,7 +9,7 @@ use crate::engine::{EventQueue, SimTime};
 ///
 /// `repr(u32)`: a four-byte tag makes the event 16 bytes, which the event queue moves as one
 /// block; with the default one-byte tag it moved it field by field (five loads and stores per
-/// move, several moves per push and pop): M/M/1 -1.8% instructions, metastable_retries -10%.
+/// move, several moves per push and pop): -1.7% to -2.3% instructions (BENCHMARKS.md run 20).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum Event {
