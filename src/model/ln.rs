@@ -2,9 +2,11 @@
 //! times, Poisson arrivals, Box-Muller), written out for speed and for the same bits on every
 //! platform.
 //!
-//! Why not `libm::log`: it is the one call every customer of an M/M/1 run makes twice, and at
-//! about 63 instructions a call it was an eighth of the engine's cost per customer. This one
-//! takes about half that: x = 2^k z with z in [0.6875, 1.375) from the bits, one of 128
+//! Why not `libm::log`: it is the one call every customer of an M/M/1 run makes twice, and it
+//! was 8% of the engine's instructions per customer and, by `perf`, a fifth of its wall time,
+//! most of it waiting on a long chain of dependent operations (a division among them). This
+//! one takes about 56 instructions a call against 63, with no division and a shorter chain
+//! (BENCHMARKS.md run 20): x = 2^k z with z in [0.6875, 1.375) from the bits, one of 128
 //! intervals of z by the bits, and in it ln x = k ln 2 + ln c + ln(1 + r) with c the interval's
 //! centre, r = (z - c)/c (|r| <= 2^-7) and ln(1 + r) by its series to r^8. The table
 //! (`ln_table.rs`) and the accuracy are from tests/data/ln_table.py, which computes ln c at 60
