@@ -24,6 +24,9 @@ pub struct RngStream {
     rng: Option<Box<ChaCha8Rng>>,
 }
 
+/// 2^-53: the step between the uniforms drawn from 53 bits.
+const UNIT_53: f64 = 1.0 / (1u64 << 53) as f64;
+
 fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = *state;
@@ -101,7 +104,13 @@ impl RngStream {
     /// Uniform in [0, 1), from the top 53 bits of one draw.
     #[inline]
     pub fn uniform(&mut self) -> f64 {
-        (self.rng().next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        self.top_53_bits() as f64 * UNIT_53
+    }
+
+    /// The top 53 bits of one draw: k in [0, 2^53), the uniforms' k * 2^-53.
+    #[inline(always)]
+    fn top_53_bits(&mut self) -> u64 {
+        self.rng().next_u64() >> 11
     }
 
     /// Uniform in (0, 1]: safe to take the logarithm of. The same bits as `1.0 - uniform()`
@@ -109,8 +118,8 @@ impl RngStream {
     /// a cycle instead of four on the path from the draw to the event it times.
     #[inline]
     pub fn uniform_open0(&mut self) -> f64 {
-        let k = (1u64 << 53) - (self.rng().next_u64() >> 11);
-        k as i64 as f64 * (1.0 / (1u64 << 53) as f64)
+        let k = (1u64 << 53) - self.top_53_bits();
+        k as i64 as f64 * UNIT_53
     }
 
     /// Uniform integer in [0, n) by rejection (unbiased); `n` must be at least 1.
