@@ -299,3 +299,49 @@ fn load_aware_balancers_achieve_their_means() {
         );
     }
 }
+
+/// The running world indexes its tables unchecked (`engine::Table`), so a spec with an index
+/// out of range is refused when the world is built, naming what is wrong; the scenario layer
+/// never builds one (every shipped scenario passes).
+#[test]
+fn a_spec_with_an_index_out_of_range_is_refused_before_the_run() {
+    use faultline::model::{FaultEffect, Quiet, SystemSpec, World, WorldLimits};
+    let sys = scenario::load_file("scenarios/quickstart.ron".as_ref(), &Overrides::default())
+        .unwrap()
+        .scenario
+        .system;
+    assert_eq!(sys.check_indices(), Ok(()));
+    let n = sys.services.len();
+    type Break = fn(&mut SystemSpec, usize);
+    let cases: [(Break, &str); 4] = [
+        (
+            |s, n| s.clients[0].target = n,
+            "client shoppers names service 7 of 7",
+        ),
+        (
+            |s, n| s.services[0].calls[0].to = n + 2,
+            "a call of gateway names service 9 of 7",
+        ),
+        (|s, n| s.links[0].to = n, "a link names service 7"),
+        (
+            |s, _| {
+                if let FaultEffect::Slowdown { replica, .. } = &mut s.faults[0].effect {
+                    *replica = 10_000;
+                }
+            },
+            "fault slowdown x3 db/0 names replica 10000",
+        ),
+    ];
+    for (break_it, want) in cases {
+        let mut bad = sys.clone();
+        break_it(&mut bad, n);
+        let e = bad.check_indices().unwrap_err();
+        assert!(e.contains(want), "{e}");
+        let limits = WorldLimits {
+            max_live_requests: 1000,
+            count_from: SimTime(0),
+        };
+        let built = std::panic::catch_unwind(|| World::new(bad, 1, limits, Quiet));
+        assert!(built.is_err(), "World::new took a spec where {want}");
+    }
+}

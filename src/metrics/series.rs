@@ -9,7 +9,7 @@
 //! This module only records; it knows nothing of SLOs, faults or how the series are drawn.
 
 use super::hist::LogHist;
-use crate::engine::SimTime;
+use crate::engine::{SimTime, Table};
 use crate::model::Outcome;
 
 /// The most windows a run's time series keeps.
@@ -265,15 +265,15 @@ pub struct SeriesSet {
     pub window_ns: u64,
     /// Windows covering the run, the last one possibly partial.
     pub windows: usize,
-    pub clients: Vec<Track>,
+    pub clients: Table<Track>,
     /// Requests in flight per client.
-    pub client_in_flight: Vec<LevelTrack<1>>,
-    pub services: Vec<Track>,
+    pub client_in_flight: Table<LevelTrack<1>>,
+    pub services: Table<Track>,
     /// Busy workers ([`BUSY`]) and queued requests ([`QUEUED`]) per service (all replicas).
-    pub load: Vec<LevelTrack<2>>,
+    pub load: Table<LevelTrack<2>>,
     /// Workers able to take a request ([`CAPACITY`]) and replicas accepting requests
     /// ([`ACCEPTING`]) per service.
-    pub room: Vec<LevelTrack<2>>,
+    pub room: Table<LevelTrack<2>>,
     pub service_windows: Vec<ServiceWindows>,
     /// Per service, per call edge (in the order of the service's calls).
     pub calls: Vec<Vec<Track>>,

@@ -10,7 +10,7 @@
 //! (`stack.rs`), which share [`CallerRef`]. It knows nothing of replicas, links or policies:
 //! a request's fields are indices the world gives meaning to.
 
-use crate::engine::{LimitHit, SimTime};
+use crate::engine::{LimitHit, SimTime, Table};
 use crate::policy::Outcome;
 
 /// A closed-loop user index that means "an open-loop request" (nobody thinks after it).
@@ -150,7 +150,7 @@ pub(crate) fn live_limit_hit(max_live_requests: u32, now: SimTime) -> LimitHit {
 
 /// The slab of live requests, indexed by slot.
 pub(crate) struct Requests {
-    slots: Vec<Req>,
+    slots: Table<Req>,
     free: Vec<u32>,
     next_id: u64,
     max_live: u32,
@@ -159,7 +159,7 @@ pub(crate) struct Requests {
 impl Requests {
     pub fn new(max_live: u32) -> Self {
         Requests {
-            slots: Vec::with_capacity(1024),
+            slots: Table::with_capacity(1024),
             free: Vec::with_capacity(1024),
             next_id: 1,
             max_live,
@@ -190,8 +190,7 @@ impl Requests {
                 if self.slots.len() as u64 >= self.max_live as u64 {
                     return Err(live_limit_hit(self.max_live, now));
                 }
-                self.slots.push(Req::default());
-                (self.slots.len() - 1) as u32
+                self.slots.push(Req::default()) as u32
             }
         };
         let id = self.next_id;

@@ -44,6 +44,107 @@ impl SystemSpec {
         }
     }
 
+    /// Checks that every index the spec holds (client targets, calls, endpoint calls, links,
+    /// fault targets) names something the spec has: the running world indexes its tables
+    /// with them unchecked (`engine::Table`), so [`crate::model::World::new`] refuses a spec
+    /// that fails this. The `scenario` layer only ever builds specs that pass.
+    pub fn check_indices(&self) -> Result<(), String> {
+        let (services, clients) = (self.services.len(), self.clients.len());
+        let replicas: u64 = self.services.iter().map(|s| s.replicas as u64).sum();
+        let service = |s: usize, what: &str| {
+            (s < services)
+                .then_some(())
+                .ok_or(format!("{what} names service {s} of {services}"))
+        };
+        let client = |c: usize, what: &str| {
+            (c < clients)
+                .then_some(())
+                .ok_or(format!("{what} names client {c} of {clients}"))
+        };
+        let replica = |r: u32, what: &str| {
+            ((r as u64) < replicas)
+                .then_some(())
+                .ok_or(format!("{what} names replica {r} of {replicas}"))
+        };
+        let call = |s: usize, c: usize, what: &str| {
+            service(s, what)?;
+            (c < self.services[s].calls.len())
+                .then_some(())
+                .ok_or(format!("{what} names call {c} of service {s}"))
+        };
+        let endpoint = |e: &Endpoint, what: &str| match *e {
+            Endpoint::Client(c) => client(c, what),
+            Endpoint::Service(s) => service(s, what),
+            Endpoint::Replica(r) => replica(r, what),
+        };
+        for c in &self.clients {
+            service(c.target, &format!("client {}", c.name))?;
+        }
+        for (si, s) in self.services.iter().enumerate() {
+            for c in &s.calls {
+                service(c.to, &format!("a call of {}", s.name))?;
+            }
+            for e in &s.endpoints {
+                for c in &e.calls {
+                    call(
+                        si,
+                        c.call as usize,
+                        &format!("endpoint {} of {}", e.name, s.name),
+                    )?;
+                }
+            }
+        }
+        for l in &self.links {
+            endpoint(&l.from, "a link")?;
+            service(l.to, "a link")?;
+        }
+        for f in &self.faults {
+            let what = format!("fault {}", f.label);
+            match &f.effect {
+                FaultEffect::Crash { replica: r }
+                | FaultEffect::Hang { replica: r }
+                | FaultEffect::Slowdown { replica: r, .. }
+                | FaultEffect::Errors { replica: r, .. }
+                | FaultEffect::StuckWorkers { replica: r, .. }
+                | FaultEffect::MemoryLeak { replica: r, .. }
+                | FaultEffect::Disk { replica: r, .. } => replica(*r, &what)?,
+                FaultEffect::Partition { from, to, .. } => {
+                    for e in from.iter().chain(to) {
+                        endpoint(e, &what)?;
+                    }
+                }
+                FaultEffect::Degrade { from, to, .. } => {
+                    endpoint(from, &what)?;
+                    service(*to, &what)?;
+                }
+                FaultEffect::Spike { client: c, .. } => client(*c, &what)?,
+                FaultEffect::Config { target, .. } => match *target {
+                    ConfigTarget::Client(c) => client(c, &what)?,
+                    ConfigTarget::Call {
+                        service: s,
+                        call: c,
+                    } => call(s, c, &what)?,
+                    ConfigTarget::Service(s) => service(s, &what)?,
+                },
+                FaultEffect::FlushCache {
+                    service: s,
+                    call: c,
+                }
+                | FaultEffect::CacheDown {
+                    service: s,
+                    call: c,
+                }
+                | FaultEffect::SlowCache {
+                    service: s,
+                    call: c,
+                    ..
+                } => call(*s, *c, &what)?,
+                FaultEffect::Scale { service: s, .. } => service(*s, &what)?,
+            }
+        }
+        Ok(())
+    }
+
     /// The service global replica `replica` belongs to.
     pub fn service_of_replica(&self, replica: u32) -> ServiceId {
         let mut first = 0;

@@ -7,7 +7,7 @@
 
 use super::request::{live_limit_hit, CallerRef, NO_SLOT};
 use super::spec::*;
-use crate::engine::{LimitHit, RngStream, SimTime};
+use crate::engine::{LimitHit, RngStream, SimTime, Table};
 use crate::policy::adaptive::{FeatureFlag, SreThrottle};
 use crate::policy::backoff::BackoffState;
 use crate::policy::breaker::{Breaker, BreakerState, PollyBreaker, PyBreaker, Resilience4jBreaker};
@@ -400,8 +400,8 @@ impl Inv {
 /// Every policy stack of the system and the invocations alive in them.
 pub(crate) struct Stacks {
     /// One edge per client, then one per call of each service, in scenario order.
-    pub edges: Vec<EdgeState>,
-    pub client_edge: Vec<u32>,
+    pub edges: Table<EdgeState>,
+    pub client_edge: Table<u32>,
     /// `call_edge[s][i]`: the edge of call `i` of service `s`.
     pub call_edge: Vec<Vec<u32>>,
     /// Live invocations (a slab, reused through `inv_free`); bounded like live requests.
@@ -459,8 +459,8 @@ impl Stacks {
             call_edge.push(v);
         }
         Stacks {
-            edges,
-            client_edge,
+            edges: edges.into(),
+            client_edge: client_edge.into(),
             call_edge,
             invs: Vec::new(),
             inv_free: Vec::new(),

@@ -7,6 +7,10 @@ use crate::engine::{EventQueue, SimTime};
 
 /// The closed set of events the model schedules.
 ///
+/// Only the world makes events (each variant is `non_exhaustive`): their indices (slots,
+/// replicas, clients) index its tables unchecked (`engine::Table`), so an event from outside
+/// could name a slot that never was.
+///
 /// `repr(u32)`: a four-byte tag makes the event 16 bytes, which the event queue moves as one
 /// block; with the default one-byte tag it moved it field by field (five loads and stores per
 /// move, several moves per push and pop): -1.7% to -2.3% instructions (BENCHMARKS.md run 20).
@@ -14,40 +18,53 @@ use crate::engine::{EventQueue, SimTime};
 #[repr(u32)]
 pub enum Event {
     /// The next open-loop arrival of a client.
+    #[non_exhaustive]
     ClientArrival { client: u32 },
     /// A closed-loop user finished thinking and sends a request.
+    #[non_exhaustive]
     UserWake { client: u32, user: u32 },
     /// A request reaches its replica.
+    #[non_exhaustive]
     Deliver { slot: u32 },
     /// A worker finished a request's service time (`gen`: the request's generation, so a
     /// completion for a request a crash already failed is recognised and ignored).
+    #[non_exhaustive]
     ServiceDone { slot: u32, gen: u32 },
     /// A response reaches its caller.
+    #[non_exhaustive]
     Response { slot: u32 },
     /// A policy's timer: a timeout, the end of a retry backoff, a bulkhead wait's deadline,
     /// or a rate limiter's delay.
+    #[non_exhaustive]
     PolicyTimer { inv: u32, gen: u32, what: u8 },
     /// Fault window `index` of the schedule starts (`start`) or ends.
+    #[non_exhaustive]
     Fault { index: u32, start: bool },
     /// A health probe of a replica (`what`: see `probe`); `incarnation` ties a probe's
     /// timeout to the process it was sent to.
+    #[non_exhaustive]
     Probe {
         replica: u32,
         what: u8,
         incarnation: u32,
     },
     /// A replica killed by its liveness probe comes back.
+    #[non_exhaustive]
     Restart { replica: u32 },
     /// The outlier detector of a service sweeps its hosts.
+    #[non_exhaustive]
     OutlierSweep { service: u32 },
     /// A heartbeat round of an active-passive service.
+    #[non_exhaustive]
     Heartbeat { service: u32 },
     /// The next request computing at a replica whose requests share its processors finishes
     /// (`token`: the replica's current one; the request counts change the time, so a
     /// completion scheduled before the last change carries an old token and is ignored).
+    #[non_exhaustive]
     ShareDone { replica: u32, token: u32 },
     /// A replica's heap: a collection's pause ends (`oom` false), or live data filled it
     /// (`oom`); `incarnation` ties it to the process.
+    #[non_exhaustive]
     Heap {
         replica: u32,
         incarnation: u32,
@@ -55,9 +72,11 @@ pub enum Event {
     },
     /// A service's autoscaler: a sync (`pods` false), or replicas it asked for start
     /// (`pods`).
+    #[non_exhaustive]
     Autoscale { service: u32, pods: bool },
     /// A cached call's lookup reaches its cache tier (which has a latency); what it finds
     /// comes back with it.
+    #[non_exhaustive]
     CacheLookup {
         parent: u32,
         parent_gen: u32,
@@ -65,6 +84,7 @@ pub enum Event {
     },
     /// A breaker's time-driven transition is due (Resilience4j's automatic transition to
     /// half-open, or the end of its half-open max wait): it happens then, calls or none.
+    #[non_exhaustive]
     BreakerWake { edge: u32, layer: u8, instance: u32 },
 }
 

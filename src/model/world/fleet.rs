@@ -9,7 +9,7 @@
 use super::autoscale::{Meter, Scaler};
 use super::disk::DiskState;
 use super::health::ReplicaHealth;
-use crate::engine::{RngStream, SimTime};
+use crate::engine::{RngStream, SimTime, Table};
 use crate::model::gc::Heap;
 use crate::model::mintree::{MinTree, RankSet};
 use crate::model::replication::Group;
@@ -257,9 +257,9 @@ impl ConcurrencyLimiter {
 
 /// Services and their replicas, with scratch space for the outlier sweeps.
 pub(super) struct Fleet {
-    pub services: Vec<ServiceState>,
+    pub services: Table<ServiceState>,
     /// Every replica a service can ever run (its `replicas`), services in scenario order.
-    pub replicas: Vec<ReplicaState>,
+    pub replicas: Table<ReplicaState>,
     /// Scratch for outlier sweeps (hosts returned to balancing).
     pub unejected: Vec<usize>,
 }
@@ -454,8 +454,8 @@ impl Fleet {
             }
         }
         Fleet {
-            services,
-            replicas,
+            services: services.into(),
+            replicas: replicas.into(),
             unejected: Vec::new(),
         }
     }

@@ -62,7 +62,7 @@ pub use reports::{
 use super::request::{Requests, NO_USER};
 use super::spec::*;
 use super::stack::{EdgeOwner, Instance, Stacks};
-use crate::engine::{EventQueue, LimitHit, Model, SimTime, TraceRecord};
+use crate::engine::{EventQueue, LimitHit, Model, SimTime, Table, TraceRecord};
 use cache::Caches;
 use clients::ClientState;
 use event::{probe, push_breaker_wake};
@@ -90,7 +90,7 @@ pub struct World<O: Observer> {
     /// Policy counters count from here (the warm-up's end), like the observer's figures.
     count_from: SimTime,
     requests: Requests,
-    clients: Vec<ClientState>,
+    clients: Table<ClientState>,
     fleet: Fleet,
     net: Net,
     stacks: Stacks,
@@ -108,10 +108,14 @@ pub struct World<O: Observer> {
 
 impl<O: Observer> World<O> {
     /// Builds the system's state and its random streams from `seed`. The spec must be valid
-    /// (the `scenario` layer checks it); indices out of range panic here, never mid-run.
+    /// (the `scenario` layer checks it); indices out of range panic here
+    /// ([`SystemSpec::check_indices`]), never mid-run.
     /// Every stream is named after its entity and purpose, so the order in which the parts
     /// are built does not matter.
     pub fn new(spec: SystemSpec, seed: u64, limits: WorldLimits, obs: O) -> Self {
+        if let Err(e) = spec.check_indices() {
+            panic!("World::new: an invalid spec: {e}");
+        }
         let mut stacks = Stacks::new(&spec, seed, limits.max_live_requests);
         let edges = stacks.edges.len();
         let net = Net::new(&spec, seed);

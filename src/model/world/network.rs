@@ -12,7 +12,7 @@
 use super::event::Event;
 use super::health::NO_FAULT;
 use super::{Observer, World};
-use crate::engine::{EventQueue, LimitHit, RngStream, SimDuration, SimTime};
+use crate::engine::{EventQueue, LimitHit, RngStream, SimDuration, SimTime, Table};
 use crate::model::dist::Dist;
 use crate::model::request::{CallerRef, Req};
 use crate::model::spec::*;
@@ -83,7 +83,7 @@ pub(super) struct Cut {
 }
 
 pub(super) struct Net {
-    pub links: Vec<LinkState>,
+    pub links: Table<LinkState>,
     /// The links leaving endpoint `from` (clients first, then services) are
     /// `out[out_start[from]..out_start[from + 1]]`, as (callee service, index into `links`)
     /// sorted by callee: an endpoint has a few callees, so a model of thousands of services
@@ -176,7 +176,7 @@ impl Net {
             first += s.replicas;
         }
         Net {
-            links,
+            links: links.into(),
             out_start,
             out,
             cuts: Vec::new(),

@@ -9,11 +9,12 @@ use crate::model::spec::Importance;
 impl<O: Observer> World<O> {
     /// The value of `what` now.
     pub fn importance(&self, what: Importance) -> u64 {
+        // `what` comes from outside the world: its index is checked (`Table` would not).
         let at = |svc: usize| {
-            let s = &self.fleet.services[svc];
+            let s = &(*self.fleet.services)[svc];
             let first = s.first_replica as usize;
             let n = self.spec.services[svc].replicas as usize;
-            &self.fleet.replicas[first..first + n]
+            &(*self.fleet.replicas)[first..first + n]
         };
         match what {
             Importance::Queued(svc) => at(svc).iter().map(|r| r.queue.len() as u64).sum(),
@@ -21,7 +22,7 @@ impl<O: Observer> World<O> {
                 .iter()
                 .map(|r| r.queue.len() as u64 + r.busy as u64)
                 .sum(),
-            Importance::InFlight(c) => self.clients[c].in_flight as u64,
+            Importance::InFlight(c) => (*self.clients)[c].in_flight as u64,
             Importance::Live => self.requests.live() as u64,
         }
     }
