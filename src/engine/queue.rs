@@ -138,7 +138,8 @@ impl<E: Copy> EventQueue<E> {
     #[inline(always)]
     fn push_entry(&mut self, e: Entry<E>) {
         let n = self.heap.len();
-        if n == 0 || self.heap[(n - 1) / 2].key <= e.key {
+        // SAFETY: n > 0 when the parent is read, and (n - 1) / 2 < n.
+        if n == 0 || unsafe { self.heap.get_unchecked((n - 1) / 2) }.key <= e.key {
             // It belongs at the end (a new event is often the latest): one write.
             self.heap.push(e);
         } else {
