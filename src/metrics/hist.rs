@@ -325,33 +325,59 @@ impl<const SIG: u8> LogHist<SIG> {
             &order
         };
         let at = |n: usize| if order.is_empty() { n } else { order[n] };
-        let mut next = 0;
-        let mut seen = 0u64;
-        // The rank the next quantile waits for (computed once per quantile, not per bucket).
-        let mut want = rank(qs[at(0)]);
-        let mut visit = |index: u32, count: u64, out: &mut [u64]| {
-            seen += count;
-            while want <= seen {
-                let k = at(next);
-                let v = self.value_for(index);
-                out[k] = if qs[k] == 0.0 {
-                    v
-                } else {
-                    self.highest_equivalent(v)
-                };
-                next += 1;
-                if next == qs.len() {
-                    return true;
+        // The walk's state: quantiles answered, values counted, and the rank the next
+        // quantile waits for (computed once per quantile, not per bucket).
+        let (mut next, mut seen, mut want) = (0, 0u64, rank(qs[at(0)]));
+        // Counts bucket `index` holds; answers the quantiles whose rank it reaches. True when
+        // every quantile is answered.
+        let mut visit =
+            |index: u32, count: u64, seen: &mut u64, want: &mut u64, out: &mut [u64]| {
+                *seen += count;
+                while *want <= *seen {
+                    let k = at(next);
+                    let v = self.value_for(index);
+                    out[k] = if qs[k] == 0.0 {
+                        v
+                    } else {
+                        self.highest_equivalent(v)
+                    };
+                    next += 1;
+                    if next == qs.len() {
+                        return true;
+                    }
+                    *want = rank(qs[at(next)]);
                 }
-                want = rank(qs[at(next)]);
-            }
-            false
-        };
+                false
+            };
         match &self.store {
             Store::Sparse(list) => {
                 for e in list {
-                    if visit((e >> COUNT_BITS) as u32, e & COUNT_MASK, out) {
+                    let (i, n) = ((e >> COUNT_BITS) as u32, e & COUNT_MASK);
+                    if visit(i, n, &mut seen, &mut want, out) {
                         break;
+                    }
+                }
+            }
+            Store::Dense {
+                first,
+                counts,
+                carries,
+            } if carries.is_empty() => {
+                // Whole blocks of counters that end below the next rank are passed by their sum
+                // (a loop the compiler vectorises); the block the rank falls in is walked.
+                const BLOCK: usize = 16;
+                for (b, block) in counts.chunks(BLOCK).enumerate() {
+                    let sum: u64 = block.iter().map(|&c| c as u64).sum();
+                    if seen + sum < want {
+                        seen += sum;
+                        continue;
+                    }
+                    let base = first + (b * BLOCK) as u32;
+                    for (k, &c) in block.iter().enumerate() {
+                        let i = base + k as u32;
+                        if c > 0 && visit(i, c as u64, &mut seen, &mut want, out) {
+                            return;
+                        }
                     }
                 }
             }
@@ -367,7 +393,7 @@ impl<const SIG: u8> LogHist<SIG> {
                     if carries.peek().is_some_and(|&&(at, _)| at == i) {
                         n += carries.next().map_or(0, |&(_, extra)| extra);
                     }
-                    if n > 0 && visit(i, n, out) {
+                    if n > 0 && visit(i, n, &mut seen, &mut want, out) {
                         break;
                     }
                 }
