@@ -7,9 +7,9 @@
 //! - a table only grows: there is no way to remove an element, so an index that was valid
 //!   once stays valid;
 //! - an index is only ever made from a position the table itself handed out (`push` returns
-//!   it) or from the spec the table was built from, which the world and the recorder check
-//!   when they are built (`World::new` and `Recorder::new` panic on an index out of range,
-//!   never mid-run);
+//!   it) or from the spec the table was built from, which the world checks when it is built
+//!   (`World::new` panics on a spec with an index out of range, never mid-run:
+//!   `SystemSpec::check_indices`);
 //! - users index with values of their own making only, never with a number read from input.
 //!
 //! Debug builds check every index, and so does the feature `checked-tables`, which CI turns

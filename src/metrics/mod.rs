@@ -13,8 +13,8 @@ pub mod stats;
 mod summary;
 
 pub use series::{
-    CallWindows, LevelTrack, SeriesSet, ServiceWindows, Track, ACCEPTING, BUSY, CAPACITY,
-    MAX_SERIES_WINDOWS, QUEUED,
+    CallWindows, LevelTrack, SeriesSet, ServiceWindows, Track, ACCEPTING, ATTEMPTS, BUSY, CAPACITY,
+    MAX_SERIES_WINDOWS, OFFERED, QUEUED,
 };
 
 pub use summary::{
@@ -272,8 +272,23 @@ impl Recorder {
     /// Closes the time integrals at the end of the measured interval.
     /// The whole-run level means are read from the series' level tracks from here on
     /// ([`LevelTrack::measured_integral`]).
+    ///
+    /// The whole-run counts of requests offered and attempts sent are read from the series'
+    /// tracks here too ([`Track::measured`]): per request they cost nothing beyond the window's
+    /// count.
     pub fn finish(&mut self, end: SimTime) {
         self.series.finish(end);
+        let s = &self.series;
+        for (c, t) in self.clients.iter_mut().zip(s.clients.iter()) {
+            c.offered = t.measured(OFFERED);
+            c.attempts = t.measured(ATTEMPTS);
+        }
+        for (i, v) in self.services.iter_mut().enumerate() {
+            v.offered = s.services[i].measured(OFFERED);
+            for (c, t) in v.calls.iter_mut().zip(s.calls[i].iter()) {
+                c.attempts = t.measured(ATTEMPTS);
+            }
+        }
     }
 
     #[inline]
@@ -286,9 +301,6 @@ impl Observer for Recorder {
     #[inline(always)]
     fn client_sent(&mut self, client: ClientId, in_flight: u32, now: SimTime) {
         self.series.client_sent(client, in_flight as u64, now);
-        if self.measured(now) {
-            self.clients[client].offered += 1;
-        }
     }
 
     #[inline(always)]
@@ -316,9 +328,6 @@ impl Observer for Recorder {
     #[inline(always)]
     fn service_arrival(&mut self, service: ServiceId, now: SimTime) {
         self.series.service_arrival(service, now);
-        if self.measured(now) {
-            self.services[service].offered += 1;
-        }
     }
 
     #[inline(always)]
@@ -386,17 +395,11 @@ impl Observer for Recorder {
     #[inline(always)]
     fn client_attempt(&mut self, client: ClientId, now: SimTime) {
         self.series.client_attempt(client, now);
-        if self.measured(now) {
-            self.clients[client].attempts += 1;
-        }
     }
 
     #[inline]
     fn call_attempt(&mut self, service: ServiceId, call: usize, now: SimTime) {
         self.series.call_attempt(service, call, now);
-        if self.measured(now) {
-            self.services[service].calls[call].attempts += 1;
-        }
     }
 
     #[inline]

@@ -123,12 +123,18 @@ pub struct Track {
     counts: [u64; 10],
     /// The window whose counts and histogram are being filled.
     hist_w: usize,
+    /// Offered and attempts over the windows closed so far, exactly (a window's own count
+    /// saturates at u32::MAX), and what they were at the end of the warm-up: the whole-run
+    /// figures are the difference ([`Track::measured`]), so recording them costs nothing per
+    /// request.
+    totals: [u64; 2],
+    at_warmup: [u64; 2],
 }
 
 /// Where a [`Track`]'s counts of the window being filled are kept: offered, attempts, then
 /// the outcomes by [`Outcome::index`].
-const OFFERED: usize = 0;
-const ATTEMPTS: usize = 1;
+pub const OFFERED: usize = 0;
+pub const ATTEMPTS: usize = 1;
 const OUTCOMES: usize = 2;
 
 impl Track {
@@ -143,7 +149,22 @@ impl Track {
             hist: window_histogram(),
             counts: [0; 10],
             hist_w: 0,
+            totals: [0; 2],
+            at_warmup: [0; 2],
         }
+    }
+
+    /// Requests offered ([`OFFERED`]) or attempts sent ([`ATTEMPTS`]) from the end of the
+    /// warm-up on: what the recorder reports for the whole run (valid once
+    /// [`SeriesSet::finish`] has run).
+    pub fn measured(&self, k: usize) -> u64 {
+        self.totals[k] - self.at_warmup[k]
+    }
+
+    /// Notes the totals at the end of the warm-up: everything counted so far happened before
+    /// it (the series rolls past the warm-up before counting what comes at or after it).
+    fn note_warmup(&mut self) {
+        self.at_warmup = std::array::from_fn(|k| self.totals[k] + self.counts[k]);
     }
 
     #[inline(always)]
@@ -185,6 +206,8 @@ impl Track {
     /// its percentiles, and starts window `next`.
     #[cold]
     fn close(&mut self, next: usize) {
+        self.totals[OFFERED] += self.counts[OFFERED];
+        self.totals[ATTEMPTS] += self.counts[ATTEMPTS];
         let w = self.hist_w;
         if w < self.offered.len() {
             let counts = std::mem::take(&mut self.counts);
@@ -357,6 +380,12 @@ impl SeriesSet {
     /// Notes every level's integral at `at_ns` (the end of the warm-up, or the run's end when
     /// that came first), which no change has passed, as where the whole-run means start.
     fn note_warmup(&mut self, at_ns: u64) {
+        let tracks = self
+            .clients
+            .iter_mut()
+            .chain(self.services.iter_mut())
+            .chain(self.calls.iter_mut().flatten());
+        tracks.for_each(Track::note_warmup);
         self.client_in_flight
             .iter_mut()
             .for_each(|l| l.note_warmup(at_ns));
@@ -576,6 +605,40 @@ mod tests {
                 s.client_in_flight[0].measured_integral(0, SimTime(end)),
                 integral_by_hand(&changes, warmup, end)
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// The whole-run counts read from the tracks are the requests offered and attempts
+        /// sent at or after the warm-up, wherever the warm-up, the sends and the end fall.
+        #[test]
+        fn measured_counts_start_at_the_warmup(
+            sends in proptest::collection::vec((0u64..30, 0u64..3), 0..60),
+            warmup in 0u64..250,
+        ) {
+            let mut s = SeriesSet::new(10, SimTime(200), SimTime(warmup), 1, &[1]);
+            let (mut t, mut offered, mut attempts) = (0, 0, 0);
+            for (gap, retries) in sends {
+                t += gap;
+                if t >= 200 {
+                    break;
+                }
+                s.client_sent(0, 1, SimTime(t));
+                s.service_arrival(0, SimTime(t));
+                for _ in 0..=retries {
+                    s.client_attempt(0, SimTime(t));
+                    s.call_attempt(0, 0, SimTime(t));
+                }
+                if t >= warmup {
+                    offered += 1;
+                    attempts += 1 + retries;
+                }
+            }
+            s.finish(SimTime(200));
+            proptest::prop_assert_eq!(s.clients[0].measured(OFFERED), offered);
+            proptest::prop_assert_eq!(s.clients[0].measured(ATTEMPTS), attempts);
+            proptest::prop_assert_eq!(s.services[0].measured(OFFERED), offered);
+            proptest::prop_assert_eq!(s.calls[0][0].measured(ATTEMPTS), attempts);
         }
     }
 
