@@ -31,10 +31,6 @@ pub struct Table<T> {
 const CHECKED: bool = cfg!(any(debug_assertions, feature = "checked-tables"));
 
 impl<T> Table<T> {
-    pub fn new() -> Self {
-        Table { items: Vec::new() }
-    }
-
     pub fn with_capacity(n: usize) -> Self {
         Table {
             items: Vec::with_capacity(n),
@@ -46,21 +42,6 @@ impl<T> Table<T> {
     pub fn push(&mut self, x: T) -> usize {
         self.items.push(x);
         self.items.len() - 1
-    }
-
-    /// Grows to `n` elements with clones of `x` (never shrinks).
-    pub fn grow_to(&mut self, n: usize, x: T)
-    where
-        T: Clone,
-    {
-        if n > self.items.len() {
-            self.items.resize(n, x);
-        }
-    }
-
-    /// Elements the table has room for without allocating.
-    pub fn capacity(&self) -> usize {
-        self.items.capacity()
     }
 
     #[inline(always)]
@@ -151,9 +132,7 @@ mod tests {
         t[0] += 1;
         assert_eq!((t[0], t[1], t[2], t.len()), (6, 6, 7, 3));
         assert_eq!(t.iter().sum::<u32>(), 19);
-        t.grow_to(2, 0); // never shrinks
-        t.grow_to(4, 9);
-        assert_eq!(&*t, &[6, 6, 7, 9]);
+        assert_eq!(&*t, &[6, 6, 7]);
     }
 
     // Only where indices are checked: elsewhere an index out of range is not caught here.
