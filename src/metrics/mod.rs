@@ -64,7 +64,8 @@ impl Latency {
     }
 }
 
-/// Per-client measurements.
+/// Per-client measurements. `offered` and `attempts` (and a service's `offered`, a call's
+/// `attempts`) are filled by [`Recorder::finish`] from the series' tracks.
 #[derive(Clone)]
 pub struct ClientRecord {
     pub offered: u64,
