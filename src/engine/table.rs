@@ -1,8 +1,9 @@
-//! [`Table`]: the per-entity vectors the hot path indexes (requests, replicas, services,
-//! clients, links, their metrics), without a bounds check on each index.
+//! [`Table`]: the world's per-entity vectors the hot path indexes (requests, replicas,
+//! services' and clients' state, links, edges), without a bounds check on each index.
 //!
-//! Why: an M/M/1 customer indexes such vectors about sixty times, each bounds check a compare
-//! and a branch; without them it takes 9.6% fewer instructions (BENCHMARKS.md, run 21). The
+//! Why: an M/M/1 customer passed about sixty bounds checks, a compare and a branch each; the
+//! world's share of them is most of the 9.6% of its instructions they cost (BENCHMARKS.md,
+//! run 21, which also gives the public types' share). The
 //! checks never fail, because of two rules this type keeps and one its users keep:
 //! - a table only grows: there is no way to remove an element, so an index that was valid
 //!   once stays valid;
@@ -11,6 +12,10 @@
 //!   (`World::new` panics on a spec with an index out of range, never mid-run:
 //!   `SystemSpec::check_indices`);
 //! - users index with values of their own making only, never with a number read from input.
+//!
+//! The type is crate-private and lives only in private fields of the world's parts: a `Table`
+//! reachable from outside (in `SystemSpec`, the recorder or the series, as it once was) would
+//! let safe code outside the crate index out of range, which is unsound; those stay `Vec`s.
 //!
 //! Debug builds check every index, and so does the feature `checked-tables`, which CI turns
 //! on for one pass of the whole test suite in release mode (`.ci/run`): the rule is held by

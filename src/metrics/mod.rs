@@ -24,7 +24,7 @@ pub use summary::{
     Summary, SummaryContext, TransitionSummary, CDF_QUANTILES,
 };
 
-use crate::engine::{SimTime, Table};
+use crate::engine::SimTime;
 use crate::model::{ClientId, Observer, Outcome, ServiceId, Shed, SystemSpec};
 use hist::LogHist;
 
@@ -193,8 +193,8 @@ impl Windows {
 /// Collects everything the model reports. Implements [`Observer`].
 pub struct Recorder {
     pub warmup: SimTime,
-    pub clients: Table<ClientRecord>,
-    pub services: Table<ServiceRecord>,
+    pub clients: Vec<ClientRecord>,
+    pub services: Vec<ServiceRecord>,
     pub availability: Windows,
     /// Everything per window, from time zero.
     pub series: SeriesSet,

@@ -9,7 +9,7 @@
 //! This module only records; it knows nothing of SLOs, faults or how the series are drawn.
 
 use super::hist::LogHist;
-use crate::engine::{SimTime, Table};
+use crate::engine::SimTime;
 use crate::model::Outcome;
 
 /// The most windows a run's time series keeps.
@@ -288,15 +288,15 @@ pub struct SeriesSet {
     pub window_ns: u64,
     /// Windows covering the run, the last one possibly partial.
     pub windows: usize,
-    pub clients: Table<Track>,
+    pub clients: Vec<Track>,
     /// Requests in flight per client.
-    pub client_in_flight: Table<LevelTrack<1>>,
-    pub services: Table<Track>,
+    pub client_in_flight: Vec<LevelTrack<1>>,
+    pub services: Vec<Track>,
     /// Busy workers ([`BUSY`]) and queued requests ([`QUEUED`]) per service (all replicas).
-    pub load: Table<LevelTrack<2>>,
+    pub load: Vec<LevelTrack<2>>,
     /// Workers able to take a request ([`CAPACITY`]) and replicas accepting requests
     /// ([`ACCEPTING`]) per service.
-    pub room: Table<LevelTrack<2>>,
+    pub room: Vec<LevelTrack<2>>,
     pub service_windows: Vec<ServiceWindows>,
     /// Per service, per call edge (in the order of the service's calls).
     pub calls: Vec<Vec<Track>>,

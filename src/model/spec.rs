@@ -5,7 +5,7 @@
 //! in code. They know nothing of files, field paths or error messages.
 
 use super::dist::Dist;
-use crate::engine::{SimDuration, SimTime, Table};
+use crate::engine::{SimDuration, SimTime};
 use crate::policy::backoff::Backoff;
 use crate::policy::breaker::{PollyConfig, PyBreakerConfig, Resilience4jConfig};
 use crate::policy::{Outcome, OutcomeSet};
@@ -18,9 +18,8 @@ pub type ClientId = usize;
 /// A whole system: who sends load, who serves it, and the network between them.
 #[derive(Clone, Debug)]
 pub struct SystemSpec {
-    /// Tables (vectors indexed unchecked on the hot path): see [`SystemSpec::check_indices`].
-    pub clients: Table<ClientSpec>,
-    pub services: Table<ServiceSpec>,
+    pub clients: Vec<ClientSpec>,
+    pub services: Vec<ServiceSpec>,
     /// Links with their own latency; every other edge uses `default_link_latency`.
     pub links: Vec<LinkSpec>,
     pub default_link_latency: Dist,

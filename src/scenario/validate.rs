@@ -542,8 +542,8 @@ pub fn validate(raw: &RawScenario) -> Result<Scenario, Vec<Problem>> {
         return Err(c.problems);
     }
     let mut system = SystemSpec {
-        clients: clients.into(),
-        services: services.into(),
+        clients,
+        services,
         links,
         default_link_latency: default_link_latency.expect("checked above"),
         faults: Vec::new(),
