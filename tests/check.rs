@@ -415,7 +415,7 @@ fn shipped_scenarios_keep_their_claims() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("[fail-fast] expect[1]: p99 <= 1.5s"),
+        stdout.contains("[fail-fast] expect[1]: p99 <= 600ms"),
         "{stdout}"
     );
     assert!(!stdout.contains("FAIL "), "{stdout}");

@@ -921,13 +921,10 @@ fn synchronized_reconnections_come_in_waves_and_jitter_breaks_them_up() {
         assert!(fixed.3 > 3 * fixed.4, "seed {seed}: {seen:?}");
         // Full jitter: no window gets a tenth of the cohort, no wave, and auth turns away
         // under a tenth of the cohort and a fiftieth of what it turns away under the fixed
-        // backoff (none for the scenario's own seed).
+        // backoff (none to about 130, by the seed).
         assert!((jitter.1 as u64) < jitter.4 / 10, "seed {seed}: {seen:?}");
         assert_eq!(jitter.2, 0, "seed {seed}: {seen:?}");
         assert!(jitter.3 < jitter.4 / 10, "seed {seed}: {seen:?}");
         assert!(jitter.3 * 50 < fixed.3, "seed {seed}: {seen:?}");
-        if seed == 8 {
-            assert_eq!(jitter.3, 0, "{seen:?}");
-        }
     }
 }

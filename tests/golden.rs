@@ -4,25 +4,39 @@
 //! the pinned trace hashes of every shipped scenario (tests/pinned.rs) and the rule that the
 //! library never calls the platform's math (tests/tidy.rs), this is what makes a run give the
 //! same bits on glibc, musl, macOS and Windows: the stream is pure Rust (ChaCha8), the
-//! transforms use faultline's own `ln` (src/model/ln.rs) and `libm` (pure Rust), and here both
-//! are held to numbers from outside.
+//! transforms use faultline's own ziggurat (src/model/zig.rs) and `ln` (src/model/ln.rs) and
+//! `libm` (pure Rust), and here all are held to numbers from outside.
 
 use faultline::engine::RngStream;
-use faultline::model::dist::{box_muller, exponential};
+use faultline::model::dist::box_muller;
+use faultline::model::zig::standard_exponential;
 use faultline::model::Dist;
 
-fn rows() -> Vec<(String, Vec<f64>, f64)> {
+/// Each row: its kind, its inputs as 64-bit words (the bits of a uniform double, or for the
+/// ziggurat's draws the words it took from the stream), and the golden value.
+fn rows() -> Vec<(String, Vec<u64>, f64)> {
     let text = include_str!("data/golden_draws.tsv");
     text.lines()
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            let bits = f[1..f.len() - 1]
+            let words = f[1..f.len() - 1]
                 .iter()
-                .map(|h| f64::from_bits(u64::from_str_radix(h, 16).unwrap()))
+                .map(|h| u64::from_str_radix(h, 16).unwrap())
                 .collect();
-            (f[0].to_string(), bits, f[f.len() - 1].parse().unwrap())
+            (f[0].to_string(), words, f[f.len() - 1].parse().unwrap())
         })
         .collect()
+}
+
+/// The words a standard exponential draw takes from `s`, and the draw.
+fn exponential_words(s: &mut RngStream) -> (Vec<u64>, f64) {
+    let mut taken = Vec::new();
+    let x = standard_exponential(&mut || {
+        let w = s.next_u64();
+        taken.push(w);
+        w
+    });
+    (taken, x)
 }
 
 fn stream() -> RngStream {
@@ -33,32 +47,55 @@ fn stream() -> RngStream {
 fn the_stream_draws_what_was_pinned() {
     // The inputs the script was given are the stream's first draws, bit for bit: ChaCha8, the
     // seed derivation and the conversion to [0, 1) are all unchanged.
+    // With FAULTLINE_BLESS set, writes the inputs instead (then run golden_draws.py).
     let input = include_str!("data/golden_draws_in.tsv");
-    assert_eq!(input.lines().count(), rows().len());
     let mut s = stream();
-    for (kind, us, _) in rows() {
-        let got: Vec<f64> = match kind.as_str() {
-            "exp" => vec![s.uniform_open0()],
-            "uniform" => vec![s.uniform()],
+    let mut lines = Vec::new();
+    for line in input.lines() {
+        let kind = line.split('\t').next().unwrap();
+        if kind == "zig" {
+            // Words chosen by hand for the ziggurat's rare branches, not from the stream.
+            lines.push(line.to_string());
+            continue;
+        }
+        let got: Vec<u64> = match kind {
+            "exp" => exponential_words(&mut s).0,
+            "uniform" => vec![s.uniform().to_bits()],
             // A mixture's first draw picks the half; only the exponential half draws again.
             "mixture" => match s.uniform() {
-                u if u < 0.5 => vec![u],
-                u => vec![u, s.uniform_open0()],
+                u if u < 0.5 => vec![u.to_bits()],
+                u => [vec![u.to_bits()], exponential_words(&mut s).0].concat(),
             },
-            _ => vec![s.uniform_open0(), s.uniform()],
+            _ => vec![s.uniform_open0().to_bits(), s.uniform().to_bits()],
         };
-        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&got), bits(&us), "{kind}");
+        let hex: Vec<String> = got.iter().map(|w| format!("{w:016x}")).collect();
+        lines.push(format!("{kind}\t{}", hex.join("\t")));
     }
+    if std::env::var_os("FAULTLINE_BLESS").is_some() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/golden_draws_in.tsv"
+        );
+        std::fs::write(path, lines.join("\n") + "\n").unwrap();
+        return;
+    }
+    assert_eq!(input.lines().collect::<Vec<_>>(), lines);
+    assert_eq!(input.lines().count(), rows().len());
 }
 
 #[test]
 fn the_transforms_agree_with_values_computed_at_60_digits() {
-    for (kind, us, want) in rows() {
+    for (kind, words, want) in rows() {
+        let us: Vec<f64> = words.iter().map(|&w| f64::from_bits(w)).collect();
         let (got, tolerance) = match kind.as_str() {
-            // faultline's ln is within 0.6 ulp on (0, 1] (tests/data/ln_table.py), and the
-            // product by -1 exact: an ulp or two of the value.
-            "exp" => (exponential(1.0, us[0]), f64::EPSILON * want.abs()),
+            // The ziggurat on the row's words: a product of doubles rounded once (97.8% of
+            // draws), or R - ln u in the tail (faultline's ln within 0.6 ulp): an ulp or two.
+            "exp" | "zig" => {
+                let mut next = words.iter().copied();
+                let got = standard_exponential(&mut || next.next().unwrap());
+                assert!(next.next().is_none(), "a draw takes every word of its row");
+                (got, 2.0 * f64::EPSILON * want.abs())
+            }
             // 2 pi u2 is rounded to a double before the cosine: an absolute error of a few
             // ulps of 2 pi at most, times sqrt(-2 ln u1) (below 3 here).
             "normal" => (box_muller(us[0], us[1]), 3.0 * 8.0 * f64::EPSILON * 8.0),
@@ -102,6 +139,7 @@ fn distributions_draw_the_golden_values_in_nanoseconds() {
             "uniform" => (uniform.sample(&mut s), want),
             "lognormal" => (lognormal.sample(&mut s), want),
             "mixture" => (mixture.sample(&mut s), want),
+            "zig" => continue, // not from the stream
             _ => panic!("unknown row {kind}"),
         };
         assert!(

@@ -485,21 +485,23 @@ fn the_readmes_sweep_finds_what_the_readme_says() {
     };
     let slo = 0.95;
     for attempts in 2..=4 {
-        // "with 2 to 4 attempts, availability >= 0.95 holds at 200/s and fails from 225/s,
-        // where one seed in ten tips into lasting overload"
-        assert!(at(200, attempts, "availability_mean") >= slo);
-        assert!(at(225, attempts, "availability_mean") < slo);
-        assert_eq!(at(225, attempts, "metastable_mean"), 0.1, "{attempts}");
-        // "from 250/s every seed does and goodput falls from about 225 to 95 requests/s"
-        for rate in (250..=350).step_by(25) {
+        // "with 2 to 4 attempts, availability >= 0.95 holds at 225/s and fails from 250/s,
+        // where nine seeds in ten tip into lasting overload and goodput falls from about 238
+        // to 112 requests/s (the 5 s spike adds 6% to the base rate); from 275/s every seed does"
+        assert!(at(225, attempts, "availability_mean") >= slo);
+        assert_eq!(at(225, attempts, "metastable_mean"), 0.0, "{attempts}");
+        assert!(at(250, attempts, "availability_mean") < slo);
+        assert_eq!(at(250, attempts, "metastable_mean"), 0.9, "{attempts}");
+        for rate in (275..=350).step_by(25) {
             assert_eq!(
                 at(rate, attempts, "metastable_mean"),
                 1.0,
                 "{rate} x {attempts}"
             );
         }
-        assert!((at(225, attempts, "goodput_per_s_mean") - 225.0).abs() < 5.0);
-        assert!((at(250, attempts, "goodput_per_s_mean") - 95.0).abs() < 5.0);
+        // 225/s plus the spike's 2x for 5 of the 85 measured seconds: 238/s, all of it served.
+        assert!((at(225, attempts, "goodput_per_s_mean") - 225.0 * (1.0 + 5.0 / 85.0)).abs() < 3.0);
+        assert!((at(250, attempts, "goodput_per_s_mean") - 112.0).abs() < 5.0);
     }
     // "with 1 attempt it holds up to 250/s and no seed is left metastable"
     assert!(at(250, 1, "availability_mean") >= slo);

@@ -1,9 +1,9 @@
 //! Distributions of durations (service times, link latencies, think times), sampled in integer
 //! nanoseconds from a named stream.
 //!
-//! The sampling algorithms are written out here (inverse transform, Box-Muller) rather than taken
-//! from a crate, so that the same seed draws the same numbers on every version of faultline's
-//! dependencies.
+//! The sampling algorithms are written out here and in `zig.rs` (the ziggurat for exponentials,
+//! inverse transform, Box-Muller) rather than taken from a crate, so that the same seed draws
+//! the same numbers on every version of faultline's dependencies.
 
 use crate::engine::RngStream;
 
@@ -100,7 +100,7 @@ impl Dist {
         // The two shapes on every hot path are drawn here, in the caller; the rest out of line.
         match self {
             Dist::Constant { ns } => *ns,
-            Dist::Exponential { mean_ns } => to_ns(exponential(*mean_ns, rng.uniform_open0())),
+            Dist::Exponential { mean_ns } => to_ns(exponential(*mean_ns, rng)),
             _ => self.sample_other(rng),
         }
     }
@@ -109,7 +109,7 @@ impl Dist {
     fn sample_other(&self, rng: &mut RngStream) -> u64 {
         match self {
             Dist::Constant { ns } => *ns,
-            Dist::Exponential { mean_ns } => to_ns(exponential(*mean_ns, rng.uniform_open0())),
+            Dist::Exponential { mean_ns } => to_ns(exponential(*mean_ns, rng)),
             Dist::Uniform { min_ns, max_ns } => to_ns(min_ns + (max_ns - min_ns) * rng.uniform()),
             Dist::Normal {
                 mean_ns,
@@ -186,11 +186,11 @@ fn standard_normal(rng: &mut RngStream) -> f64 {
     box_muller(u1, u2)
 }
 
-/// An exponential draw of mean `mean` from a uniform `u` in (0, 1]: -mean ln u, with the
-/// logarithm of [`super::ln`]. Public for the golden-value test (tests/data/golden_draws.tsv).
-#[inline]
-pub fn exponential(mean: f64, u: f64) -> f64 {
-    -mean * super::ln::ln(u)
+/// An exponential draw of mean `mean`: `mean` times a standard exponential drawn by the
+/// ziggurat ([`super::zig`]) from `rng`'s words.
+#[inline(always)]
+pub fn exponential(mean: f64, rng: &mut RngStream) -> f64 {
+    mean * super::zig::standard_exponential(&mut || rng.next_u64())
 }
 
 /// The cosine branch of Box-Muller from `u1` in (0, 1] and `u2` in [0, 1): sqrt(-2 ln u1)

@@ -23,6 +23,7 @@ pub mod sharing;
 pub mod spec;
 mod stack;
 mod world;
+pub mod zig;
 
 pub use crate::policy::{Outcome, OUTCOMES};
 pub use dist::Dist;

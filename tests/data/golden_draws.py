@@ -3,21 +3,26 @@
 give for the first draws of the stream (seed 1, entity "golden", purpose "draws"), computed
 here at 60 significant digits with Python's decimal module, independently of any C library.
 
-Input: the draws, as the bits of IEEE 754 doubles (tests/data/golden_draws_in.tsv, pinned by
-tests/golden.rs against the stream itself). Output columns: the kind, the input bits, and the
-exact value of the transform of those doubles, to 25 significant digits:
-  exp     u          -ln(u)                          (an exponential draw of mean 1)
+Input: the draws (tests/data/golden_draws_in.tsv, pinned by tests/golden.rs against the stream
+itself): uniforms as the bits of IEEE 754 doubles, and for an exponential the 64-bit words the
+ziggurat took. Output columns: the kind, the inputs, and the exact value of the transform of
+those inputs, to 25 significant digits:
+  exp     w...       the ziggurat's draw from words w (an exponential of mean 1; see zig())
+  zig     w...       the same, from words chosen by hand (not drawn from the stream) to take
+                     the tail, a wedge's acceptance, and a wedge's rejection then a new word
   normal  u1  u2     sqrt(-2 ln u1) cos(2 pi u2)     (Box-Muller, cosine branch)
 and, in nanoseconds, the draws of three distributions of tests/golden.rs:
   uniform    u        1e6 + 4e6 u                     (U(1 ms, 5 ms))
   lognormal  u1  u2   exp(ln 2e7 + (ln 10 / z99) z)   (median 20 ms, p99 200 ms; z as normal)
-  mixture    u  [v]   1e7 if u < 0.5, else -1e9 ln v  (half 10 ms, half exp(mean 1 s))
+  mixture    u  [w...] 1e7 if u < 0.5, else 1e9 zig(w) (half 10 ms, half exp(mean 1 s))
 where z99 = Phi^-1(0.99), found here by bisection on Phi written out from the erf series.
 Run: python3 tests/data/golden_draws.py
 """
 import struct
 from decimal import Decimal, getcontext
 from pathlib import Path
+
+from zig_table import layers
 
 getcontext().prec = 60
 HERE = Path(__file__).parent
@@ -82,13 +87,45 @@ def normal(u1, u2):
     return (-2 * u1.ln()).sqrt() * cos(2 * PI * u2)
 
 
+# The ziggurat's layers as the sampler holds them: the 60-digit values rounded to doubles.
+_R, _, _X, _F = layers()
+R, X, F = (Decimal(float(v)) for v in [_R]), [Decimal(float(v)) for v in _X], [Decimal(float(v)) for v in _F]
+R = next(R)
+TWO53 = Decimal(2) ** 53
+
+
+def zig(words):
+    """Marsaglia and Tsang's ziggurat (src/model/zig.rs) on `words`, in exact arithmetic on the
+    doubles of its table: the layer from the low 8 bits, the point from the top 53; below the
+    next layer's width, the point; in layer 0 beyond it, R - ln u with u from the next word in
+    (0, 1]; elsewhere a height in the layer from the next word, under exp(-x) the point, else
+    the next word starts again. Every word must be used."""
+    words = iter(words)
+    while True:
+        w = next(words)
+        i = w & 0xFF
+        x = Decimal(w >> 11) / TWO53 * X[i]
+        if x < X[i + 1]:
+            v = x
+            break
+        if i == 0:
+            v = R - (Decimal((1 << 53) - (next(words) >> 11)) / TWO53).ln()
+            break
+        y = F[i] + Decimal(next(words) >> 11) / TWO53 * (F[i + 1] - F[i])
+        if y < (-x).exp():
+            v = x
+            break
+    assert next(words, None) is None, "a row holds one draw's words"
+    return v
+
+
 def main():
     rows = []
     for line in (HERE / "golden_draws_in.tsv").read_text().splitlines():
         kind, *bits = line.split("\t")
         us = [from_bits(b) for b in bits]
-        if kind == "exp":
-            v = -us[0].ln()
+        if kind in ("exp", "zig"):
+            v = zig(int(b, 16) for b in bits)
         elif kind == "normal":
             v = normal(*us)
         elif kind == "uniform":
@@ -96,7 +133,7 @@ def main():
         elif kind == "lognormal":
             v = (Decimal(20000000).ln() + Decimal(10).ln() / Z99 * normal(*us)).exp()
         else:
-            v = Decimal(10000000) if us[0] < Decimal("0.5") else -1000000000 * us[1].ln()
+            v = Decimal(10000000) if us[0] < Decimal("0.5") else 1000000000 * zig(int(b, 16) for b in bits[1:])
         rows.append("\t".join([kind, *bits, format(v, ".25g")]))
     (HERE / "golden_draws.tsv").write_text("\n".join(rows) + "\n")
 

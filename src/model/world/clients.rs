@@ -49,9 +49,7 @@ impl<O: Observer> World<O> {
         // The gap to the next arrival at `rate`, rounded to whole nanoseconds (at least one).
         let gap = |rate: f64, rng: &mut RngStream| {
             let ns = match arrivals {
-                Arrivals::Poisson => {
-                    crate::model::dist::exponential(1e9 / rate, rng.uniform_open0())
-                }
+                Arrivals::Poisson => crate::model::dist::exponential(1e9 / rate, rng),
                 Arrivals::Constant => 1e9 / rate,
             };
             SimDuration(crate::model::dist::to_ns(ns).max(1))
