@@ -44,24 +44,22 @@ pub struct LogHist<const SIG: u8> {
     total: u64,
     /// The largest value recorded (0 when none).
     max: u64,
-    store: Store,
-}
-
-#[derive(Clone, Debug)]
-enum Store {
-    /// (bucket index << 48) | count, sorted by index, one entry per distinct bucket.
-    Sparse(Vec<u64>),
-    /// Counts of the buckets from `first`; `first` and the length are whole blocks of
+    /// Counts of the buckets from `first`, once the values are kept as counters (empty
+    /// before: then `list` holds them). `first` and the length are whole blocks of
     /// `1 << half_mag` buckets (a power of two of values, past the first). The counters are
     /// 32 bits, half the memory and the cache lines of 64 (recording a latency is a random
     /// write into them, and with a dozen full-range histograms those misses were a tenth of
     /// a run's time); a bucket that passes 2^32 keeps the excess in `carries`, (bucket index,
-    /// count beyond its counter) sorted by index, almost always empty.
-    Dense {
-        first: u32,
-        counts: Vec<u32>,
-        carries: Vec<(u32, u64)>,
-    },
+    /// count beyond its counter) sorted by index, almost always empty. Plain fields rather
+    /// than an enum of the two forms: a record is then one subtraction and one bounds check
+    /// away from its counter, whichever form the histogram is in (an empty `counts` sends it
+    /// to the list).
+    first: u32,
+    counts: Vec<u32>,
+    carries: Vec<(u32, u64)>,
+    /// (bucket index << 48) | count, sorted by index, one entry per distinct bucket, while
+    /// `counts` is empty.
+    list: Vec<u64>,
 }
 
 impl<const SIG: u8> Default for LogHist<SIG> {
@@ -78,7 +76,10 @@ impl<const SIG: u8> LogHist<SIG> {
         LogHist {
             total: 0,
             max: 0,
-            store: Store::Sparse(Vec::new()),
+            first: 0,
+            counts: Vec::new(),
+            carries: Vec::new(),
+            list: Vec::new(),
         }
     }
 
@@ -103,12 +104,7 @@ impl<const SIG: u8> LogHist<SIG> {
 
     /// Bytes held on the heap (the tests hold the storage to what is recorded).
     pub fn heap_bytes(&self) -> usize {
-        match &self.store {
-            Store::Sparse(v) => v.capacity() * 8,
-            Store::Dense {
-                counts, carries, ..
-            } => counts.capacity() * 4 + carries.capacity() * 16,
-        }
+        self.list.capacity() * 8 + self.counts.capacity() * 4 + self.carries.capacity() * 16
     }
 
     #[inline]
@@ -163,13 +159,8 @@ impl<const SIG: u8> LogHist<SIG> {
     /// (a list, or a bucket outside them).
     #[inline(always)]
     fn count_in_counters(&mut self, i: u32) -> bool {
-        let Store::Dense { first, counts, .. } = &mut self.store else {
-            return false;
-        };
-        let Some(c) = i
-            .checked_sub(*first)
-            .and_then(|k| counts.get_mut(k as usize))
-        else {
+        // Below `first` the difference wraps past every length.
+        let Some(c) = self.counts.get_mut(i.wrapping_sub(self.first) as usize) else {
             return false;
         };
         let (n, wrapped) = c.overflowing_add(1);
@@ -184,42 +175,41 @@ impl<const SIG: u8> LogHist<SIG> {
     #[inline(never)]
     fn record_slow(&mut self, i: u32) {
         let block = 1u32 << Self::HALF_MAG;
-        match &mut self.store {
-            Store::Sparse(list) => {
-                let found = list.binary_search_by_key(&i, |e| (e >> COUNT_BITS) as u32);
-                let grow = match found {
-                    Ok(k) => list[k] & COUNT_MASK == COUNT_MASK, // a count filling 48 bits
-                    Err(_) => {
-                        let (lo, hi) = Self::span(list, i);
-                        let span = (hi / block - lo / block + 1) as usize * block as usize;
-                        (list.len() + 1) * 8 >= span || list.len() >= MAX_SPARSE
-                    }
-                };
-                match (found, grow) {
-                    (_, true) => {
-                        self.densify(i);
-                        self.record_slow(i);
-                    }
-                    (Ok(k), false) => list[k] += 1,
-                    (Err(k), false) => list.insert(k, (i as u64) << COUNT_BITS | 1),
+        if self.counts.is_empty() {
+            let list = &mut self.list;
+            let found = list.binary_search_by_key(&i, |e| (e >> COUNT_BITS) as u32);
+            let grow = match found {
+                Ok(k) => list[k] & COUNT_MASK == COUNT_MASK, // a count filling 48 bits
+                Err(_) => {
+                    let (lo, hi) = Self::span(list, i);
+                    let span = (hi / block - lo / block + 1) as usize * block as usize;
+                    (list.len() + 1) * 8 >= span || list.len() >= MAX_SPARSE
                 }
-            }
-            Store::Dense { first, counts, .. } => {
-                // Outside the counters (or just made from a list, with `i` inside): widen
-                // them to the blocks that reach `i` (carries are by bucket index, which
-                // widening does not move), then count it there.
-                let lo = (*first).min(i / block * block);
-                let end = (*first + counts.len() as u32).max((i / block + 1) * block);
-                if (lo, end) != (*first, *first + counts.len() as u32) {
-                    let mut wider = vec![0u32; (end - lo) as usize];
-                    let at = (*first - lo) as usize;
-                    wider[at..at + counts.len()].copy_from_slice(counts);
-                    *first = lo;
-                    *counts = wider;
+            };
+            match (found, grow) {
+                (_, true) => {
+                    self.densify(i);
+                    self.record_slow(i);
                 }
-                let counted = self.count_in_counters(i);
-                debug_assert!(counted, "the counters reach bucket {i} now");
+                (Ok(k), false) => list[k] += 1,
+                (Err(k), false) => list.insert(k, (i as u64) << COUNT_BITS | 1),
             }
+        } else {
+            // Outside the counters (or just made from a list, with `i` inside): widen them to
+            // the blocks that reach `i` (carries are by bucket index, which widening does not
+            // move), then count it there.
+            let (first, len) = (self.first, self.counts.len() as u32);
+            let lo = first.min(i / block * block);
+            let end = (first + len).max((i / block + 1) * block);
+            if (lo, end) != (first, first + len) {
+                let mut wider = vec![0u32; (end - lo) as usize];
+                let at = (first - lo) as usize;
+                wider[at..at + len as usize].copy_from_slice(&self.counts);
+                self.first = lo;
+                self.counts = wider;
+            }
+            let counted = self.count_in_counters(i);
+            debug_assert!(counted, "the counters reach bucket {i} now");
         }
     }
 
@@ -227,11 +217,10 @@ impl<const SIG: u8> LogHist<SIG> {
     #[cold]
     #[inline(never)]
     fn carry(&mut self, i: u32, n: u64) {
-        if let Store::Dense { carries, .. } = &mut self.store {
-            match carries.binary_search_by_key(&i, |&(k, _)| k) {
-                Ok(k) => carries[k].1 += n,
-                Err(k) => carries.insert(k, (i, n)),
-            }
+        let carries = &mut self.carries;
+        match carries.binary_search_by_key(&i, |&(k, _)| k) {
+            Ok(k) => carries[k].1 += n,
+            Err(k) => carries.insert(k, (i, n)),
         }
     }
 
@@ -247,26 +236,20 @@ impl<const SIG: u8> LogHist<SIG> {
     /// Moves a sparse list to counters covering its blocks and that of `i`.
     fn densify(&mut self, i: u32) {
         let block = 1u32 << Self::HALF_MAG;
-        let Store::Sparse(list) = &self.store else {
-            return;
-        };
-        let (lo, hi) = Self::span(list, i);
+        let list = std::mem::take(&mut self.list);
+        let (lo, hi) = Self::span(&list, i);
         let first = lo / block * block;
         let end = (hi / block + 1) * block;
         let mut counts = vec![0u32; (end - first) as usize];
         let mut carries = Vec::new();
-        for e in list {
+        for e in &list {
             let (i, n) = ((e >> COUNT_BITS) as u32, e & COUNT_MASK);
             counts[(i - first) as usize] = n as u32;
             if n > u32::MAX as u64 {
                 carries.push((i, n & !(u32::MAX as u64)));
             }
         }
-        self.store = Store::Dense {
-            first,
-            counts,
-            carries,
-        };
+        (self.first, self.counts, self.carries) = (first, counts, carries);
     }
 
     /// Forgets every value, keeping the room allocated.
@@ -274,20 +257,15 @@ impl<const SIG: u8> LogHist<SIG> {
         let top = self.index(self.max.max(1));
         self.total = 0;
         self.max = 0;
-        match &mut self.store {
-            Store::Sparse(list) => list.clear(),
-            Store::Dense {
-                first,
-                counts,
-                carries,
-            } => {
-                // Nothing above the largest value was counted since the last reset: a window
-                // whose values stay below an earlier outlier clears only what it can have
-                // touched.
-                let end = ((top + 1).saturating_sub(*first) as usize).min(counts.len());
-                counts[..end].fill(0);
-                carries.clear();
-            }
+        if self.counts.is_empty() {
+            self.list.clear();
+        } else {
+            // Nothing above the largest value was counted since the last reset: a window
+            // whose values stay below an earlier outlier clears only what it can have
+            // touched.
+            let end = ((top + 1).saturating_sub(self.first) as usize).min(self.counts.len());
+            self.counts[..end].fill(0);
+            self.carries.clear();
         }
     }
 
@@ -349,53 +327,42 @@ impl<const SIG: u8> LogHist<SIG> {
                 }
                 false
             };
-        match &self.store {
-            Store::Sparse(list) => {
-                for e in list {
-                    let (i, n) = ((e >> COUNT_BITS) as u32, e & COUNT_MASK);
-                    if visit(i, n, &mut seen, &mut want, out) {
-                        break;
+        let (first, counts, carries) = (self.first, &self.counts, &self.carries);
+        if counts.is_empty() {
+            for e in &self.list {
+                let (i, n) = ((e >> COUNT_BITS) as u32, e & COUNT_MASK);
+                if visit(i, n, &mut seen, &mut want, out) {
+                    break;
+                }
+            }
+        } else if carries.is_empty() {
+            // Whole blocks of counters that end below the next rank are passed by their sum
+            // (a loop the compiler vectorises); the block the rank falls in is walked.
+            const BLOCK: usize = 16;
+            for (b, block) in counts.chunks(BLOCK).enumerate() {
+                let sum: u64 = block.iter().map(|&c| c as u64).sum();
+                if seen + sum < want {
+                    seen += sum;
+                    continue;
+                }
+                let base = first + (b * BLOCK) as u32;
+                for (k, &c) in block.iter().enumerate() {
+                    let i = base + k as u32;
+                    if c > 0 && visit(i, c as u64, &mut seen, &mut want, out) {
+                        return;
                     }
                 }
             }
-            Store::Dense {
-                first,
-                counts,
-                carries,
-            } if carries.is_empty() => {
-                // Whole blocks of counters that end below the next rank are passed by their sum
-                // (a loop the compiler vectorises); the block the rank falls in is walked.
-                const BLOCK: usize = 16;
-                for (b, block) in counts.chunks(BLOCK).enumerate() {
-                    let sum: u64 = block.iter().map(|&c| c as u64).sum();
-                    if seen + sum < want {
-                        seen += sum;
-                        continue;
-                    }
-                    let base = first + (b * BLOCK) as u32;
-                    for (k, &c) in block.iter().enumerate() {
-                        let i = base + k as u32;
-                        if c > 0 && visit(i, c as u64, &mut seen, &mut want, out) {
-                            return;
-                        }
-                    }
+        } else {
+            let mut carries = carries.iter().peekable();
+            for (k, &c) in counts.iter().enumerate() {
+                let i = first + k as u32;
+                let mut n = c as u64;
+                if carries.peek().is_some_and(|&&(at, _)| at == i) {
+                    n += carries.next().map_or(0, |&(_, extra)| extra);
                 }
-            }
-            Store::Dense {
-                first,
-                counts,
-                carries,
-            } => {
-                let mut carries = carries.iter().peekable();
-                for (k, &c) in counts.iter().enumerate() {
-                    let i = first + k as u32;
-                    let mut n = c as u64;
-                    if carries.peek().is_some_and(|&&(at, _)| at == i) {
-                        n += carries.next().map_or(0, |&(_, extra)| extra);
-                    }
-                    if n > 0 && visit(i, n, &mut seen, &mut want, out) {
-                        break;
-                    }
+                if n > 0 && visit(i, n, &mut seen, &mut want, out) {
+                    break;
                 }
             }
         }
@@ -506,10 +473,11 @@ mod tests {
         }
         let v = 123_456_789;
         let i = ours.index(v);
-        let Store::Dense { first, counts, .. } = &mut ours.store else {
-            panic!("50,000 values spread this wide are counters");
-        };
-        let c = &mut counts[(i - *first) as usize];
+        assert!(
+            !ours.counts.is_empty(),
+            "50,000 values spread this wide are counters"
+        );
+        let c = &mut ours.counts[(i - ours.first) as usize];
         let before = *c as u64;
         *c = near as u32;
         ours.total += near - before;
@@ -525,10 +493,8 @@ mod tests {
             assert_eq!(ours.len(), theirs.len(), "{what}");
         };
         check(&ours, &theirs, "one carry");
-        let Store::Dense { first, counts, .. } = &mut ours.store else {
-            unreachable!()
-        };
-        counts[(i - *first) as usize] = u32::MAX;
+        let k = (i - ours.first) as usize;
+        ours.counts[k] = u32::MAX;
         ours.total += u32::MAX as u64 - 2;
         theirs.record_n(v, u32::MAX as u64 - 2).unwrap();
         ours.record(v);
@@ -537,16 +503,14 @@ mod tests {
         // A sparse count that filled 48 bits goes to counters with its excess carried.
         let mut few = LogHist::<3>::new();
         few.record(7);
-        let Store::Sparse(list) = &mut few.store else {
-            unreachable!()
-        };
-        list[0] |= COUNT_MASK;
+        assert!(few.counts.is_empty(), "one value is a list");
+        few.list[0] |= COUNT_MASK;
         few.total = COUNT_MASK;
         few.record(7);
         let mut one = Histogram::<u64>::new_with_bounds(1, 1 << 40, 3).unwrap();
         one.record_n(7, COUNT_MASK + 1).unwrap();
         check(&few, &one, "a full list");
-        assert!(matches!(few.store, Store::Dense { .. }));
+        assert!(!few.counts.is_empty() && few.list.is_empty());
     }
 
     #[test]
