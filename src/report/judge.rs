@@ -526,6 +526,12 @@ fn judge_one(
         if row[col::UTILISATION] >= SATURATED && b.utilisation < BASELINE_UNSATURATED {
             sig.set(Signal::WorkersSaturated);
         }
+        // Counts grow with the traffic that makes them: against a baseline mean of a few late
+        // answers a window, a load surge alone doubles them with nothing wrong. So the mean is
+        // taken at this window's load when that is above the baseline's (never below: less
+        // traffic does not make fewer events suspicious).
+        let load = row[col::OFFERED] / frame.width(i) / b.offered_per_s;
+        let at_load = if load.is_finite() { load.max(1.0) } else { 1.0 };
         for (s, x, m) in [
             (Signal::QueueFull, row[col::QUEUE_FULL], b.queue_full),
             (Signal::Shed, row[col::SHED], b.shed),
@@ -541,7 +547,7 @@ fn judge_one(
                 b.pool_waits,
             ),
         ] {
-            if x.is_finite() && elevated(x, m) {
+            if x.is_finite() && elevated(x, m * at_load) {
                 sig.set(s);
             }
         }

@@ -183,6 +183,31 @@ fn no_progress_needs_three_windows_of_nothing_while_work_waits() {
     }
 }
 
+/// Counts are judged against the baseline's mean taken at the window's load: a baseline of 2
+/// late answers a window at 100 offered expects 4 at 200 offered, never fewer than 2.
+#[test]
+fn counts_are_judged_at_the_windows_load() {
+    for (offered, late, want) in [
+        (100.0, 8.0, true),  // same load: 8 is above max(4, 2 + 3 sqrt 2) + 1 = 7.2
+        (100.0, 7.0, false), // and 7 is not
+        (200.0, 8.0, false), // twice the load: against 4, the bar is max(8, 4 + 6) + 1 = 11
+        (200.0, 12.0, true),
+        (50.0, 8.0, true), // half the load: still against 2, not 1
+    ] {
+        let c = vec![OK; 11];
+        let mut s = vec![OK; 11];
+        s[10].0 = offered;
+        s[10].1 = offered;
+        let mut f = frame(&c, &s);
+        for (i, r) in f.entities[1].rows.iter_mut().enumerate() {
+            r[col::LATE] = if i < 10 { 2.0 } else { late };
+        }
+        let (j, _) = judge::judge(&f, &graph(), &slo(), Some(10.0));
+        let got = j[1].signals[10].has(Signal::LateAnswers);
+        assert_eq!(got, want, "{late} late answers at {offered} offered");
+    }
+}
+
 #[test]
 fn latency_against_the_baseline_only_after_the_first_trigger() {
     // Ten baseline windows at p99 10 ms, then 40 ms (4x the median, above 1.5x the worst).
