@@ -160,11 +160,23 @@ impl Windows {
             cur_end_ns: window_ns,
         }
     }
-    #[inline]
-    fn record(&mut self, now: SimTime, good: bool) {
+    /// Moves to the window `now` falls in (once per event: see `Observer::advance`).
+    #[inline(always)]
+    fn advance(&mut self, now: SimTime) {
         if now.0 >= self.cur_end_ns {
             self.cur = (now.0 / self.window_ns) as usize;
             self.cur_end_ns = (self.cur as u64 + 1).saturating_mul(self.window_ns);
+        }
+    }
+
+    /// Counts a request finished at `now`, which [`Windows::advance`] has reached.
+    #[inline]
+    fn record(&mut self, now: SimTime, good: bool) {
+        if cfg!(any(debug_assertions, feature = "checked-tables")) {
+            assert!(
+                now.0 < self.cur_end_ns,
+                "a request counted before its window"
+            );
         }
         let i = self.cur;
         if let (Some(g), Some(t)) = (self.good.get_mut(i), self.total.get_mut(i)) {
@@ -299,6 +311,12 @@ impl Recorder {
 }
 
 impl Observer for Recorder {
+    #[inline(always)]
+    fn advance(&mut self, now: SimTime) {
+        self.series.advance(now);
+        self.availability.advance(now);
+    }
+
     #[inline(always)]
     fn client_sent(&mut self, client: ClientId, in_flight: u32, now: SimTime) {
         self.series.client_sent(client, in_flight as u64, now);

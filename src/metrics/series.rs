@@ -359,6 +359,27 @@ impl SeriesSet {
         self.cur
     }
 
+    /// Moves to the window `now` falls in (see [`crate::model::Observer::advance`]): the
+    /// reports of the hot path that follow at `now` take the current window unchecked.
+    #[inline(always)]
+    pub(super) fn advance(&mut self, now: SimTime) {
+        self.window(now);
+    }
+
+    /// The current window, which `now` falls in: [`SeriesSet::advance`] was called at `now`
+    /// (checked in debug builds and under `checked-tables`).
+    #[inline(always)]
+    fn current(&self, now: SimTime) -> usize {
+        if cfg!(any(debug_assertions, feature = "checked-tables")) {
+            assert!(
+                now.0 < self.next_mark_ns,
+                "a report at {} ns before the series advanced to it",
+                now.0
+            );
+        }
+        self.cur
+    }
+
     #[cold]
     fn roll(&mut self, now_ns: u64) {
         // No level changed after the marks passed since the last call: each integral read
@@ -405,14 +426,14 @@ impl SeriesSet {
 
     #[inline(always)]
     pub(super) fn client_sent(&mut self, client: usize, in_flight: u64, now: SimTime) {
-        let w = self.window(now);
+        let w = self.current(now);
         self.clients[client].offered(w);
         self.client_in_flight[client].set([in_flight], now.0);
     }
 
     #[inline(always)]
     pub(super) fn client_attempt(&mut self, client: usize, now: SimTime) {
-        let w = self.window(now);
+        let w = self.current(now);
         self.clients[client].attempt(w);
     }
 
@@ -425,7 +446,7 @@ impl SeriesSet {
         in_flight: u64,
         now: SimTime,
     ) {
-        let w = self.window(now);
+        let w = self.current(now);
         self.clients[client].done(w, outcome, latency_ns);
         self.client_in_flight[client].set([in_flight], now.0);
     }
@@ -439,7 +460,7 @@ impl SeriesSet {
 
     #[inline(always)]
     pub(super) fn service_arrival(&mut self, service: usize, now: SimTime) {
-        let w = self.window(now);
+        let w = self.current(now);
         self.services[service].offered(w);
     }
 
@@ -451,19 +472,19 @@ impl SeriesSet {
         latency_ns: u64,
         now: SimTime,
     ) {
-        let w = self.window(now);
+        let w = self.current(now);
         self.services[service].done(w, outcome, latency_ns);
     }
 
     #[inline(always)]
     pub(super) fn service_levels(&mut self, service: usize, busy: u64, queued: u64, now: SimTime) {
-        self.window(now);
+        self.current(now);
         self.load[service].set([busy, queued], now.0);
     }
 
     #[inline(always)]
     pub(super) fn call_attempt(&mut self, service: usize, call: usize, now: SimTime) {
-        let w = self.window(now);
+        let w = self.current(now);
         self.calls[service][call].attempt(w);
     }
 
@@ -476,7 +497,7 @@ impl SeriesSet {
         latency_ns: u64,
         now: SimTime,
     ) {
-        let w = self.window(now);
+        let w = self.current(now);
         self.calls[service][call].done(w, outcome, latency_ns);
     }
 
@@ -515,7 +536,7 @@ impl SeriesSet {
 
     #[inline(always)]
     pub(super) fn call_started(&mut self, service: usize, call: usize, now: SimTime) {
-        let w = self.window(now);
+        let w = self.current(now);
         Track::bump(&mut self.call_windows[service][call].started, w);
     }
 
@@ -623,6 +644,7 @@ mod tests {
                 if t >= 200 {
                     break;
                 }
+                s.advance(SimTime(t));
                 s.client_sent(0, 1, SimTime(t));
                 s.service_arrival(0, SimTime(t));
                 for _ in 0..=retries {
@@ -657,10 +679,13 @@ mod tests {
     #[test]
     fn window_percentiles_are_per_window() {
         let mut s = SeriesSet::new(1_000, SimTime(3_000), SimTime::ZERO, 1, &[]);
+        s.advance(SimTime(500));
         for i in 1..=100u64 {
             s.client_done(0, Outcome::Ok, i * 10_000, 0, SimTime(500));
         }
+        s.advance(SimTime(2_500));
         s.client_done(0, Outcome::Ok, 7_000, 0, SimTime(2_500));
+        s.advance(SimTime(2_600));
         s.client_done(0, Outcome::Timeout, 0, 0, SimTime(2_600));
         s.finish(SimTime(3_000));
         let c = &s.clients[0];

@@ -9,6 +9,13 @@ use crate::policy::Outcome;
 /// Where the model reports what happened. The `metrics` layer implements it; every method has
 /// the time of the observation, and the observer decides what to keep (warm-up, windows).
 pub trait Observer {
+    /// Time has reached `now`: called at the start of every event, before anything is
+    /// reported at `now`, so that an observer keeping windows moves to the one `now` falls in
+    /// here, once per event, rather than at every report.
+    #[inline(always)]
+    fn advance(&mut self, now: SimTime) {
+        let _ = now;
+    }
     /// A client produced a request (open loop: an arrival, including ones it then rejects);
     /// `in_flight` is its number of outstanding requests now (one more than before, or the
     /// same when it rejects the request).

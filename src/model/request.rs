@@ -96,6 +96,9 @@ pub(crate) struct Req {
     /// At a replica with a heap: its pauses' total when the request started computing (the
     /// pauses since then delay its finish).
     pub pause_mark: u64,
+    /// While the slot is free: the next free slot ([`NO_SLOT`]: none). The free list threads
+    /// through the slots themselves, so taking and giving back a slot touches only the slot.
+    pub next_free: u32,
 }
 
 impl Default for Req {
@@ -134,6 +137,7 @@ impl Default for Req {
             pool_held: false,
             worker_ns: 0,
             pause_mark: 0,
+            next_free: NO_SLOT,
         }
     }
 }
@@ -151,7 +155,10 @@ pub(crate) fn live_limit_hit(max_live_requests: u32, now: SimTime) -> LimitHit {
 /// The slab of live requests, indexed by slot.
 pub(crate) struct Requests {
     slots: Table<Req>,
-    free: Vec<u32>,
+    /// The first free slot ([`NO_SLOT`]: none); the rest follow through `Req::next_free`.
+    /// Last freed, first taken, as a stack.
+    free_head: u32,
+    free_len: usize,
     next_id: u64,
     max_live: u32,
 }
@@ -160,7 +167,8 @@ impl Requests {
     pub fn new(max_live: u32) -> Self {
         Requests {
             slots: Table::with_capacity(1024),
-            free: Vec::with_capacity(1024),
+            free_head: NO_SLOT,
+            free_len: 0,
             next_id: 1,
             max_live,
         }
@@ -168,7 +176,7 @@ impl Requests {
 
     /// Requests alive now (allocated and not yet released).
     pub fn live(&self) -> usize {
-        self.slots.len() - self.free.len()
+        self.slots.len() - self.free_len
     }
 
     /// The id the next request will get (ids start at 1 and are never reused).
@@ -184,14 +192,16 @@ impl Requests {
         now: SimTime,
         make: impl FnOnce(u64, u32) -> Req,
     ) -> Result<u32, LimitHit> {
-        let slot = match self.free.pop() {
-            Some(s) => s,
-            None => {
-                if self.slots.len() as u64 >= self.max_live as u64 {
-                    return Err(live_limit_hit(self.max_live, now));
-                }
-                self.slots.push(Req::default()) as u32
+        let slot = if self.free_head != NO_SLOT {
+            let s = self.free_head;
+            self.free_head = self.slots[s as usize].next_free;
+            self.free_len -= 1;
+            s
+        } else {
+            if self.slots.len() as u64 >= self.max_live as u64 {
+                return Err(live_limit_hit(self.max_live, now));
             }
+            self.slots.push(Req::default()) as u32
         };
         let id = self.next_id;
         self.next_id += 1;
@@ -213,7 +223,9 @@ impl Requests {
         r.at_server = false;
         let held = r.pool_held.then_some(r.pool);
         r.pool_held = false;
-        self.free.push(slot);
+        r.next_free = self.free_head;
+        self.free_head = slot;
+        self.free_len += 1;
         held
     }
 
@@ -242,3 +254,5 @@ impl std::ops::IndexMut<u32> for Requests {
         &mut self.slots[slot as usize]
     }
 }
+// Two cache lines; the free list's link sits in what was padding.
+const _: () = assert!(std::mem::size_of::<Req>() == 128);

@@ -293,6 +293,7 @@ impl<O: Observer> Model for World<O> {
         event: Event,
         q: &mut EventQueue<Event>,
     ) -> Result<TraceRecord, LimitHit> {
+        self.obs.advance(now);
         let rec = |kind, entity, request| TraceRecord {
             kind,
             entity,
