@@ -17,6 +17,11 @@ pub(super) struct ClientState {
     pub arrivals: RngStream,
     pub think: RngStream,
     pub in_flight: u32,
+    /// The spec's `max_in_flight`, beside the count it bounds.
+    pub max_in_flight: u32,
+    /// The mean gap in nanoseconds of a Poisson client with one rate for the whole run (most
+    /// open-loop clients), 0.0 for any other: its next arrival needs nothing of the spec.
+    plain_poisson_mean_ns: f64,
 }
 
 impl ClientState {
@@ -27,6 +32,15 @@ impl ClientState {
             arrivals: RngStream::derive(seed, &entity, "arrivals"),
             think: RngStream::derive(seed, &entity, "think_time"),
             in_flight: 0,
+            max_in_flight: spec.max_in_flight,
+            plain_poisson_mean_ns: match &spec.load {
+                Load::Open {
+                    arrivals: Arrivals::Poisson,
+                    rate_per_s,
+                    steps,
+                } if steps.is_empty() && *rate_per_s > 0.0 => 1e9 / rate_per_s,
+                _ => 0.0,
+            },
         }
     }
 }
@@ -37,6 +51,12 @@ impl<O: Observer> World<O> {
     /// constant Poisson process because exponential gaps are memoryless.
     #[inline(always)]
     pub(super) fn next_arrival(&mut self, ci: usize, now: SimTime) -> Option<SimTime> {
+        let st = &mut self.clients[ci];
+        if st.plain_poisson_mean_ns > 0.0 {
+            // As the general path below draws it for one Poisson rate.
+            let ns = crate::model::dist::exponential(st.plain_poisson_mean_ns, &mut st.arrivals);
+            return Some(now + SimDuration(crate::model::dist::to_ns(ns).max(1)));
+        }
         let Load::Open {
             arrivals,
             rate_per_s,
@@ -88,7 +108,7 @@ impl<O: Observer> World<O> {
         q: &mut EventQueue<Event>,
     ) -> Result<u64, LimitHit> {
         let st = &mut self.clients[ci];
-        if st.in_flight >= self.spec.clients[ci].max_in_flight {
+        if st.in_flight >= st.max_in_flight {
             // Open loop only: validation keeps closed-loop users within max_in_flight.
             let in_flight = st.in_flight;
             self.obs.client_sent(ci, in_flight, now);
