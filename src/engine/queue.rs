@@ -47,6 +47,10 @@ pub struct EventQueue<E> {
     heap: Vec<Entry<E>>,
     next_seq: u64,
     wheel: Wheel<E>,
+    /// The root of the heap was popped and is still there: the next push takes its place
+    /// (the event being handled usually schedules one: one sift instead of a pop's and a
+    /// push's), and anything else removes it first ([`EventQueue::settle`]).
+    taken: bool,
 }
 
 /// A slot of the wheel spans 2^26 ns (67 ms) ...
@@ -84,6 +88,7 @@ impl<E: Copy> EventQueue<E> {
                 cursor: 0,
                 len: 0,
             },
+            taken: false,
         }
     }
 
@@ -137,6 +142,14 @@ impl<E: Copy> EventQueue<E> {
 
     #[inline(always)]
     fn push_entry(&mut self, e: Entry<E>) {
+        if self.taken {
+            // The popped root's place: the hole sinks from it to a leaf, and `e` climbs
+            // from there.
+            self.taken = false;
+            let i = self.sink_hole();
+            self.lift(i, e);
+            return;
+        }
         let n = self.heap.len();
         // SAFETY: n > 0 when the parent is read, and (n - 1) / 2 < n.
         if n == 0 || unsafe { self.heap.get_unchecked((n - 1) / 2) }.key <= e.key {
@@ -208,37 +221,56 @@ impl<E: Copy> EventQueue<E> {
     /// unseen (so an event `live` has rejected once must stay rejected, as a timer whose
     /// call has answered stays dead). Events of the heap come back whatever `live` says of
     /// them.
+    ///
+    /// The event returned stays at the root, marked taken, until the next push takes its
+    /// place or another operation removes it: to the caller it is gone.
     #[inline(always)]
     pub fn pop_live(&mut self, live: impl Fn(&E) -> bool) -> Option<(SimTime, u64, E)> {
+        self.settle();
         if self.next_slot_due() {
             self.release_due(&live);
         }
-        let last = self.heap.pop()?;
-        let top = match self.heap.first() {
-            None => last,
-            Some(&top) => {
-                // The hole at the root sinks to a leaf, the smaller child climbing each time.
-                let h = &mut self.heap;
-                let n = h.len();
-                let mut i = 0;
-                let mut child = 1;
-                while child + 1 < n {
-                    if h[child + 1].key < h[child].key {
-                        child += 1;
-                    }
-                    h[i] = h[child];
-                    i = child;
-                    child = 2 * i + 1;
-                }
-                if child < n {
-                    h[i] = h[child];
-                    i = child;
-                }
-                self.lift(i, last);
-                top
-            }
-        };
+        let top = *self.heap.first()?;
+        self.taken = true;
         Some((SimTime(top.time_ns()), top.key as u64, top.event))
+    }
+
+    /// Removes the taken root, if there is one.
+    #[inline(always)]
+    fn settle(&mut self) {
+        if !self.taken {
+            return;
+        }
+        self.taken = false;
+        // The heap holds at least the root.
+        let last = self.heap.pop().expect("a taken root");
+        if !self.heap.is_empty() {
+            let i = self.sink_hole();
+            self.lift(i, last);
+        }
+    }
+
+    /// The hole at the root sinks to a leaf, the smaller child climbing each time; returns
+    /// where it ended. The heap is not empty.
+    #[inline(always)]
+    fn sink_hole(&mut self) -> usize {
+        let h = &mut self.heap;
+        let n = h.len();
+        let mut i = 0;
+        let mut child = 1;
+        while child + 1 < n {
+            if h[child + 1].key < h[child].key {
+                child += 1;
+            }
+            h[i] = h[child];
+            i = child;
+            child = 2 * i + 1;
+        }
+        if child < n {
+            h[i] = h[child];
+            i = child;
+        }
+        i
     }
 
     /// Moves the entry at `i` down to where its key belongs (rebuilding after `retain`).
@@ -269,6 +301,7 @@ impl<E: Copy> EventQueue<E> {
     /// Keeps only the events `keep` accepts (O(n): the heap is rebuilt). Pop order among the
     /// rest is unchanged, as it depends only on each event's (time, seq).
     pub fn retain(&mut self, mut keep: impl FnMut(&E) -> bool) {
+        self.settle();
         self.heap.retain(|e| keep(&e.event));
         for i in (0..self.heap.len() / 2).rev() {
             self.sift_down(i);
@@ -287,7 +320,7 @@ impl<E: Copy> EventQueue<E> {
 
     /// Events pending, in the heap and in the wheel.
     pub fn len(&self) -> usize {
-        self.heap.len() + self.wheel.len
+        self.heap.len() - self.taken as usize + self.wheel.len
     }
 
     pub fn is_empty(&self) -> bool {

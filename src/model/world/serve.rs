@@ -560,7 +560,7 @@ impl<O: Observer> World<O> {
         let spec = &self.spec.services[svc];
         if spec.calls.is_empty() {
             // A leaf (an endpoint's calls are some of its service's): the answer goes back.
-            return self.respond(slot, Outcome::Ok, true, now, q);
+            return self.respond_here(slot, Outcome::Ok, true, now, q);
         }
         match spec.fan_out {
             FanOut::Sequential => {
@@ -674,6 +674,20 @@ impl<O: Observer> World<O> {
     /// The replica finishes a request with `status` and sends the response back.
     #[inline]
     pub(super) fn respond(
+        &mut self,
+        slot: u32,
+        status: Outcome,
+        held_worker: bool,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<(), LimitHit> {
+        self.respond_here(slot, status, held_worker, now, q)
+    }
+
+    /// [`World::respond`], compiled into its caller: the answer of a leaf that served its
+    /// request, the one on every request's path.
+    #[inline(always)]
+    fn respond_here(
         &mut self,
         slot: u32,
         status: Outcome,
