@@ -15,6 +15,10 @@
 
 use super::time::SimTime;
 
+/// Whether the heap's internal indices are checked: in debug builds and under the
+/// `checked-tables` feature, as the world's tables are (`engine::table`).
+const CHECKED: bool = cfg!(any(debug_assertions, feature = "checked-tables"));
+
 /// One pending event. The key packs (time, seq) into one integer, so that ordering two
 /// entries is one comparison; no two keys are equal, since sequence numbers are unique.
 #[derive(Clone, Copy)]
@@ -200,15 +204,23 @@ impl<E: Copy> EventQueue<E> {
     #[inline(always)]
     fn lift(&mut self, mut i: usize, e: Entry<E>) {
         let h = &mut self.heap;
-        while i > 0 {
-            let parent = (i - 1) / 2;
-            if h[parent].key <= e.key {
-                break;
-            }
-            h[i] = h[parent];
-            i = parent;
+        if CHECKED {
+            assert!(i < h.len(), "a hole at {i} in a heap of {}", h.len());
         }
-        h[i] = e;
+        let p = h.as_mut_ptr();
+        // SAFETY: every caller passes a hole below the length (checked in debug builds and
+        // under `checked-tables`), and a parent's index is below its child's.
+        unsafe {
+            while i > 0 {
+                let parent = (i - 1) / 2;
+                if (*p.add(parent)).key <= e.key {
+                    break;
+                }
+                *p.add(i) = *p.add(parent);
+                i = parent;
+            }
+            *p.add(i) = e;
+        }
     }
 
     /// Removes and returns the earliest event with its time and sequence number.
@@ -256,19 +268,24 @@ impl<E: Copy> EventQueue<E> {
     fn sink_hole(&mut self) -> usize {
         let h = &mut self.heap;
         let n = h.len();
+        let p = h.as_mut_ptr();
         let mut i = 0;
         let mut child = 1;
-        while child + 1 < n {
-            if h[child + 1].key < h[child].key {
-                child += 1;
+        // SAFETY: every index read or written is below `n` (the loop's and the branch's
+        // conditions), and `i` is a child's index from a step before.
+        unsafe {
+            while child + 1 < n {
+                if (*p.add(child + 1)).key < (*p.add(child)).key {
+                    child += 1;
+                }
+                *p.add(i) = *p.add(child);
+                i = child;
+                child = 2 * i + 1;
             }
-            h[i] = h[child];
-            i = child;
-            child = 2 * i + 1;
-        }
-        if child < n {
-            h[i] = h[child];
-            i = child;
+            if child < n {
+                *p.add(i) = *p.add(child);
+                i = child;
+            }
         }
         i
     }
