@@ -109,7 +109,7 @@ impl<O: Observer> World<O> {
     #[cold]
     #[inline(never)]
     pub(super) fn autoscale_sync(&mut self, svc: usize, now: SimTime, q: &mut EventQueue<Event>) {
-        let spec = &self.spec.services[svc];
+        let spec = self.spec.service(svc);
         let a = spec.autoscale.as_ref().expect("an autoscaled service");
         let (metric, period, delay) = (a.metric, a.sync_period, a.start_delay);
         q.push(

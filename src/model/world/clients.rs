@@ -61,7 +61,7 @@ impl<O: Observer> World<O> {
             arrivals,
             rate_per_s,
             steps,
-        } = &self.spec.clients[ci].load
+        } = &self.spec.client(ci).load
         else {
             return None;
         };

@@ -56,7 +56,7 @@ impl<O: Observer> World<O> {
     ) -> Result<bool, LimitHit> {
         let replica = self.requests[slot].replica as usize;
         let svc = self.fleet.replicas[replica].service as usize;
-        let spec = self.spec.services[svc].disk.as_ref().expect("a disk");
+        let spec = self.spec.service(svc).disk.as_ref().expect("a disk");
         let counting = now >= self.count_from;
         let d = self.fleet.replicas[replica]
             .extras

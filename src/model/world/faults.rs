@@ -240,7 +240,7 @@ impl<O: Observer> World<O> {
         let usable = if !accepts || h.paused_until > now {
             0
         } else {
-            self.spec.services[svc].workers.saturating_sub(h.stuck)
+            self.spec.service(svc).workers.saturating_sub(h.stuck)
         };
         self.obs
             .replica_capacity(svc, rep.index, usable, accepts, now);
@@ -290,9 +290,9 @@ impl<O: Observer> World<O> {
             }
         }
         if let (ConfigTarget::Service(s), Some(w)) = (target, change.workers) {
-            old.workers = Some(std::mem::replace(&mut self.spec.services[s].workers, w));
+            old.workers = Some(std::mem::replace(&mut self.spec.service_mut(s).workers, w));
             let first = self.fleet.services[s].first_replica;
-            for r in first..first + self.spec.services[s].replicas {
+            for r in first..first + self.spec.service(s).replicas {
                 self.report_capacity(r, now);
                 self.drain(r, now, q)?;
             }
@@ -311,7 +311,7 @@ impl<O: Observer> World<O> {
         self.fleet.services[svc].rr_next = 0;
         for local in old..n {
             let r = first + local;
-            let spec = &self.spec.services[svc];
+            let spec = self.spec.service(svc);
             let (warmup, cold) = (spec.restart.warmup, spec.restart.cold_factor);
             let h = &mut self.fleet.replicas[r as usize].health;
             h.restarted_at(now);
@@ -339,9 +339,9 @@ impl<O: Observer> World<O> {
     ) -> Result<(), LimitHit> {
         let svc = self.fleet.replicas[replica as usize].service as usize;
         let (workers, _) = Self::hold_limits(
-            &self.spec.services[svc],
-            self.spec.services[svc].workers,
-            self.spec.services[svc].queue_capacity as usize,
+            self.spec.service(svc),
+            self.spec.service(svc).workers,
+            self.spec.service(svc).queue_capacity as usize,
         );
         for _ in 0..workers {
             let r = &self.fleet.replicas[replica as usize];
@@ -400,7 +400,7 @@ impl<O: Observer> World<O> {
         self.log_health(replica, "oom_kill", now);
         self.crash(replica, cause, now, q)?;
         let svc = self.fleet.replicas[replica as usize].service as usize;
-        let delay = self.spec.services[svc].restart.delay;
+        let delay = self.spec.service(svc).restart.delay;
         q.push(now + delay, Event::Restart { replica });
         Ok(())
     }
@@ -436,7 +436,7 @@ impl<O: Observer> World<O> {
         }
         rep.refresh_impaired();
         // A new process starts its limiter afresh.
-        if let Some(l) = &self.spec.services[svc].admission.concurrency_limit {
+        if let Some(l) = &self.spec.service(svc).admission.concurrency_limit {
             rep.extras.make().limiter = Some(ConcurrencyLimiter::new(l));
         }
         self.log_health(replica, "down", now);
@@ -506,7 +506,7 @@ impl<O: Observer> World<O> {
             heap.restart();
         }
         let h = &mut self.fleet.replicas[replica as usize].health;
-        let r = &self.spec.services[svc].restart;
+        let r = &self.spec.service(svc).restart;
         h.warming = r.warmup.0 > 0 && r.cold_factor != 1.0;
         // A new container: readiness must be earned again, liveness starts passing.
         if let Some(p) = h.readiness() {

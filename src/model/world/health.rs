@@ -297,7 +297,7 @@ impl<O: Observer> World<O> {
         // added) may change whether the balancer can pick it.
         let svc = self.fleet.replicas[replica as usize].service as usize;
         self.fleet
-            .refresh_routable(replica, &self.spec.services[svc], now);
+            .refresh_routable(replica, self.spec.service(svc), now);
         let t = self.fleet.replicas[replica as usize].health.tally();
         if t.log.len() < HEALTH_LOG_MAX {
             t.log.push(HealthChange { at_ns: now.0, what });
@@ -335,7 +335,7 @@ impl<O: Observer> World<O> {
     ) -> Result<(), LimitHit> {
         let kind = what & 1;
         let svc = self.fleet.replicas[replica as usize].service as usize;
-        let health = self.spec.services[svc].health;
+        let health = self.spec.service(svc).health;
         let cfg = if kind == probe::READINESS {
             health.readiness
         } else {
@@ -404,7 +404,7 @@ impl<O: Observer> World<O> {
                 };
                 self.left_balancing(replica, "liveness_kill", now);
                 self.crash(replica, cause, now, q)?;
-                let delay = self.spec.services[svc].restart.delay;
+                let delay = self.spec.service(svc).restart.delay;
                 q.push(now + delay, Event::Restart { replica });
             }
         }
@@ -442,7 +442,7 @@ impl<O: Observer> World<O> {
         conn_error: bool,
         now: SimTime,
     ) {
-        match self.spec.services[svc].health.passive {
+        match self.spec.service(svc).health.passive {
             Some(PassiveHealth::Nginx(cfg)) => {
                 // proxy_next_upstream's default `error timeout`: connection failures and
                 // timeouts count, an HTTP error response does not.
@@ -452,7 +452,7 @@ impl<O: Observer> World<O> {
                 let down = nginx.on_result(&cfg, !failed, now.0);
                 // A failure may disable it, a success restore it (only the first is logged).
                 self.fleet
-                    .refresh_routable(replica, &self.spec.services[svc], now);
+                    .refresh_routable(replica, self.spec.service(svc), now);
                 if down && self.fleet.services[svc].replicas > 1 {
                     self.left_balancing(replica, "nginx_down", now);
                 }

@@ -93,10 +93,10 @@ impl<O: Observer> World<O> {
     #[inline(never)]
     fn callee_endpoint(&mut self, root: CallerRef, to: usize) -> u8 {
         let named = match root {
-            CallerRef::Client { client, .. } => self.spec.clients[client as usize].endpoint,
+            CallerRef::Client { client, .. } => self.spec.client(client as usize).endpoint,
             CallerRef::Call { parent, call, .. } => {
                 let p = &self.requests[parent];
-                let spec = &self.spec.services[p.service as usize];
+                let spec = self.spec.service(p.service as usize);
                 if spec.endpoints.is_empty() {
                     spec.calls[call as usize].endpoint
                 } else {

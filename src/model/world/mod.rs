@@ -22,7 +22,7 @@
 //!
 //! This file keeps the struct, its construction (each room builds itself) and the dispatch of
 //! each event to its concern. Handlers borrow the rooms they need side by side
-//! (`self.fleet.pick(&self.spec.services[svc], ..)`, `self.net.carry(..)`); what one room
+//! (`self.fleet.pick(self.spec.service(svc), ..)`, `self.net.carry(..)`); what one room
 //! decides that concerns another comes back as a value (`Carry::Lost(cause)`: the world counts
 //! the fault and frees the slot). The chains that re-enter within one event (a zero-latency
 //! response completes a parent that sends its next call) stay `World` methods, in the order
@@ -85,7 +85,7 @@ pub struct WorldLimits {
 pub struct World<O: Observer> {
     /// The system as specified; a configuration change (a service's `workers`) is the only
     /// thing that alters it during a run.
-    spec: SystemSpec,
+    spec: Spec,
     obs: O,
     /// Policy counters count from here (the warm-up's end), like the observer's figures.
     count_from: SimTime,
@@ -139,7 +139,7 @@ impl<O: Observer> World<O> {
             pools: Pools::new(&spec, &stacks.call_edge, edges),
             tried: Vec::new(),
             stacks,
-            spec,
+            spec: Spec(spec),
         }
     }
 
@@ -169,7 +169,7 @@ impl<O: Observer> World<O> {
         }
         for r in 0..self.fleet.replicas.len() {
             let svc = self.fleet.replicas[r].service as usize;
-            let health = self.spec.services[svc].health;
+            let health = self.spec.service(svc).health;
             for (what, cfg) in [
                 (probe::READINESS, health.readiness),
                 (probe::LIVENESS, health.liveness),
@@ -204,7 +204,7 @@ impl<O: Observer> World<O> {
                     Event::Heartbeat { service: si as u32 },
                 );
             }
-            if let Some(a) = &self.spec.services[si].autoscale {
+            if let Some(a) = &self.spec.service(si).autoscale {
                 q.push(
                     SimTime(a.sync_period.0),
                     Event::Autoscale {
@@ -215,7 +215,7 @@ impl<O: Observer> World<O> {
             }
         }
         for ci in 0..self.spec.clients.len() {
-            match &self.spec.clients[ci].load {
+            match &self.spec.client(ci).load {
                 Load::Open { .. } => {
                     if let Some(t) = self.next_arrival(ci, SimTime::ZERO) {
                         q.push(t, Event::ClientArrival { client: ci as u32 });
@@ -239,7 +239,7 @@ impl<O: Observer> World<O> {
     }
 
     pub fn spec(&self) -> &SystemSpec {
-        &self.spec
+        &self.spec.0
     }
     pub fn observer(&self) -> &O {
         &self.obs
@@ -431,6 +431,53 @@ impl<O: Observer> Model for World<O> {
 
 /// Trace entity names in entity-id order: clients first, then every replica as `service/index`,
 /// then the fault windows.
+/// The system as specified, as the world reads it. Its clients and services never change in
+/// number once [`World::new`] has checked the spec's indices (`SystemSpec::check_indices`): no
+/// `DerefMut`, and one service at a time is all that can be changed ([`Spec::service_mut`],
+/// a configuration change). So the world reads them at the indices its own tables hold
+/// without a bounds check, under the rules of its tables (`engine::Table`): [`Spec::service`]
+/// and [`Spec::client`]. Everything else reads through `Deref`.
+pub(super) struct Spec(SystemSpec);
+
+impl std::ops::Deref for Spec {
+    type Target = SystemSpec;
+    #[inline(always)]
+    fn deref(&self) -> &SystemSpec {
+        &self.0
+    }
+}
+
+/// Whether the spec's indices are checked: in debug builds and under `checked-tables`.
+const CHECKED: bool = cfg!(any(debug_assertions, feature = "checked-tables"));
+
+impl Spec {
+    /// Service `i`, which the world's tables name (below the count: unchecked in release).
+    #[inline(always)]
+    pub fn service(&self, i: usize) -> &ServiceSpec {
+        if CHECKED {
+            assert!(i < self.0.services.len(), "service {i} out of range");
+        }
+        // SAFETY: `i` comes from the world's own tables or the checked spec, and the number
+        // of services never changes (see the type's comment).
+        unsafe { self.0.services.get_unchecked(i) }
+    }
+
+    /// Client `i`, as [`Spec::service`].
+    #[inline(always)]
+    pub fn client(&self, i: usize) -> &ClientSpec {
+        if CHECKED {
+            assert!(i < self.0.clients.len(), "client {i} out of range");
+        }
+        // SAFETY: as in `service`.
+        unsafe { self.0.clients.get_unchecked(i) }
+    }
+
+    /// Service `i`, to change its configuration (checked: rare).
+    pub fn service_mut(&mut self, i: usize) -> &mut ServiceSpec {
+        &mut self.0.services[i]
+    }
+}
+
 pub fn entity_names(spec: &SystemSpec) -> Vec<String> {
     let mut v: Vec<String> = spec.clients.iter().map(|c| c.name.clone()).collect();
     for s in &spec.services {

@@ -444,7 +444,7 @@ impl<O: Observer> World<O> {
         let picked = if self.fleet.services[svc].ap.is_some() {
             Some(self.ap_route(svc, caller_entity, endpoint, now))
         } else {
-            self.fleet.pick(&self.spec.services[svc], svc, now)
+            self.fleet.pick(self.spec.service(svc), svc, now)
         };
         self.dispatch(
             caller,
@@ -581,7 +581,7 @@ impl<O: Observer> World<O> {
             r.abandoned = true; // no replica to blame
             self.obs.service_arrival(svc, now);
             self.obs.service_done(svc, Outcome::Refused, now, now, now);
-            if !self.spec.services[svc].endpoints.is_empty() {
+            if !self.spec.service(svc).endpoints.is_empty() {
                 self.obs
                     .endpoint_done(svc, endpoint, Outcome::Refused, now, now);
             }

@@ -13,7 +13,7 @@ impl<O: Observer> World<O> {
         let at = |svc: usize| {
             let s = &(*self.fleet.services)[svc];
             let first = s.first_replica as usize;
-            let n = self.spec.services[svc].replicas as usize;
+            let n = self.spec.service(svc).replicas as usize;
             &(*self.fleet.replicas)[first..first + n]
         };
         match what {

@@ -22,7 +22,7 @@ impl<O: Observer> World<O> {
     #[cold]
     #[inline(never)]
     pub(super) fn ap_route(&mut self, svc: usize, caller: u32, endpoint: u8, now: SimTime) -> u32 {
-        let spec = &self.spec.services[svc];
+        let spec = self.spec.service(svc);
         let s = &mut self.fleet.services[svc];
         let first = s.first_replica;
         let g = s.ap.as_mut().expect("active-passive");
@@ -108,7 +108,7 @@ impl<O: Observer> World<O> {
         let first = s.first_replica;
         let g = s.ap.as_mut().expect("active-passive");
         let net = &self.net;
-        let eps = &self.spec.services[svc].endpoints;
+        let eps = &self.spec.service(svc).endpoints;
         let write = if eps.is_empty() {
             g.is_write()
         } else {

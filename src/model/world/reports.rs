@@ -132,7 +132,9 @@ impl<O: Observer> World<O> {
             .filter(|(_, r)| {
                 let h = r.health.counts();
                 self.fleet.services[r.service as usize].checked
-                    || self.spec.services[r.service as usize]
+                    || self
+                        .spec
+                        .service(r.service as usize)
                         .health
                         .liveness
                         .is_some()
@@ -143,7 +145,7 @@ impl<O: Observer> World<O> {
             .map(|(_, r)| {
                 let h = r.health.counts();
                 HealthReport {
-                    service: self.spec.services[r.service as usize].name.clone(),
+                    service: self.spec.service(r.service as usize).name.clone(),
                     replica: r.index,
                     crashes: h.crashes,
                     liveness_kills: h.liveness_kills,
@@ -177,7 +179,7 @@ impl<O: Observer> World<O> {
                     .effect
                     .services(&self.spec)
                     .into_iter()
-                    .map(|s| self.spec.services[s].name.clone())
+                    .map(|s| self.spec.service(s).name.clone())
                     .collect(),
                 instant: f.effect.instant(f.end),
             })
@@ -190,7 +192,7 @@ impl<O: Observer> World<O> {
             .replicas
             .iter()
             .filter(|r| {
-                let a = &self.spec.services[r.service as usize].admission;
+                let a = &self.spec.service(r.service as usize).admission;
                 a.max_queue_time.is_some()
                     || a.concurrency_limit.is_some()
                     || r.health.counts().shed_expired > 0
@@ -198,7 +200,7 @@ impl<O: Observer> World<O> {
             .map(|r| {
                 let t = r.health.counts();
                 AdmissionReport {
-                    service: self.spec.services[r.service as usize].name.clone(),
+                    service: self.spec.service(r.service as usize).name.clone(),
                     replica: r.index,
                     limit_at_end: r.extras.limiter().map(|l| l.limit()),
                     shed_by_limit: t.shed_by_limit,
@@ -214,7 +216,7 @@ impl<O: Observer> World<O> {
         let mut out = Vec::new();
         for e in &self.stacks.edges {
             let edge = match e.owner {
-                EdgeOwner::Client(c) => format!("client:{}", self.spec.clients[c].name),
+                EdgeOwner::Client(c) => format!("client:{}", self.spec.client(c).name),
                 EdgeOwner::Call { service, call } => self.spec.call_name(service, call),
             };
             for (li, l) in e.layers.iter().enumerate() {
@@ -250,7 +252,7 @@ impl<O: Observer> World<O> {
             .enumerate()
             .filter_map(|(i, s)| {
                 s.ap.as_ref()
-                    .map(|g| (self.spec.services[i].name.clone(), g.report(end)))
+                    .map(|g| (self.spec.service(i).name.clone(), g.report(end)))
             })
             .collect()
     }
@@ -264,8 +266,8 @@ impl<O: Observer> World<O> {
             .filter_map(|(i, s)| {
                 let sc = s.scaler.as_deref()?;
                 Some(AutoscaleReport {
-                    service: self.spec.services[i].name.clone(),
-                    initial: self.spec.services[i].initial_replicas,
+                    service: self.spec.service(i).name.clone(),
+                    initial: self.spec.service(i).initial_replicas,
                     requested_at_end: sc.requested,
                     running_at_end: s.replicas,
                     most: sc.most,
@@ -323,12 +325,12 @@ impl<O: Observer> World<O> {
             .filter(|l| l.bandwidth.is_some())
             .map(|l| {
                 let from = match l.from {
-                    Endpoint::Client(c) => self.spec.clients[c].name.clone(),
-                    Endpoint::Service(s) => self.spec.services[s].name.clone(),
+                    Endpoint::Client(c) => self.spec.client(c).name.clone(),
+                    Endpoint::Service(s) => self.spec.service(s).name.clone(),
                     Endpoint::Replica(r) => format!("replica {r}"),
                 };
                 LinkReport {
-                    link: format!("{from} -> {}", self.spec.services[l.to].name),
+                    link: format!("{from} -> {}", self.spec.service(l.to).name),
                     sent: l.sent,
                     dropped: l.dropped,
                     max_wait_ns: l.max_wait_ns,

@@ -32,7 +32,7 @@ impl<O: Observer> World<O> {
         let (mut busy, mut queued) = (r.busy, r.queue.len() as u32);
         if r.impaired {
             if r.extras.sharing().is_some() {
-                let s = &self.spec.services[r.service as usize];
+                let s = self.spec.service(r.service as usize);
                 if s.discipline == Discipline::ProcessorSharing {
                     // Cores in use, and the requests held beyond them (sharing the cores).
                     busy = r.busy.min(s.workers);
@@ -79,10 +79,10 @@ impl<O: Observer> World<O> {
         req.arrived_at = now;
         let (svc, replica) = (req.service as usize, req.replica);
         self.obs.service_arrival(svc, now);
-        let mut cap = self.spec.services[svc].queue_capacity as usize;
+        let mut cap = self.spec.service(svc).queue_capacity as usize;
         let counting = now >= self.count_from;
         let rep = &mut self.fleet.replicas[replica as usize];
-        let mut workers = self.spec.services[svc].workers;
+        let mut workers = self.spec.service(svc).workers;
         if rep.impaired {
             if let Some(m) = rep.extras.meter_mut() {
                 m.arrivals += 1;
@@ -92,7 +92,7 @@ impl<O: Observer> World<O> {
             }
             workers = workers.saturating_sub(rep.health.stuck);
             if rep.extras.sharing().is_some() {
-                (workers, cap) = Self::hold_limits(&self.spec.services[svc], workers, cap);
+                (workers, cap) = Self::hold_limits(self.spec.service(svc), workers, cap);
             }
         }
         self.requests[slot].at_server = true;
@@ -144,7 +144,7 @@ impl<O: Observer> World<O> {
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<bool, LimitHit> {
-        let eps = &self.spec.services[svc].endpoints;
+        let eps = &self.spec.service(svc).endpoints;
         let priority = |s: u32| eps[self.requests[s].endpoint as usize].priority;
         let mine = priority(slot);
         let rep = &self.fleet.replicas[replica as usize];
@@ -235,9 +235,9 @@ impl<O: Observer> World<O> {
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<(), LimitHit> {
-        let max_wait = self.spec.services[svc].admission.max_queue_time;
+        let max_wait = self.spec.service(svc).admission.max_queue_time;
         let rep = &mut self.fleet.replicas[replica as usize];
-        let discipline = self.spec.services[svc].queue;
+        let discipline = self.spec.service(svc).queue;
         if DISCIPLINE {
             if let Some(c) = rep.extras.codel_mut() {
                 c.begin();
@@ -245,14 +245,14 @@ impl<O: Observer> World<O> {
         }
         loop {
             let rep = &mut self.fleet.replicas[replica as usize];
-            let mut workers = self.spec.services[svc].workers;
+            let mut workers = self.spec.service(svc).workers;
             if rep.impaired {
                 if rep.health.down > 0 || rep.health.paused_until > now {
                     break; // nothing starts in a dead or paused process
                 }
                 workers = workers.saturating_sub(rep.health.stuck);
                 if rep.extras.sharing().is_some() {
-                    (workers, _) = Self::hold_limits(&self.spec.services[svc], workers, 0);
+                    (workers, _) = Self::hold_limits(self.spec.service(svc), workers, 0);
                 }
             }
             // A response sent below can bring a new request that takes the worker first.
@@ -263,7 +263,7 @@ impl<O: Observer> World<O> {
                 _ if !DISCIPLINE => rep.queue.pop_front(),
                 // Validation keeps priorities to FIFO queues.
                 QueueDiscipline::Fifo if rep.prioritised => {
-                    let eps = &self.spec.services[svc].endpoints;
+                    let eps = &self.spec.service(svc).endpoints;
                     let requests = &self.requests;
                     let priority = |s: u32| eps[requests[s].endpoint as usize].priority;
                     // The oldest of the highest priority waiting.
@@ -353,7 +353,7 @@ impl<O: Observer> World<O> {
         let replica = req.replica;
         let endpoint = req.endpoint as usize;
         let rep = &mut self.fleet.replicas[replica as usize];
-        let spec = &self.spec.services[svc];
+        let spec = self.spec.service(svc);
         let dist = if !self.endpoints || spec.endpoints.is_empty() {
             &spec.service_time
         } else {
@@ -381,7 +381,9 @@ impl<O: Observer> World<O> {
     fn allocate(&mut self, slot: u32, replica: u32, now: SimTime, q: &mut EventQueue<Event>) {
         let counting = now >= self.count_from;
         let rep = &mut self.fleet.replicas[replica as usize];
-        let gc = self.spec.services[rep.service as usize]
+        let gc = self
+            .spec
+            .service(rep.service as usize)
             .gc
             .as_ref()
             .expect("a heap comes from a gc spec");
@@ -547,7 +549,7 @@ impl<O: Observer> World<O> {
                 replicated = self.ap_acked(slot);
             }
         }
-        let spec = &self.spec.services[svc];
+        let spec = self.spec.service(svc);
         let st = &mut self.fleet.services[svc];
         if !replicated {
             if spec.error_rate > 0.0 && st.error_rng.chance(spec.error_rate) {
@@ -557,7 +559,7 @@ impl<O: Observer> World<O> {
                 return Ok(());
             }
         }
-        let spec = &self.spec.services[svc];
+        let spec = self.spec.service(svc);
         if spec.calls.is_empty() {
             // A leaf (an endpoint's calls are some of its service's): the answer goes back.
             return self.respond_here(slot, Outcome::Ok, true, now, q);
@@ -571,7 +573,7 @@ impl<O: Observer> World<O> {
                 // Decide every call first and set the pending count before sending, because a
                 // call over a zero-latency link can complete inside `send`.
                 let endpoint = self.endpoint_of(slot, svc);
-                let spec = &self.spec.services[svc];
+                let spec = self.spec.service(svc);
                 let st = &mut self.fleet.services[svc];
                 let n = Self::calls_of(spec, endpoint);
                 let mut taken: u64 = 0;
@@ -595,7 +597,7 @@ impl<O: Observer> World<O> {
                     if p.gen != gen || p.server_done {
                         break; // failed fast on an earlier call
                     }
-                    let (call, _) = Self::call_of(&self.spec.services[svc], endpoint, i);
+                    let (call, _) = Self::call_of(self.spec.service(svc), endpoint, i);
                     let caller = CallerRef::Call {
                         parent: slot,
                         parent_gen: gen,
@@ -612,7 +614,7 @@ impl<O: Observer> World<O> {
     /// The endpoint of the request in `slot` at `svc`, None when the service has none.
     #[inline(always)]
     fn endpoint_of(&self, slot: u32, svc: usize) -> Option<usize> {
-        if self.endpoints && !self.spec.services[svc].endpoints.is_empty() {
+        if self.endpoints && !self.spec.service(svc).endpoints.is_empty() {
             Some(self.requests[slot].endpoint as usize)
         } else {
             None
@@ -653,7 +655,7 @@ impl<O: Observer> World<O> {
         let endpoint = self.endpoint_of(slot, svc);
         loop {
             let i = self.requests[slot].next_call as usize;
-            let spec = &self.spec.services[svc];
+            let spec = self.spec.service(svc);
             if i >= Self::calls_of(spec, endpoint) {
                 return self.respond(slot, Outcome::Ok, true, now, q);
             }
@@ -711,7 +713,7 @@ impl<O: Observer> World<O> {
         let (arrived_at, started_at, endpoint) = (req.arrived_at, req.started_at, req.endpoint);
         self.obs
             .service_done(svc, status, arrived_at, started_at, now);
-        if self.endpoints && !self.spec.services[svc].endpoints.is_empty() {
+        if self.endpoints && !self.spec.service(svc).endpoints.is_empty() {
             self.obs
                 .endpoint_done(svc, endpoint, status, arrived_at, now);
         }
@@ -765,7 +767,7 @@ impl<O: Observer> World<O> {
         if !matches!(caller, CallerRef::Client { .. }) && !self.still_wanted(caller) {
             self.obs.late_answer(service as usize, worker_ns, now);
         } else if status != Outcome::Ok {
-            if let Some(br) = self.spec.services[service as usize].balancer_retry {
+            if let Some(br) = self.spec.service(service as usize).balancer_retry {
                 if self.retry_elsewhere(slot, br, now, q)? {
                     return Ok(());
                 }
@@ -813,7 +815,7 @@ impl<O: Observer> World<O> {
         tried[n] = replica;
         let Some(to) = self
             .fleet
-            .pick_other(&self.spec.services[svc], svc, now, &tried[..=n])
+            .pick_other(self.spec.service(svc), svc, now, &tried[..=n])
         else {
             return Ok(false);
         };
@@ -854,7 +856,7 @@ impl<O: Observer> World<O> {
                 let in_flight = st.in_flight;
                 self.obs.client_done(c, outcome, started_at, in_flight, now);
                 if user != NO_USER {
-                    if let Load::Closed { think_time, .. } = &self.spec.clients[c].load {
+                    if let Load::Closed { think_time, .. } = &self.spec.client(c).load {
                         let d = think_time.sample(&mut self.clients[c].think);
                         q.push(now + SimDuration(d), Event::UserWake { client, user });
                     }
@@ -902,7 +904,7 @@ impl<O: Observer> World<O> {
             Outcome::Degraded => p.degraded = true,
             _ => return self.respond(parent, Outcome::Error, true, now, q),
         }
-        match self.spec.services[p.service as usize].fan_out {
+        match self.spec.service(p.service as usize).fan_out {
             FanOut::Sequential => self.next_sequential(parent, now, q),
             FanOut::Parallel => {
                 p.pending -= 1;
