@@ -61,7 +61,7 @@ impl<O: Observer> World<O> {
             0
         };
         if plain {
-            self.send(root, from, to, link, endpoint, now, q)?;
+            self.send_here(root, from, to, link, endpoint, now, q)?;
             return Ok(());
         }
         let (caller_entity, caller_replica) = match root {

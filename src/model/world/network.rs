@@ -440,6 +440,23 @@ impl<O: Observer> World<O> {
         now: SimTime,
         q: &mut EventQueue<Event>,
     ) -> Result<u32, LimitHit> {
+        self.send_here(caller, from, svc, link, endpoint, now, q)
+    }
+
+    /// [`World::send`], compiled into its caller: a call without policies, the path of every
+    /// plain request.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) fn send_here(
+        &mut self,
+        caller: CallerRef,
+        from: u32,
+        svc: usize,
+        link: u32,
+        endpoint: u8,
+        now: SimTime,
+        q: &mut EventQueue<Event>,
+    ) -> Result<u32, LimitHit> {
         let (caller_entity, deadline_ns) = self.attempt(caller, from, now);
         let picked = if self.fleet.services[svc].ap.is_some() {
             Some(self.ap_route(svc, caller_entity, endpoint, now))
