@@ -19,6 +19,7 @@ pub mod mintree;
 mod observer;
 pub mod replication;
 mod request;
+mod ring;
 pub mod sharing;
 pub mod spec;
 mod stack;

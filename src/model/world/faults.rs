@@ -448,10 +448,7 @@ impl<O: Observer> World<O> {
         // Everything the process held: its backlog, then what was in service, in slot order.
         // Answering a queued request clears its `at_server`, so the scan finds only the ones in
         // service; nothing new lands here meanwhile, as the replica is down.
-        let queued: Vec<u32> = self.fleet.replicas[replica as usize]
-            .queue
-            .drain(..)
-            .collect();
+        let queued: Vec<u32> = self.fleet.replicas[replica as usize].queue.take_all();
         self.reset_all(replica, cause, counting, queued, now, q)?;
         let in_service = self.requests.at_replica(replica);
         self.reset_all(replica, cause, counting, in_service, now, q)?;

@@ -13,6 +13,7 @@ use crate::engine::{RngStream, SimTime, Table};
 use crate::model::gc::Heap;
 use crate::model::mintree::{MinTree, RankSet};
 use crate::model::replication::Group;
+use crate::model::ring::Ring;
 use crate::model::sharing::Sharing;
 use crate::model::spec::*;
 use crate::policy::adaptive::{AimdLimit, Gradient2Limit};
@@ -20,7 +21,7 @@ use crate::policy::autoscale::Hpa;
 use crate::policy::health::OutlierDetector;
 use crate::policy::queue::CoDel;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 
 pub(super) struct ServiceState {
     pub first_replica: u32,
@@ -82,7 +83,7 @@ pub(super) struct ReplicaState {
     pub service: u32,
     pub index: u32,
     pub busy: u32,
-    pub queue: VecDeque<u32>,
+    pub queue: Ring,
     pub outstanding: u32,
     /// Its service keeps outstanding counts in a tree (`ServiceState::least`).
     pub tracked: bool,
@@ -421,7 +422,7 @@ impl Fleet {
                     busy: 0,
                     // Grown as it fills (to the longest it gets, then kept): an idle replica's
                     // queue holds nothing.
-                    queue: VecDeque::new(),
+                    queue: Ring::new(),
                     outstanding: 0,
                     tracked: least_tree,
                     service_time_rng: RngStream::derive(seed, &name, "service_time"),

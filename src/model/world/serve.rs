@@ -917,7 +917,7 @@ impl<O: Observer> World<O> {
     }
 
     /// Frees `slot` (its connection, if it held one, goes back to its pool).
-    #[inline]
+    #[inline(always)]
     pub(super) fn release(&mut self, slot: u32) {
         if let Some(p) = self.requests.release(slot) {
             self.pools.give_back(p);
