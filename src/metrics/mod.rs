@@ -210,6 +210,8 @@ pub struct Recorder {
     pub availability: Windows,
     /// Everything per window, from time zero.
     pub series: SeriesSet,
+    /// The first instant at which the series or the availability windows must move on.
+    next_mark_ns: u64,
 }
 
 impl Recorder {
@@ -220,6 +222,8 @@ impl Recorder {
             warmup,
             availability: Windows::new(window_ns, end),
             series: SeriesSet::new(window_ns, end, warmup, spec.clients.len(), &calls),
+            // Both kinds of window start at zero; the first event moves them.
+            next_mark_ns: 0,
             clients: spec
                 .clients
                 .iter()
@@ -304,6 +308,15 @@ impl Recorder {
         }
     }
 
+    /// Moves the series and the availability windows to the ones `now` falls in.
+    #[cold]
+    #[inline(never)]
+    fn roll(&mut self, now: SimTime) {
+        self.series.advance(now);
+        self.availability.advance(now);
+        self.next_mark_ns = self.series.next_mark_ns().min(self.availability.cur_end_ns);
+    }
+
     #[inline]
     fn measured(&self, t: SimTime) -> bool {
         t >= self.warmup
@@ -313,8 +326,10 @@ impl Recorder {
 impl Observer for Recorder {
     #[inline(always)]
     fn advance(&mut self, now: SimTime) {
-        self.series.advance(now);
-        self.availability.advance(now);
+        // One comparison per event for both kinds of window.
+        if now.0 >= self.next_mark_ns {
+            self.roll(now);
+        }
     }
 
     #[inline(always)]

@@ -366,6 +366,11 @@ impl SeriesSet {
         self.window(now);
     }
 
+    /// The next instant at which the series must move on ([`SeriesSet::advance`]).
+    pub(super) fn next_mark_ns(&self) -> u64 {
+        self.next_mark_ns
+    }
+
     /// The current window, which `now` falls in: [`SeriesSet::advance`] was called at `now`
     /// (checked in debug builds and under `checked-tables`).
     #[inline(always)]
