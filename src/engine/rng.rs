@@ -8,8 +8,9 @@
 //! algorithms may change between versions).
 
 use super::hash::stable_hash_bytes;
-use rand_chacha::ChaCha8Rng;
-use rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Core;
+use rand_core::block::BlockRngCore;
+use rand_core::SeedableRng;
 
 /// One named stream of random numbers.
 ///
@@ -21,7 +22,65 @@ use rand_core::{RngCore, SeedableRng};
 pub struct RngStream {
     /// The SplitMix64 state the generator's seed is drawn from.
     seed_state: u64,
-    rng: Option<Box<ChaCha8Rng>>,
+    rng: Option<Box<Gen>>,
+}
+
+/// ChaCha8 with its block buffer: what `rand_chacha::ChaCha8Rng` is (its core, and
+/// `rand_core`'s block buffer of 64 words), with the buffer read here so that a draw is a few
+/// instructions in line and only a refill is a call. It draws the words `ChaCha8Rng` draws,
+/// in the same order (a test below holds it to the crate).
+#[derive(Clone, Debug)]
+struct Gen {
+    core: ChaCha8Core,
+    results: <ChaCha8Core as BlockRngCore>::Results,
+    /// The next word of `results` to read (64: none left).
+    index: usize,
+}
+
+/// Words in a block buffer (four ChaCha blocks).
+const WORDS: usize = 64;
+
+impl Gen {
+    fn from_seed(seed: [u8; 32]) -> Self {
+        Gen {
+            core: ChaCha8Core::from_seed(seed),
+            results: Default::default(),
+            index: WORDS,
+        }
+    }
+
+    /// Two words, the first low, as `rand_core`'s `BlockRng::next_u64` reads them.
+    #[inline(always)]
+    fn next_u64(&mut self) -> u64 {
+        let i = self.index;
+        if i < WORDS - 1 {
+            self.index = i + 2;
+            let r: &[u32] = self.results.as_ref();
+            debug_assert!(r.len() == WORDS);
+            // SAFETY: the buffer holds WORDS words and i + 1 < WORDS.
+            let (lo, hi) = unsafe { (*r.get_unchecked(i), *r.get_unchecked(i + 1)) };
+            return (u64::from(hi) << 32) | u64::from(lo);
+        }
+        self.next_u64_refill()
+    }
+
+    /// The buffer is used up (or holds one word): refill it and read on, as `BlockRng` does.
+    #[cold]
+    #[inline(never)]
+    fn next_u64_refill(&mut self) -> u64 {
+        if self.index >= WORDS {
+            self.core.generate(&mut self.results);
+            self.index = 2;
+            let r = self.results.as_ref();
+            (u64::from(r[1]) << 32) | u64::from(r[0])
+        } else {
+            let x = u64::from(self.results.as_ref()[WORDS - 1]);
+            self.core.generate(&mut self.results);
+            self.index = 1;
+            let y = u64::from(self.results.as_ref()[0]);
+            (y << 32) | x
+        }
+    }
 }
 
 /// 2^-53: the step between the uniforms drawn from 53 bits.
@@ -72,19 +131,28 @@ impl RngStream {
     }
 
     /// The generator whose 32-byte seed is four SplitMix64 draws from `state`.
-    fn generator(mut state: u64) -> Box<ChaCha8Rng> {
+    fn generator(mut state: u64) -> Box<Gen> {
         let mut seed = [0u8; 32];
         for chunk in seed.chunks_mut(8) {
             chunk.copy_from_slice(&splitmix64(&mut state).to_le_bytes());
         }
-        Box::new(ChaCha8Rng::from_seed(seed))
+        Box::new(Gen::from_seed(seed))
     }
 
     /// The generator, made at the first draw.
     #[inline(always)]
-    fn rng(&mut self) -> &mut ChaCha8Rng {
-        let state = self.seed_state;
-        self.rng.get_or_insert_with(|| Self::generator(state))
+    fn rng(&mut self) -> &mut Gen {
+        if self.rng.is_none() {
+            self.make();
+        }
+        // Made just above if it was not.
+        self.rng.as_deref_mut().expect("a generator")
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn make(&mut self) {
+        self.rng = Some(Self::generator(self.seed_state));
     }
 
     /// Continues this stream as a different one: what it would have drawn next, mixed with
@@ -96,7 +164,7 @@ impl RngStream {
         self.rng = Some(Self::generator(self.seed_state));
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn next_u64(&mut self) -> u64 {
         self.rng().next_u64()
     }
@@ -152,6 +220,21 @@ impl RngStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The buffer read here gives the words `rand_chacha`'s own generator gives, across
+    /// refills, from the same seed.
+    #[test]
+    fn draws_what_chacha8rng_draws() {
+        use rand_core::RngCore;
+        for k in 0..4u8 {
+            let seed = [k.wrapping_mul(37).wrapping_add(1); 32];
+            let mut ours = Gen::from_seed(seed);
+            let mut theirs = rand_chacha::ChaCha8Rng::from_seed(seed);
+            for n in 0..1_000 {
+                assert_eq!(ours.next_u64(), theirs.next_u64(), "seed {k}, draw {n}");
+            }
+        }
+    }
 
     #[test]
     fn same_name_same_stream_other_name_other_stream() {

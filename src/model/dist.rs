@@ -193,7 +193,8 @@ fn standard_normal(rng: &mut RngStream) -> f64 {
 /// ziggurat ([`super::zig`]) from `rng`'s words.
 #[inline(always)]
 pub fn exponential(mean: f64, rng: &mut RngStream) -> f64 {
-    mean * super::zig::standard_exponential(&mut || rng.next_u64())
+    let first = rng.next_u64();
+    mean * super::zig::standard_exponential_from(first, &mut || rng.next_u64())
 }
 
 /// The cosine branch of Box-Muller from `u1` in (0, 1] and `u2` in [0, 1): sqrt(-2 ln u1)
