@@ -18,5 +18,5 @@ pub use hash::{stable_hash_bytes, TraceHasher};
 pub use queue::EventQueue;
 pub use rng::RngStream;
 pub use run::{run, run_while, LimitHit, Limits, Model, RunOutcome, TraceRecord, TraceSink};
-pub(crate) use table::Table;
+pub(crate) use table::{Table, CHECKED};
 pub use time::{format_duration, parse_duration, DurationParseError, SimDuration, SimTime};

@@ -13,11 +13,8 @@
 //! quarter of its time in heap operations. In the wheel a timer costs an append; when its
 //! slot comes due, a dead one is dropped there, and only a live one goes through the heap.
 
+use super::table::CHECKED;
 use super::time::SimTime;
-
-/// Whether the heap's internal indices are checked: in debug builds and under the
-/// `checked-tables` feature, as the world's tables are (`engine::table`).
-const CHECKED: bool = cfg!(any(debug_assertions, feature = "checked-tables"));
 
 /// One pending event. The key packs (time, seq) into one integer, so that ordering two
 /// entries is one comparison; no two keys are equal, since sequence numbers are unique.

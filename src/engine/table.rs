@@ -32,8 +32,10 @@ pub struct Table<T> {
     items: Vec<T>,
 }
 
-/// Whether indices are checked: in debug builds and under the `checked-tables` feature.
-const CHECKED: bool = cfg!(any(debug_assertions, feature = "checked-tables"));
+/// Whether indices are checked: in debug builds and under the `checked-tables` feature. The
+/// engine's queue, the world's spec and the recorder's windows, which skip checks under the
+/// same rule, read this one switch.
+pub(crate) const CHECKED: bool = cfg!(any(debug_assertions, feature = "checked-tables"));
 
 impl<T> Table<T> {
     pub fn with_capacity(n: usize) -> Self {

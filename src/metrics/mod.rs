@@ -172,7 +172,7 @@ impl Windows {
     /// Counts a request finished at `now`, which [`Windows::advance`] has reached.
     #[inline]
     fn record(&mut self, now: SimTime, good: bool) {
-        if cfg!(any(debug_assertions, feature = "checked-tables")) {
+        if crate::engine::CHECKED {
             assert!(
                 now.0 < self.cur_end_ns,
                 "a request counted before its window"

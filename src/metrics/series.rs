@@ -375,7 +375,7 @@ impl SeriesSet {
     /// (checked in debug builds and under `checked-tables`).
     #[inline(always)]
     fn current(&self, now: SimTime) -> usize {
-        if cfg!(any(debug_assertions, feature = "checked-tables")) {
+        if crate::engine::CHECKED {
             assert!(
                 now.0 < self.next_mark_ns,
                 "a report at {} ns before the series advanced to it",

@@ -62,7 +62,7 @@ pub use reports::{
 use super::request::{Requests, NO_USER};
 use super::spec::*;
 use super::stack::{EdgeOwner, Instance, Stacks};
-use crate::engine::{EventQueue, LimitHit, Model, SimTime, Table, TraceRecord};
+use crate::engine::{EventQueue, LimitHit, Model, SimTime, Table, TraceRecord, CHECKED};
 use cache::Caches;
 use clients::ClientState;
 use event::{probe, push_breaker_wake};
@@ -446,9 +446,6 @@ impl std::ops::Deref for Spec {
         &self.0
     }
 }
-
-/// Whether the spec's indices are checked: in debug builds and under `checked-tables`.
-const CHECKED: bool = cfg!(any(debug_assertions, feature = "checked-tables"));
 
 impl Spec {
     /// Service `i`, which the world's tables name (below the count: unchecked in release).
