@@ -48,7 +48,7 @@ impl Latency {
     }
     #[inline(always)]
     fn record(&mut self, ns: u64) {
-        self.hist.record(ns.clamp(1, LATENCY_NS_MAX));
+        self.hist.record_within(ns, LATENCY_NS_MAX);
         self.sum_ns += ns as u128;
     }
     /// Values recorded (the histogram counts each once).

@@ -198,7 +198,7 @@ impl Track {
         self.counts(w)[OUTCOMES + outcome.index()] += 1;
         if outcome == Outcome::Ok {
             self.hist
-                .record((latency_ns / 1_000).clamp(1, super::LATENCY_NS_MAX / 1_000));
+                .record_within(latency_ns / 1_000, super::LATENCY_NS_MAX / 1_000);
         }
     }
 
