@@ -98,6 +98,8 @@ pub struct ServiceRecord {
     pub served: u64,
     pub waited: u64,
     pub wait_sum_ns: u128,
+    /// The longest queue one replica held after the warm-up (read from the series by
+    /// [`Recorder::finish`]).
     pub max_queue: u32,
     /// Requests turned away because every worker was busy and the queue was full.
     pub queue_full: u64,
@@ -111,7 +113,7 @@ pub struct ServiceRecord {
     /// Per endpoint (empty for a service without endpoints): answers by outcome, and the
     /// latency (arrival to response) of the `ok` ones.
     pub endpoints: Vec<EndpointRecord>,
-    levels: Vec<ReplicaLevels>,
+    levels: Vec<ReplicaRoom>,
 }
 
 /// One endpoint of a service, as the service answered it.
@@ -121,12 +123,10 @@ pub struct EndpointRecord {
     pub latency: Latency,
 }
 
-/// One replica's last reported levels; the service-wide levels are their sums. (A service of one
-/// replica leaves `busy` and `queued` at zero: its replica's levels are the service's.)
+/// One replica's last reported room; the service-wide room is the sum (its busy and queued
+/// levels are summed in the series' [`series::ServiceLoad`]).
 #[derive(Clone, Copy, Debug, Default)]
-struct ReplicaLevels {
-    busy: u32,
-    queued: u32,
+struct ReplicaRoom {
     capacity: u32,
     accepts: bool,
 }
@@ -268,10 +268,9 @@ impl Recorder {
                         })
                         .collect(),
                     levels: (0..s.replicas)
-                        .map(|r| ReplicaLevels {
+                        .map(|r| ReplicaRoom {
                             capacity: if r < s.initial_replicas { s.workers } else { 0 },
                             accepts: r < s.initial_replicas,
-                            ..ReplicaLevels::default()
                         })
                         .collect(),
                 })
@@ -279,6 +278,7 @@ impl Recorder {
         };
         // The initial replicas start with every worker able to work.
         for (si, s) in spec.services.iter().enumerate() {
+            r.series.set_replicas(si, s.replicas);
             let cap = s.workers as u64 * s.initial_replicas as u64;
             r.series
                 .service_capacity(si, cap, s.initial_replicas as u64, SimTime::ZERO);
@@ -302,6 +302,7 @@ impl Recorder {
         }
         for (i, v) in self.services.iter_mut().enumerate() {
             v.offered = s.services[i].measured(OFFERED);
+            v.max_queue = s.load[i].max_queue();
             for (c, t) in v.calls.iter_mut().zip(s.calls[i].iter()) {
                 c.attempts = t.measured(ATTEMPTS);
             }
@@ -402,28 +403,8 @@ impl Observer for Recorder {
         queued: u32,
         now: SimTime,
     ) {
-        let from = self.warmup.0;
-        let s = &mut self.services[service];
-        let (total_busy, total_queued) = if let [_] = s.levels[..] {
-            // One replica: its levels are the service's.
-            (busy as u64, queued as u64)
-        } else {
-            let l = &mut s.levels[replica as usize];
-            let old = (l.busy, l.queued);
-            (l.busy, l.queued) = (busy, queued);
-            // The service-wide levels are sums over replicas: move them by this replica's
-            // change.
-            let load = &self.series.load[service];
-            (
-                load.level(BUSY) + busy as u64 - old.0 as u64,
-                load.level(QUEUED) + queued as u64 - old.1 as u64,
-            )
-        };
         self.series
-            .service_levels(service, total_busy, total_queued, now);
-        if now.0 >= from && queued > s.max_queue {
-            s.max_queue = queued;
-        }
+            .replica_levels(service, replica, busy, queued, now);
     }
 
     #[inline(always)]

@@ -103,6 +103,34 @@ impl<const N: usize> LevelTrack<N> {
     }
 }
 
+/// A service's load: its busy workers ([`BUSY`]) and queued requests ([`QUEUED`]) over time,
+/// all replicas together, with what a replica's report needs beside them (its last levels,
+/// to move the sums by its change, and the longest queue): one lookup per report.
+#[derive(Clone, Debug)]
+pub struct ServiceLoad {
+    pub levels: LevelTrack<2>,
+    /// Each replica's last (busy, queued); empty for a service of one replica, whose levels
+    /// are the service's.
+    replicas: Vec<[u32; 2]>,
+    /// The longest queue a replica reported since the end of the warm-up (reset there).
+    max_queue: u32,
+}
+
+impl ServiceLoad {
+    fn new(windows: usize) -> Self {
+        ServiceLoad {
+            levels: LevelTrack::new(windows),
+            replicas: Vec::new(),
+            max_queue: 0,
+        }
+    }
+
+    /// The longest queue any one replica held from the end of the warm-up on.
+    pub fn max_queue(&self) -> u32 {
+        self.max_queue
+    }
+}
+
 /// One entity's series. The count vectors hold the window being filled only once it closes,
 /// so they are complete after [`SeriesSet::finish`] (which is when they are read).
 #[derive(Clone, Debug)]
@@ -292,8 +320,8 @@ pub struct SeriesSet {
     /// Requests in flight per client.
     pub client_in_flight: Vec<LevelTrack<1>>,
     pub services: Vec<Track>,
-    /// Busy workers ([`BUSY`]) and queued requests ([`QUEUED`]) per service (all replicas).
-    pub load: Vec<LevelTrack<2>>,
+    /// Busy workers and queued requests per service (all replicas), and its longest queue.
+    pub load: Vec<ServiceLoad>,
     /// Workers able to take a request ([`CAPACITY`]) and replicas accepting requests
     /// ([`ACCEPTING`]) per service.
     pub room: Vec<LevelTrack<2>>,
@@ -329,7 +357,7 @@ impl SeriesSet {
             clients: (0..clients).map(|_| Track::new(windows)).collect(),
             client_in_flight: (0..clients).map(|_| LevelTrack::new(windows)).collect(),
             services: (0..services).map(|_| Track::new(windows)).collect(),
-            load: (0..services).map(|_| LevelTrack::new(windows)).collect(),
+            load: (0..services).map(|_| ServiceLoad::new(windows)).collect(),
             room: (0..services).map(|_| LevelTrack::new(windows)).collect(),
             service_windows: (0..services)
                 .map(|_| ServiceWindows::new(windows))
@@ -415,8 +443,14 @@ impl SeriesSet {
         self.client_in_flight
             .iter_mut()
             .for_each(|l| l.note_warmup(at_ns));
-        let services = self.load.iter_mut().chain(self.room.iter_mut());
-        services.for_each(|l| l.note_warmup(at_ns));
+        for l in &mut self.load {
+            // The longest queue counts from here on.
+            l.max_queue = 0;
+        }
+        let loads = self.load.iter_mut().map(|l| &mut l.levels);
+        loads
+            .chain(self.room.iter_mut())
+            .for_each(|l| l.note_warmup(at_ns));
         self.warmup_ns = u64::MAX;
     }
 
@@ -425,8 +459,10 @@ impl SeriesSet {
         self.client_in_flight
             .iter_mut()
             .for_each(|l| l.snapshot(at_ns));
-        let services = self.load.iter_mut().chain(self.room.iter_mut());
-        services.for_each(|l| l.snapshot(at_ns));
+        let loads = self.load.iter_mut().map(|l| &mut l.levels);
+        loads
+            .chain(self.room.iter_mut())
+            .for_each(|l| l.snapshot(at_ns));
     }
 
     #[inline(always)]
@@ -481,10 +517,43 @@ impl SeriesSet {
         self.services[service].done(w, outcome, latency_ns);
     }
 
+    /// Gives `service` one level entry per replica (a service of one replica needs none).
+    pub(super) fn set_replicas(&mut self, service: usize, replicas: u32) {
+        let l = &mut self.load[service];
+        l.replicas = if replicas > 1 {
+            vec![[0; 2]; replicas as usize]
+        } else {
+            Vec::new()
+        };
+    }
+
+    /// A replica's busy workers and queued requests changed: the service's sums move by its
+    /// change, and its queue may be the longest yet.
     #[inline(always)]
-    pub(super) fn service_levels(&mut self, service: usize, busy: u64, queued: u64, now: SimTime) {
+    pub(super) fn replica_levels(
+        &mut self,
+        service: usize,
+        replica: u32,
+        busy: u32,
+        queued: u32,
+        now: SimTime,
+    ) {
         self.current(now);
-        self.load[service].set([busy, queued], now.0);
+        let l = &mut self.load[service];
+        let total = if l.replicas.is_empty() {
+            [busy as u64, queued as u64]
+        } else {
+            let r = &mut l.replicas[replica as usize];
+            let old = std::mem::replace(r, [busy, queued]);
+            [
+                l.levels.level(BUSY) + busy as u64 - old[0] as u64,
+                l.levels.level(QUEUED) + queued as u64 - old[1] as u64,
+            ]
+        };
+        l.levels.set(total, now.0);
+        if queued > l.max_queue {
+            l.max_queue = queued;
+        }
     }
 
     #[inline(always)]

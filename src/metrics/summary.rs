@@ -624,7 +624,7 @@ impl Summary {
             .enumerate()
             .map(|(i, (s, r))| {
                 let outcomes = OutcomeCounts::from_array(&r.outcomes);
-                let load = &rec.series.load[i];
+                let load = &rec.series.load[i].levels;
                 let busy = load.measured_integral(BUSY, end);
                 let queued = load.measured_integral(QUEUED, end);
                 let capacity = rec.series.room[i].measured_integral(CAPACITY, end);

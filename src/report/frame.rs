@@ -321,8 +321,8 @@ impl Frame {
                     let mut row = [f64::NAN; COLUMNS.len()];
                     counts(t, &mut row, i);
                     row[col::ATTEMPTS] = f64::NAN;
-                    let busy = series.load[si].mean(BUSY, i, window_ns);
-                    let queued = series.load[si].mean(QUEUED, i, window_ns);
+                    let busy = series.load[si].levels.mean(BUSY, i, window_ns);
+                    let queued = series.load[si].levels.mean(QUEUED, i, window_ns);
                     // Levels are integrated over the whole window; a partial last window's
                     // means are over its own length.
                     let part = window_s / width(i).max(1e-12);
