@@ -52,6 +52,10 @@ pub struct EventQueue<E> {
     /// (the event being handled usually schedules one: one sift instead of a pop's and a
     /// push's), and anything else removes it first ([`EventQueue::settle`]).
     taken: bool,
+    /// The length [`EventQueue::len_reached`] watches for, and whether a push has brought the
+    /// queue to it since [`EventQueue::watch_len`] last looked.
+    len_watch: usize,
+    len_reached: bool,
 }
 
 /// A slot of the wheel spans 2^26 ns (67 ms) ...
@@ -90,6 +94,8 @@ impl<E: Copy> EventQueue<E> {
                 len: 0,
             },
             taken: false,
+            len_watch: usize::MAX,
+            len_reached: false,
         }
     }
 
@@ -138,7 +144,35 @@ impl<E: Copy> EventQueue<E> {
         let w = &mut self.wheel;
         w.slots[slot as usize % SLOTS].push(e);
         w.len += 1;
+        self.note_growth();
         e.key as u64
+    }
+
+    /// Watches the length for `at`: from here on, right after a pop, [`EventQueue::len_reached`]
+    /// is true whenever the queue holds `at` events or more (and sometimes when it holds
+    /// fewer: the caller then looks at [`EventQueue::len`] and calls this again). Only a push
+    /// that adds an entry to the heap or the wheel compares; a push into a popped root's place
+    /// gives back only what that pop took, so it cannot take the length after the next pop
+    /// past what the last comparison saw. The run loop's look at the length after every pop
+    /// cost three loads and a comparison per event; this costs one flag.
+    pub fn watch_len(&mut self, at: usize) {
+        self.len_watch = at;
+        self.len_reached = self.len() >= at;
+    }
+
+    /// Whether a push may have brought the queue to the length watched for (see
+    /// [`EventQueue::watch_len`] for when it is exact).
+    #[inline(always)]
+    pub fn len_reached(&self) -> bool {
+        self.len_reached
+    }
+
+    /// A push lengthened the queue: it may have reached the watched length.
+    #[inline(always)]
+    fn note_growth(&mut self) {
+        if self.len() >= self.len_watch {
+            self.len_reached = true;
+        }
     }
 
     #[inline(always)]
@@ -163,6 +197,7 @@ impl<E: Copy> EventQueue<E> {
             self.heap.push(p);
             self.lift(parent, e);
         }
+        self.note_growth();
     }
 
     /// Moves the wheel's slots that start at or before the heap's earliest event into the
@@ -397,9 +432,12 @@ mod tests {
         /// timeout is once its call has answered) scheduled near, across slots and beyond the
         /// wheel, mixed with plain events, pops and compactions, the queue pops what a sorted
         /// list pops, less dead timers (which it may drop or return; the engine skips them).
+        /// And right after every pop, a queue of `at` events or more says it has reached
+        /// the length watched for, as the run loop watches it.
         #[test]
         fn the_wheel_pops_in_the_heaps_order(
-            ops in proptest::collection::vec((0u8..6, 0u8..4, 0u64..1_000), 1..600)
+            ops in proptest::collection::vec((0u8..6, 0u8..4, 0u64..1_000), 1..600),
+            at in 1usize..40,
         ) {
             // The payload: (time, timer, dead). Dead is fixed at scheduling, as a timer
             // stays dead once dead.
@@ -407,6 +445,7 @@ mod tests {
             let mut reference: Vec<(u64, u64, bool, bool)> = Vec::new();
             let mut now = 0u64;
             let live = |e: &(u64, bool, bool)| !e.2;
+            q.watch_len(at);
             for (op, scale, x) in ops {
                 // Never before the last pop, as in the engine; near (ties), within a slot,
                 // across slots, or past the wheel's 68.7 s.
@@ -430,7 +469,12 @@ mod tests {
                         reference.sort();
                         reference.retain(|r| !r.3);
                         let got = loop {
-                            match q.pop_live(live) {
+                            let got = q.pop_live(live);
+                            proptest::prop_assert!(q.len_reached() || q.len() < at);
+                            if q.len_reached() {
+                                q.watch_len(at);
+                            }
+                            match got {
                                 Some((_, _, e)) if e.1 && e.2 => continue,
                                 other => break other,
                             }
@@ -448,6 +492,7 @@ mod tests {
                         // compaction drops dead timers.
                         let keep = |e: &(u64, bool, bool)| !(e.2 || (!e.1 && e.0 % 2 == 1));
                         q.retain(keep);
+                        q.watch_len(at);
                         reference.retain(|r| keep(&(r.0, r.2, r.3)));
                     }
                 }

@@ -136,9 +136,10 @@ pub fn run_while<M: Model>(
     let mut last_event = SimTime::ZERO;
     let mut stopped = None;
     let mut compact_at = next_compaction(queue.len(), limits.max_pending_events);
-    // The queue length at which either compaction or the pending-events limit needs a look:
-    // one comparison per event for both.
+    // The queue length at which either compaction or the pending-events limit needs a look;
+    // the queue watches for it (a flag per event for both).
     let mut look_at = compact_at.min(limits.max_pending_events);
+    queue.watch_len(look_at);
     while let Some((time, seq, event)) = queue.pop_live(|e| model.live(e)) {
         if time > limits.end {
             break;
@@ -155,7 +156,14 @@ pub fn run_while<M: Model>(
             });
             break;
         }
-        if queue.len() >= look_at {
+        // The queue tells when a push may have brought it to `look_at` (no look per event).
+        if super::table::CHECKED {
+            assert!(
+                queue.len_reached() || queue.len() < look_at,
+                "the queue reached {look_at} events unnoticed"
+            );
+        }
+        if queue.len_reached() {
             if queue.len() >= compact_at {
                 queue.retain(|e| model.live(e));
                 compact_at = next_compaction(queue.len(), limits.max_pending_events);
@@ -170,6 +178,7 @@ pub fn run_while<M: Model>(
                 });
                 break;
             }
+            queue.watch_len(look_at);
         }
         debug_assert!(time >= last_event, "time went backwards");
         last_event = time;
