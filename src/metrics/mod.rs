@@ -143,6 +143,10 @@ pub struct Windows {
     /// happens once per window, not once per request.
     cur: usize,
     cur_end_ns: u64,
+    /// The counts of window `cur`, written to `good` and `total` when it closes (a request
+    /// then costs two additions, no index).
+    cur_good: u32,
+    cur_total: u32,
 }
 
 /// The most windows a run keeps.
@@ -158,15 +162,30 @@ impl Windows {
             total: vec![0; n],
             cur: 0,
             cur_end_ns: window_ns,
+            cur_good: 0,
+            cur_total: 0,
         }
     }
     /// Moves to the window `now` falls in (once per event: see `Observer::advance`).
     #[inline(always)]
     fn advance(&mut self, now: SimTime) {
         if now.0 >= self.cur_end_ns {
+            self.close();
             self.cur = (now.0 / self.window_ns) as usize;
             self.cur_end_ns = (self.cur as u64 + 1).saturating_mul(self.window_ns);
         }
+    }
+
+    /// Writes the counts of the window being filled to its place (a window past the last
+    /// has none) and starts again from zero. Called when the window closes and when the run
+    /// ends ([`Recorder::finish`]).
+    fn close(&mut self) {
+        let i = self.cur;
+        if let (Some(g), Some(t)) = (self.good.get_mut(i), self.total.get_mut(i)) {
+            *g += self.cur_good;
+            *t += self.cur_total;
+        }
+        (self.cur_good, self.cur_total) = (0, 0);
     }
 
     /// Counts a request finished at `now`, which [`Windows::advance`] has reached.
@@ -178,11 +197,8 @@ impl Windows {
                 "a request counted before its window"
             );
         }
-        let i = self.cur;
-        if let (Some(g), Some(t)) = (self.good.get_mut(i), self.total.get_mut(i)) {
-            *g += good as u32;
-            *t += 1;
-        }
+        self.cur_good += good as u32;
+        self.cur_total += 1;
     }
     /// The availability of each window that ended by `end`.
     pub fn series(&self, end: SimTime) -> Vec<Option<f64>> {
@@ -295,6 +311,7 @@ impl Recorder {
     /// count.
     pub fn finish(&mut self, end: SimTime) {
         self.series.finish(end);
+        self.availability.close();
         let s = &self.series;
         for (c, t) in self.clients.iter_mut().zip(s.clients.iter()) {
             c.offered = t.measured(OFFERED);
