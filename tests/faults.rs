@@ -895,7 +895,7 @@ fn synchronized_reconnections_come_in_waves_and_jitter_breaks_them_up() {
             let s = &rec.series;
             // Client attempts per 100 ms window, from the crash on.
             let w0 = (20_000_000_000 / s.window_ns) as usize;
-            let attempts: Vec<u32> = s.clients[0].attempts[w0..].to_vec();
+            let attempts: Vec<u32> = s.clients[0].track.attempts[w0..].to_vec();
             let peak = *attempts.iter().max().unwrap();
             // Waves: windows with more attempts than auth can queue and serve in one window.
             let waves = attempts.iter().filter(|&&a| a > 500).count();

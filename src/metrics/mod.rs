@@ -314,8 +314,8 @@ impl Recorder {
         self.availability.close();
         let s = &self.series;
         for (c, t) in self.clients.iter_mut().zip(s.clients.iter()) {
-            c.offered = t.measured(OFFERED);
-            c.attempts = t.measured(ATTEMPTS);
+            c.offered = t.track.measured(OFFERED);
+            c.attempts = t.track.measured(ATTEMPTS);
         }
         for (i, v) in self.services.iter_mut().enumerate() {
             v.offered = s.services[i].measured(OFFERED);

@@ -131,6 +131,14 @@ impl ServiceLoad {
     }
 }
 
+/// A client's series: its requests and, beside them (one lookup for both), how many it had
+/// in flight.
+#[derive(Clone, Debug)]
+pub struct ClientSeries {
+    pub track: Track,
+    pub in_flight: LevelTrack<1>,
+}
+
 /// One entity's series. The count vectors hold the window being filled only once it closes,
 /// so they are complete after [`SeriesSet::finish`] (which is when they are read).
 #[derive(Clone, Debug)]
@@ -326,9 +334,7 @@ pub struct SeriesSet {
     pub window_ns: u64,
     /// Windows covering the run, the last one possibly partial.
     pub windows: usize,
-    pub clients: Vec<Track>,
-    /// Requests in flight per client.
-    pub client_in_flight: Vec<LevelTrack<1>>,
+    pub clients: Vec<ClientSeries>,
     pub services: Vec<Track>,
     /// Busy workers and queued requests per service (all replicas), and its longest queue.
     pub load: Vec<ServiceLoad>,
@@ -364,8 +370,12 @@ impl SeriesSet {
         SeriesSet {
             window_ns,
             windows,
-            clients: (0..clients).map(|_| Track::new(windows)).collect(),
-            client_in_flight: (0..clients).map(|_| LevelTrack::new(windows)).collect(),
+            clients: (0..clients)
+                .map(|_| ClientSeries {
+                    track: Track::new(windows),
+                    in_flight: LevelTrack::new(windows),
+                })
+                .collect(),
             services: (0..services).map(|_| Track::new(windows)).collect(),
             load: (0..services).map(|_| ServiceLoad::new(windows)).collect(),
             room: (0..services).map(|_| LevelTrack::new(windows)).collect(),
@@ -440,12 +450,7 @@ impl SeriesSet {
             // Every track closes the window it was filling, touched or not (an untouched
             // one in a comparison): then a count never asks which window it is in.
             let cur = self.cur;
-            let tracks = self
-                .clients
-                .iter_mut()
-                .chain(self.services.iter_mut())
-                .chain(self.calls.iter_mut().flatten());
-            tracks.for_each(|t| t.close(cur));
+            self.tracks_mut().for_each(|t| t.close(cur));
         }
         if self.cur >= self.windows {
             self.cur_end_ns = u64::MAX;
@@ -456,15 +461,10 @@ impl SeriesSet {
     /// Notes every level's integral at `at_ns` (the end of the warm-up, or the run's end when
     /// that came first), which no change has passed, as where the whole-run means start.
     fn note_warmup(&mut self, at_ns: u64) {
-        let tracks = self
-            .clients
+        self.tracks_mut().for_each(Track::note_warmup);
+        self.clients
             .iter_mut()
-            .chain(self.services.iter_mut())
-            .chain(self.calls.iter_mut().flatten());
-        tracks.for_each(Track::note_warmup);
-        self.client_in_flight
-            .iter_mut()
-            .for_each(|l| l.note_warmup(at_ns));
+            .for_each(|c| c.in_flight.note_warmup(at_ns));
         for l in &mut self.load {
             // The longest queue counts from here on.
             l.max_queue = 0;
@@ -478,9 +478,9 @@ impl SeriesSet {
 
     /// Every level's integral at the window boundary `at_ns`.
     fn snapshot_levels(&mut self, at_ns: u64) {
-        self.client_in_flight
+        self.clients
             .iter_mut()
-            .for_each(|l| l.snapshot(at_ns));
+            .for_each(|c| c.in_flight.snapshot(at_ns));
         let loads = self.load.iter_mut().map(|l| &mut l.levels);
         loads
             .chain(self.room.iter_mut())
@@ -490,14 +490,15 @@ impl SeriesSet {
     #[inline(always)]
     pub(super) fn client_sent(&mut self, client: usize, in_flight: u64, now: SimTime) {
         let w = self.current(now);
-        self.clients[client].offered(w);
-        self.client_in_flight[client].set([in_flight], now.0);
+        let c = &mut self.clients[client];
+        c.track.offered(w);
+        c.in_flight.set([in_flight], now.0);
     }
 
     #[inline(always)]
     pub(super) fn client_attempt(&mut self, client: usize, now: SimTime) {
         let w = self.current(now);
-        self.clients[client].attempt(w);
+        self.clients[client].track.attempt(w);
     }
 
     #[inline(always)]
@@ -510,15 +511,16 @@ impl SeriesSet {
         now: SimTime,
     ) {
         let w = self.current(now);
-        self.clients[client].done(w, outcome, latency_ns);
-        self.client_in_flight[client].set([in_flight], now.0);
+        let c = &mut self.clients[client];
+        c.track.done(w, outcome, latency_ns);
+        c.in_flight.set([in_flight], now.0);
     }
 
     /// Sets a client's in-flight level alone (the model reports it with sends and answers).
     #[cfg(test)]
     fn client_in_flight(&mut self, client: usize, level: u64, now: SimTime) {
         self.window(now);
-        self.client_in_flight[client].set([level], now.0);
+        self.clients[client].in_flight.set([level], now.0);
     }
 
     #[inline(always)]
@@ -667,14 +669,15 @@ impl SeriesSet {
         if self.cur < self.windows {
             self.snapshot_levels(end.0.min(self.cur_end_ns));
         }
-        let tracks = self
-            .clients
-            .iter_mut()
+        self.tracks_mut().for_each(|t| t.close(usize::MAX));
+    }
+
+    /// Every client's, service's and call edge's track.
+    fn tracks_mut(&mut self) -> impl Iterator<Item = &mut Track> {
+        let clients = self.clients.iter_mut().map(|c| &mut c.track);
+        clients
             .chain(self.services.iter_mut())
-            .chain(self.calls.iter_mut().flatten());
-        for t in tracks {
-            t.close(usize::MAX);
-        }
+            .chain(self.calls.iter_mut().flatten())
     }
 }
 
@@ -719,7 +722,7 @@ mod tests {
             }
             s.finish(SimTime(end));
             proptest::prop_assert_eq!(
-                s.client_in_flight[0].measured_integral(0, SimTime(end)),
+                s.clients[0].in_flight.measured_integral(0, SimTime(end)),
                 integral_by_hand(&changes, warmup, end)
             );
         }
@@ -753,8 +756,8 @@ mod tests {
                 }
             }
             s.finish(SimTime(200));
-            proptest::prop_assert_eq!(s.clients[0].measured(OFFERED), offered);
-            proptest::prop_assert_eq!(s.clients[0].measured(ATTEMPTS), attempts);
+            proptest::prop_assert_eq!(s.clients[0].track.measured(OFFERED), offered);
+            proptest::prop_assert_eq!(s.clients[0].track.measured(ATTEMPTS), attempts);
             proptest::prop_assert_eq!(s.services[0].measured(OFFERED), offered);
             proptest::prop_assert_eq!(s.calls[0][0].measured(ATTEMPTS), attempts);
         }
@@ -767,7 +770,7 @@ mod tests {
         s.client_in_flight(0, 2, SimTime(5));
         s.client_in_flight(0, 0, SimTime(25));
         s.finish(SimTime(40));
-        let l = &s.client_in_flight[0];
+        let l = &s.clients[0].in_flight;
         let means: Vec<f64> = (0..4).map(|i| l.mean(0, i, 10)).collect();
         assert_eq!(means, vec![1.0, 2.0, 1.0, 0.0]);
     }
@@ -784,7 +787,7 @@ mod tests {
         s.advance(SimTime(2_600));
         s.client_done(0, Outcome::Timeout, 0, 0, SimTime(2_600));
         s.finish(SimTime(3_000));
-        let c = &s.clients[0];
+        let c = &s.clients[0].track;
         // 2 significant figures: within 1%.
         let near = |got: u64, want: f64| (got as f64 - want).abs() <= want / 100.0;
         assert!(near(c.p50_ns[0], 500_000.0), "{}", c.p50_ns[0]);

@@ -599,8 +599,8 @@ impl Summary {
             .clients
             .iter()
             .zip(&rec.clients)
-            .zip(&rec.series.client_in_flight)
-            .map(|((c, r), in_flight)| {
+            .zip(&rec.series.clients)
+            .map(|((c, r), series)| {
                 let outcomes = OutcomeCounts::from_array(&r.outcomes);
                 ClientSummary {
                     name: c.name.clone(),
@@ -611,7 +611,7 @@ impl Summary {
                     ok_ratio: ratio(outcomes.ok, outcomes.total()),
                     goodput_per_s: per_s(outcomes.ok + outcomes.degraded),
                     latency: LatencySummary::from(&r.latency),
-                    mean_in_flight: time_avg(in_flight.measured_integral(0, end)),
+                    mean_in_flight: time_avg(series.in_flight.measured_integral(0, end)),
                     latency_cdf_ms: cdf(&r.latency),
                     outcomes,
                 }

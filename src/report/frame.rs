@@ -263,7 +263,7 @@ impl Frame {
         }
         let mut client_offered = vec![0.0; n];
         for (ci, c) in spec.clients.iter().enumerate() {
-            let t = &series.clients[ci];
+            let t = &series.clients[ci].track;
             let edge = format!("client:{}", c.name);
             let open = breakers_open(summary, &edge, n, window_s, end_s);
             let rows: Vec<Row> = (0..n)
@@ -271,7 +271,7 @@ impl Frame {
                     let mut row = [f64::NAN; COLUMNS.len()];
                     counts(t, &mut row, i);
                     // A partial last window's mean is over its own length.
-                    row[col::IN_FLIGHT] = series.client_in_flight[ci].mean(0, i, window_ns)
+                    row[col::IN_FLIGHT] = series.clients[ci].in_flight.mean(0, i, window_ns)
                         * (window_s / width(i).max(1e-12));
                     row[col::AMPLIFICATION] = ratio(row[col::ATTEMPTS], row[col::OFFERED]);
                     row[col::BREAKERS_OPEN] = open[i];
