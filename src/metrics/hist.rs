@@ -42,8 +42,6 @@ const fn half_mag(sig_figs: u8) -> u32 {
 #[derive(Clone, Debug)]
 pub struct LogHist<const SIG: u8> {
     total: u64,
-    /// The largest value recorded (0 when none).
-    max: u64,
     /// Counts of the buckets from `first`, once the values are kept as counters (empty
     /// before: then `list` holds them). `first` and the length are whole blocks of
     /// `1 << half_mag` buckets (a power of two of values, past the first). The counters are
@@ -80,7 +78,6 @@ impl<const SIG: u8> LogHist<SIG> {
     pub fn new() -> Self {
         LogHist {
             total: 0,
-            max: 0,
             first: 0,
             counts: Vec::new(),
             carries: Vec::new(),
@@ -99,12 +96,24 @@ impl<const SIG: u8> LogHist<SIG> {
 
     /// The highest value equivalent to the largest recorded (0 when empty), as HdrHistogram's
     /// `max`.
+    ///
+    /// Read from the highest bucket that holds a value: a record does not keep the largest
+    /// value (a comparison on every record for a figure read once), and only its bucket
+    /// matters here.
     pub fn max(&self) -> u64 {
-        if self.max == 0 {
-            0
-        } else {
-            self.highest_equivalent(self.max)
+        self.top_index()
+            .map_or(0, |i| self.highest_equivalent(self.value_for(i)))
+    }
+
+    /// The index of the highest bucket that holds a value (None when empty).
+    fn top_index(&self) -> Option<u32> {
+        if self.counts.is_empty() {
+            return self.list.last().map(|e| (e >> COUNT_BITS) as u32);
         }
+        let counter = self.counts.iter().rposition(|&c| c > 0);
+        let counter = counter.map(|k| self.first + k as u32);
+        // A count that filled its counter exactly holds 0 there and the rest in a carry.
+        counter.max(self.carries.last().map(|&(i, _)| i))
     }
 
     /// Bytes held on the heap (the tests hold the storage to what is recorded).
@@ -168,9 +177,6 @@ impl<const SIG: u8> LogHist<SIG> {
         // plainly (the sparse list's 48-bit counts are checked where they grow, a counter's
         // 32 bits below).
         self.total += 1;
-        if v > self.max {
-            self.max = v;
-        }
         if !self.count_in_counters(i) {
             self.record_slow(i);
         }
@@ -275,15 +281,16 @@ impl<const SIG: u8> LogHist<SIG> {
 
     /// Forgets every value, keeping the room allocated.
     pub fn reset(&mut self) {
-        let top = self.index(self.max.max(1));
+        let Some(top) = self.top_index() else {
+            return; // empty already
+        };
         self.total = 0;
-        self.max = 0;
         if self.counts.is_empty() {
             self.list.clear();
         } else {
-            // Nothing above the largest value was counted since the last reset: a window
-            // whose values stay below an earlier outlier clears only what it can have
-            // touched.
+            // Nothing above the highest bucket holding a value was counted since the last
+            // reset: a window whose values stay below an earlier outlier clears only what it
+            // touched (found by a read from the top, cheaper than the writes it saves).
             let end = ((top + 1).saturating_sub(self.first) as usize).min(self.counts.len());
             self.counts[..end].fill(0);
             self.carries.clear();
@@ -512,6 +519,7 @@ mod tests {
             let want = QS.map(|q| theirs.value_at_quantile(q));
             assert_eq!(got, want, "{what}");
             assert_eq!(ours.len(), theirs.len(), "{what}");
+            assert_eq!(ours.max(), theirs.max(), "{what}");
         };
         check(&ours, &theirs, "one carry");
         let k = (i - ours.first) as usize;
@@ -521,6 +529,18 @@ mod tests {
         ours.record(v);
         theirs.record(v).unwrap();
         check(&ours, &theirs, "two carries");
+        // The top bucket's counter wrapped to exactly 0: its carry keeps it the top.
+        let big = 1u64 << 35;
+        ours.record(big);
+        theirs.record(big).unwrap();
+        let k = (ours.index(big) - ours.first) as usize;
+        ours.counts[k] = u32::MAX;
+        ours.total += u32::MAX as u64 - 1;
+        theirs.record_n(big, u32::MAX as u64 - 1).unwrap();
+        ours.record(big);
+        theirs.record(big).unwrap();
+        assert_eq!(ours.counts[k], 0, "the counter wrapped");
+        check(&ours, &theirs, "the top bucket carried");
         // A sparse count that filled 48 bits goes to counters with its excess carried.
         let mut few = LogHist::<3>::new();
         few.record(7);
