@@ -13,8 +13,8 @@ pub mod stats;
 mod summary;
 
 pub use series::{
-    CallWindows, LevelTrack, SeriesSet, ServiceWindows, Track, ACCEPTING, ATTEMPTS, BUSY, CAPACITY,
-    MAX_SERIES_WINDOWS, OFFERED, QUEUED,
+    CallWindows, ClientSeries, LevelTrack, SeriesSet, ServiceLoad, ServiceWindows, Track,
+    ACCEPTING, ATTEMPTS, BUSY, CAPACITY, MAX_SERIES_CELLS, MAX_SERIES_WINDOWS, OFFERED, QUEUED,
 };
 
 pub use summary::{

@@ -4,7 +4,10 @@
 //! Memory is bounded by windows x series, never by requests: counts are one `u32` per window,
 //! latency goes into one HDR histogram per series that is read (p50, p99, p99.9) and cleared
 //! when its window closes, and levels are integrated per window. A run longer than
-//! [`MAX_SERIES_WINDOWS`] windows gets wider windows.
+//! [`MAX_SERIES_WINDOWS`] windows gets wider windows, and so does a model whose series (its
+//! clients, services and call edges) times its windows would pass [`MAX_SERIES_CELLS`]: what a
+//! run keeps, and what the report builds from it (a row per window and entity), stays bounded
+//! however many entities the model has.
 //!
 //! This module only records; it knows nothing of SLOs, faults or how the series are drawn.
 
@@ -14,6 +17,16 @@ use crate::model::Outcome;
 
 /// The most windows a run's time series keeps.
 pub const MAX_SERIES_WINDOWS: u64 = 2_000;
+
+/// The most windows x series (clients, services and call edges) a run keeps: a series costs
+/// about 250 bytes per window here and as much again in the report's rows, so this bounds
+/// both at a few hundred MB. A model of up to 250 series keeps its 2,000 windows; one of
+/// 20,000 (a chain of 10,000 services) gets [`MIN_SERIES_WINDOWS`].
+pub const MAX_SERIES_CELLS: u64 = 500_000;
+
+/// The fewest windows the cell bound leaves a run (the analysis needs a baseline before a
+/// fault and windows after it); a run shorter than that many windows of its own keeps them.
+pub const MIN_SERIES_WINDOWS: u64 = 20;
 
 /// Window histograms count microseconds to 2 significant figures (1%), which is plenty for a
 /// plot and keeps the histogram small (at most 3,200 counters, fewer when the latencies span
@@ -356,7 +369,9 @@ pub struct SeriesSet {
 }
 
 impl SeriesSet {
-    /// `calls_per_service[s]` is how many call edges service `s` has.
+    /// `calls_per_service[s]` is how many call edges service `s` has. Windows are
+    /// `window_ns` wide, or wider when the run would otherwise pass [`MAX_SERIES_WINDOWS`]
+    /// windows or [`MAX_SERIES_CELLS`] windows x series.
     pub fn new(
         window_ns: u64,
         end: SimTime,
@@ -364,7 +379,10 @@ impl SeriesSet {
         clients: usize,
         calls_per_service: &[usize],
     ) -> Self {
-        let window_ns = window_ns.max(end.0.div_ceil(MAX_SERIES_WINDOWS)).max(1);
+        let series = (clients + calls_per_service.len() + calls_per_service.iter().sum::<usize>())
+            .max(1) as u64;
+        let most = (MAX_SERIES_CELLS / series).clamp(MIN_SERIES_WINDOWS, MAX_SERIES_WINDOWS);
+        let window_ns = window_ns.max(end.0.div_ceil(most)).max(1);
         let windows = end.0.div_ceil(window_ns).max(1) as usize;
         let services = calls_per_service.len();
         SeriesSet {
@@ -810,5 +828,50 @@ mod tests {
         );
         assert!(s.windows as u64 <= MAX_SERIES_WINDOWS);
         assert_eq!(s.window_ns, 500 * 1_000_000_000);
+    }
+
+    /// Windows for (clients, services each with one call edge, run length in seconds), with
+    /// 1 s windows asked for: (windows kept, window width in milliseconds).
+    fn windows_for(clients: usize, services: usize, run_s: u64) -> (usize, u64) {
+        let s = SeriesSet::new(
+            1_000_000_000,
+            SimTime(run_s * 1_000_000_000),
+            SimTime::ZERO,
+            clients,
+            &vec![1; services],
+        );
+        (s.windows, s.window_ns / 1_000_000)
+    }
+
+    #[test]
+    fn many_series_get_wider_windows() {
+        // Expected by hand: series = clients + 2 x services; windows at most
+        // 500,000 / series (at least 20, at most 2,000), as wide as the run needs for that.
+        let cases = [
+            // 21 series: the 2,000-window bound, 1.8 s windows for an hour.
+            ((1, 10, 3_600), (2_000, 1_800)),
+            // 500 series: 1,000 windows of 4 s.
+            ((0, 250, 4_000), (1_000, 4_000)),
+            // 2,001 series: 249 windows (249.9 fit) of 2,000 s / 249 = 8.032 s.
+            ((1, 1_000, 2_000), (249, 8_032)),
+            // 20,001 series (a chain of 10,000): 24 windows of 150 s.
+            ((1, 10_000, 3_600), (24, 150_000)),
+            // 40,001 series: 12 fit, the floor keeps 20, of 180 s.
+            ((1, 20_000, 3_600), (20, 180_000)),
+            // A run of 10 s keeps its 1 s windows whatever the model.
+            ((1, 10_000, 10), (10, 1_000)),
+        ];
+        for ((clients, services, run_s), want) in cases {
+            let got = windows_for(clients, services, run_s);
+            assert_eq!(
+                got, want,
+                "{clients} clients, {services} services, {run_s} s"
+            );
+            let series = (clients + 2 * services) as u64;
+            assert!(
+                got.0 as u64 * series <= MAX_SERIES_CELLS.max(MIN_SERIES_WINDOWS * series),
+                "{got:?}"
+            );
+        }
     }
 }
