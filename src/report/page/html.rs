@@ -192,11 +192,7 @@ pub(super) fn page(
     if !scenario.description.is_empty() {
         let _ = writeln!(o, "<p>{}</p>", esc(&scenario.description));
     }
-    let _ = writeln!(
-        o,
-        "<p class=\"meta\">{}</p>",
-        esc(&meta(scenario, runs.len()))
-    );
+    let _ = writeln!(o, "<p class=\"meta\">{}</p>", esc(&meta(scenario, runs)));
 
     // Answers first: a verdict per variant.
     o.push_str("<ul class=\"verdict\" id=\"verdict\">\n");

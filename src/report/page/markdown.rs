@@ -32,7 +32,7 @@ pub(super) fn page(
     if !scenario.description.is_empty() {
         let _ = writeln!(o, "{}\n", scenario.description);
     }
-    let _ = writeln!(o, "{}\n", meta(scenario, runs.len()));
+    let _ = writeln!(o, "{}\n", meta(scenario, runs));
     for r in runs {
         let (line, alarm) = verdict(r);
         if alarm {

@@ -285,11 +285,28 @@ pub fn differences(runs: &[Analysed]) -> Vec<String> {
         .collect()
 }
 
-/// Seed, length, warm-up, SLO and the number of variants, in one line.
-pub fn meta(scenario: &Scenario, runs: usize) -> String {
+/// Seed, length, warm-up, SLO and the number of variants, in one line; and the width of the
+/// time series' windows when it is not the SLO's (a long run or a large model keeps wider
+/// windows, `metrics::series::MAX_SERIES_CELLS`): every time the page gives is then a
+/// multiple of it.
+pub fn meta(scenario: &Scenario, runs: &[Analysed]) -> String {
     let d = |ns: u64| crate::engine::format_duration(ns);
+    let series_window_ns = runs.first().map_or(scenario.slo.window.0, |r| {
+        (r.frame.window_s * 1e9).round() as u64
+    });
+    let widened = if series_window_ns != scenario.slo.window.0 {
+        format!(
+            " · time series and their analysis in {} windows (a run keeps at most {} windows, and {} windows x series)",
+            d(series_window_ns),
+            count(crate::metrics::MAX_SERIES_WINDOWS as f64),
+            count(crate::metrics::MAX_SERIES_CELLS as f64)
+        )
+    } else {
+        String::new()
+    };
+    let runs = runs.len();
     format!(
-        "seed {} · {} simulated, measured after a {} warm-up · SLO: availability {} per {} window, service error rate at most {}{} · {} variant{}",
+        "seed {} · {} simulated, measured after a {} warm-up · SLO: availability {} per {} window, service error rate at most {}{}{widened} · {} variant{}",
         scenario.seed,
         d(scenario.duration.0),
         d(scenario.warmup.0),
