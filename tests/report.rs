@@ -430,6 +430,13 @@ fn time_series_memory_is_bounded_by_windows() {
         csv.lines().nth(1).unwrap().contains(",50,system,"),
         "window of 50 s"
     );
+    // The page says so: its times are multiples of 50 s, not of the SLO's 1 s.
+    let md = read(dir.join("report.md"));
+    assert!(
+        md.contains("time series and their analysis in 50s windows"),
+        "{}",
+        md.lines().nth(4).unwrap_or("")
+    );
 }
 
 #[test]
@@ -512,6 +519,8 @@ fn a_large_model_draws_what_the_story_names_and_tables_the_rest() {
     assert_eq!(code, 0, "{out}\n{err}");
     let html = read(out_dir.join("index.html"));
     let md = read(out_dir.join("report.md"));
+    // 60 s of 1 s windows for 205 series fit the bounds: the windows are the SLO's.
+    assert!(!md.contains("time series and their analysis in"));
     // The heatmap's rows: the clients, then the 40 drawn services, the failing chain among them.
     let rows: Vec<String> = hover_json(&html, "cascade.svg")["s"]
         .as_array()
