@@ -137,6 +137,8 @@ struct ReplicaRoom {
 #[derive(Clone, Debug)]
 pub struct Windows {
     pub window_ns: u64,
+    /// Requests finished ok or degraded, and all requests finished, per window: complete once
+    /// [`Recorder::finish`] has run (the window being filled is counted aside until it closes).
     pub good: Vec<u32>,
     pub total: Vec<u32>,
     /// The window being filled and where it ends: time only moves forward, so the division
