@@ -33,7 +33,8 @@ pub struct RngStream {
 struct Gen {
     core: ChaCha8Core,
     results: <ChaCha8Core as BlockRngCore>::Results,
-    /// The next word of `results` to read (64: none left).
+    /// The next word of `results` to read: always even, as words are read in pairs (64: none
+    /// left).
     index: usize,
 }
 
@@ -64,22 +65,17 @@ impl Gen {
         self.next_u64_refill()
     }
 
-    /// The buffer is used up (or holds one word): refill it and read on, as `BlockRng` does.
+    /// The buffer is used up: refill it and read its first two words. Words are only ever
+    /// read in pairs from an even index, so the buffer never holds a last word alone (the
+    /// case `BlockRng` also handles, for its 32-bit reads, which nothing here makes).
     #[cold]
     #[inline(never)]
     fn next_u64_refill(&mut self) -> u64 {
-        if self.index >= WORDS {
-            self.core.generate(&mut self.results);
-            self.index = 2;
-            let r = self.results.as_ref();
-            (u64::from(r[1]) << 32) | u64::from(r[0])
-        } else {
-            let x = u64::from(self.results.as_ref()[WORDS - 1]);
-            self.core.generate(&mut self.results);
-            self.index = 1;
-            let y = u64::from(self.results.as_ref()[0]);
-            (y << 32) | x
-        }
+        debug_assert_eq!(self.index, WORDS, "words are read in pairs");
+        self.core.generate(&mut self.results);
+        self.index = 2;
+        let r = self.results.as_ref();
+        (u64::from(r[1]) << 32) | u64::from(r[0])
     }
 }
 
